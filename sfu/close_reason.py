@@ -1,0 +1,13 @@
+"""Why something closed; travels with every close and ends up in the call record."""
+
+from enum import Enum
+
+
+class CloseReason(str, Enum):
+    HANG_UP = "hang_up"
+    PEER_GONE = "peer_gone"
+    TIMEOUT = "timeout"
+    NODE_DRAIN = "node_drain"
+    ERROR = "error"
+    DECLINED = "declined"
+    REPLACED = "replaced"  # a participant's peer connection replaced by a new one

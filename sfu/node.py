@@ -1,0 +1,46 @@
+"""SfuNode: the rooms this process carries, and the node-wide media settings."""
+
+from __future__ import annotations
+
+import logging
+
+from aiortc import RTCIceServer
+
+from sfu.close_reason import CloseReason
+from sfu.ice import restrict_host_addresses
+from sfu.room import Room
+
+logger = logging.getLogger(__name__)
+
+
+class SfuNode:
+    def __init__(
+        self,
+        ice_servers: list[RTCIceServer] | None = None,
+        host_addresses: list[str] | None = None,
+        media_timeout: float = 3.0,
+    ) -> None:
+        self.ice_servers = list(ice_servers or [])
+        self.media_timeout = media_timeout
+        self.rooms: dict[str, Room] = {}
+        restrict_host_addresses(host_addresses)
+
+    def room(self, room_id: str) -> Room:
+        """The room for ``room_id``, created on first use."""
+        room = self.rooms.get(room_id)
+        if room is None or room.closed:
+            room = Room(room_id, self.ice_servers, self.media_timeout)
+            self.rooms[room_id] = room
+        return room
+
+    async def close_room(self, room_id: str, reason: CloseReason) -> None:
+        room = self.rooms.pop(room_id, None)
+        if room is not None:
+            await room.close(reason)
+
+    async def close(self, reason: CloseReason = CloseReason.NODE_DRAIN) -> None:
+        for room_id in list(self.rooms):
+            await self.close_room(room_id, reason)
+
+    def stats(self) -> dict:
+        return {"rooms": [room.stats() for room in self.rooms.values()]}

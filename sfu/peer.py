@@ -1,0 +1,164 @@
+"""Peer: the one wrapper around an aiortc ``RTCPeerConnection`` (W3C WebRTC 1.0).
+
+The Peer answers the participant's offer, taps every incoming track into a Publisher,
+attaches Subscriber tracks to the transceivers the client offered to receive on, and owns
+the small tasks it starts (keyframe requests), cancelling them on close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.sdp import SessionDescription, candidate_from_sdp
+
+logger = logging.getLogger(__name__)
+
+# Codecs we forward. Every leg of a room must agree, since nothing is transcoded.
+VIDEO_CODECS = ("video/VP8", "video/H264")
+AUDIO_CODECS = ("audio/opus",)
+
+
+class BadSdpError(ValueError):
+    """The offer does not parse, or offers nothing we can forward."""
+
+
+class BadCandidateError(ValueError):
+    """A trickled ICE candidate does not parse."""
+
+
+def _preferences(kind: str, offered: set[str]) -> list:
+    wanted = VIDEO_CODECS if kind == "video" else AUDIO_CODECS
+    caps = RTCRtpSender.getCapabilities(kind).codecs
+    for mime in wanted:  # the first codec the client offers, in our order of preference
+        if mime.lower() in offered:
+            chosen = [c for c in caps if c.mimeType.lower() == mime.lower()]
+            rtx = [c for c in caps if c.mimeType.lower() == f"{kind}/rtx"]
+            return chosen + rtx
+    return []
+
+
+class Peer:
+    def __init__(
+        self,
+        label: str,
+        ice_servers: list[RTCIceServer],
+        on_track: Callable[[Peer, str, RTCRtpReceiver], None],
+        on_state: Callable[[Peer, str], None],
+    ) -> None:
+        self.label = label
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=list(ice_servers)))
+        self._on_track = on_track
+        self._on_state = on_state
+        self._tasks: set[asyncio.Task] = set()
+        self.closed = False
+        self.pc.on("connectionstatechange", self._connection_state_changed)
+        self.pc.on("track", self._track_arrived)
+
+    @property
+    def connection_state(self) -> str:
+        return self.pc.connectionState
+
+    def _connection_state_changed(self) -> None:
+        if not self.closed:
+            self._on_state(self, self.pc.connectionState)
+
+    def _track_arrived(self, track: Any) -> None:
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.receiver.track is track:
+                self._on_track(self, track.kind, transceiver.receiver)
+                return
+
+    async def answer(self, offer_sdp: str, outgoing: Callable[[str], Any]) -> str:
+        """Apply the client's offer and return our answer SDP.
+
+        ``outgoing(kind)`` makes the Subscriber track to send back on each transceiver the
+        client offered to receive on.
+        """
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        except Exception as exc:  # aiortc raises ValueError, KeyError, AssertionError...
+            raise BadSdpError(f"the offer does not parse: {exc or type(exc).__name__}") from exc
+        transceivers = self.pc.getTransceivers()
+        if not any(t.kind in ("audio", "video") for t in transceivers):
+            raise BadSdpError("the offer has no audio or video section")
+        description = self.pc.remoteDescription
+        offered = {
+            media.kind: {c.mimeType.lower() for c in media.rtp.codecs}
+            for media in _media_sections(description.sdp)
+        }
+        for transceiver in transceivers:
+            kind = transceiver.kind
+            prefs = _preferences(kind, offered.get(kind, set()))
+            if not prefs:
+                raise BadSdpError(f"the {kind} section offers no codec we forward ({kind} needs "
+                                  + " or ".join(VIDEO_CODECS if kind == "video" else AUDIO_CODECS) + ")")
+            transceiver.setCodecPreferences(prefs)
+            if transceiver._offerDirection in ("sendrecv", "recvonly"):
+                track = outgoing(kind)
+                track.codec = prefs[0].mimeType.split("/")[1]
+                transceiver.sender.replaceTrack(track)
+                transceiver.direction = "sendrecv" if transceiver._offerDirection == "sendrecv" else "sendonly"
+                transceiver.sender._send_keyframe = track.request_keyframe  # relay PLI/FIR
+        answer = await self.pc.createAnswer()
+        await self.pc.setLocalDescription(answer)
+        return self.pc.localDescription.sdp
+
+    async def add_candidate(self, candidate: dict | None) -> None:
+        """Add a browser's trickled candidate; None means end-of-candidates."""
+        if candidate is None or not candidate.get("candidate"):
+            if self.pc.remoteDescription is not None:
+                await self.pc.addIceCandidate(None)
+            return
+        text = candidate["candidate"]
+        if text.startswith("candidate:"):
+            text = text[len("candidate:"):]
+        try:
+            ice = candidate_from_sdp(text)
+        except Exception as exc:
+            raise BadCandidateError(f"the ICE candidate does not parse: {exc or type(exc).__name__}") from exc
+        ice.sdpMid = candidate.get("sdpMid")
+        ice.sdpMLineIndex = candidate.get("sdpMLineIndex")
+        if ice.sdpMid is None and ice.sdpMLineIndex is None:
+            ice.sdpMLineIndex = 0
+        if ice.protocol and ice.protocol.lower() != "udp":
+            return  # aiortc only does UDP; a TCP candidate is not an error
+        await self.pc.addIceCandidate(ice)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a short task owned by this peer; cancelled on close."""
+        if self.closed:
+            coro.close()
+            return
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("peer %s task failed: %r", self.label, task.exception())
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pc.close()
+
+
+def _media_sections(sdp: str) -> list:
+    return SessionDescription.parse(sdp).media

@@ -1,0 +1,116 @@
+"""A Publisher is one incoming track of a participant, fanned out without decoding."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from aiortc import RTCRtpReceiver
+
+from media.encoded import EncodedFrame, EncodedSink
+from sfu.forwarder import install_tap
+from sfu.keyframes import KeyframeRequester
+
+if TYPE_CHECKING:
+    from sfu.peer import Peer
+    from sfu.subscriber import Subscriber
+
+logger = logging.getLogger(__name__)
+
+
+class Publisher:
+    def __init__(
+        self,
+        participant_id: str,
+        kind: str,
+        receiver: RTCRtpReceiver,
+        peer: Peer,
+        keyframe_interval: float = 0.5,
+    ) -> None:
+        self.participant_id = participant_id
+        self.kind = kind
+        self.codec: str | None = None
+        self._receiver = receiver
+        self._peer = peer
+        self._subscribers: list[Subscriber] = []
+        self._sinks: list[EncodedSink] = []
+        self.keyframes = KeyframeRequester(self._send_pli, keyframe_interval)
+        self.frames = 0
+        self.bytes = 0
+        self.keyframes_received = 0
+        self.last_frame_at: float | None = None
+        self.closed = False
+        install_tap(receiver, self._on_frame, kind)
+
+    # fan-out -----------------------------------------------------------------
+    def _on_frame(self, frame: EncodedFrame) -> None:
+        if self.closed:
+            return
+        self.codec = frame.codec
+        self.frames += 1
+        self.bytes += len(frame.data)
+        self.last_frame_at = frame.received_at
+        if frame.keyframe and frame.kind == "video":
+            self.keyframes_received += 1
+        for subscriber in self._subscribers:
+            subscriber.push(frame)
+        for sink in self._sinks:
+            try:
+                sink.on_frame(frame)
+            except Exception:
+                logger.exception("sink failed on %s frame of %s", self.kind, self.participant_id)
+
+    def add_subscriber(self, subscriber: Subscriber) -> None:
+        if subscriber not in self._subscribers:
+            self._subscribers.append(subscriber)
+
+    def remove_subscriber(self, subscriber: Subscriber) -> None:
+        if subscriber in self._subscribers:
+            self._subscribers.remove(subscriber)
+
+    def add_sink(self, sink: EncodedSink) -> None:
+        self._sinks.append(sink)
+        self.request_keyframe()
+
+    def remove_sink(self, sink: EncodedSink) -> None:
+        if sink in self._sinks:
+            self._sinks.remove(sink)
+
+    # keyframes ---------------------------------------------------------------
+    def request_keyframe(self) -> None:
+        if self.kind == "video" and not self.closed:
+            self.keyframes.request()
+
+    def _send_pli(self) -> None:
+        sources = self._receiver.getSynchronizationSources()
+        if not sources:
+            return  # nothing received yet; the first frames will carry a keyframe anyway
+        ssrc = sources[0].source
+        self._peer.spawn(self._receiver._send_rtcp_pli(ssrc))
+
+    def media_age(self, now: float | None = None) -> float | None:
+        """Seconds since the last frame, or None if no frame ever arrived."""
+        if self.last_frame_at is None:
+            return None
+        return (now if now is not None else time.monotonic()) - self.last_frame_at
+
+    def close(self) -> None:
+        self.closed = True
+        self.keyframes.close()
+        for subscriber in list(self._subscribers):
+            subscriber.bind(None)
+        self._subscribers.clear()
+        self._sinks.clear()
+
+    def stats(self) -> dict:
+        return {
+            "participant_id": self.participant_id,
+            "kind": self.kind,
+            "codec": self.codec,
+            "frames": self.frames,
+            "bytes": self.bytes,
+            "keyframes": self.keyframes_received,
+            "pli_sent": self.keyframes.sent,
+            "subscribers": len(self._subscribers),
+        }

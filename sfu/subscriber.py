@@ -1,0 +1,148 @@
+"""A Subscriber is one outgoing track of a participant, fed encoded frames by a Publisher.
+
+It is an aiortc ``MediaStreamTrack`` that yields ``av.Packet`` objects, so the
+``RTCRtpSender`` only repacketizes them (``Encoder.pack``): no decoding, no re-encoding.
+Its queue is bounded: on overflow it drops everything up to the next keyframe and asks the
+publisher for one, rather than growing (as LiveKit's down-tracks and mediasoup's consumers do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from media.encoded import EncodedFrame
+
+if TYPE_CHECKING:
+    from sfu.publisher import Publisher
+
+logger = logging.getLogger(__name__)
+
+# One frame interval in RTP units, used to keep timestamps continuous across a rebind.
+_FRAME_STEP = {"audio": 960, "video": 3000}
+_QUEUE_SIZE = {"audio": 50, "video": 60}
+
+
+class Subscriber(MediaStreamTrack):
+    def __init__(self, kind: str, participant_id: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.participant_id = participant_id
+        self.publisher: Publisher | None = None
+        self.codec: str | None = None  # negotiated on this leg; set by the Peer
+        self._queue: asyncio.Queue[EncodedFrame | None] = asyncio.Queue(_QUEUE_SIZE[kind])
+        self._need_keyframe = kind == "video"
+        self._rebase = True
+        self._offset = 0
+        self._last_pts: int | None = None
+        self._time_bases: dict[int, fractions.Fraction] = {}
+        self.frames_sent = 0
+        self.frames_dropped = 0
+        self.codec_mismatches = 0
+        self.last_queue_delay = 0.0
+
+    # binding ---------------------------------------------------------------------
+    def bind(self, publisher: Publisher | None) -> None:
+        """Switch to another publisher (or none); the next frame out will be a keyframe."""
+        if publisher is self.publisher:
+            return
+        if self.publisher is not None:
+            self.publisher.remove_subscriber(self)
+        self.publisher = publisher
+        self._rebase = True
+        self._need_keyframe = self.kind == "video"
+        self._drain()
+        if publisher is not None:
+            publisher.add_subscriber(self)
+            publisher.request_keyframe()
+
+    def request_keyframe(self) -> None:
+        """Called for this leg's PLI/FIR (wired to ``RTCRtpSender._send_keyframe``)."""
+        if self.publisher is not None:
+            self.publisher.request_keyframe()
+
+    # frames in (event loop, from the publisher's receive path) ------------------
+    def push(self, frame: EncodedFrame) -> None:
+        if self.readyState != "live":
+            return
+        if self.codec is not None and frame.codec.lower() != self.codec.lower():
+            self.codec_mismatches += 1
+            return
+        if self._need_keyframe:
+            if not frame.keyframe:
+                self.frames_dropped += 1
+                return
+            self._need_keyframe = False
+        try:
+            self._queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            dropped = self._drain()
+            self.frames_dropped += dropped + 1
+            if self.kind == "video":
+                self._need_keyframe = not frame.keyframe
+                if frame.keyframe:
+                    self._queue.put_nowait(frame)
+                else:
+                    self.request_keyframe()
+            else:
+                self._queue.put_nowait(frame)
+            logger.debug("subscriber %s %s overflow, dropped %d", self.participant_id, self.kind, dropped)
+
+    def _drain(self) -> int:
+        dropped = 0
+        while not self._queue.empty():
+            if self._queue.get_nowait() is not None:
+                dropped += 1
+        return dropped
+
+    # frames out (the RTCRtpSender's task) ---------------------------------------
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        frame = await self._queue.get()
+        if frame is None or self.readyState != "live":
+            raise MediaStreamError
+        if self._rebase:
+            self._rebase = False
+            step = _FRAME_STEP[self.kind]
+            target = 0 if self._last_pts is None else self._last_pts + step
+            self._offset = target - frame.timestamp
+        pts = frame.timestamp + self._offset
+        self._last_pts = pts
+        packet = av.Packet(frame.data)
+        packet.pts = pts
+        time_base = self._time_bases.get(frame.clock_rate)
+        if time_base is None:
+            time_base = self._time_bases.setdefault(
+                frame.clock_rate, fractions.Fraction(1, frame.clock_rate)
+            )
+        packet.time_base = time_base
+        self.frames_sent += 1
+        self.last_queue_delay = time.monotonic() - frame.received_at
+        return packet
+
+    def stop(self) -> None:
+        if self.readyState == "live":
+            super().stop()
+            self.bind(None)
+            self._drain()
+            try:
+                self._queue.put_nowait(None)
+            except asyncio.QueueFull:
+                pass
+
+    def stats(self) -> dict:
+        return {
+            "participant_id": self.participant_id,
+            "kind": self.kind,
+            "source": self.publisher.participant_id if self.publisher else None,
+            "frames_sent": self.frames_sent,
+            "frames_dropped": self.frames_dropped,
+            "queued": self._queue.qsize(),
+        }

@@ -1,0 +1,953 @@
+// Silkline call client: the browser side of the signaling protocol (docs/protocol.md, v1).
+//
+//   SignalingClient  one WebSocket, JSON messages with v:1, event dispatch, errors in words.
+//   CallPeer         one RTCPeerConnection: offer, answer, trickled candidates, remote video,
+//                    and a watch on ICE that reports a connection that stays broken.
+//   CallSession      one person's presence on the server (a shopper's call, or an agent signed
+//                    in): join, the call lifecycle, and reconnection with exponential backoff.
+//
+// Plain ES module, no dependencies, no build step. Holds no secrets: tokens come from the page.
+
+export const PROTOCOL_VERSION = 1;
+
+/** Close codes the server uses (protocol.md). */
+export const CLOSE = Object.freeze({
+  NORMAL: 1000,
+  POLICY: 1008, // flooding
+  TOO_LARGE: 1009,
+  UNAUTHORIZED: 4401,
+});
+
+const ERROR_WORDS = {
+  bad_json: "The server could not read a message from this page.",
+  invalid_message: "The server rejected a malformed message.",
+  unknown_type: "The server did not understand a message from this page.",
+  unsupported_version: "This page speaks a protocol version the server does not support. Reload the page.",
+  message_too_large: "A message from this page was too large.",
+  rate_limited: "Too many messages were sent too quickly.",
+  not_joined: "The connection was not signed in yet.",
+  already_joined: "This connection was already signed in.",
+  unauthorized: "Your session is not valid or has expired. Reload the page to start again.",
+  forbidden: "You are not allowed to do that.",
+  call_not_found: "That call no longer exists.",
+  invalid_state: "That is not possible at this point of the call.",
+  bad_sdp: "The server could not use this browser's media description.",
+  bad_candidate: "The server could not use a network address from this browser.",
+  internal_error: "Something went wrong on our side.",
+};
+
+/** A sentence for people, from an `error` message's stable code (and the server's text). */
+export function describeError(code, message) {
+  const words = ERROR_WORDS[code] || "Something went wrong.";
+  if (code === "unauthorized" && message && /expired/i.test(message)) {
+    return "Your session has expired. Reload the page to start again.";
+  }
+  return words;
+}
+
+const END_WORDS = {
+  hang_up: "The call was ended.",
+  peer_gone: "The connection to the other side was lost and did not come back.",
+  timeout: "The call timed out.",
+  node_drain: "The service is restarting. Please call again.",
+  error: "The call ended because of a problem on our side.",
+  declined: "The call was declined.",
+  replaced: "The call continued in another window.",
+};
+
+/**
+ * Why a call ended, in words. `me` is the viewer's role, `by` who ended it,
+ * `other` how to name the other side ("the expert", "the shopper").
+ */
+export function describeEnd(reason, { by, me, other = "the other side" } = {}) {
+  if (reason === "hang_up") {
+    if (by && me && by === me) return "You ended the call.";
+    if (by) return `${capitalize(other)} ended the call.`;
+  }
+  if (reason === "peer_gone") {
+    return `The connection to ${other} was lost and did not come back.`;
+  }
+  return END_WORDS[reason] || (reason ? `The call ended (${reason}).` : "The call ended.");
+}
+
+function capitalize(s) {
+  return s ? s[0].toUpperCase() + s.slice(1) : s;
+}
+
+/** Minimal event emitter (on/off/emit); listeners that throw are logged, not fatal. */
+export class Emitter {
+  constructor() {
+    this._listeners = new Map();
+  }
+  on(type, fn) {
+    if (!this._listeners.has(type)) this._listeners.set(type, new Set());
+    this._listeners.get(type).add(fn);
+    return () => this.off(type, fn);
+  }
+  off(type, fn) {
+    const set = this._listeners.get(type);
+    if (set) set.delete(fn);
+  }
+  emit(type, detail) {
+    for (const key of [type, "*"]) {
+      const set = this._listeners.get(key);
+      if (!set) continue;
+      for (const fn of [...set]) {
+        try {
+          fn(detail, type);
+        } catch (err) {
+          console.error(`[silkline] listener for ${type} failed`, err);
+        }
+      }
+    }
+  }
+}
+
+/** ws:// or wss:// URL of `/ws` on the given (default: this page's) origin. */
+export function websocketUrl(base = location.href) {
+  const url = new URL("/ws", base);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.href;
+}
+
+/** An error that carries the protocol's stable code and a sentence for people. */
+export class SilklineError extends Error {
+  constructor(code, message, words) {
+    super(message || code);
+    this.code = code;
+    this.words = words || describeError(code, message);
+  }
+}
+
+let messageCounter = 0;
+
+/**
+ * One WebSocket to the server. Emits each incoming message under its `type`, plus
+ * `open`, `close` ({code, reason, intentional}) and `protocol-error` for bad frames.
+ */
+export class SignalingClient extends Emitter {
+  constructor(url, { log = () => {} } = {}) {
+    super();
+    this.url = url;
+    this.ws = null;
+    this.log = log;
+    this._intentionalClose = false;
+    this._pending = new Map(); // id -> {resolve, reject, expect}
+  }
+
+  get isOpen() {
+    return !!this.ws && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Opens the socket; resolves when open, rejects (in words) if it fails first. */
+  open({ timeoutMs = 10000 } = {}) {
+    this._intentionalClose = false;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const ws = new WebSocket(this.url);
+      this.ws = ws;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        try { ws.close(); } catch (_) { /* ignore */ }
+        reject(new SilklineError("network", "open timeout", "The server did not answer in time."));
+      }, timeoutMs);
+      ws.onopen = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.emit("open", {});
+        resolve();
+      };
+      ws.onerror = () => {
+        // The close event follows and carries the details; browsers give none here.
+      };
+      ws.onclose = (ev) => {
+        clearTimeout(timer);
+        const info = { code: ev.code, reason: ev.reason, intentional: this._intentionalClose };
+        this.log("socket closed", info);
+        for (const { reject: rej } of this._pending.values()) {
+          rej(new SilklineError("network", "socket closed", "The connection to the server was lost."));
+        }
+        this._pending.clear();
+        if (this.ws === ws) this.ws = null;
+        if (!settled) {
+          settled = true;
+          reject(new SilklineError("network", `closed ${ev.code}`, "Could not reach the server."));
+          return;
+        }
+        this.emit("close", info);
+      };
+      ws.onmessage = (ev) => this._onFrame(ev.data);
+    });
+  }
+
+  _onFrame(data) {
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch (_) {
+      this.emit("protocol-error", { words: "The server sent a message this page could not read." });
+      return;
+    }
+    if (!msg || typeof msg !== "object" || typeof msg.type !== "string") {
+      this.emit("protocol-error", { words: "The server sent a message without a type." });
+      return;
+    }
+    if (msg.type !== "candidate") this.log("recv", msg.type, summarize(msg));
+    if (msg.type === "error") {
+      msg.words = describeError(msg.code, msg.message);
+      if (msg.ref && this._pending.has(msg.ref)) {
+        const p = this._pending.get(msg.ref);
+        this._pending.delete(msg.ref);
+        p.reject(new SilklineError(msg.code, msg.message, msg.words));
+        // A refused request is also reported, for pages that show every error.
+      }
+    } else {
+      for (const [id, p] of this._pending) {
+        if (p.expect === msg.type) {
+          this._pending.delete(id);
+          p.resolve(msg);
+          break;
+        }
+      }
+    }
+    this.emit(msg.type, msg);
+    this.emit("message", msg);
+  }
+
+  /** Sends `{v:1, type, id, ...fields}`; returns the id. Throws if the socket is not open. */
+  send(type, fields = {}) {
+    if (!this.isOpen) {
+      throw new SilklineError("network", "socket not open", "Not connected to the server.");
+    }
+    const id = `m${++messageCounter}`;
+    const msg = { v: PROTOCOL_VERSION, type, id, ...fields };
+    if (type !== "candidate") this.log("send", type, summarize(msg));
+    this.ws.send(JSON.stringify(msg));
+    return id;
+  }
+
+  /** Sends a message and waits for the reply of type `expect` (or an `error` that refers to it). */
+  request(type, fields, expect, { timeoutMs = 10000 } = {}) {
+    return new Promise((resolve, reject) => {
+      const id = this.send(type, fields);
+      const timer = setTimeout(() => {
+        if (this._pending.delete(id)) {
+          reject(new SilklineError("timeout", `${type} timed out`, "The server did not answer in time."));
+        }
+      }, timeoutMs);
+      this._pending.set(id, {
+        expect,
+        resolve: (m) => { clearTimeout(timer); resolve(m); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
+    });
+  }
+
+  /** `join` with a token; resolves with the `joined` message. */
+  join(token) {
+    return this.request("join", { token }, "joined");
+  }
+
+  /** Closes the socket on purpose (no reconnect follows). */
+  close(code = CLOSE.NORMAL, reason = "") {
+    this._intentionalClose = true;
+    if (this.ws) {
+      try { this.ws.close(code, reason); } catch (_) { /* ignore */ }
+    }
+  }
+}
+
+function summarize(msg) {
+  const out = { ...msg };
+  if (typeof out.sdp === "string") out.sdp = `<${out.sdp.length} chars>`;
+  if (typeof out.token === "string") out.token = "<token>";
+  return out;
+}
+
+/** Moves VP8 to the front of a video transceiver's codec list (audio is Opus by default). */
+function preferVp8(transceiver) {
+  if (!transceiver.setCodecPreferences || !window.RTCRtpReceiver?.getCapabilities) return;
+  const caps = RTCRtpReceiver.getCapabilities("video");
+  if (!caps) return;
+  const vp8 = caps.codecs.filter((c) => /\/vp8$/i.test(c.mimeType));
+  if (!vp8.length) return;
+  const rest = caps.codecs.filter((c) => !/\/vp8$/i.test(c.mimeType));
+  try {
+    transceiver.setCodecPreferences([...vp8, ...rest]);
+  } catch (_) {
+    /* keep the browser's order */
+  }
+}
+
+/**
+ * One RTCPeerConnection for one participant of one call. It offers one audio and one video
+ * transceiver (sendrecv), trickles its candidates (then `null`), applies the server's answer,
+ * attaches the remote stream to a <video>, and calls `onIceProblem` when ICE has failed, or
+ * stayed disconnected for longer than `iceGraceMs`.
+ *
+ * `prepare()` may run ahead of time (while the call waits or rings) so that the offer goes out
+ * the moment the call is accepted; `start(callId)` sends it.
+ */
+export class CallPeer {
+  constructor({
+    signaling,
+    iceServers = [],
+    localStream,
+    remoteVideo,
+    onIceProblem = () => {},
+    onIceState = () => {},
+    iceGraceMs = 3000,
+    log = () => {},
+  }) {
+    this.signaling = signaling;
+    this.iceServers = iceServers || [];
+    this.localStream = localStream;
+    this.remoteVideo = remoteVideo;
+    this.onIceProblem = onIceProblem;
+    this.onIceState = onIceState;
+    this.iceGraceMs = iceGraceMs;
+    this.log = log;
+    this.pc = null;
+    this.callId = null;
+    this.remoteStream = null;
+    this._queued = []; // candidates gathered before the offer went out
+    this._sentOffer = false;
+    this._prepared = null;
+    this._iceTimer = null;
+    this._closed = false;
+  }
+
+  prepare() {
+    if (!this._prepared) this._prepared = this._prepare();
+    return this._prepared;
+  }
+
+  async _prepare() {
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.pc = pc;
+    const audio = this.localStream?.getAudioTracks()[0] || null;
+    const video = this.localStream?.getVideoTracks()[0] || null;
+    const streams = this.localStream ? [this.localStream] : [];
+    pc.addTransceiver(audio || "audio", { direction: "sendrecv", streams });
+    const vt = pc.addTransceiver(video || "video", { direction: "sendrecv", streams });
+    preferVp8(vt);
+
+    pc.onicecandidate = (ev) => {
+      if (this._closed || this.pc !== pc) return;
+      let cand = null;
+      if (ev.candidate) {
+        if (!ev.candidate.candidate) return; // per-generation end marker; `null` follows
+        cand = {
+          candidate: ev.candidate.candidate,
+          sdpMid: ev.candidate.sdpMid,
+          sdpMLineIndex: ev.candidate.sdpMLineIndex,
+        };
+      }
+      if (this._sentOffer) this._sendCandidate(cand);
+      else this._queued.push(cand);
+    };
+    pc.ontrack = (ev) => {
+      if (this._closed) return;
+      if (!this.remoteStream) this.remoteStream = new MediaStream();
+      this.remoteStream.addTrack(ev.track);
+      if (this.remoteVideo) {
+        if (this.remoteVideo.srcObject !== this.remoteStream) this.remoteVideo.srcObject = this.remoteStream;
+        const p = this.remoteVideo.play();
+        if (p && p.catch) p.catch(() => { /* autoplay may wait for a gesture; video is muted-safe */ });
+      }
+    };
+    pc.oniceconnectionstatechange = () => this._onIceState(pc.iceConnectionState);
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "failed") this._onIceState("failed");
+    };
+
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+  }
+
+  /** Sends the offer (and the candidates gathered so far) for `callId`. */
+  async start(callId) {
+    this.callId = callId;
+    await this.prepare();
+    if (this._closed) return;
+    this.signaling.send("offer", { call_id: callId, sdp: this.pc.localDescription.sdp });
+    this._sentOffer = true;
+    const queued = this._queued;
+    this._queued = [];
+    for (const c of queued) this._sendCandidate(c);
+  }
+
+  _sendCandidate(candidate) {
+    if (!this.signaling.isOpen) return; // the reconnect path sends a fresh offer anyway
+    try {
+      this.signaling.send("candidate", { call_id: this.callId, candidate });
+    } catch (err) {
+      this.log("candidate not sent", err);
+    }
+  }
+
+  async applyAnswer(sdp) {
+    if (this._closed || !this.pc) return;
+    if (this.pc.signalingState !== "have-local-offer") {
+      this.log("answer ignored in state", this.pc.signalingState);
+      return;
+    }
+    await this.pc.setRemoteDescription({ type: "answer", sdp });
+  }
+
+  _onIceState(state) {
+    if (this._closed) return;
+    this.log("ice", state);
+    this.onIceState(state);
+    if (state === "connected" || state === "completed") {
+      clearTimeout(this._iceTimer);
+      this._iceTimer = null;
+    } else if (state === "failed") {
+      clearTimeout(this._iceTimer);
+      this._iceTimer = null;
+      this.onIceProblem(state);
+    } else if (state === "disconnected" && !this._iceTimer) {
+      this._iceTimer = setTimeout(() => {
+        this._iceTimer = null;
+        const now = this.pc?.iceConnectionState;
+        if (!this._closed && (now === "disconnected" || now === "failed")) this.onIceProblem(now);
+      }, this.iceGraceMs);
+    }
+  }
+
+  /** Closes the peer connection (the local camera stays on: it belongs to the session). */
+  close() {
+    this._closed = true;
+    clearTimeout(this._iceTimer);
+    if (this.pc) {
+      this.pc.onicecandidate = null;
+      this.pc.ontrack = null;
+      this.pc.oniceconnectionstatechange = null;
+      this.pc.onconnectionstatechange = null;
+      try { this.pc.close(); } catch (_) { /* ignore */ }
+    }
+    if (this.remoteVideo && this.remoteVideo.srcObject === this.remoteStream) {
+      this.remoteVideo.srcObject = null;
+    }
+  }
+}
+
+/** Asks for camera and microphone; rejects with words people understand. */
+export async function getCameraAndMicrophone() {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    throw new SilklineError(
+      "no_media",
+      "getUserMedia unavailable",
+      "This browser cannot use a camera here. Video calls need a secure (https) page and a recent browser."
+    );
+  }
+  try {
+    return await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true },
+      video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
+    });
+  } catch (err) {
+    const words = {
+      NotAllowedError: "Camera and microphone access was blocked. Allow it in the browser's address bar and try again.",
+      NotFoundError: "No camera or microphone was found.",
+      NotReadableError: "The camera or microphone is in use by another application.",
+      OverconstrainedError: "The camera cannot provide a usable picture.",
+    }[err && err.name];
+    throw new SilklineError("no_media", String(err && err.message), words || "Could not start the camera and microphone.");
+  }
+}
+
+/**
+ * One person's presence on the server: a shopper's call, or an agent signed in.
+ *
+ * Emits:
+ *   `state`            {state, words, reason?}  the state to show (see STATES)
+ *   `joined`           the server's joined message
+ *   `call-offered`     (agent) a call rings
+ *   `call-withdrawn`   (agent) the ringing call went away
+ *   `participant-state` the other side's state, with `words`
+ *   `call-ended`       {call_id, reason, by, words}
+ *   `error`            {code, words}  a refused request or a problem the page should show
+ *   `local-stream`     the camera stream (for a self view)
+ */
+export const STATES = [
+  "idle", "starting", "available", "waiting", "ringing", "connecting", "connected",
+  "reconnecting", "ended", "error",
+];
+
+export class CallSession extends Emitter {
+  constructor({
+    role, // "shopper" | "agent"
+    getToken, // async () => token (called once, the token is reused to rejoin)
+    wsUrl = websocketUrl(),
+    localVideo = null,
+    remoteVideo = null,
+    otherName = "the other side",
+    maxRetries = 6,
+    backoffBaseMs = 500,
+    backoffMaxMs = 8000,
+    debug = false,
+  }) {
+    super();
+    this.role = role;
+    this.getToken = getToken;
+    this.wsUrl = wsUrl;
+    this.localVideo = localVideo;
+    this.remoteVideo = remoteVideo;
+    this.otherName = otherName;
+    this.maxRetries = maxRetries;
+    this.backoffBaseMs = backoffBaseMs;
+    this.backoffMaxMs = backoffMaxMs;
+    this.debug = debug;
+
+    this.token = null;
+    this.signaling = null;
+    this.peerObj = null;
+    this.localStream = null;
+    this.iceServers = [];
+    this.callId = null;
+    this.participantId = null;
+    this.agentId = null;
+    this.state = "idle";
+    this.serverState = null; // last call-state from the server
+    this.inCall = false; // from connecting until ended
+    this._retry = 0;
+    this._reconnecting = false;
+    this._stopped = false;
+    this._hangupTimer = null;
+    this._mediaPromise = null;
+  }
+
+  log(...args) {
+    if (this.debug) console.log(`[silkline ${this.role}]`, ...args);
+  }
+
+  peer() {
+    return this.peerObj ? this.peerObj.pc : null;
+  }
+
+  _setState(state, words, extra = {}) {
+    this.state = state;
+    this.log("state", state, words || "");
+    this.emit("state", { state, words, ...extra });
+  }
+
+  /** Starts the camera (once per call); the stream is shown in the self view. */
+  acquireMedia() {
+    if (!this._mediaPromise) {
+      this._mediaPromise = getCameraAndMicrophone().then(
+        (stream) => {
+          if (this._stopped && this.role === "shopper") {
+            stream.getTracks().forEach((t) => t.stop());
+            return stream;
+          }
+          this.localStream = stream;
+          if (this.localVideo) {
+            this.localVideo.muted = true;
+            this.localVideo.srcObject = stream;
+            const p = this.localVideo.play();
+            if (p && p.catch) p.catch(() => {});
+          }
+          this.emit("local-stream", stream);
+          return stream;
+        },
+        (err) => {
+          this._mediaPromise = null;
+          throw err;
+        }
+      );
+    }
+    return this._mediaPromise;
+  }
+
+  releaseMedia() {
+    if (this.localStream) this.localStream.getTracks().forEach((t) => t.stop());
+    this.localStream = null;
+    this._mediaPromise = null;
+    if (this.localVideo) this.localVideo.srcObject = null;
+  }
+
+  /** Gets a token, opens the socket and joins. Rejects (with `.words`) if that fails. */
+  async start() {
+    this._stopped = false;
+    this._setState("starting", this.role === "agent" ? "Signing in…" : "Starting your call…");
+    if (!this.token) this.token = await this.getToken();
+    await this._openAndJoin();
+  }
+
+  async _openAndJoin() {
+    const sig = new SignalingClient(this.wsUrl, { log: (...a) => this.log(...a) });
+    this._wire(sig);
+    this.signaling = sig;
+    await sig.open();
+    let joined;
+    try {
+      joined = await sig.join(this.token);
+    } catch (err) {
+      if (this.signaling === sig) sig.close();
+      throw err;
+    }
+    this._onJoined(joined);
+  }
+
+  _wire(sig) {
+    sig.on("call-state", (m) => this._onCallState(m));
+    sig.on("call-offered", (m) => {
+      this._setState("ringing", "Incoming call", { callId: m.call_id });
+      this.emit("call-offered", m);
+    });
+    sig.on("call-withdrawn", (m) => this.emit("call-withdrawn", m));
+    sig.on("answer", (m) => this._onAnswer(m));
+    sig.on("participant-state", (m) => this._onParticipantState(m));
+    sig.on("call-ended", (m) => this._onCallEnded(m));
+    sig.on("error", (m) => this._onServerError(m));
+    sig.on("protocol-error", (e) => this.emit("error", { code: "protocol", words: e.words }));
+    sig.on("close", (info) => {
+      if (this.signaling !== sig) return;
+      this._onSocketClosed(info);
+    });
+  }
+
+  _onJoined(m) {
+    this.iceServers = Array.isArray(m.ice_servers) ? m.ice_servers : [];
+    this.participantId = m.participant_id || this.participantId;
+    if (m.agent_id) this.agentId = m.agent_id;
+    if (m.call_id) this.callId = m.call_id;
+    const wasReconnecting = this._reconnecting;
+    this._reconnecting = false;
+    this._retry = 0;
+    this.emit("joined", m);
+
+    const callState = m.state || null;
+    if (callState === "ended") {
+      this._finishCall({ call_id: this.callId, reason: m.reason || "hang_up" });
+      return;
+    }
+    if (m.resumed && (callState === "connecting" || callState === "connected" || (!callState && this.inCall))) {
+      // Back within the grace period: a fresh offer on a new peer connection.
+      this.inCall = true;
+      this._setState("reconnecting", "Reconnecting…");
+      this._newPeerAndOffer().catch((err) => this._fail(err));
+      return;
+    }
+    if (wasReconnecting && this.inCall && !m.resumed) {
+      // We came back, but the server no longer knows us in a call.
+      this._finishCall({ call_id: this.callId, reason: "peer_gone", by: this.role });
+      return;
+    }
+    if (this.role === "agent") {
+      if (callState === "ringing" && m.call_id) {
+        this._setState("ringing", "Incoming call", { callId: m.call_id });
+      } else {
+        this._setState("available", "Available — waiting for calls");
+      }
+    } else {
+      this._onCallState({ call_id: m.call_id, state: callState || "waiting" });
+    }
+  }
+
+  _onCallState(m) {
+    if (m.call_id && this.callId && m.call_id !== this.callId && this.role === "shopper") return;
+    this.serverState = m.state;
+    switch (m.state) {
+      case "waiting":
+        if (this.role === "shopper") {
+          this._setState("waiting", "Waiting for an expert…");
+          this._prewarm();
+        }
+        break;
+      case "ringing":
+        if (this.role === "shopper") {
+          this._setState("ringing", "An expert is being connected…");
+          this._prewarm();
+        }
+        break;
+      case "connecting":
+        this.callId = m.call_id || this.callId;
+        this.inCall = true;
+        if (this.state !== "reconnecting") this._setState("connecting", "Connecting…");
+        if (!this.peerObj || this.peerObj.callId !== this.callId || this.peerObj._closed) {
+          this._startPeer().catch((err) => this._fail(err));
+        }
+        break;
+      case "connected":
+        this.inCall = true;
+        this._setState("connected", "Connected");
+        break;
+      case "ended":
+        this._finishCall({ call_id: m.call_id, reason: m.reason, by: m.by });
+        break;
+      default:
+        this.log("unknown call state", m.state);
+    }
+  }
+
+  /** While the call waits, build the peer connection so the offer can go out at once. */
+  _prewarm() {
+    if (this.peerObj) return;
+    this.acquireMedia()
+      .then(() => {
+        if (this.peerObj || this._stopped || this.inCall) return;
+        this.peerObj = this._makePeer();
+        return this.peerObj.prepare();
+      })
+      .catch((err) => this._fail(err));
+  }
+
+  _makePeer() {
+    return new CallPeer({
+      signaling: this.signaling,
+      iceServers: this.iceServers,
+      localStream: this.localStream,
+      remoteVideo: this.remoteVideo,
+      onIceProblem: (state) => this._onIceProblem(state),
+      onIceState: (state) => {
+        if ((state === "connected" || state === "completed") && this.state === "reconnecting" && this.serverState === "connected") {
+          this._setState("connected", "Connected");
+        }
+      },
+      log: (...a) => this.log(...a),
+    });
+  }
+
+  async _startPeer() {
+    await this.acquireMedia();
+    if (!this.inCall || this._stopped) return;
+    if (!this.peerObj || this.peerObj._closed || this.peerObj.signaling !== this.signaling) {
+      if (this.peerObj) this.peerObj.close();
+      this.peerObj = this._makePeer();
+    }
+    await this.peerObj.start(this.callId);
+  }
+
+  async _newPeerAndOffer() {
+    if (this.peerObj) this.peerObj.close();
+    this.peerObj = null;
+    await this._startPeer();
+  }
+
+  _onAnswer(m) {
+    if (!this.peerObj) return;
+    this.peerObj.applyAnswer(m.sdp).catch((err) => {
+      this.log("answer failed", err);
+      this.emit("error", { code: "bad_answer", words: "The server's media answer could not be used." });
+      this._onIceProblem("answer-failed");
+    });
+  }
+
+  _onParticipantState(m) {
+    const other = this.otherName;
+    const words = {
+      connected: `${capitalize(other)} is connected.`,
+      reconnecting: `${capitalize(other)} lost the connection — waiting for them to come back${m.grace_s ? ` (up to ${m.grace_s} s)` : ""}…`,
+      left: `${capitalize(other)} left the call.`,
+    }[m.state] || `${capitalize(other)}: ${m.state}`;
+    this.emit("participant-state", { ...m, words });
+  }
+
+  _onServerError(m) {
+    this.emit("error", { code: m.code, words: m.words, message: m.message, ref: m.ref });
+    if (m.code === "unauthorized") {
+      this._stopped = true;
+      this._fail(new SilklineError(m.code, m.message, m.words));
+    } else if ((m.code === "call_not_found") && this.inCall) {
+      this._finishCall({ call_id: this.callId, reason: "peer_gone" });
+    } else if (m.code === "bad_sdp" && this.inCall) {
+      this._fail(new SilklineError(m.code, m.message, m.words));
+    }
+  }
+
+  _onCallEnded(m) {
+    this._finishCall(m);
+  }
+
+  _finishCall(m) {
+    if (m.call_id && this.callId && m.call_id !== this.callId) return;
+    if (this.state === "ended" && !this.inCall) return;
+    clearTimeout(this._hangupTimer);
+    this._hangupTimer = null;
+    this.inCall = false;
+    this.serverState = "ended";
+    if (this.peerObj) this.peerObj.close();
+    this.peerObj = null;
+    const words = describeEnd(m.reason, { by: m.by, me: this.role, other: this.otherName });
+    const endedId = this.callId;
+    this.releaseMedia();
+    this._setState("ended", words, { reason: m.reason || null, by: m.by || null, callId: endedId });
+    this.emit("call-ended", { ...m, words });
+    if (this.role === "shopper") {
+      // A shopper token names one call: the socket has nothing left to do.
+      this._stopped = true;
+      this._leaveSocket();
+    } else {
+      this.callId = null;
+      if (this.signaling && this.signaling.isOpen) {
+        this._setState("available", "Available — waiting for calls", { previous: { reason: m.reason, words } });
+      }
+    }
+  }
+
+  _leaveSocket() {
+    const sig = this.signaling;
+    if (!sig) return;
+    if (sig.isOpen) {
+      try { sig.send("leave"); } catch (_) { /* ignore */ }
+    }
+    sig._intentionalClose = true;
+    // The server closes the socket after `leave`; close it ourselves if it does not.
+    setTimeout(() => sig.close(), 2000);
+  }
+
+  /** (agent) take the offered call. */
+  accept(callId) {
+    this.callId = callId;
+    this.acquireMedia()
+      .then(() => {
+        if (!this.peerObj && this.callId === callId && !this._stopped) {
+          this.peerObj = this._makePeer();
+          return this.peerObj.prepare();
+        }
+      })
+      .catch((err) => this._fail(err));
+    this._setState("connecting", "Accepting…", { callId });
+    this.signaling.send("accept", { call_id: callId });
+  }
+
+  /** (agent) refuse the offered call. */
+  decline(callId) {
+    this.signaling.send("decline", { call_id: callId });
+    if (this.peerObj) this.peerObj.close();
+    this.peerObj = null;
+    this.releaseMedia();
+    this.callId = null;
+    this._setState("available", "Available — waiting for calls");
+  }
+
+  /** Ends the call (or gives up waiting). The server confirms with `call-ended`. */
+  hangup() {
+    const id = this.callId;
+    if (!id || this.state === "ended") return;
+    if (this.signaling && this.signaling.isOpen) {
+      try {
+        this.signaling.send("hangup", { call_id: id });
+      } catch (_) { /* ended locally below */ }
+      clearTimeout(this._hangupTimer);
+      this._hangupTimer = setTimeout(
+        () => this._finishCall({ call_id: id, reason: "hang_up", by: this.role }),
+        3000
+      );
+    } else {
+      this._finishCall({ call_id: id, reason: "hang_up", by: this.role });
+    }
+  }
+
+  /** Signs out / leaves for good (page closing). */
+  leave() {
+    this._stopped = true;
+    this._reconnecting = false;
+    clearTimeout(this._retryTimer);
+    const sig = this.signaling;
+    if (sig && sig.isOpen) {
+      try { sig.send("leave"); } catch (_) { /* ignore */ }
+    }
+    if (sig) sig.close();
+    if (this.peerObj) this.peerObj.close();
+    this.peerObj = null;
+    this.releaseMedia();
+  }
+
+  _fail(err) {
+    const words = (err && err.words) || "Something went wrong.";
+    this.log("fail", err);
+    this.inCall = false;
+    this._reconnecting = false;
+    clearTimeout(this._retryTimer);
+    if (this.peerObj) this.peerObj.close();
+    this.peerObj = null;
+    this.releaseMedia();
+    this._stopped = true;
+    if (this.signaling) {
+      const sig = this.signaling;
+      if (sig.isOpen) {
+        try { sig.send("leave"); } catch (_) { /* ignore */ }
+      }
+      sig.close();
+    }
+    this._setState("error", words, { code: err && err.code });
+  }
+
+  // --- reconnection -------------------------------------------------------------------
+
+  _onIceProblem(state) {
+    if (!this.inCall || this._stopped) return;
+    this.log("media problem", state);
+    if (this.signaling && this.signaling.isOpen) {
+      // The socket is fine: a fresh offer replaces the peer connection (protocol: `offer`).
+      if (this._retry >= this.maxRetries) {
+        this._fail(new SilklineError("network", "ice", "The video connection failed and could not be restored."));
+        return;
+      }
+      this._retry += 1;
+      this._setState("reconnecting", "Reconnecting…", { attempt: this._retry });
+      const delay = this._backoff(this._retry - 1);
+      clearTimeout(this._retryTimer);
+      this._retryTimer = setTimeout(() => {
+        if (!this.inCall || this._stopped) return;
+        this._newPeerAndOffer().catch((err) => this._fail(err));
+      }, delay);
+    } else {
+      this._scheduleReconnect();
+    }
+  }
+
+  _onSocketClosed(info) {
+    if (info.intentional || this._stopped) return;
+    if (info.code === CLOSE.UNAUTHORIZED) {
+      this._fail(new SilklineError("unauthorized", info.reason, describeError("unauthorized", info.reason)));
+      return;
+    }
+    if (this.role === "shopper" && (this.state === "ended" || this.state === "idle")) return;
+    if (this.peerObj) {
+      // Media may still flow; the resumed join brings a new peer connection anyway.
+      this.peerObj.close();
+      this.peerObj = null;
+    }
+    this._scheduleReconnect();
+  }
+
+  _backoff(n) {
+    const base = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** n);
+    return Math.round(base * (0.75 + Math.random() * 0.5));
+  }
+
+  _scheduleReconnect() {
+    if (this._stopped) return;
+    if (this._retry >= this.maxRetries) {
+      this._fail(new SilklineError("network", "reconnect failed", "The connection was lost and could not be restored."));
+      return;
+    }
+    this._reconnecting = true;
+    const attempt = ++this._retry;
+    const delay = this._backoff(attempt - 1);
+    this._setState("reconnecting", `Reconnecting… (attempt ${attempt} of ${this.maxRetries})`, { attempt });
+    clearTimeout(this._retryTimer);
+    this._retryTimer = setTimeout(async () => {
+      if (this._stopped) return;
+      try {
+        if (this.signaling) this.signaling.close();
+        await this._openAndJoin();
+      } catch (err) {
+        this.log("reconnect attempt failed", err);
+        if (err && (err.code === "unauthorized" || err.code === "forbidden")) {
+          this._fail(err);
+        } else if (err && err.code === "call_not_found") {
+          this._finishCall({ call_id: this.callId, reason: "peer_gone" });
+        } else {
+          this._scheduleReconnect();
+        }
+      }
+    }, delay);
+  }
+}
