@@ -489,8 +489,10 @@ export class CallSession extends Emitter {
     backoffBaseMs = 500,
     backoffMaxMs = 8000,
     debug = false,
+    wrapUpMs = 5000, // agent: how long "ended" shows before "available"
   }) {
     super();
+    this.wrapUpMs = wrapUpMs;
     this.role = role;
     this.getToken = getToken;
     this.wsUrl = wsUrl;
@@ -518,6 +520,9 @@ export class CallSession extends Emitter {
     this._stopped = false;
     this._hangupTimer = null;
     this._mediaPromise = null;
+    this._endedCalls = new Set();
+    this._wrapUpTimer = null;
+    this._retryTimer = null;
   }
 
   log(...args) {
@@ -595,10 +600,21 @@ export class CallSession extends Emitter {
   _wire(sig) {
     sig.on("call-state", (m) => this._onCallState(m));
     sig.on("call-offered", (m) => {
+      clearTimeout(this._wrapUpTimer);
+      this.callId = m.call_id;
       this._setState("ringing", "Incoming call", { callId: m.call_id });
       this.emit("call-offered", m);
     });
-    sig.on("call-withdrawn", (m) => this.emit("call-withdrawn", m));
+    sig.on("call-withdrawn", (m) => {
+      if (this.state === "ringing" && (!this.callId || m.call_id === this.callId)) {
+        this.callId = null;
+        if (this.peerObj) this.peerObj.close();
+        this.peerObj = null;
+        this.releaseMedia();
+        this._setState("available", "Available — waiting for calls");
+      }
+      this.emit("call-withdrawn", m);
+    });
     sig.on("answer", (m) => this._onAnswer(m));
     sig.on("participant-state", (m) => this._onParticipantState(m));
     sig.on("call-ended", (m) => this._onCallEnded(m));
@@ -704,6 +720,7 @@ export class CallSession extends Emitter {
       remoteVideo: this.remoteVideo,
       onIceProblem: (state) => this._onIceProblem(state),
       onIceState: (state) => {
+        if (state === "connected" || state === "completed") this._retry = 0;
         if ((state === "connected" || state === "completed") && this.state === "reconnecting" && this.serverState === "connected") {
           this._setState("connected", "Connected");
         }
@@ -749,6 +766,16 @@ export class CallSession extends Emitter {
 
   _onServerError(m) {
     this.emit("error", { code: m.code, words: m.words, message: m.message, ref: m.ref });
+    if (m.ref && m.ref === this._acceptRef && this.role === "agent" && !this.inCall) {
+      // The call went to somebody else, or ended, before our accept arrived.
+      this._acceptRef = null;
+      if (this.peerObj) this.peerObj.close();
+      this.peerObj = null;
+      this.releaseMedia();
+      this.callId = null;
+      this._setState("available", "Available — waiting for calls");
+      return;
+    }
     if (m.code === "unauthorized") {
       this._stopped = true;
       this._fail(new SilklineError(m.code, m.message, m.words));
@@ -765,7 +792,10 @@ export class CallSession extends Emitter {
 
   _finishCall(m) {
     if (m.call_id && this.callId && m.call_id !== this.callId) return;
-    if (this.state === "ended" && !this.inCall) return;
+    const endedId = m.call_id || this.callId;
+    if (endedId && this._endedCalls.has(endedId)) return; // call-state{ended} and call-ended both come
+    if (endedId) this._endedCalls.add(endedId);
+    if (!endedId && this.state === "ended") return;
     clearTimeout(this._hangupTimer);
     this._hangupTimer = null;
     this.inCall = false;
@@ -773,7 +803,6 @@ export class CallSession extends Emitter {
     if (this.peerObj) this.peerObj.close();
     this.peerObj = null;
     const words = describeEnd(m.reason, { by: m.by, me: this.role, other: this.otherName });
-    const endedId = this.callId;
     this.releaseMedia();
     this._setState("ended", words, { reason: m.reason || null, by: m.by || null, callId: endedId });
     this.emit("call-ended", { ...m, words });
@@ -782,10 +811,11 @@ export class CallSession extends Emitter {
       this._stopped = true;
       this._leaveSocket();
     } else {
+      // An agent stays signed in: after a short wrap-up the console shows "available" again
+      // (a new call that rings meanwhile takes over at once).
       this.callId = null;
-      if (this.signaling && this.signaling.isOpen) {
-        this._setState("available", "Available — waiting for calls", { previous: { reason: m.reason, words } });
-      }
+      clearTimeout(this._wrapUpTimer);
+      this._wrapUpTimer = setTimeout(() => this.ready(), this.wrapUpMs);
     }
   }
 
@@ -800,6 +830,15 @@ export class CallSession extends Emitter {
     setTimeout(() => sig.close(), 2000);
   }
 
+  /** (agent) back to "available" after a call (ends the wrap-up early). */
+  ready() {
+    clearTimeout(this._wrapUpTimer);
+    if (this.state !== "ended" || this._stopped) return;
+    if (this.signaling && this.signaling.isOpen) {
+      this._setState("available", "Available — waiting for calls");
+    }
+  }
+
   /** (agent) take the offered call. */
   accept(callId) {
     this.callId = callId;
@@ -812,7 +851,7 @@ export class CallSession extends Emitter {
       })
       .catch((err) => this._fail(err));
     this._setState("connecting", "Accepting…", { callId });
-    this.signaling.send("accept", { call_id: callId });
+    this._acceptRef = this.signaling.send("accept", { call_id: callId });
   }
 
   /** (agent) refuse the offered call. */

@@ -1,0 +1,96 @@
+"""Signed, expiring tokens (JWT, HS256) naming a role and, for a shopper, one call."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+
+import jwt
+
+
+class Role(str, Enum):
+    SHOPPER = "shopper"
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    QA = "qa"
+    ADMIN = "admin"
+
+
+class AuthError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    role: Role
+    sub: str
+    call_id: str | None
+    name: str | None
+    expires_at: float
+
+
+class TokenService:
+    algorithm = "HS256"
+    issuer = "silkline"
+
+    def __init__(self, secret: str, default_ttl: float = 3600.0) -> None:
+        if len(secret) < 16:
+            raise ValueError("the token secret must be at least 16 characters")
+        self._secret = secret
+        self.default_ttl = default_ttl
+
+    def issue(
+        self,
+        role: Role,
+        sub: str,
+        *,
+        call_id: str | None = None,
+        name: str | None = None,
+        ttl: float | None = None,
+        now: float | None = None,
+    ) -> str:
+        if role is Role.SHOPPER and not call_id:
+            raise ValueError("a shopper token must name its call")
+        issued = time.time() if now is None else now
+        claims = {
+            "iss": self.issuer,
+            "sub": sub,
+            "role": role.value,
+            "iat": int(issued),
+            "exp": int(issued + (self.default_ttl if ttl is None else ttl)),
+            "jti": uuid.uuid4().hex,
+        }
+        if call_id:
+            claims["call"] = call_id
+        if name:
+            claims["name"] = name
+        return jwt.encode(claims, self._secret, algorithm=self.algorithm)
+
+    def verify(self, token: str) -> Claims:
+        if not token or not isinstance(token, str):
+            raise AuthError("unauthorized", "a token is required")
+        try:
+            data = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[self.algorithm],
+                issuer=self.issuer,
+                options={"require": ["exp", "sub", "iss"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("unauthorized", "token_expired: the token has expired") from None
+        except jwt.InvalidTokenError as exc:
+            raise AuthError("unauthorized", f"the token is not valid ({exc})") from None
+        try:
+            role = Role(data.get("role"))
+        except ValueError:
+            raise AuthError("unauthorized", "the token names no known role") from None
+        call_id = data.get("call")
+        if role is Role.SHOPPER and not call_id:
+            raise AuthError("unauthorized", "a shopper token must name a call")
+        return Claims(role, str(data["sub"]), call_id, data.get("name"), float(data["exp"]))

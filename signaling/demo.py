@@ -1,0 +1,65 @@
+"""Demo pages and demo tokens: on by default only in embedded mode, off with --no-demo."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from aiohttp import web
+
+from signaling.auth import Role, TokenService
+from signaling.calls import new_call_id
+
+WEB_CLIENT = Path(__file__).resolve().parent.parent / "web_client"
+
+
+def page_routes(web_root: Path = WEB_CLIENT) -> list[web.AbstractRouteDef]:
+    def page(name: str):  # type: ignore[no-untyped-def]
+        async def handler(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(web_root / name, headers={"Cache-Control": "no-cache"})
+        return handler
+
+    async def index(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/demo/shop")
+
+    return [
+        web.get("/", index),
+        web.get("/demo/shop", page("shop.html")),
+        web.get("/agent", page("agent.html")),
+        web.static("/static", web_root, follow_symlinks=False),
+    ]
+
+
+class DemoTokens:
+    def __init__(self, tokens: TokenService) -> None:
+        self.tokens = tokens
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/api/demo/tokens", self.issue)]
+
+    async def issue(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        role = body.get("role", "shopper")
+        name = body.get("name") if isinstance(body.get("name"), str) else None
+        name = (name or "").strip()[:80] or None
+        if role == Role.SHOPPER.value:
+            call_id = new_call_id()
+            shopper_id = "s_" + uuid.uuid4().hex[:12]
+            token = self.tokens.issue(Role.SHOPPER, shopper_id, call_id=call_id, name=name)
+            return web.json_response({"role": role, "token": token, "call_id": call_id,
+                                      "shopper_id": shopper_id})
+        if role == Role.AGENT.value:
+            agent_id = body.get("agent_id") if isinstance(body.get("agent_id"), str) else None
+            agent_id = (agent_id or "").strip()[:64] or "a_" + uuid.uuid4().hex[:8]
+            token = self.tokens.issue(Role.AGENT, agent_id, name=name or "Demo agent")
+            return web.json_response({"role": role, "token": token, "agent_id": agent_id})
+        if role in (Role.SUPERVISOR.value, Role.QA.value, Role.ADMIN.value):
+            token = self.tokens.issue(Role(role), "demo-" + role, name=name)
+            return web.json_response({"role": role, "token": token})
+        return web.json_response(
+            {"error": {"code": "invalid_message", "message": f"unknown role {role!r}"}}, status=400)

@@ -1,0 +1,116 @@
+"""The WebSocket protocol, version 1 (docs/protocol.md): typed messages validated at the edge.
+
+Inside the server nothing re-checks raw dicts: ``parse`` returns one of the message classes
+below or raises :class:`ProtocolError` with a stable code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+import msgspec
+
+VERSION = 1
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, message: str, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ref = ref
+
+
+class _Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=False):
+    v: int
+    id: str | None = None
+
+
+class Join(_Message, tag="join"):
+    token: str = ""
+    context: dict[str, Any] | None = None  # shopper: the page the call starts from
+
+
+class Accept(_Message, tag="accept"):
+    call_id: str = ""
+
+
+class Decline(_Message, tag="decline"):
+    call_id: str = ""
+
+
+class Offer(_Message, tag="offer"):
+    call_id: str = ""
+    sdp: str = ""
+
+
+class IceCandidate(msgspec.Struct, forbid_unknown_fields=False):
+    candidate: str = ""
+    sdpMid: str | None = None  # noqa: N815 - the browser's field name
+    sdpMLineIndex: int | None = None  # noqa: N815
+    usernameFragment: str | None = None  # noqa: N815
+
+
+class Candidate(_Message, tag="candidate"):
+    call_id: str = ""
+    candidate: IceCandidate | None = None
+
+
+class Hangup(_Message, tag="hangup"):
+    call_id: str = ""
+
+
+class Leave(_Message, tag="leave"):
+    pass
+
+
+class SetState(_Message, tag="set-state"):
+    state: str = ""
+
+
+ClientMessage = Union[Join, Accept, Decline, Offer, Candidate, Hangup, Leave, SetState]
+TYPES = {cls.__struct_config__.tag: cls for cls in ClientMessage.__args__}  # type: ignore[attr-defined]
+_REQUIRED = {
+    "join": ("token",),
+    "accept": ("call_id",),
+    "decline": ("call_id",),
+    "offer": ("call_id", "sdp"),
+    "candidate": ("call_id", "candidate"),
+    "hangup": ("call_id",),
+    "set-state": ("state",),
+}
+_decoder = msgspec.json.Decoder()
+
+
+def parse(raw: str | bytes) -> ClientMessage:
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise ProtocolError("message_too_large", f"messages are limited to {MAX_MESSAGE_BYTES} bytes")
+    try:
+        obj = _decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError("bad_json", f"the message is not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("invalid_message", "a message must be a JSON object")
+    ref = obj.get("id") if isinstance(obj.get("id"), str) else None
+    if obj.get("v") != VERSION:
+        raise ProtocolError("unsupported_version", f"protocol version must be {VERSION}", ref)
+    kind = obj.get("type")
+    if not isinstance(kind, str) or kind not in TYPES:
+        raise ProtocolError("unknown_type", f"unknown message type {kind!r}", ref)
+    missing = [f for f in _REQUIRED.get(kind, ()) if f not in obj]
+    if missing:
+        raise ProtocolError("invalid_message", f"{kind}: missing field {missing[0]!r}", ref)
+    try:
+        return msgspec.convert(obj, ClientMessage)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError("invalid_message", f"{kind}: {exc}", ref) from None
+
+
+def message(kind: str, **fields: Any) -> dict[str, Any]:
+    """A server → client message."""
+    return {"v": VERSION, "type": kind, **{k: v for k, v in fields.items() if v is not None}}
+
+
+def error(code: str, text: str, ref: str | None = None) -> dict[str, Any]:
+    return message("error", code=code, message=text, ref=ref)

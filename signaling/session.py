@@ -1,0 +1,17 @@
+"""What the call lifecycle needs from a connected client; the WebSocket handler implements it."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from signaling.auth import Claims
+
+
+class Session(Protocol):
+    session_id: str
+    claims: Claims | None
+
+    def send(self, msg: dict[str, Any]) -> None:
+        """Queue a message for the client; never blocks."""
+
+    async def close(self, code: int, reason: str) -> None: ...

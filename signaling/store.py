@@ -1,0 +1,118 @@
+"""StateStore: where call records live. One interface, chosen once in the composition root.
+
+``MemoryStateStore`` is the embedded default: records in memory, every change appended and
+fsynced to a journal file first, so a crash (even ``kill -9``) loses nothing acknowledged.
+On start the journal is replayed; a call that was live when the process died is closed with
+reason ``error`` ("server stopped during the call") instead of vanishing.
+A Redis backend implements the same interface for many nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+
+class StateStore(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def create_call(self, record: dict[str, Any]) -> None: ...
+    async def append_call_event(self, call_id: str, event: dict[str, Any]) -> None: ...
+    async def update_call(self, call_id: str, fields: dict[str, Any]) -> None: ...
+    async def get_call(self, call_id: str) -> dict[str, Any] | None: ...
+    async def list_calls(self, limit: int = 100) -> list[dict[str, Any]]: ...
+
+
+class MemoryStateStore:
+    def __init__(self, data_dir: Path | None) -> None:
+        self._calls: dict[str, dict[str, Any]] = {}
+        self._journal_path = Path(data_dir) / "calls.jsonl" if data_dir else None
+        self._journal: Any = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+
+    async def open(self) -> None:
+        if self._journal_path is None:
+            return
+        self._journal_path.parent.mkdir(parents=True, exist_ok=True)
+        if self._journal_path.exists():
+            self._replay()
+        self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115
+        for call_id, record in self._calls.items():
+            if record.get("state") != "ended":
+                await self.append_call_event(call_id, {
+                    "type": "ended", "reason": "error", "by": "server",
+                    "detail": "the server stopped during the call", "at": time.time(),
+                })
+
+    def _replay(self) -> None:
+        assert self._journal_path is not None
+        with open(self._journal_path, encoding="utf-8") as journal:
+            for number, line in enumerate(journal, 1):
+                try:
+                    entry = json.loads(line)
+                    self._apply(entry)
+                except (ValueError, KeyError, TypeError):
+                    # A torn last line after a crash: everything before it is intact.
+                    logger.warning("journal line %d unreadable, skipped", number)
+
+    def _apply(self, entry: dict[str, Any]) -> None:
+        op = entry["op"]
+        if op == "create":
+            self._calls[entry["record"]["call_id"]] = entry["record"]
+        elif op == "event":
+            record = self._calls.get(entry["call_id"])
+            if record is not None:
+                record.setdefault("events", []).append(entry["event"])
+                if entry["event"].get("type") == "ended":
+                    record["state"] = "ended"
+                    record["end_reason"] = entry["event"].get("reason")
+                    record["ended_at"] = entry["event"].get("at")
+        elif op == "update":
+            record = self._calls.get(entry["call_id"])
+            if record is not None:
+                record.update(entry["fields"])
+
+    async def _persist(self, entry: dict[str, Any]) -> None:
+        """Journal first (write-ahead), then apply: what a caller saw acknowledged is on disk."""
+        if self._journal is not None:
+            line = json.dumps(entry, separators=(",", ":"), default=str) + "\n"
+            await asyncio.get_running_loop().run_in_executor(self._writer, self._write, line)
+        self._apply(entry)
+
+    def _write(self, line: str) -> None:
+        self._journal.write(line)
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._writer, lambda: None)
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        self._writer.shutdown(wait=True)
+
+    async def create_call(self, record: dict[str, Any]) -> None:
+        record = {**record, "events": list(record.get("events", []))}
+        await self._persist({"op": "create", "record": record})
+
+    async def append_call_event(self, call_id: str, event: dict[str, Any]) -> None:
+        await self._persist({"op": "event", "call_id": call_id, "event": event})
+
+    async def update_call(self, call_id: str, fields: dict[str, Any]) -> None:
+        await self._persist({"op": "update", "call_id": call_id, "fields": fields})
+
+    async def get_call(self, call_id: str) -> dict[str, Any] | None:
+        record = self._calls.get(call_id)
+        return json.loads(json.dumps(record)) if record is not None else None
+
+    async def list_calls(self, limit: int = 100) -> list[dict[str, Any]]:
+        records = sorted(self._calls.values(), key=lambda r: r.get("created_at", 0), reverse=True)
+        return [json.loads(json.dumps(r)) for r in records[:limit]]

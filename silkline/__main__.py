@@ -1,0 +1,5 @@
+import sys
+
+from silkline.cli import main
+
+sys.exit(main())

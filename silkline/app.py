@@ -1,0 +1,77 @@
+"""The app factory: wires StateStore, SFU, CallService and the HTTP faces together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from aiortc import RTCIceServer
+
+from sfu import CloseReason, SfuNode
+from signaling.auth import TokenService
+from signaling.calls import CallService, CallSettings
+from signaling.demo import DemoTokens, page_routes
+from signaling.rest import RestApi, error_middleware
+from signaling.store import MemoryStateStore, StateStore
+from signaling.ws import SignalingEndpoint
+from silkline.config import Config
+
+logger = logging.getLogger(__name__)
+
+CONFIG = web.AppKey("config", Config)
+STORE = web.AppKey("store", StateStore)
+SFU = web.AppKey("sfu", SfuNode)
+CALLS = web.AppKey("calls", CallService)
+TOKENS = web.AppKey("tokens", TokenService)
+SIGNALING = web.AppKey("signaling", SignalingEndpoint)
+
+
+def make_store(config: Config) -> StateStore:
+    if config.redis_url:
+        from signaling.redis_store import RedisStateStore
+
+        return RedisStateStore(config.redis_url)
+    return MemoryStateStore(config.data_dir)
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024 ** 2)
+    app[CONFIG] = config
+    tokens = TokenService(config.resolved_secret(), config.token_ttl)
+    app[TOKENS] = tokens
+    store = make_store(config)
+    app[STORE] = store
+    ice = [RTCIceServer(**server) for server in config.ice_servers]
+    sfu = SfuNode(ice, config.resolved_media_addresses(), config.media_timeout)
+    app[SFU] = sfu
+    calls = CallService(
+        sfu, store,
+        CallSettings(grace_period=config.grace_period, ring_timeout=config.ring_timeout),
+        ice_servers=config.ice_servers,
+    )
+    app[CALLS] = calls
+    signaling = SignalingEndpoint(calls, tokens, heartbeat=config.ws_heartbeat)
+    app[SIGNALING] = signaling
+
+    app.router.add_get("/ws", signaling.handle)
+    app.router.add_routes(RestApi(calls, store, tokens).routes())
+    if config.demo:
+        app.router.add_routes(DemoTokens(tokens).routes())
+    app.router.add_routes(page_routes())
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        await store.open()
+        yield
+        await calls.close()
+        await sfu.close(CloseReason.NODE_DRAIN)
+        await store.close()
+
+    async def on_shutdown(app: web.Application) -> None:
+        # End calls first so clients get call-ended before their sockets close.
+        await calls.close()
+        await signaling.close_all()
+
+    app.cleanup_ctx.append(lifetime)
+    app.on_shutdown.append(on_shutdown)
+    return app

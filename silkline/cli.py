@@ -1,0 +1,88 @@
+"""``silkline serve``: run a node on its embedded defaults (no Redis, no config file)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from silkline.config import ENV, Config, from_env
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="silkline", description="Silkline video customer-service media server")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run a Silkline node",
+                           description="Every option can also be set by the environment variable shown.")
+    serve.add_argument("--host", help=f"address to listen on (default 127.0.0.1; {ENV['host']})")
+    serve.add_argument("--port", type=int, help=f"port (default 8080; {ENV['port']})")
+    serve.add_argument("--redis", dest="redis_url", metavar="URL",
+                       help=f"redis://… to share state between nodes (default: embedded; {ENV['redis_url']})")
+    serve.add_argument("--data-dir", type=Path, help=f"durable call records (default ./silkline-data; {ENV['data_dir']})")
+    serve.add_argument("--recordings-dir", type=Path,
+                       help=f"recordings (default ./recordings; {ENV['recordings_dir']})")
+    serve.add_argument("--secret", help=f"token signing secret, ≥16 chars ({ENV['secret']}; default: random per process)")
+    serve.add_argument("--no-demo", dest="demo", action="store_false", default=None,
+                       help=f"disable demo tokens ({ENV['demo']}=0)")
+    serve.add_argument("--media-address", dest="media_addresses", action="append",
+                       help=f"address offered for media (repeatable; {ENV['media_addresses']}, comma-separated)")
+    serve.add_argument("--grace-period", type=float, help=f"seconds a vanished participant may come back (default 15; {ENV['grace_period']})")
+    serve.add_argument("--ring-timeout", type=float, help=f"seconds an offered call rings (default 30; {ENV['ring_timeout']})")
+    serve.add_argument("--log-level", help=f"DEBUG, INFO, WARNING (default INFO; {ENV['log_level']})")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    config = from_env()
+    for name in ("host", "port", "redis_url", "data_dir", "recordings_dir", "secret", "demo",
+                 "media_addresses", "grace_period", "ring_timeout", "log_level"):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(config, name, value)
+    if config.redis_url and config.demo and "SILKLINE_DEMO" not in __import__("os").environ and args.demo is None:
+        config.demo = False  # demo tokens are on by default only in embedded mode
+    return config
+
+
+async def serve(config: Config) -> None:
+    from silkline.app import create_app
+
+    app = create_app(config)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else config.port
+    base = f"http://{config.host}:{port}"
+    print(f"Silkline listening on {base}", flush=True)
+    if config.demo:
+        print(f"  shopper demo page: {base}/demo/shop", flush=True)
+        print(f"  agent console:     {base}/agent", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("Silkline draining…", flush=True)
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = config_from_args(args)
+    logging.basicConfig(level=config.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("aioice").setLevel(logging.WARNING)
+    logging.getLogger("aiortc").setLevel(logging.WARNING)
+    if args.command == "serve":
+        try:
+            asyncio.run(serve(config))
+        except OSError as exc:
+            print(f"silkline: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
+            return 2
+    return 0

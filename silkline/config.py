@@ -1,0 +1,95 @@
+"""Configuration: embedded defaults, overridden by SILKLINE_* environment variables, then flags."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    redis_url: str | None = None
+    data_dir: Path = Path("silkline-data")
+    recordings_dir: Path = Path("recordings")
+    secret: str = ""
+    demo: bool = True
+    ice_servers: list[dict] = field(default_factory=list)
+    media_addresses: list[str] | None = None  # None: 127.0.0.1 when serving on loopback
+    grace_period: float = 15.0
+    ring_timeout: float = 30.0
+    media_timeout: float = 3.0
+    ws_heartbeat: float = 5.0
+    token_ttl: float = 3600.0
+    log_level: str = "INFO"
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None
+
+    def resolved_media_addresses(self) -> list[str] | None:
+        if self.media_addresses:
+            return self.media_addresses
+        if self.host in ("127.0.0.1", "localhost", "::1"):
+            return ["127.0.0.1"]
+        return None  # every interface but loopback (aioice's default)
+
+    def resolved_secret(self) -> str:
+        if self.secret:
+            return self.secret
+        logger.warning("no SILKLINE_SECRET set: using a random secret; tokens die with this process")
+        self.secret = secrets.token_urlsafe(32)
+        return self.secret
+
+
+ENV = {
+    "host": "SILKLINE_HOST",
+    "port": "SILKLINE_PORT",
+    "redis_url": "SILKLINE_REDIS",
+    "data_dir": "SILKLINE_DATA_DIR",
+    "recordings_dir": "SILKLINE_RECORDINGS_DIR",
+    "secret": "SILKLINE_SECRET",
+    "demo": "SILKLINE_DEMO",
+    "ice_servers": "SILKLINE_ICE_SERVERS",
+    "media_addresses": "SILKLINE_MEDIA_ADDRESSES",
+    "grace_period": "SILKLINE_GRACE_PERIOD",
+    "ring_timeout": "SILKLINE_RING_TIMEOUT",
+    "log_level": "SILKLINE_LOG_LEVEL",
+}
+
+
+def from_env(environ: dict[str, str] | None = None) -> Config:
+    env = os.environ if environ is None else environ
+    config = Config()
+    for name, var in ENV.items():
+        raw = env.get(var)
+        if raw is None or raw == "":
+            continue
+        setattr(config, name, parse_value(name, raw))
+    return config
+
+
+def parse_value(name: str, raw: str) -> object:
+    if name == "port":
+        return int(raw)
+    if name in ("grace_period", "ring_timeout"):
+        return float(raw)
+    if name == "demo":
+        return raw.strip().lower() not in ("0", "false", "no", "off")
+    if name in ("data_dir", "recordings_dir"):
+        return Path(raw)
+    if name == "ice_servers":
+        servers = json.loads(raw)
+        if not isinstance(servers, list):
+            raise ValueError("SILKLINE_ICE_SERVERS must be a JSON list of {urls, username?, credential?}")
+        return servers
+    if name == "media_addresses":
+        return [a.strip() for a in raw.split(",") if a.strip()]
+    return raw
