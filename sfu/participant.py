@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from aiortc import RTCIceServer, RTCRtpReceiver
 
 from sfu.close_reason import CloseReason
-from sfu.peer import Peer
+from sfu.peer import Peer, parse_candidate
 from sfu.publisher import Publisher
 from sfu.subscriber import Subscriber
 
@@ -91,6 +91,7 @@ class Participant:
             return answer
 
     async def add_candidate(self, candidate: dict | None) -> None:
+        parse_candidate(candidate)  # a malformed candidate is an error even with no peer
         if self.peer is not None:
             await self.peer.add_candidate(candidate)
 

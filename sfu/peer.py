@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiortc import (
+    RTCIceCandidate,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
@@ -116,23 +117,12 @@ class Peer:
 
     async def add_candidate(self, candidate: dict | None) -> None:
         """Add a browser's trickled candidate; None means end-of-candidates."""
-        if candidate is None or not candidate.get("candidate"):
-            if self.pc.remoteDescription is not None:
-                await self.pc.addIceCandidate(None)
+        ice = parse_candidate(candidate)
+        if ice is None:
+            if candidate is None or not candidate.get("candidate"):
+                if self.pc.remoteDescription is not None:
+                    await self.pc.addIceCandidate(None)
             return
-        text = candidate["candidate"]
-        if text.startswith("candidate:"):
-            text = text[len("candidate:"):]
-        try:
-            ice = candidate_from_sdp(text)
-        except Exception as exc:
-            raise BadCandidateError(f"the ICE candidate does not parse: {exc or type(exc).__name__}") from exc
-        ice.sdpMid = candidate.get("sdpMid")
-        ice.sdpMLineIndex = candidate.get("sdpMLineIndex")
-        if ice.sdpMid is None and ice.sdpMLineIndex is None:
-            ice.sdpMLineIndex = 0
-        if ice.protocol and ice.protocol.lower() != "udp":
-            return  # aiortc only does UDP; a TCP candidate is not an error
         await self.pc.addIceCandidate(ice)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -158,6 +148,27 @@ class Peer:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.pc.close()
+
+
+def parse_candidate(candidate: dict | None) -> RTCIceCandidate | None:
+    """Parse a trickled ``{candidate, sdpMid, sdpMLineIndex}``; None for end-of-candidates
+    and for candidates aiortc cannot use (TCP), which are not errors."""
+    if candidate is None or not candidate.get("candidate"):
+        return None
+    text = candidate["candidate"]
+    if text.startswith("candidate:"):
+        text = text[len("candidate:"):]
+    try:
+        ice = candidate_from_sdp(text)
+    except Exception as exc:
+        raise BadCandidateError(f"the ICE candidate does not parse: {exc or type(exc).__name__}") from exc
+    ice.sdpMid = candidate.get("sdpMid")
+    ice.sdpMLineIndex = candidate.get("sdpMLineIndex")
+    if ice.sdpMid is None and ice.sdpMLineIndex is None:
+        ice.sdpMLineIndex = 0
+    if ice.protocol and ice.protocol.lower() != "udp":
+        return None
+    return ice
 
 
 def _media_sections(sdp: str) -> list:

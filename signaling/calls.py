@@ -379,29 +379,35 @@ class CallService:
             if party.grace is not None:
                 party.grace.cancel()
                 party.grace = None
-            if party.session is not None:
-                party.session.send(message("call-ended", call_id=call.call_id,
-                                           reason=reason.value, by=by))
-        agent_id = call.agent.identity if call.agent else call.offered_to
-        agent = self.agents.get(agent_id or "")
-        if agent is not None and agent.call_id == call.call_id:
-            agent.call_id = None
-            agent.idle_since = time.time()
-            if previous is CallState.RINGING and agent.session is not None:
-                agent.session.send(message("call-withdrawn", call_id=call.call_id, reason=reason.value))
-            if agent.session is None:
-                self.agents.pop(agent.agent_id, None)
-            elif agent.state in (AgentState.BUSY, AgentState.RINGING):
-                agent.state = AgentState.AVAILABLE
-                agent.session.send(message("agent-state", state=agent.state.value))
-        logger.info("call %s ended: %s by %s", call.call_id, reason.value, by)
+        self.calls.pop(call.call_id, None)
         try:
+            # On disk before anybody is told: a told "ended" is a recorded "ended".
             await self._event(call, "ended", reason=reason.value, by=by)
         finally:
-            self.calls.pop(call.call_id, None)
+            for party in call.parties():
+                if party.session is not None:
+                    party.session.send(message("call-ended", call_id=call.call_id,
+                                               reason=reason.value, by=by))
+            self._release_agent(call, previous, reason)
+            logger.info("call %s ended: %s by %s", call.call_id, reason.value, by)
             await self.sfu.close_room(call.call_id, reason)
         if not self._closing:
             await self._dispatch()
+
+    def _release_agent(self, call: Call, previous: CallState, reason: CloseReason) -> None:
+        agent_id = call.agent.identity if call.agent else call.offered_to
+        agent = self.agents.get(agent_id or "")
+        if agent is None or agent.call_id != call.call_id:
+            return
+        agent.call_id = None
+        agent.idle_since = time.time()
+        if previous is CallState.RINGING and agent.session is not None:
+            agent.session.send(message("call-withdrawn", call_id=call.call_id, reason=reason.value))
+        if agent.session is None:
+            self.agents.pop(agent.agent_id, None)
+        elif agent.state in (AgentState.BUSY, AgentState.RINGING):
+            agent.state = AgentState.AVAILABLE
+            agent.session.send(message("agent-state", state=agent.state.value))
 
     # ------------------------------------------------------------------ helpers
     def _live_call(self, call_id: str) -> Call:

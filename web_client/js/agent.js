@@ -18,6 +18,8 @@ const el = {
   tokenInput: $("token-input"),
   idle: $("idle-panel"),
   idleTitle: $("idle-title"),
+  idleNote: $("idle-note"),
+  availability: $("availability"),
   lastCall: $("last-call"),
   incoming: $("incoming"),
   context: $("context"),
@@ -48,6 +50,7 @@ const STATE_WORDS = {
   idle: "Not signed in",
   starting: "Signing in…",
   available: "Available — waiting for calls",
+  away: "Away — not taking calls",
   ringing: "Incoming call",
   connecting: "Connecting…",
   connected: "In a call",
@@ -151,7 +154,17 @@ function render(state, words) {
     : STATE_WORDS[state] || words || state;
   document.body.dataset.state = state;
 
-  show(el.idle, state === "available");
+  show(el.idle, state === "available" || state === "away");
+  if (state === "available" || state === "away") {
+    const away = state === "away";
+    el.idleTitle.textContent = away ? "Away — not taking calls" : "Available — waiting for calls";
+    el.idleNote.textContent = away
+      ? "Calls will not ring here until you are available again."
+      : "Calls ring here. Keep this tab open; you can use other tabs meanwhile.";
+    el.availability.textContent = away ? "Make me available" : "Take a break";
+    el.availability.classList.toggle("primary", away);
+    el.availability.disabled = false;
+  }
   show(el.incoming, state === "ringing");
   const inCall = state === "connecting" || state === "connected" || state === "reconnecting";
   show(el.callPanel, inCall);
@@ -219,9 +232,10 @@ function signIn(getToken) {
     });
   });
   s.on("call-withdrawn", (m) => {
+    if (!offeredCall || offeredCall.call_id !== m.call_id) return; // we declined it ourselves
     const why = {
       hang_up: "The shopper hung up before you answered.",
-      timeout: "You did not answer in time; the call went back to the queue.",
+      timeout: "You did not answer in time; the call went back to the queue and you are now away.",
       taken: "Another agent took the call.",
     }[m.reason] || "The call is no longer offered to you.";
     addHistory(`Missed call: ${why}`);
@@ -282,6 +296,17 @@ el.hangup.addEventListener("click", () => {
 });
 
 el.ready.addEventListener("click", () => session && session.ready());
+
+el.availability.addEventListener("click", () => {
+  if (!session) return;
+  el.availability.disabled = true;
+  try {
+    session.setAvailability(session.state === "away" ? "available" : "away");
+  } catch (err) {
+    el.availability.disabled = false;
+    el.error.textContent = err.words || "Could not change your availability.";
+  }
+});
 
 function toggle(kind, button, onLabel, offLabel) {
   const stream = session && session.localStream;

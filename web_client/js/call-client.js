@@ -245,9 +245,9 @@ export class SignalingClient extends Emitter {
     });
   }
 
-  /** `join` with a token; resolves with the `joined` message. */
-  join(token) {
-    return this.request("join", { token }, "joined");
+  /** `join` with a token (and, for a shopper, the page `context`); resolves with `joined`. */
+  join(token, extra = {}) {
+    return this.request("join", { token, ...extra }, "joined");
   }
 
   /** Closes the socket on purpose (no reconnect follows). */
@@ -473,7 +473,7 @@ export async function getCameraAndMicrophone() {
  *   `local-stream`     the camera stream (for a self view)
  */
 export const STATES = [
-  "idle", "starting", "available", "waiting", "ringing", "connecting", "connected",
+  "idle", "starting", "available", "away", "waiting", "ringing", "connecting", "connected",
   "reconnecting", "ended", "error",
 ];
 
@@ -490,8 +490,10 @@ export class CallSession extends Emitter {
     backoffMaxMs = 8000,
     debug = false,
     wrapUpMs = 5000, // agent: how long "ended" shows before "available"
+    context = null, // shopper: the page the call starts from, shown to the agent (flat object)
   }) {
     super();
+    this.context = context;
     this.wrapUpMs = wrapUpMs;
     this.role = role;
     this.getToken = getToken;
@@ -589,7 +591,7 @@ export class CallSession extends Emitter {
     await sig.open();
     let joined;
     try {
-      joined = await sig.join(this.token);
+      joined = await sig.join(this.token, this.context ? { context: this.context } : {});
     } catch (err) {
       if (this.signaling === sig) sig.close();
       throw err;
@@ -616,6 +618,7 @@ export class CallSession extends Emitter {
       this.emit("call-withdrawn", m);
     });
     sig.on("answer", (m) => this._onAnswer(m));
+    sig.on("agent-state", (m) => this._onAgentState(m));
     sig.on("participant-state", (m) => this._onParticipantState(m));
     sig.on("call-ended", (m) => this._onCallEnded(m));
     sig.on("error", (m) => this._onServerError(m));
@@ -754,6 +757,22 @@ export class CallSession extends Emitter {
     });
   }
 
+  /** (agent) the server's view of our availability: `available`, `away` (e.g. after a missed ring). */
+  _onAgentState(m) {
+    this.emit("agent-state", m);
+    if (this.role !== "agent" || this.inCall || this.state === "ringing" || this.state === "ended") return;
+    if (m.state === "away" && this.state !== "away") {
+      this._setState("away", "Away — not taking calls");
+    } else if (m.state === "available" && this.state === "away") {
+      this._setState("available", "Available — waiting for calls");
+    }
+  }
+
+  /** (agent) `set-state`: "available" to take calls, "away" for a break. */
+  setAvailability(state) {
+    this.signaling.send("set-state", { state });
+  }
+
   _onParticipantState(m) {
     const other = this.otherName;
     const words = {
@@ -802,7 +821,10 @@ export class CallSession extends Emitter {
     this.serverState = "ended";
     if (this.peerObj) this.peerObj.close();
     this.peerObj = null;
-    const words = describeEnd(m.reason, { by: m.by, me: this.role, other: this.otherName });
+    // Who hung up, when the server does not say: us if we sent `hangup`, else the other side.
+    const by = m.by || (m.reason === "hang_up" ? (this._hungUp ? this.role : "other") : undefined);
+    this._hungUp = false;
+    const words = describeEnd(m.reason, { by, me: this.role, other: this.otherName });
     this.releaseMedia();
     this._setState("ended", words, { reason: m.reason || null, by: m.by || null, callId: endedId });
     this.emit("call-ended", { ...m, words });
@@ -868,6 +890,7 @@ export class CallSession extends Emitter {
   hangup() {
     const id = this.callId;
     if (!id || this.state === "ended") return;
+    this._hungUp = true;
     if (this.signaling && this.signaling.isOpen) {
       try {
         this.signaling.send("hangup", { call_id: id });

@@ -139,10 +139,7 @@ class ShopperWidget {
       res = await fetch(this.config.tokenUrl, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({
-          role: "shopper",
-          context: { product: this.config.product, page: location.href, title: document.title },
-        }),
+        body: JSON.stringify({ role: "shopper" }),
       });
     } catch (_) {
       throw Object.assign(new Error("fetch failed"), { words: "Could not reach the video service. Check your connection and try again." });
@@ -172,6 +169,7 @@ class ShopperWidget {
       remoteVideo: this.el.remote,
       otherName: "the expert",
       debug: this.config.debug,
+      context: { product: this.config.product, page: location.href, title: document.title },
     });
     this.session = session;
     session.on("state", (s) => {

@@ -1,0 +1,285 @@
+"""Helpers for browser end-to-end tests: a real `silkline serve` subprocess and headless
+Debian Chromium driven by Playwright (async API).
+
+No browser is ever downloaded: the tests use the system Chromium at /usr/bin/chromium, with a
+fake camera and microphone. Outside CI a missing Chromium skips the browser tests (with the
+reason); in CI (env `CI` set) it fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT_DIR = Path("/tmp/silkline-shots")
+SERVER_READY = re.compile(r"Silkline listening on (http://[\w.\-\[\]:]+)")
+SERVER_START_TIMEOUT_S = 30.0
+
+
+def require_chromium() -> str:
+    """The Chromium binary; skip (outside CI) or fail (in CI) when it is missing."""
+    if os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    reason = f"Debian Chromium not found at {CHROMIUM} (install the 'chromium' package; browsers are never downloaded)"
+    if os.environ.get("CI"):
+        pytest.fail(reason + " — required in CI", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class SilklineServer:
+    """A `python -m silkline serve` subprocess. Its output goes to `log_path` (and `lines`)."""
+
+    proc: subprocess.Popen
+    url: str
+    port: int
+    data_dir: Path
+    recordings_dir: Path
+    log_path: Path
+    lines: list[str] = field(default_factory=list)
+    _reader: threading.Thread | None = None
+
+    def log_tail(self, n: int = 80) -> str:
+        return "".join(self.lines[-n:])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminates this process (by its PID only), then kills it if it does not exit."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=timeout)
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+
+
+def start_server(tmp_path: Path, *extra_args: str, timeout: float = SERVER_START_TIMEOUT_S) -> SilklineServer:
+    """Starts `python -m silkline serve` on a free loopback port and waits for its ready line."""
+    port = free_port()
+    data_dir = tmp_path / "data"
+    recordings_dir = tmp_path / "recordings"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    recordings_dir.mkdir(parents=True, exist_ok=True)
+    log_path = tmp_path / "server.log"
+    cmd = [
+        sys.executable, "-m", "silkline", "serve",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--data-dir", str(data_dir),
+        "--recordings-dir", str(recordings_dir),
+        *extra_args,
+    ]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    ready = threading.Event()
+    found: dict[str, str] = {}
+    lines: list[str] = []
+
+    def read_output() -> None:
+        # Drains the pipe for the whole life of the process, so the server never blocks on it.
+        with open(log_path, "w", encoding="utf-8") as log:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                lines.append(line)
+                log.write(line)
+                log.flush()
+                if not ready.is_set():
+                    m = SERVER_READY.search(line)
+                    if m:
+                        found["url"] = m.group(1).rstrip("/")
+                        ready.set()
+        ready.set()  # EOF: the process ended
+
+    reader = threading.Thread(target=read_output, name=f"silkline-serve-{proc.pid}", daemon=True)
+    reader.start()
+    server = SilklineServer(proc, "", port, data_dir, recordings_dir, log_path, lines, reader)
+    if not ready.wait(timeout) or "url" not in found:
+        server.stop()
+        raise RuntimeError(
+            f"silkline serve did not print 'Silkline listening on …' within {timeout:.0f} s "
+            f"(exit code {proc.returncode}); command: {' '.join(cmd)}\n--- output ---\n{server.log_tail()}"
+        )
+    server.url = found["url"]
+    return server
+
+
+@pytest.fixture
+def silkline_server(tmp_path):
+    """A fresh server per test (no agent or call leaks from one test into the next)."""
+    server = start_server(tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest_asyncio.fixture
+async def chromium_browser():
+    """Headless Debian Chromium with a fake camera and microphone."""
+    executable = require_chromium()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+class BrowserPage:
+    """A page in its own browser context (its own cookies, its own camera), with its console kept."""
+
+    def __init__(self, name: str, context, page):
+        self.name = name
+        self.context = context
+        self.page = page
+        self.console: list[str] = []
+        page.on("console", lambda msg: self.console.append(f"[{msg.type}] {msg.text}"))
+        page.on("pageerror", lambda err: self.console.append(f"[pageerror] {err}"))
+
+    @classmethod
+    async def open(cls, browser, url: str, name: str, *, viewport=(1280, 800)) -> "BrowserPage":
+        context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        await context.grant_permissions(["camera", "microphone"])
+        page = await context.new_page()
+        bp = cls(name, context, page)
+        await page.goto(url)
+        return bp
+
+    async def close(self) -> None:
+        await self.context.close()
+
+    async def diagnostics(self) -> str:
+        try:
+            info = await self.page.evaluate(DIAGNOSTICS_JS)
+        except Exception as exc:  # the page may be gone
+            info = f"(page not readable: {exc})"
+        console = "\n".join(self.console[-60:])
+        return f"=== {self.name} page ===\n{info}\n--- console ---\n{console}"
+
+
+# Returns Date.now() of the first inbound video frame decoded, polling getStats every 50 ms.
+# Installed before the call is accepted; the result lands in window.__silklineFirstFrameAt.
+WATCH_FIRST_FRAME_JS = """
+() => {
+  window.__silklineFirstFrameAt = null;
+  if (window.__silklineFirstFrameTimer) clearInterval(window.__silklineFirstFrameTimer);
+  let busy = false;
+  window.__silklineFirstFrameTimer = setInterval(async () => {
+    if (busy || window.__silklineFirstFrameAt) return;
+    const pc = window.silkline && window.silkline.peer();
+    if (!pc) return;
+    busy = true;
+    try {
+      const stats = await pc.getStats();
+      stats.forEach((r) => {
+        if (r.type === 'inbound-rtp' && r.kind === 'video' && r.framesDecoded > 0 && !window.__silklineFirstFrameAt) {
+          window.__silklineFirstFrameAt = Date.now();
+          clearInterval(window.__silklineFirstFrameTimer);
+        }
+      });
+    } catch (e) { /* the peer connection may be replaced meanwhile */ }
+    busy = false;
+  }, 50);
+}
+"""
+
+# Records Date.now() when the accept button is clicked (capture phase: before the page acts).
+WATCH_ACCEPT_CLICK_JS = """
+() => {
+  window.__silklineAcceptAt = null;
+  document.addEventListener('click', (ev) => {
+    if (ev.target.closest && ev.target.closest('[data-testid="accept-call"]') && !window.__silklineAcceptAt) {
+      window.__silklineAcceptAt = Date.now();
+    }
+  }, true);
+}
+"""
+
+# True when video frames are decoded, audio arrives, and the remote <video> has a picture.
+MEDIA_FLOWING_JS = """
+async (video) => {
+  const pc = window.silkline && window.silkline.peer();
+  if (!pc || !video) return false;
+  const stats = await pc.getStats();
+  let videoOk = false, audioOk = false;
+  stats.forEach((r) => {
+    if (r.type !== 'inbound-rtp') return;
+    if (r.kind === 'video' && r.framesDecoded > 0) videoOk = true;
+    if (r.kind === 'audio' && (r.packetsReceived > 0 || r.totalSamplesReceived > 0)) audioOk = true;
+  });
+  return videoOk && audioOk && video.videoWidth > 0;
+}
+"""
+
+INBOUND_STATS_JS = """
+async () => {
+  const pc = window.silkline && window.silkline.peer();
+  if (!pc) return null;
+  const out = {};
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === 'inbound-rtp') {
+      out[r.kind] = { packetsReceived: r.packetsReceived, framesDecoded: r.framesDecoded,
+                      frameWidth: r.frameWidth, frameHeight: r.frameHeight, codecId: r.codecId };
+    }
+  });
+  return out;
+}
+"""
+
+DIAGNOSTICS_JS = """
+async () => {
+  const s = window.silkline || {};
+  const pc = s.peer ? s.peer() : null;
+  const stateEls = [...document.querySelectorAll('[data-testid="call-state"]')];
+  const host = document.querySelector('silkline-call');
+  if (host && host.shadowRoot) stateEls.push(...host.shadowRoot.querySelectorAll('[data-testid="call-state"]'));
+  return JSON.stringify({
+    url: location.href,
+    states: s.history ? s.history() : null,
+    stateText: stateEls.map((e) => `${e.dataset.state}: ${e.textContent}`),
+    pc: pc ? { signaling: pc.signalingState, ice: pc.iceConnectionState, conn: pc.connectionState } : null,
+  }, null, 1);
+}
+"""

@@ -1,0 +1,122 @@
+"""Shared fixtures: an in-process Silkline server on a real loopback port, HTTP sessions,
+and a real redis-server on a free port for the Redis backend tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from silkline.app import CALLS, SFU, SIGNALING, STORE, TOKENS, create_app
+from silkline.config import Config
+from tests.peers import ClientPeer
+from tests.signaling_client import SignalingClient, demo_token
+
+SECRET = "test-secret-0123456789abcdef-0123456789"
+
+
+@dataclass
+class Running:
+    url: str
+    app: Any
+    http: aiohttp.ClientSession
+    config: Config
+
+    @property
+    def calls(self):  # type: ignore[no-untyped-def]
+        return self.app[CALLS]
+
+    @property
+    def sfu(self):  # type: ignore[no-untyped-def]
+        return self.app[SFU]
+
+    @property
+    def store(self):  # type: ignore[no-untyped-def]
+        return self.app[STORE]
+
+    @property
+    def tokens(self):  # type: ignore[no-untyped-def]
+        return self.app[TOKENS]
+
+    @property
+    def signaling(self):  # type: ignore[no-untyped-def]
+        return self.app[SIGNALING]
+
+    async def client(self) -> SignalingClient:
+        return await SignalingClient(self.http, self.url).connect()
+
+    async def token(self, role: str, **extra: Any) -> dict[str, Any]:
+        return await demo_token(self.http, self.url, role, **extra)
+
+
+def make_config(tmp_path: Path, **overrides: Any) -> Config:
+    config = Config(
+        host="127.0.0.1", port=0, data_dir=tmp_path / "data", recordings_dir=tmp_path / "rec",
+        secret=SECRET, grace_period=15.0, media_timeout=2.0, ws_heartbeat=2.0,
+    )
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return config
+
+
+@pytest.fixture
+def server_config(tmp_path: Path) -> Config:
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+async def server(server_config: Config) -> AsyncIterator[Running]:
+    app = create_app(server_config)
+    test_server = TestServer(app, host="127.0.0.1")
+    await test_server.start_server()
+    url = str(test_server.make_url("")).rstrip("/")
+    async with aiohttp.ClientSession() as http:
+        yield Running(url, app, http, server_config)
+    await test_server.close()
+
+
+@dataclass
+class Side:
+    ws: SignalingClient
+    peer: ClientPeer
+    token: dict[str, Any]
+    accepted_at: float = 0.0
+
+
+async def start_call(server: Running, encoded: bool = True) -> tuple[str, Side, Side]:
+    """Agent signs in, shopper calls, agent accepts, both negotiate media. Returns call id.
+    Each Side's ``accepted_at`` is the moment the agent's accept was sent."""
+    agent_token = await server.token("agent", name="Ann")
+    agent_ws = await server.client()
+    await agent_ws.send("join", token=agent_token["token"])
+    await agent_ws.expect("joined")
+    shopper_token = await server.token("shopper")
+    call_id = shopper_token["call_id"]
+    shopper_ws = await server.client()
+    await shopper_ws.send("join", token=shopper_token["token"],
+                          context={"product_id": "ring-42", "title": "Sapphire ring"})
+    await shopper_ws.expect("joined", call_id=call_id)
+    offered = await agent_ws.expect("call-offered", call_id=call_id)
+    assert offered["context"]["product_id"] == "ring-42"
+    accepted_at = time.monotonic()
+    await agent_ws.send("accept", call_id=call_id)
+    await shopper_ws.expect("call-state", state="connecting")
+    await agent_ws.expect("call-state", state="connecting")
+    shopper = Side(shopper_ws, ClientPeer("shopper", encoded), shopper_token, accepted_at)
+    agent = Side(agent_ws, ClientPeer("agent", encoded), agent_token, accepted_at)
+    await asyncio.gather(shopper_ws.negotiate(shopper.peer, call_id),
+                         agent_ws.negotiate(agent.peer, call_id))
+    return call_id, shopper, agent
+
+
+async def close_sides(*sides: Side) -> None:
+    for side in sides:
+        await side.peer.close()
+        await side.ws.close()

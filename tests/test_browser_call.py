@@ -1,0 +1,197 @@
+"""End to end in headless Chromium: a shopper on the demo shop calls, an agent accepts, both see
+and hear each other through the real server, then one of them hangs up.
+
+Prints `JOIN_MS shopper=… agent=…`: from the agent's click on accept to the first remote video
+frame decoded on each side (getStats polled every 50 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from playwright.async_api import expect
+
+try:  # tests/ as plain directory (rootdir on sys.path) or as a package
+    from browser_support import (
+        INBOUND_STATS_JS,
+        MEDIA_FLOWING_JS,
+        SCREENSHOT_DIR,
+        WATCH_ACCEPT_CLICK_JS,
+        WATCH_FIRST_FRAME_JS,
+        BrowserPage,
+        chromium_browser,  # noqa: F401  (fixture)
+        silkline_server,  # noqa: F401  (fixture)
+    )
+except ImportError:  # pragma: no cover
+    from tests.browser_support import (  # type: ignore[no-redef]
+        INBOUND_STATS_JS,
+        MEDIA_FLOWING_JS,
+        SCREENSHOT_DIR,
+        WATCH_ACCEPT_CLICK_JS,
+        WATCH_FIRST_FRAME_JS,
+        BrowserPage,
+        chromium_browser,  # noqa: F401
+        silkline_server,  # noqa: F401
+    )
+
+pytestmark = pytest.mark.asyncio
+
+CALL_TIMEOUT_MS = 30_000  # generous: loopback, but a loaded CI machine
+END_TIMEOUT_MS = 10_000
+
+
+def state_of(bp: BrowserPage):
+    return bp.page.get_by_test_id("call-state")
+
+
+async def expect_state(bp: BrowserPage, state: str, timeout: int = CALL_TIMEOUT_MS) -> None:
+    await expect(state_of(bp)).to_have_attribute("data-state", state, timeout=timeout)
+
+
+async def dump(pages: list[BrowserPage], server) -> str:
+    parts = [await p.diagnostics() for p in pages]
+    parts.append(f"=== server output (tail) ===\n{server.log_tail()}")
+    return "\n".join(parts)
+
+
+async def connect_call(browser, server) -> tuple[BrowserPage, BrowserPage]:
+    """Agent signs in, shopper calls, agent accepts, media flows both ways. Returns (agent, shopper)."""
+    agent = await BrowserPage.open(browser, f"{server.url}/agent", "agent")
+    pages = [agent]
+    try:
+        await expect_state(agent, "available")
+        await agent.page.evaluate(WATCH_ACCEPT_CLICK_JS)
+        await agent.page.evaluate(WATCH_FIRST_FRAME_JS)
+
+        shopper = await BrowserPage.open(browser, f"{server.url}/demo/shop", "shopper")
+        pages.append(shopper)
+        await shopper.page.evaluate(WATCH_FIRST_FRAME_JS)
+        call_button = shopper.page.get_by_test_id("call-button")
+        await expect(call_button).to_be_visible(timeout=CALL_TIMEOUT_MS)
+        await expect(call_button).to_have_text(re.compile("Video call an expert"))
+        await call_button.click()
+        await expect(state_of(shopper)).to_have_attribute(
+            "data-state", re.compile("waiting|ringing"), timeout=CALL_TIMEOUT_MS
+        )
+
+        accept = agent.page.get_by_test_id("accept-call")
+        await expect(accept).to_be_visible(timeout=CALL_TIMEOUT_MS)
+        await expect_state(agent, "ringing")
+        await accept.click()
+
+        # First decoded remote frame on each side (timestamps taken in the pages).
+        for bp in (shopper, agent):
+            await bp.page.wait_for_function("() => !!window.__silklineFirstFrameAt", timeout=CALL_TIMEOUT_MS)
+        accept_at = await agent.page.evaluate("() => window.__silklineAcceptAt")
+        shopper_at = await shopper.page.evaluate("() => window.__silklineFirstFrameAt")
+        agent_at = await agent.page.evaluate("() => window.__silklineFirstFrameAt")
+        assert accept_at, "the accept click was not recorded"
+        print(f"\nJOIN_MS shopper={shopper_at - accept_at} agent={agent_at - accept_at}", flush=True)
+
+        # Video decoded, audio arriving, and a picture in the remote <video>, on both sides.
+        for bp in (shopper, agent):
+            video = await bp.page.get_by_test_id("remote-video").element_handle(timeout=CALL_TIMEOUT_MS)
+            await bp.page.wait_for_function(MEDIA_FLOWING_JS, arg=video, timeout=CALL_TIMEOUT_MS, polling=100)
+            await expect(bp.page.get_by_test_id("local-video")).to_be_visible()
+        await asyncio.gather(expect_state(shopper, "connected"), expect_state(agent, "connected"))
+        for bp in (shopper, agent):
+            print(f"{bp.name} inbound: {await bp.page.evaluate(INBOUND_STATS_JS)}", flush=True)
+        return agent, shopper
+    except BaseException:
+        print(await dump(pages, server), flush=True)
+        for bp in pages:
+            await bp.close()
+        raise
+
+
+async def screenshot(bp: BrowserPage, name: str) -> None:
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOT_DIR / f"{name}.png"
+    await bp.page.screenshot(path=str(path))
+    print(f"screenshot: {path}", flush=True)
+
+
+async def hang_up_and_expect_ended(by: BrowserPage, other: BrowserPage, server) -> None:
+    try:
+        await by.page.get_by_test_id("hang-up").click()
+        await asyncio.gather(
+            expect_state(by, "ended", timeout=END_TIMEOUT_MS),
+            expect_state(other, "ended", timeout=END_TIMEOUT_MS),
+        )
+    except BaseException:
+        print(await dump([by, other], server), flush=True)
+        raise
+
+
+async def test_shopper_calls_agent_accepts_shopper_hangs_up(silkline_server, chromium_browser):
+    agent, shopper = await connect_call(chromium_browser, silkline_server)
+    try:
+        await screenshot(shopper, "shop-connected")
+        await screenshot(agent, "agent-connected")
+        await hang_up_and_expect_ended(shopper, agent, silkline_server)
+        await expect(state_of(shopper)).to_contain_text("You ended the call")
+        await expect(state_of(agent)).to_contain_text("shopper ended the call")
+        # The agent is available again for the next call.
+        await expect_state(agent, "available", timeout=END_TIMEOUT_MS)
+        await screenshot(shopper, "shop-ended")
+    finally:
+        await shopper.close()
+        await agent.close()
+
+
+async def test_agent_hangs_up(silkline_server, chromium_browser):
+    agent, shopper = await connect_call(chromium_browser, silkline_server)
+    try:
+        await hang_up_and_expect_ended(agent, shopper, silkline_server)
+        await expect(state_of(shopper)).to_contain_text("expert ended the call")
+        await screenshot(agent, "agent-ended")
+    finally:
+        await shopper.close()
+        await agent.close()
+
+
+async def frames_decoded(bp: BrowserPage) -> int:
+    stats = await bp.page.evaluate(INBOUND_STATS_JS)
+    return int(((stats or {}).get("video") or {}).get("framesDecoded") or 0)
+
+
+async def test_shopper_socket_drop_resumes_call(silkline_server, chromium_browser):
+    """The shopper's WebSocket drops mid-call: the widget rejoins with the same token, sends a
+    fresh offer on a new peer connection, and video flows both ways again."""
+    agent, shopper = await connect_call(chromium_browser, silkline_server)
+    try:
+        await shopper.page.evaluate("() => { window.__oldPeer = window.silkline.peer(); }")
+        agent_frames_before = await frames_decoded(agent)
+        # Drop the socket without `leave`, as a network switch would (not an intentional close).
+        await shopper.page.evaluate("() => window.silkline.widget.session.signaling.ws.close(4000, 'test: network lost')")
+        await shopper.page.wait_for_function(
+            "() => window.silkline.history().includes('reconnecting')", timeout=CALL_TIMEOUT_MS
+        )
+        await shopper.page.wait_for_function(
+            "() => window.silkline.peer() && window.silkline.peer() !== window.__oldPeer", timeout=CALL_TIMEOUT_MS
+        )
+        await expect_state(shopper, "connected")
+        video = await shopper.page.get_by_test_id("remote-video").element_handle()
+        await shopper.page.wait_for_function(MEDIA_FLOWING_JS, arg=video, timeout=CALL_TIMEOUT_MS, polling=100)
+        # The agent keeps its peer connection and gets the shopper's new stream.
+        await agent.page.wait_for_function(
+            """async (before) => {
+                 const pc = window.silkline.peer(); if (!pc) return false;
+                 let n = 0; (await pc.getStats()).forEach((r) => {
+                   if (r.type === 'inbound-rtp' && r.kind === 'video') n = Math.max(n, r.framesDecoded || 0); });
+                 return n > before + 30;
+               }""",
+            arg=agent_frames_before,
+            timeout=CALL_TIMEOUT_MS,
+            polling=200,
+        )
+        await expect_state(agent, "connected")
+        await hang_up_and_expect_ended(shopper, agent, silkline_server)
+    except BaseException:
+        print(await dump([agent, shopper], silkline_server), flush=True)
+        raise
+    finally:
+        await shopper.close()
+        await agent.close()
