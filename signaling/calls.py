@@ -433,10 +433,15 @@ class CallService:
         event = {"type": kind, "at": time.time(), **{k: v for k, v in fields.items() if v is not None}}
         await self.store.append_call_event(call.call_id, event)
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
+
+    def run_owned(self, coro: Any) -> asyncio.Task:
+        """Run ``coro`` as a task this service owns (survives its caller's cancellation)."""
+        return self._spawn(coro)
 
     def _task_done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)

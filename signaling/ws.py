@@ -118,16 +118,17 @@ class SignalingEndpoint:
         try:
             await self._serve(session)
         finally:
+            # aiohttp may cancel this handler once the peer's socket is gone; the cleanup
+            # (grace periods, withdrawn rings, call records) must finish regardless, so it
+            # runs as a task owned by the CallService.
             self.sessions.discard(session)
-            if session.claims is not None:
-                try:
-                    await self.calls.session_closed(session)
-                except Exception:
-                    logger.exception("session %s cleanup failed", session.session_id)
-            await session.flush(0.5)
-            await session.stop()
-            if not ws.closed:
-                await ws.close()
+            try:
+                if session.claims is not None:
+                    await asyncio.shield(self.calls.run_owned(self.calls.session_closed(session)))
+            finally:
+                await session.stop()
+                if not ws.closed:
+                    await ws.close()
         return ws
 
     async def _serve(self, session: SignalingSession) -> None:

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media import framestamp
@@ -43,8 +44,11 @@ class TeeQueue:
 class ClientPeer:
     """One side of a call. ``encoded=True`` publishes pre-encoded VP8 whose bytes are known."""
 
-    def __init__(self, name: str, encoded: bool = True) -> None:
+    def __init__(self, name: str, encoded: bool = True, clip: list[bytes] | None = None) -> None:
         self.name = name
+        self.keyframe_requests = 0
+        self._drop_until = 0.0
+        self.dropped_packets = 0
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.sent_hashes: set[str] = set()
         self.received_hashes: list[str] = []
@@ -56,8 +60,7 @@ class ClientPeer:
         self.audio_arrived = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         if encoded:
-            clip = _clip()
-            self.video = EncodedVideoTrack(clip, on_send=self._sent)
+            self.video = EncodedVideoTrack(clip or _clip(), on_send=self._sent)
             self.audio = EncodedAudioTrack(_opus())
         else:
             self.video = SyntheticVideoTrack()
@@ -65,10 +68,34 @@ class ClientPeer:
         self.audio_transceiver = self.pc.addTransceiver(self.audio, "sendrecv")
         self.video_transceiver = self.pc.addTransceiver(self.video, "sendrecv")
         if encoded:
-            self.video_transceiver.sender._send_keyframe = self.video.request_keyframe
+            self.video_transceiver.sender._send_keyframe = self._keyframe_requested
         receiver = self.video_transceiver.receiver
         setattr(receiver, _QUEUE_ATTR, TeeQueue(getattr(receiver, _QUEUE_ATTR), self._received))
         self.pc.on("track", self._on_track)
+
+    def _keyframe_requested(self) -> None:
+        self.keyframe_requests += 1
+        self.video.request_keyframe()
+
+    def drop_incoming_video(self, seconds: float, jitter_capacity: int = 64) -> None:
+        """Lose every incoming video packet for a while, like a bad radio link.
+
+        A small jitter buffer makes this client give up on the hole quickly and send a PLI
+        (as a browser does) instead of waiting for 512 packets, aiortc's default."""
+        receiver = self.video_transceiver.receiver
+        receiver._RTCRtpReceiver__jitter_buffer = JitterBuffer(capacity=jitter_capacity, is_video=True)
+        # the new buffer must see packets before the hole, or it cannot tell there was one
+        drop_from = time.monotonic() + 0.3
+        self._drop_until = drop_from + seconds
+        original = receiver._handle_rtp_packet
+
+        async def lossy(packet: Any, arrival_time_ms: int) -> None:
+            if drop_from <= time.monotonic() < self._drop_until:
+                self.dropped_packets += 1
+                return
+            await original(packet, arrival_time_ms=arrival_time_ms)
+
+        receiver._handle_rtp_packet = lossy
 
     def _sent(self, data: bytes, pts: int, at: float) -> None:
         self.sent_hashes.add(hashlib.sha256(data).hexdigest())

@@ -202,7 +202,7 @@ function render(state, words) {
 
 // --- session --------------------------------------------------------------------------
 
-function signIn(getToken) {
+function signIn(getToken, { pasted = false } = {}) {
   el.error.textContent = "";
   if (session) session.leave();
   session = new CallSession({
@@ -215,7 +215,14 @@ function signIn(getToken) {
   });
   const s = session;
   s.on("state", (st) => {
-    if (session === s) render(st.state, st.words);
+    if (session !== s) return;
+    if (pasted && st.state === "error" && (st.code === "unauthorized" || st.code === "forbidden")) {
+      render("error", "That token was not accepted: it may be mistyped, expired, or not an agent token. Paste a new one.");
+      el.signin.hidden = false;
+      el.tokenInput.focus();
+      return;
+    }
+    render(st.state, st.words);
   });
   s.on("joined", () => {
     el.who.textContent = `Signed in as ${agentName}`;
@@ -327,7 +334,7 @@ el.signinForm.addEventListener("submit", (ev) => {
     el.error.textContent = "Paste a token first.";
     return;
   }
-  signIn(async () => token);
+  signIn(async () => token, { pasted: true });
 });
 
 window.addEventListener("pagehide", () => session && session.leave());

@@ -244,13 +244,15 @@ class ShopperWidget {
     const el = this.el;
     el.rootDiv.dataset.state = state;
     el.state.dataset.state = state;
-    el.state.textContent = words || state;
+    // In an error the state line says so briefly; the alert below carries the sentence.
+    el.state.textContent = state === "error" ? "The call could not go on" : words || state;
     const live = IN_CALL.has(state);
     el.call.disabled = live;
     el.hangup.hidden = !live;
     el.hangup.disabled = false;
     el.hangup.textContent = state === "waiting" || state === "ringing" || state === "starting" ? "Cancel call" : "Hang up";
     el.mute.hidden = el.camera.hidden = !live;
+    el.local.hidden = !live;
     el.again.hidden = el.close.hidden = live || state === "idle";
     el.again.textContent = state === "error" ? "Try again" : "Call again";
     const placeholder = {
