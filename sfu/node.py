@@ -19,7 +19,11 @@ class SfuNode:
         ice_servers: list[RTCIceServer] | None = None,
         host_addresses: list[str] | None = None,
         media_timeout: float = 3.0,
+        forwarding: str = "encoded",
     ) -> None:
+        if forwarding not in ("encoded", "transcode"):
+            raise ValueError("forwarding must be 'encoded' or 'transcode' (comparison only)")
+        self.forwarding = forwarding
         self.ice_servers = list(ice_servers or [])
         self.media_timeout = media_timeout
         self.rooms: dict[str, Room] = {}
@@ -29,7 +33,8 @@ class SfuNode:
         """The room for ``room_id``, created on first use."""
         room = self.rooms.get(room_id)
         if room is None or room.closed:
-            room = Room(room_id, self.ice_servers, self.media_timeout)
+            room = Room(room_id, self.ice_servers, self.media_timeout,
+                        transcode=self.forwarding == "transcode")
             self.rooms[room_id] = room
         return room
 

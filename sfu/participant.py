@@ -49,8 +49,10 @@ class Participant:
         ice_servers: list[RTCIceServer] | None = None,
         media_timeout: float = 3.0,
         observer: ParticipantObserver | None = None,
+        transcode: bool = False,
     ) -> None:
         self.room = room
+        self.transcode = transcode
         self.participant_id = participant_id
         self.role = role
         self.hidden = hidden  # hidden participants receive but are never forwarded to others
@@ -97,7 +99,12 @@ class Participant:
 
     def _new_slot(self, kind: str) -> Subscriber:
         # The client offers one transceiver per remote track it wants; each gets a Subscriber.
-        track = Subscriber(kind, self.participant_id)
+        if self.transcode:
+            from sfu.transcode import TranscodingSubscriber
+
+            track = TranscodingSubscriber(kind, self.participant_id)
+        else:
+            track = Subscriber(kind, self.participant_id)
         self.slots[kind].append(track)
         return track
 
@@ -107,7 +114,8 @@ class Participant:
         old = self.publishers.pop(kind, None)
         if old is not None:
             old.close()
-        self.publishers[kind] = Publisher(self.participant_id, kind, receiver, peer)
+        self.publishers[kind] = Publisher(self.participant_id, kind, receiver, peer,
+                                          transcode=self.transcode)
         self.room.route()
 
     def _peer_state_changed(self, peer: Peer, state: str) -> None:

@@ -110,7 +110,8 @@ class Peer:
                 track.codec = prefs[0].mimeType.split("/")[1]
                 transceiver.sender.replaceTrack(track)
                 transceiver.direction = "sendrecv" if transceiver._offerDirection == "sendrecv" else "sendonly"
-                transceiver.sender._send_keyframe = track.request_keyframe  # relay PLI/FIR
+                if not getattr(track, "transcodes", False):
+                    transceiver.sender._send_keyframe = track.request_keyframe  # relay PLI/FIR
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
         return self.pc.localDescription.sdp

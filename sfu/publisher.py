@@ -27,6 +27,7 @@ class Publisher:
         receiver: RTCRtpReceiver,
         peer: Peer,
         keyframe_interval: float = 0.5,
+        transcode: bool = False,
     ) -> None:
         self.participant_id = participant_id
         self.kind = kind
@@ -41,7 +42,19 @@ class Publisher:
         self.keyframes_received = 0
         self.last_frame_at: float | None = None
         self.closed = False
-        install_tap(receiver, self._on_frame, kind)
+        self.relay = None
+        self.relay_source = None
+        if transcode:  # comparison mode only: let aiortc decode, relay decoded frames
+            from sfu.transcode import CountingTrack, new_relay
+
+            self.relay = new_relay()
+            self.relay_source = CountingTrack(receiver.track, self._on_decoded)
+        else:
+            install_tap(receiver, self._on_frame, kind)
+
+    def _on_decoded(self, at: float) -> None:
+        self.frames += 1
+        self.last_frame_at = at
 
     # fan-out -----------------------------------------------------------------
     def _on_frame(self, frame: EncodedFrame) -> None:

@@ -19,8 +19,9 @@ logger = logging.getLogger(__name__)
 
 class Room:
     def __init__(self, room_id: str, ice_servers: list[RTCIceServer] | None = None,
-                 media_timeout: float = 3.0) -> None:
+                 media_timeout: float = 3.0, transcode: bool = False) -> None:
         self.room_id = room_id
+        self.transcode = transcode
         self.ice_servers = list(ice_servers or [])
         self.media_timeout = media_timeout
         self.participants: dict[str, Participant] = {}
@@ -46,6 +47,7 @@ class Room:
             ice_servers=self.ice_servers,
             media_timeout=self.media_timeout,
             observer=observer,
+            transcode=self.transcode,
         )
         self.participants[participant_id] = participant
         return participant

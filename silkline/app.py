@@ -43,7 +43,8 @@ def create_app(config: Config) -> web.Application:
     store = make_store(config)
     app[STORE] = store
     ice = [RTCIceServer(**server) for server in config.ice_servers]
-    sfu = SfuNode(ice, config.resolved_media_addresses(), config.media_timeout)
+    sfu = SfuNode(ice, config.resolved_media_addresses(), config.media_timeout,
+                  forwarding=config.forwarding)
     app[SFU] = sfu
     calls = CallService(
         sfu, store,

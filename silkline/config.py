@@ -29,6 +29,7 @@ class Config:
     ws_heartbeat: float = 5.0
     token_ttl: float = 3600.0
     log_level: str = "INFO"
+    forwarding: str = "encoded"  # "transcode" = aiortc MediaRelay, for load-test comparison only
 
     @property
     def embedded(self) -> bool:
@@ -62,6 +63,7 @@ ENV = {
     "grace_period": "SILKLINE_GRACE_PERIOD",
     "ring_timeout": "SILKLINE_RING_TIMEOUT",
     "log_level": "SILKLINE_LOG_LEVEL",
+    "forwarding": "SILKLINE_FORWARDING",
 }
 
 
