@@ -11,3 +11,7 @@ class CloseReason(str, Enum):
     ERROR = "error"
     DECLINED = "declined"
     REPLACED = "replaced"  # a participant's peer connection replaced by a new one
+    UNAVAILABLE = "unavailable"  # nobody could take the call (no agent, queue full, wait limit)
+    CALLBACK = "callback"  # the shopper asked to be called back instead of waiting
+    TRANSFERRED = "transferred"  # an agent handed the call on
+    MONITOR_END = "monitor_end"  # a supervisor stopped monitoring

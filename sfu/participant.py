@@ -45,7 +45,7 @@ class Participant:
         participant_id: str,
         role: str,
         *,
-        hidden: bool = False,
+        audience: frozenset[str] | None = None,
         ice_servers: list[RTCIceServer] | None = None,
         media_timeout: float = 3.0,
         observer: ParticipantObserver | None = None,
@@ -55,7 +55,9 @@ class Participant:
         self.transcode = transcode
         self.participant_id = participant_id
         self.role = role
-        self.hidden = hidden  # hidden participants receive but are never forwarded to others
+        # Who receives this participant's media: None = everybody else in the room; a set of
+        # participant ids otherwise (empty = nobody: a silent monitor, the recorder).
+        self.audience = audience
         self.ice_servers = list(ice_servers or [])
         self.media_timeout = media_timeout
         self.observer = observer
@@ -190,7 +192,7 @@ class Participant:
         return {
             "participant_id": self.participant_id,
             "role": self.role,
-            "hidden": self.hidden,
+            "audience": None if self.audience is None else sorted(self.audience),
             "media_state": self.media_state.value,
             "peer": self.peer.connection_state if self.peer else None,
             "publishers": [p.stats() for p in self.publishers.values()],

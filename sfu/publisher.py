@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+GOP_CACHE_FRAMES = 300  # 10 s at 30 fps; past that we wait for the next keyframe
+
 
 class Publisher:
     def __init__(
@@ -42,6 +44,7 @@ class Publisher:
         self.keyframes_received = 0
         self.last_frame_at: float | None = None
         self.closed = False
+        self._gop: list[EncodedFrame] = []
         self.relay = None
         self.relay_source = None
         if transcode:  # comparison mode only: let aiortc decode, relay decoded frames
@@ -64,8 +67,15 @@ class Publisher:
         self.frames += 1
         self.bytes += len(frame.data)
         self.last_frame_at = frame.received_at
-        if frame.keyframe and frame.kind == "video":
-            self.keyframes_received += 1
+        if frame.kind == "video":
+            # frames since the last keyframe: enough to decode the current picture on demand
+            if frame.keyframe:
+                self.keyframes_received += 1
+                self._gop = [frame]
+            elif self._gop and len(self._gop) < GOP_CACHE_FRAMES:
+                self._gop.append(frame)
+            else:
+                self._gop = []
         for subscriber in self._subscribers:
             subscriber.push(frame)
         for sink in self._sinks:
@@ -101,6 +111,12 @@ class Publisher:
             return  # nothing received yet; the first frames will carry a keyframe anyway
         ssrc = sources[0].source
         self._peer.spawn(self._receiver._send_rtcp_pli(ssrc))
+
+    def picture_frames(self) -> list[EncodedFrame]:
+        """The encoded frames needed to decode the current picture (snapshot on demand)."""
+        if not self._gop:
+            self.request_keyframe()
+        return list(self._gop)
 
     def media_age(self, now: float | None = None) -> float | None:
         """Seconds since the last frame, or None if no frame ever arrived."""

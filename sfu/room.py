@@ -1,8 +1,10 @@
 """A Room is the SFU side of one call: its participants and who receives whom.
 
 Routing rule: every participant's receive slots of a kind are bound, in join order, to the
-publishers of that kind of every *other* participant that is not hidden. A hidden participant
-(a supervisor monitoring silently, the recorder) receives everybody and is received by nobody.
+publishers of that kind of every *other* participant whose audience includes it. A
+participant's audience is everybody (the default), a set of participants (a supervisor
+whispering to the agent) or nobody (a supervisor monitoring silently): such a participant
+still receives everybody.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class Room:
         participant_id: str,
         role: str,
         *,
-        hidden: bool = False,
+        audience: frozenset[str] | None = None,
         observer: ParticipantObserver | None = None,
     ) -> Participant:
         if self.closed:
@@ -43,7 +45,7 @@ class Room:
             self,
             participant_id,
             role,
-            hidden=hidden,
+            audience=audience,
             ice_servers=self.ice_servers,
             media_timeout=self.media_timeout,
             observer=observer,
@@ -69,10 +71,17 @@ class Room:
                 sources = [
                     other.publishers[kind]
                     for other in members
-                    if other is not member and not other.hidden and kind in other.publishers
+                    if other is not member and kind in other.publishers
+                    and (other.audience is None or member.participant_id in other.audience)
                 ]
                 for index, slot in enumerate(slots):
                     slot.bind(sources[index] if index < len(sources) else None)
+
+    def set_audience(self, participant_id: str, audience: frozenset[str] | None) -> None:
+        participant = self.participants.get(participant_id)
+        if participant is not None:
+            participant.audience = audience
+            self.route()
 
     async def close(self, reason: CloseReason) -> None:
         if self.closed:

@@ -32,6 +32,9 @@ class Claims:
     call_id: str | None
     name: str | None
     expires_at: float
+    skills: dict[str, int] | None = None  # agent: skill → level 1..5
+    priority: int = 0  # shopper: priority class set by the shop (e.g. VIP = 10)
+    customer_id: str | None = None  # shopper: the shop's customer id, if known
 
 
 class TokenService:
@@ -53,6 +56,9 @@ class TokenService:
         name: str | None = None,
         ttl: float | None = None,
         now: float | None = None,
+        skills: dict[str, int] | None = None,
+        priority: int = 0,
+        customer_id: str | None = None,
     ) -> str:
         if role is Role.SHOPPER and not call_id:
             raise ValueError("a shopper token must name its call")
@@ -69,6 +75,12 @@ class TokenService:
             claims["call"] = call_id
         if name:
             claims["name"] = name
+        if skills:
+            claims["skills"] = skills
+        if priority:
+            claims["priority"] = int(priority)
+        if customer_id:
+            claims["customer"] = customer_id
         return jwt.encode(claims, self._secret, algorithm=self.algorithm)
 
     def verify(self, token: str) -> Claims:
@@ -93,4 +105,11 @@ class TokenService:
         call_id = data.get("call")
         if role is Role.SHOPPER and not call_id:
             raise AuthError("unauthorized", "a shopper token must name a call")
-        return Claims(role, str(data["sub"]), call_id, data.get("name"), float(data["exp"]))
+        skills = data.get("skills")
+        if not isinstance(skills, dict) or not all(
+                isinstance(k, str) and isinstance(v, int) for k, v in skills.items()):
+            skills = None
+        priority = data.get("priority") if isinstance(data.get("priority"), int) else 0
+        customer = data.get("customer") if isinstance(data.get("customer"), str) else None
+        return Claims(role, str(data["sub"]), call_id, data.get("name"), float(data["exp"]),
+                      skills, priority, customer)

@@ -50,13 +50,22 @@ class DemoTokens:
         if role == Role.SHOPPER.value:
             call_id = new_call_id()
             shopper_id = "s_" + uuid.uuid4().hex[:12]
-            token = self.tokens.issue(Role.SHOPPER, shopper_id, call_id=call_id, name=name)
+            # A real shop's backend signs these from its own customer data; the demo takes them
+            # from the request so the queue features can be tried.
+            customer = body.get("customer_id") if isinstance(body.get("customer_id"), str) else None
+            priority = 10 if body.get("vip") is True else 0
+            token = self.tokens.issue(Role.SHOPPER, shopper_id, call_id=call_id, name=name,
+                                      customer_id=(customer or "")[:64] or None, priority=priority)
             return web.json_response({"role": role, "token": token, "call_id": call_id,
                                       "shopper_id": shopper_id})
         if role == Role.AGENT.value:
             agent_id = body.get("agent_id") if isinstance(body.get("agent_id"), str) else None
             agent_id = (agent_id or "").strip()[:64] or "a_" + uuid.uuid4().hex[:8]
-            token = self.tokens.issue(Role.AGENT, agent_id, name=name or "Demo agent")
+            skills = body.get("skills")
+            if not (isinstance(skills, dict) and all(isinstance(k, str) and isinstance(v, int)
+                                                     and 0 <= v <= 5 for k, v in skills.items())):
+                skills = {"general": 3, "jewellery": 3, "electronics": 3}
+            token = self.tokens.issue(Role.AGENT, agent_id, name=name or "Demo agent", skills=skills)
             return web.json_response({"role": role, "token": token, "agent_id": agent_id})
         if role in (Role.SUPERVISOR.value, Role.QA.value, Role.ADMIN.value):
             token = self.tokens.issue(Role(role), "demo-" + role, name=name)

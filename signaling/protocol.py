@@ -69,7 +69,50 @@ class SetState(_Message, tag="set-state"):
     state: str = ""
 
 
-ClientMessage = Union[Join, Accept, Decline, Offer, Candidate, Hangup, Leave, SetState]
+class Chat(_Message, tag="chat"):
+    call_id: str = ""
+    text: str = ""
+
+
+class Snapshot(_Message, tag="snapshot"):
+    call_id: str = ""
+
+
+class Transfer(_Message, tag="transfer"):
+    call_id: str = ""
+    to_agent: str | None = None
+    to_queue: str | None = None
+
+
+class WrapUp(_Message, tag="wrap-up"):
+    call_id: str = ""
+    disposition: str = ""
+    notes: str = ""
+
+
+class CallbackRequest(_Message, tag="callback"):
+    call_id: str = ""
+    name: str = ""
+    contact: str = ""
+    question: str = ""
+
+
+class Monitor(_Message, tag="monitor"):
+    call_id: str = ""
+
+
+class MonitorModeChange(_Message, tag="monitor-mode"):
+    call_id: str = ""
+    mode: str = ""
+
+
+class Unmonitor(_Message, tag="unmonitor"):
+    call_id: str = ""
+
+
+ClientMessage = Union[Join, Accept, Decline, Offer, Candidate, Hangup, Leave, SetState, Chat,
+                      Snapshot, Transfer, WrapUp, CallbackRequest, Monitor, MonitorModeChange,
+                      Unmonitor]
 TYPES = {cls.__struct_config__.tag: cls for cls in ClientMessage.__args__}  # type: ignore[attr-defined]
 _REQUIRED = {
     "join": ("token",),
@@ -79,6 +122,14 @@ _REQUIRED = {
     "candidate": ("call_id", "candidate"),
     "hangup": ("call_id",),
     "set-state": ("state",),
+    "chat": ("call_id", "text"),
+    "snapshot": ("call_id",),
+    "transfer": ("call_id",),
+    "wrap-up": ("call_id", "disposition"),
+    "callback": ("call_id", "name", "contact"),
+    "monitor": ("call_id",),
+    "monitor-mode": ("call_id", "mode"),
+    "unmonitor": ("call_id",),
 }
 _decoder = msgspec.json.Decoder()
 

@@ -1,77 +1,229 @@
-"""REST API: call records and health. Every route but health carries a Bearer token."""
+"""REST API: call records, photos, ratings, callbacks, live view and figures.
+Every route but health carries a Bearer token (photos also accept ``?token=`` for <img>)."""
 
 from __future__ import annotations
+
+import time
 
 from aiohttp import web
 
 from signaling.auth import AuthError, Claims, Role, TokenService
-from signaling.calls import CallService
+from signaling.calls import CallError, CallService
+from signaling.conversation import Conversation
+from signaling.figures import call_facts, figures
+from signaling.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore
 from signaling.store import StateStore
 
 STAFF = {Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN}
+MANAGERS = {Role.SUPERVISOR, Role.QA, Role.ADMIN}
 
 
 def json_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
-def bearer_claims(request: web.Request, tokens: TokenService) -> Claims:
+def bearer_claims(request: web.Request, tokens: TokenService, allow_query: bool = False) -> Claims:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise AuthError("unauthorized", "send Authorization: Bearer <token>")
-    return tokens.verify(token.strip())
+    if scheme.lower() == "bearer" and token:
+        return tokens.verify(token.strip())
+    if allow_query and request.query.get("token"):
+        return tokens.verify(request.query["token"])
+    raise AuthError("unauthorized", "send Authorization: Bearer <token>")
+
+
+def _number(request: web.Request, name: str) -> float | None:
+    raw = request.query.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(reason=f"{name} must be a number (unix seconds)") from None
 
 
 class RestApi:
-    def __init__(self, calls: CallService, store: StateStore, tokens: TokenService) -> None:
+    def __init__(self, calls: CallService, store: StateStore, tokens: TokenService,
+                 conversation: Conversation, photos: PhotoStore) -> None:
         self.calls = calls
         self.store = store
         self.tokens = tokens
+        self.conversation = conversation
+        self.photos = photos
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/api/health", self.health),
             web.get("/api/calls", self.list_calls),
             web.get("/api/calls/{call_id}", self.get_call),
+            web.post("/api/calls/{call_id}/photos", self.upload_photo),
+            web.get("/api/calls/{call_id}/photos/{photo_id}", self.get_photo),
+            web.post("/api/calls/{call_id}/rating", self.rate),
+            web.get("/api/callbacks", self.list_callbacks),
+            web.post("/api/callbacks/{call_id}/done", self.callback_done),
+            web.get("/api/live", self.live),
+            web.get("/api/figures", self.figures),
             web.get("/api/sfu/stats", self.sfu_stats),
         ]
 
-    def _auth(self, request: web.Request, roles: set[Role]) -> Claims:
-        claims = bearer_claims(request, self.tokens)
+    def _auth(self, request: web.Request, roles: set[Role], allow_query: bool = False) -> Claims:
+        claims = bearer_claims(request, self.tokens, allow_query)
         if claims.role not in roles:
             raise AuthError("forbidden", f"the {claims.role.value} role may not do this")
         return claims
 
+    def _own_call(self, claims: Claims, call_id: str) -> None:
+        if claims.role is Role.SHOPPER and claims.call_id != call_id:
+            raise AuthError("forbidden", "your token is for another call")
+
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({
-            "status": "ok",
-            "live_calls": len(self.calls.calls),
-            "agents": len(self.calls.agents),
-            "rooms": len(self.calls.sfu.rooms),
+            "status": "ok", "live_calls": len(self.calls.calls),
+            "agents": len(self.calls.agents), "rooms": len(self.calls.sfu.rooms),
         })
 
     async def list_calls(self, request: web.Request) -> web.Response:
         self._auth(request, STAFF)
         try:
-            limit = max(1, min(500, int(request.query.get("limit", "100"))))
+            limit = max(1, min(1000, int(request.query.get("limit", "100"))))
         except ValueError:
             return json_error(400, "invalid_message", "limit must be a number")
-        return web.json_response({"calls": await self.store.list_calls(limit)})
+        records = await self.store.list_calls(limit=limit, since=_number(request, "from"),
+                                              until=_number(request, "to"))
+        agent, queue, wanted = (request.query.get(k) for k in ("agent", "queue", "outcome"))
+        out = []
+        for record in records:
+            facts = call_facts(record)
+            if (agent and facts["agent_id"] != agent) or (queue and facts["queue"] != queue) \
+                    or (wanted and facts["outcome"] != wanted):
+                continue
+            out.append({**record, "outcome": facts["outcome"]})
+        return web.json_response({"calls": out})
 
     async def get_call(self, request: web.Request) -> web.Response:
         call_id = request.match_info["call_id"]
         claims = self._auth(request, STAFF | {Role.SHOPPER})
-        if claims.role is Role.SHOPPER and claims.call_id != call_id:
-            raise AuthError("forbidden", "your token is for another call")
+        self._own_call(claims, call_id)
         record = await self.store.get_call(call_id)
         if record is None:
             return json_error(404, "call_not_found", f"no call {call_id!r}")
-        return web.json_response(record)
+        return web.json_response({**record, "outcome": call_facts(record)["outcome"]})
+
+    async def upload_photo(self, request: web.Request) -> web.Response:
+        call_id = request.match_info["call_id"]
+        claims = self._auth(request, {Role.SHOPPER, Role.AGENT})
+        self._own_call(claims, call_id)
+        call = self.calls.calls.get(call_id)
+        if call is None:
+            return json_error(404, "call_not_found", "photos can be sent only during a live call")
+        if claims.role is Role.AGENT and (call.agent is None or call.agent.identity != claims.sub):
+            raise AuthError("forbidden", "you are not the agent of this call")
+        if request.content_length is not None and request.content_length > MAX_PHOTO_BYTES + 64 * 1024:
+            return json_error(413, "too_large", "photos are limited to 5 MB")
+        data = await _read_upload(request)
+        try:
+            result = await self.conversation.photo_uploaded(call_id, claims.role, claims.name, data)
+        except PhotoError as exc:
+            return json_error(413 if exc.code == "too_large" else 400, exc.code, exc.message)
+        except CallError as exc:
+            return json_error(409, exc.code, exc.message)
+        return web.json_response(result, status=201)
+
+    async def get_photo(self, request: web.Request) -> web.StreamResponse:
+        call_id, photo_id = request.match_info["call_id"], request.match_info["photo_id"]
+        claims = self._auth(request, STAFF | {Role.SHOPPER}, allow_query=True)
+        self._own_call(claims, call_id)
+        if claims.role is Role.AGENT:
+            record = await self.store.get_call(call_id)
+            if record is None or claims.sub not in {record.get("agent_id")} | {
+                    e.get("agent_id") for e in record.get("events", [])}:
+                raise AuthError("forbidden", "you did not handle this call")
+        try:
+            path = self.photos.open(call_id, photo_id)
+        except PhotoError as exc:
+            return json_error(404, exc.code, exc.message)
+        return web.FileResponse(path, headers={"Content-Type": "image/jpeg",
+                                               "Cache-Control": "private, max-age=300"})
+
+    async def rate(self, request: web.Request) -> web.Response:
+        call_id = request.match_info["call_id"]
+        claims = self._auth(request, {Role.SHOPPER})
+        self._own_call(claims, call_id)
+        try:
+            body = await request.json()
+        except ValueError:
+            return json_error(400, "bad_json", "send {\"score\": 1-5, \"comment\": \"…\"}")
+        score = body.get("score") if isinstance(body, dict) else None
+        comment = body.get("comment", "") if isinstance(body, dict) else ""
+        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+            return json_error(400, "invalid_message", "score must be a whole number from 1 to 5")
+        if not isinstance(comment, str):
+            return json_error(400, "invalid_message", "comment must be text")
+        record = await self.store.get_call(call_id)
+        if record is None:
+            return json_error(404, "call_not_found", f"no call {call_id!r}")
+        if record.get("state") != "ended":
+            return json_error(409, "invalid_state", "rate the call once it has ended")
+        if call_facts(record)["outcome"] != "answered":
+            return json_error(409, "invalid_state", "only an answered call can be rated")
+        if record.get("rating"):
+            return json_error(409, "invalid_state", "this call has already been rated")
+        rating = {"score": score, "comment": comment.strip()[:2000], "at": time.time()}
+        await self.store.update_call(call_id, {"rating": rating})
+        await self.store.append_call_event(call_id, {"type": "rated", "at": rating["at"], "score": score})
+        if record.get("agent_id"):
+            self.calls.ratings[record["agent_id"]].append(score)
+        return web.json_response({"call_id": call_id, "rating": rating}, status=201)
+
+    async def list_callbacks(self, request: web.Request) -> web.Response:
+        self._auth(request, STAFF)
+        return web.json_response({"callbacks": await self.store.list_callbacks()})
+
+    async def callback_done(self, request: web.Request) -> web.Response:
+        claims = self._auth(request, STAFF)
+        call_id = request.match_info["call_id"]
+        await self.store.close_callback(call_id, {"done_by": claims.sub, "done_at": time.time()})
+        await self.store.append_call_event(call_id, {"type": "callback_done", "at": time.time(),
+                                                     "agent_id": claims.sub})
+        return web.json_response({"call_id": call_id, "status": "done"})
+
+    async def live(self, request: web.Request) -> web.Response:
+        self._auth(request, {Role.SUPERVISOR, Role.ADMIN})
+        return web.json_response(self.calls.dashboard())
+
+    async def figures(self, request: web.Request) -> web.Response:
+        self._auth(request, MANAGERS)
+        since, until = _number(request, "from"), _number(request, "to")
+        records = await self.store.list_calls(limit=100_000, since=since, until=until)
+        return web.json_response({"from": since, "to": until, **figures(records)})
 
     async def sfu_stats(self, request: web.Request) -> web.Response:
         self._auth(request, {Role.SUPERVISOR, Role.ADMIN})
         return web.json_response(self.calls.sfu.stats())
+
+
+async def _read_upload(request: web.Request) -> bytes:
+    """Raw body (image/jpeg, image/png) or a multipart form with a 'photo' field; bounded."""
+    limit = MAX_PHOTO_BYTES + 1
+    if request.content_type.startswith("multipart/"):
+        reader = await request.multipart()
+        async for part in reader:
+            if getattr(part, "name", None) == "photo":
+                chunks, size = [], 0
+                while chunk := await part.read_chunk(64 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        break
+                    chunks.append(chunk)
+                return b"".join(chunks)[:limit]
+        return b""
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)[:limit]
 
 
 @web.middleware
@@ -83,5 +235,6 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
         return json_error(403 if exc.code == "forbidden" else 401, exc.code, exc.message)
     except web.HTTPException as exc:
         if request.path.startswith("/api/") and exc.status >= 400:
-            return json_error(exc.status, "not_found" if exc.status == 404 else "bad_request", exc.reason)
+            code = {404: "not_found", 413: "too_large"}.get(exc.status, "bad_request")
+            return json_error(exc.status, code, exc.reason)
         raise

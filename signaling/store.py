@@ -24,11 +24,22 @@ logger = logging.getLogger(__name__)
 class StateStore(Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
+    # call records: durable
     async def create_call(self, record: dict[str, Any]) -> None: ...
     async def append_call_event(self, call_id: str, event: dict[str, Any]) -> None: ...
     async def update_call(self, call_id: str, fields: dict[str, Any]) -> None: ...
     async def get_call(self, call_id: str) -> dict[str, Any] | None: ...
-    async def list_calls(self, limit: int = 100) -> list[dict[str, Any]]: ...
+    async def list_calls(self, limit: int = 100, since: float | None = None,
+                         until: float | None = None) -> list[dict[str, Any]]: ...
+    async def delete_call(self, call_id: str) -> None: ...
+    # callback requests: durable
+    async def add_callback(self, call_id: str, request: dict[str, Any]) -> None: ...
+    async def list_callbacks(self) -> list[dict[str, Any]]: ...
+    async def close_callback(self, call_id: str, fields: dict[str, Any]) -> None: ...
+    # agent reservations: atomic, expire by themselves (a lost message never leaves an
+    # agent stuck ringing)
+    async def reserve_agent(self, agent_id: str, call_id: str, ttl: float) -> bool: ...
+    async def release_agent(self, agent_id: str, call_id: str) -> None: ...
 
 
 class MemoryStateStore:
@@ -37,6 +48,7 @@ class MemoryStateStore:
         self._journal_path = Path(data_dir) / "calls.jsonl" if data_dir else None
         self._journal: Any = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._reservations: dict[str, tuple[str, float]] = {}
 
     async def open(self) -> None:
         if self._journal_path is None:
@@ -79,6 +91,8 @@ class MemoryStateStore:
             record = self._calls.get(entry["call_id"])
             if record is not None:
                 record.update(entry["fields"])
+        elif op == "delete":
+            self._calls.pop(entry["call_id"], None)
 
     async def _persist(self, entry: dict[str, Any]) -> None:
         """Journal first (write-ahead), then apply: what a caller saw acknowledged is on disk."""
@@ -113,6 +127,44 @@ class MemoryStateStore:
         record = self._calls.get(call_id)
         return json.loads(json.dumps(record)) if record is not None else None
 
-    async def list_calls(self, limit: int = 100) -> list[dict[str, Any]]:
+    async def list_calls(self, limit: int = 100, since: float | None = None,
+                         until: float | None = None) -> list[dict[str, Any]]:
         records = sorted(self._calls.values(), key=lambda r: r.get("created_at", 0), reverse=True)
-        return [json.loads(json.dumps(r)) for r in records[:limit]]
+        chosen = [r for r in records
+                  if (since is None or r.get("created_at", 0) >= since)
+                  and (until is None or r.get("created_at", 0) < until)]
+        return [json.loads(json.dumps(r)) for r in chosen[:limit]]
+
+    async def delete_call(self, call_id: str) -> None:
+        await self._persist({"op": "delete", "call_id": call_id})
+
+    async def add_callback(self, call_id: str, request: dict[str, Any]) -> None:
+        await self.update_call(call_id, {"callback": {**request, "status": "open"}})
+
+    async def list_callbacks(self) -> list[dict[str, Any]]:
+        out = []
+        for record in self._calls.values():
+            callback = record.get("callback")
+            if callback and callback.get("status") == "open":
+                out.append({"call_id": record["call_id"], "queue": record.get("queue"),
+                            "context": record.get("context"), **callback})
+        return sorted(out, key=lambda c: c.get("at", 0))
+
+    async def close_callback(self, call_id: str, fields: dict[str, Any]) -> None:
+        record = self._calls.get(call_id)
+        if record is not None and record.get("callback"):
+            await self.update_call(call_id, {"callback": {**record["callback"], **fields,
+                                                         "status": "done"}})
+
+    async def reserve_agent(self, agent_id: str, call_id: str, ttl: float) -> bool:
+        now = time.monotonic()
+        held = self._reservations.get(agent_id)
+        if held is not None and held[1] > now and held[0] != call_id:
+            return False
+        self._reservations[agent_id] = (call_id, now + ttl)
+        return True
+
+    async def release_agent(self, agent_id: str, call_id: str) -> None:
+        held = self._reservations.get(agent_id)
+        if held is not None and held[0] == call_id:
+            del self._reservations[agent_id]

@@ -15,17 +15,26 @@ from aiohttp import WSMsgType, web
 
 from signaling.auth import AuthError, Claims, Role, TokenService
 from signaling.calls import CallError, CallService
+from signaling.conversation import Conversation
 from signaling.protocol import (
     MAX_MESSAGE_BYTES,
     Accept,
+    CallbackRequest,
     Candidate,
+    Chat,
     Decline,
     Hangup,
     Join,
     Leave,
+    Monitor,
+    MonitorModeChange,
     Offer,
     ProtocolError,
     SetState,
+    Snapshot,
+    Transfer,
+    Unmonitor,
+    WrapUp,
     error,
     parse,
 )
@@ -103,8 +112,10 @@ class SignalingSession:
 
 
 class SignalingEndpoint:
-    def __init__(self, calls: CallService, tokens: TokenService, heartbeat: float = 5.0) -> None:
+    def __init__(self, calls: CallService, conversation: Conversation, tokens: TokenService,
+                 heartbeat: float = 5.0) -> None:
         self.calls = calls
+        self.conversation = conversation
         self.tokens = tokens
         self.heartbeat = heartbeat
         self.sessions: set[SignalingSession] = set()
@@ -190,9 +201,7 @@ class SignalingEndpoint:
             session.claims = claims
             if claims.role is not Role.SHOPPER and msg.context:
                 msg.context = None
-            joined = await self.calls.join(session, claims, msg.context)
-            if joined is not None:
-                session.send(joined)
+            await self.calls.join(session, claims, msg.context)
             return
         if session.claims is None:
             raise CallError("not_joined", "send join with a token first")
@@ -220,6 +229,28 @@ class SignalingEndpoint:
         elif isinstance(msg, Leave):
             await self.calls.leave(session)
             await session.close(1000, "left")
+        elif isinstance(msg, Chat):
+            self._check_call(session, msg.call_id)
+            await self.conversation.chat(session, msg.call_id, msg.text)
+        elif isinstance(msg, Snapshot):
+            await self.conversation.snapshot(session, msg.call_id)
+        elif isinstance(msg, Transfer):
+            await self.calls.transfer(session, msg.call_id, msg.to_agent, msg.to_queue)
+        elif isinstance(msg, WrapUp):
+            await self.calls.finish_wrap_up(session, msg.call_id, msg.disposition[:80], msg.notes[:4000])
+        elif isinstance(msg, CallbackRequest):
+            self._check_call(session, msg.call_id)
+            if not msg.name.strip() or not msg.contact.strip():
+                raise CallError("invalid_message", "callback: name and phone or e-mail are needed")
+            await self.calls.request_callback(session, msg.call_id, {
+                "name": msg.name.strip()[:120], "contact": msg.contact.strip()[:200],
+                "question": msg.question.strip()[:2000]})
+        elif isinstance(msg, Monitor):
+            await self.calls.start_monitor(session, msg.call_id)
+        elif isinstance(msg, MonitorModeChange):
+            await self.calls.set_monitor_mode(session, msg.call_id, msg.mode)
+        elif isinstance(msg, Unmonitor):
+            await self.calls.unmonitor(session, msg.call_id)
 
     @staticmethod
     def _check_call(session: SignalingSession, call_id: str) -> None:

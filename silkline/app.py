@@ -11,7 +11,10 @@ from aiortc import RTCIceServer
 from sfu import CloseReason, SfuNode
 from signaling.auth import TokenService
 from signaling.calls import CallService, CallSettings
+from signaling.conversation import Conversation
 from signaling.demo import DemoTokens, page_routes
+from signaling.photos import PhotoStore
+from signaling.queues import Queues
 from signaling.rest import RestApi, error_middleware
 from signaling.store import MemoryStateStore, StateStore
 from signaling.ws import SignalingEndpoint
@@ -36,7 +39,7 @@ def make_store(config: Config) -> StateStore:
 
 
 def create_app(config: Config) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024 ** 2)
+    app = web.Application(middlewares=[error_middleware], client_max_size=6 * 1024 ** 2)
     app[CONFIG] = config
     tokens = TokenService(config.resolved_secret(), config.token_ttl)
     app[TOKENS] = tokens
@@ -49,20 +52,24 @@ def create_app(config: Config) -> web.Application:
     calls = CallService(
         sfu, store,
         CallSettings(grace_period=config.grace_period, ring_timeout=config.ring_timeout),
+        queues=Queues.from_config(config.queues),
         ice_servers=config.ice_servers,
     )
     app[CALLS] = calls
-    signaling = SignalingEndpoint(calls, tokens, heartbeat=config.ws_heartbeat)
+    photos = PhotoStore(config.data_dir / "photos")
+    conversation = Conversation(calls, photos)
+    signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat)
     app[SIGNALING] = signaling
 
     app.router.add_get("/ws", signaling.handle)
-    app.router.add_routes(RestApi(calls, store, tokens).routes())
+    app.router.add_routes(RestApi(calls, store, tokens, conversation, photos).routes())
     if config.demo:
         app.router.add_routes(DemoTokens(tokens).routes())
     app.router.add_routes(page_routes())
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await store.open()
+        await calls.start()
         yield
         await calls.close()
         await sfu.close(CloseReason.NODE_DRAIN)

@@ -29,6 +29,7 @@ class Config:
     ws_heartbeat: float = 5.0
     token_ttl: float = 3600.0
     log_level: str = "INFO"
+    queues: list | None = None  # QueueConfig list; None = the default demo queues
     forwarding: str = "encoded"  # "transcode" = aiortc MediaRelay, for load-test comparison only
 
     @property

@@ -55,7 +55,9 @@ async def test_agent_hangs_up_and_nothing_leaks(server):
     await agent.ws.send("hangup", call_id=call_id)
     ended = await shopper.ws.expect("call-ended", call_id=call_id)
     assert ended["by"] == "agent"
-    # the agent is available again and can take the next call
+    # wrap-up (disposition + notes), then the agent is available for the next call
+    await agent.ws.expect("agent-state", state="wrap_up", call_id=call_id)
+    await agent.ws.send("wrap-up", call_id=call_id, disposition="resolved", notes="n/a")
     await agent.ws.expect("agent-state", state="available")
     await close_sides(shopper, agent)
     await asyncio.sleep(0)

@@ -76,6 +76,9 @@ async def test_call_ends_after_grace_and_nothing_leaks(server):
     await agent.ws.expect("participant-state", role="shopper", state="reconnecting", timeout=10)
     ended = await agent.ws.expect("call-ended", call_id=call_id, timeout=10)
     assert ended["reason"] == "peer_gone" and ended["by"] == "shopper"
+    # wrap-up (disposition + notes), then the agent is available for the next call
+    await agent.ws.expect("agent-state", state="wrap_up", call_id=call_id)
+    await agent.ws.send("wrap-up", call_id=call_id, disposition="resolved", notes="n/a")
     await agent.ws.expect("agent-state", state="available")
 
     # too late: the call is over and stays over

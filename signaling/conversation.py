@@ -1,0 +1,87 @@
+"""What is said and shown in a call besides media: chat, photos, snapshots, ratings.
+
+Everything is written to the call record (so QA can replay it on the timeline) and then
+pushed to the call's audience.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from media.snapshot import decode_picture
+from signaling.auth import Role
+from signaling.call import LIVE_MEDIA_STATES, Call, Party
+from signaling.calls import CallError, CallService
+from signaling.photos import PhotoStore
+from signaling.protocol import message
+from signaling.session import Session
+
+MAX_CHAT_CHARS = 2000
+
+
+class Conversation:
+    def __init__(self, calls: CallService, photos: PhotoStore) -> None:
+        self.calls = calls
+        self.photos = photos
+
+    def _speaker(self, session: Session, call_id: str) -> tuple[Call, Party]:
+        call = self.calls.live_call(call_id)
+        party = call.party_of(session)
+        if party is None:
+            raise CallError("forbidden", "you are not in this call")
+        if party.role is Role.SUPERVISOR and (party.mode is None or party.mode.value != "barge"):
+            raise CallError("forbidden", "barge in before writing in this call")
+        return call, party
+
+    async def chat(self, session: Session, call_id: str, text: str) -> None:
+        text = text.strip()
+        if not text:
+            raise CallError("invalid_message", "chat: text is empty")
+        if len(text) > MAX_CHAT_CHARS:
+            raise CallError("invalid_message", f"chat: at most {MAX_CHAT_CHARS} characters")
+        call, party = self._speaker(session, call_id)
+        chat_id = "m_" + uuid.uuid4().hex[:10]
+        at = self.calls.clock()
+        await self.calls.event(call_id, "chat", chat_id=chat_id, role=party.role.value,
+                               name=party.name, text=text)
+        self.calls.broadcast(call, message("chat", call_id=call_id, chat_id=chat_id,
+                                           role=party.role.value, name=party.name, text=text, at=at))
+
+    async def photo_uploaded(self, call_id: str, role: Role, name: str | None, data: bytes) -> dict:
+        """Store an uploaded photo of a live call and tell everybody in it."""
+        call = self.calls.live_call(call_id)
+        photo_id, width, height = await self.photos.save_upload(call_id, data)
+        return await self._announce(call, photo_id, width, height, role.value, name, "photo")
+
+    async def snapshot(self, session: Session, call_id: str) -> None:
+        """The agent takes a still of the shopper's video: decoded now, on demand, off the loop."""
+        call = self.calls.live_call(call_id)
+        party = call.party_of(session)
+        if party is None or party.role is not Role.AGENT:
+            raise CallError("forbidden", "only the agent of this call can take a snapshot")
+        if call.state not in LIVE_MEDIA_STATES:
+            raise CallError("invalid_state", "the call has no video yet")
+        participant = self.calls.sfu.room(call_id).get(call.shopper.participant_id)
+        publisher = participant.publishers.get("video") if participant else None
+        if publisher is None:
+            raise CallError("invalid_state", "the shopper is not sending video")
+        frames = publisher.picture_frames()
+        image = await asyncio.get_running_loop().run_in_executor(None, decode_picture, frames)
+        if image is None:
+            raise CallError("invalid_state", "no picture yet; try again in a second")
+        photo_id, width, height = await self.photos.save_image(call_id, image)
+        await self._announce(call, photo_id, width, height, "agent", party.name, "snapshot",
+                             only=[party] + call.monitors)
+
+    async def _announce(self, call: Call, photo_id: str, width: int, height: int, role: str,
+                        name: str | None, kind: str, only: list[Party] | None = None) -> dict:
+        url = f"/api/calls/{call.call_id}/photos/{photo_id}"
+        await self.calls.event(call.call_id, kind, photo_id=photo_id, role=role, name=name,
+                               width=width, height=height)
+        msg = message("photo", call_id=call.call_id, photo_id=photo_id, kind=kind, role=role,
+                      name=name, url=url, width=width, height=height, at=self.calls.clock())
+        for party in (only if only is not None else call.audience()):
+            if party.session is not None:
+                party.session.send(msg)
+        return {"photo_id": photo_id, "url": url, "width": width, "height": height}

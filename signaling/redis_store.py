@@ -1,0 +1,126 @@
+"""The Redis StateStore: many nodes share call records, callbacks and agent reservations.
+
+Durability comes from Redis persistence (run it with ``appendonly yes``); the test fixture
+starts redis-server with ``--appendonly yes --appendfsync always``. A record is a hash of
+JSON-encoded fields (so an update is one atomic HSET) plus a list of events.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis.asyncio as redis
+
+PREFIX = "silkline"
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def _encode(fields: dict[str, Any]) -> dict[str, str]:
+    return {k: json.dumps(v, separators=(",", ":"), default=str) for k, v in fields.items()}
+
+
+class RedisStateStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._redis: redis.Redis | None = None
+
+    @property
+    def r(self) -> redis.Redis:
+        if self._redis is None:
+            raise RuntimeError("RedisStateStore is not open")
+        return self._redis
+
+    async def open(self) -> None:
+        self._redis = redis.from_url(self.url, decode_responses=True)
+        await self._redis.ping()
+        self._release = self._redis.register_script(_RELEASE)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    def _key(self, call_id: str) -> str:
+        return f"{PREFIX}:call:{call_id}"
+
+    async def create_call(self, record: dict[str, Any]) -> None:
+        fields = {k: v for k, v in record.items() if k != "events"}
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key(record["call_id"]), mapping=_encode(fields))
+            pipe.zadd(f"{PREFIX}:calls", {record["call_id"]: float(record.get("created_at", 0))})
+            await pipe.execute()
+
+    async def append_call_event(self, call_id: str, event: dict[str, Any]) -> None:
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.rpush(self._key(call_id) + ":events", json.dumps(event, default=str))
+            if event.get("type") == "ended":
+                pipe.hset(self._key(call_id), mapping=_encode({
+                    "state": "ended", "end_reason": event.get("reason"), "ended_at": event.get("at")}))
+            await pipe.execute()
+
+    async def update_call(self, call_id: str, fields: dict[str, Any]) -> None:
+        await self.r.hset(self._key(call_id), mapping=_encode(fields))
+
+    async def get_call(self, call_id: str) -> dict[str, Any] | None:
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._key(call_id))
+            pipe.lrange(self._key(call_id) + ":events", 0, -1)
+            raw, events = await pipe.execute()
+        if not raw:
+            return None
+        record = {k: json.loads(v) for k, v in raw.items()}
+        record["events"] = [json.loads(e) for e in events]
+        return record
+
+    async def list_calls(self, limit: int = 100, since: float | None = None,
+                         until: float | None = None) -> list[dict[str, Any]]:
+        high = "+inf" if until is None else f"({until}"
+        low = "-inf" if since is None else since
+        ids = await self.r.zrevrangebyscore(f"{PREFIX}:calls", high, low, start=0, num=limit)
+        records = [await self.get_call(call_id) for call_id in ids]
+        return [r for r in records if r is not None]
+
+    async def delete_call(self, call_id: str) -> None:
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key(call_id), self._key(call_id) + ":events")
+            pipe.zrem(f"{PREFIX}:calls", call_id)
+            pipe.zrem(f"{PREFIX}:callbacks", call_id)
+            await pipe.execute()
+
+    async def add_callback(self, call_id: str, request: dict[str, Any]) -> None:
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key(call_id), mapping=_encode({"callback": {**request, "status": "open"}}))
+            pipe.zadd(f"{PREFIX}:callbacks", {call_id: float(request.get("at", 0))})
+            await pipe.execute()
+
+    async def list_callbacks(self) -> list[dict[str, Any]]:
+        out = []
+        for call_id in await self.r.zrange(f"{PREFIX}:callbacks", 0, 499):
+            record = await self.get_call(call_id)
+            if record and record.get("callback"):
+                out.append({"call_id": call_id, "queue": record.get("queue"),
+                            "context": record.get("context"), **record["callback"]})
+        return out
+
+    async def close_callback(self, call_id: str, fields: dict[str, Any]) -> None:
+        record = await self.get_call(call_id)
+        if record is None or not record.get("callback"):
+            return
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key(call_id), mapping=_encode(
+                {"callback": {**record["callback"], **fields, "status": "done"}}))
+            pipe.zrem(f"{PREFIX}:callbacks", call_id)
+            await pipe.execute()
+
+    async def reserve_agent(self, agent_id: str, call_id: str, ttl: float) -> bool:
+        key = f"{PREFIX}:agent:{agent_id}:reservation"
+        if await self.r.set(key, call_id, nx=True, px=max(1, int(ttl * 1000))):
+            return True
+        return await self.r.get(key) == call_id
+
+    async def release_agent(self, agent_id: str, call_id: str) -> None:
+        await self._release(keys=[f"{PREFIX}:agent:{agent_id}:reservation"], args=[call_id])
