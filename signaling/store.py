@@ -55,6 +55,7 @@ class MemoryStateStore:
             return
         self._journal_path.parent.mkdir(parents=True, exist_ok=True)
         if self._journal_path.exists():
+            self._cut_torn_tail()
             self._replay()
         self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115
         for call_id, record in self._calls.items():
@@ -63,6 +64,17 @@ class MemoryStateStore:
                     "type": "ended", "reason": "error", "by": "server",
                     "detail": "the server stopped during the call", "at": time.time(),
                 })
+
+    def _cut_torn_tail(self) -> None:
+        """A crash mid-write can leave a last line without its newline; appending after it
+        would glue the next entry onto the torn one, so cut it off."""
+        assert self._journal_path is not None
+        with open(self._journal_path, "rb+") as journal:
+            data = journal.read()
+            if data and not data.endswith(b"\n"):
+                keep = data.rfind(b"\n") + 1
+                logger.warning("journal ends with a torn entry (%d bytes); cut off", len(data) - keep)
+                journal.truncate(keep)
 
     def _replay(self) -> None:
         assert self._journal_path is not None

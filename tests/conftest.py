@@ -120,3 +120,70 @@ async def close_sides(*sides: Side) -> None:
     for side in sides:
         await side.peer.close()
         await side.ws.close()
+
+
+# ---------------------------------------------------------------- redis
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory):
+    """A real redis-server on a free loopback port, with AOF persistence, for this session."""
+    import shutil
+    import subprocess
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: run the tests with `bash scripts/test.sh`, "
+                    "or `apt-get install redis-server`")
+    port = _free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
+         "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    import redis as redis_sync
+
+    client = redis_sync.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            client.ping()
+            break
+        except redis_sync.exceptions.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    client.close()
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+async def redis_server(tmp_path: Path, redis_url: str) -> AsyncIterator[Running]:
+    """The same server as ``server``, with its state in the real Redis."""
+    import redis.asyncio as aioredis
+
+    flush = aioredis.from_url(redis_url)
+    await flush.flushdb()
+    await flush.aclose()
+    config = make_config(tmp_path, redis_url=redis_url, demo=True)
+    app = create_app(config)
+    test_server = TestServer(app, host="127.0.0.1")
+    await test_server.start_server()
+    url = str(test_server.make_url("")).rstrip("/")
+    async with aiohttp.ClientSession() as http:
+        yield Running(url, app, http, config)
+    await test_server.close()
