@@ -59,7 +59,7 @@ class Running:
 def make_config(tmp_path: Path, **overrides: Any) -> Config:
     config = Config(
         host="127.0.0.1", port=0, data_dir=tmp_path / "data", recordings_dir=tmp_path / "rec",
-        secret=SECRET, grace_period=15.0, media_timeout=2.0, ws_heartbeat=2.0,
+        secret=SECRET, grace_period=15.0, media_timeout=2.0, ws_heartbeat=5.0,
     )
     for key, value in overrides.items():
         setattr(config, key, value)
