@@ -117,7 +117,8 @@ class Participant:
         if old is not None:
             old.close()
         self.publishers[kind] = Publisher(self.participant_id, kind, receiver, peer,
-                                          transcode=self.transcode)
+                                          transcode=self.transcode,
+                                          on_first_frame=self._check_media)
         self.room.route()
 
     def _peer_state_changed(self, peer: Peer, state: str) -> None:
@@ -126,6 +127,7 @@ class Participant:
         logger.info("room %s participant %s peer %s", self.room.room_id, self.participant_id, state)
         if state == "connected":
             self._peer_connected_at = time.monotonic()
+            self._check_media()
         elif state in ("failed", "closed"):
             self._set_media_state(MediaState.LOST)
 
@@ -147,23 +149,28 @@ class Participant:
 
     # media watchdog -------------------------------------------------------------
     async def _watch_media(self) -> None:
-        """Report CONNECTED once media flows and LOST when it stops for ``media_timeout``."""
+        """Report LOST when media stops for ``media_timeout`` (a vanished peer says nothing)."""
         while True:
             await asyncio.sleep(min(0.5, self.media_timeout / 4))
-            now = time.monotonic()
-            ages = [p.media_age(now) for p in self.publishers.values()]
-            fresh = [a for a in ages if a is not None and a < self.media_timeout]
-            if self.peer is not None and self.peer.connection_state == "connected" and fresh:
-                self._set_media_state(MediaState.CONNECTED)
-            elif self.media_state is MediaState.CONNECTED:
-                self._set_media_state(MediaState.LOST)
-            elif (
-                self.media_state is MediaState.NEW
-                and self._peer_connected_at is not None
-                and now - self._peer_connected_at > self.media_timeout
-                and self.publishers
-            ):
-                self._set_media_state(MediaState.LOST)
+            self._check_media()
+
+    def _check_media(self) -> None:
+        """CONNECTED as soon as the peer is connected and a first frame arrived; LOST when
+        frames stop. Runs on the first frame, on peer state changes, and periodically."""
+        now = time.monotonic()
+        ages = [p.media_age(now) for p in self.publishers.values()]
+        fresh = [a for a in ages if a is not None and a < self.media_timeout]
+        if self.peer is not None and self.peer.connection_state == "connected" and fresh:
+            self._set_media_state(MediaState.CONNECTED)
+        elif self.media_state is MediaState.CONNECTED:
+            self._set_media_state(MediaState.LOST)
+        elif (
+            self.media_state is MediaState.NEW
+            and self._peer_connected_at is not None
+            and now - self._peer_connected_at > self.media_timeout
+            and self.publishers
+        ):
+            self._set_media_state(MediaState.LOST)
 
     def _set_media_state(self, state: MediaState) -> None:
         if state is self.media_state or self.media_state is MediaState.CLOSED:

@@ -13,15 +13,15 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiortc import (
+    RTCBundlePolicy,
     RTCIceCandidate,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
     RTCRtpReceiver,
-    RTCRtpSender,
     RTCSessionDescription,
 )
-from aiortc.sdp import SessionDescription, candidate_from_sdp
+from aiortc.sdp import candidate_from_sdp
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +38,24 @@ class BadCandidateError(ValueError):
     """A trickled ICE candidate does not parse."""
 
 
-def _preferences(kind: str, offered: set[str]) -> list:
-    wanted = VIDEO_CODECS if kind == "video" else AUDIO_CODECS
-    caps = RTCRtpSender.getCapabilities(kind).codecs
-    for mime in wanted:  # the first codec the client offers, in our order of preference
-        if mime.lower() in offered:
-            chosen = [c for c in caps if c.mimeType.lower() == mime.lower()]
-            rtx = [c for c in caps if c.mimeType.lower() == f"{kind}/rtx"]
-            return chosen + rtx
-    return []
+def _restrict_codecs(transceiver: Any) -> str | None:
+    """Keep only the one codec we forward (plus its RTX) on a transceiver; return its name.
+
+    aiortc negotiated the offer's codecs in the offer's order when the description was set
+    (``RTCRtpTransceiver._codecs``), and ``setCodecPreferences`` no longer changes that, so
+    we narrow the negotiated list itself. Every leg of a room must use the same codec,
+    since nothing is transcoded: VP8 when offered, else H.264, and Opus for audio.
+    """
+    negotiated = list(transceiver._codecs)
+    wanted = VIDEO_CODECS if transceiver.kind == "video" else AUDIO_CODECS
+    for mime in wanted:
+        chosen = next((c for c in negotiated if c.mimeType.lower() == mime.lower()), None)
+        if chosen is not None:
+            rtx = [c for c in negotiated if c.mimeType.lower().endswith("/rtx")
+                   and c.parameters.get("apt") == chosen.payloadType]
+            transceiver._codecs = [chosen] + rtx
+            return chosen.mimeType.split("/")[1]
+    return None
 
 
 class Peer:
@@ -58,7 +67,11 @@ class Peer:
         on_state: Callable[[Peer, str], None],
     ) -> None:
         self.label = label
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=list(ice_servers)))
+        # max-bundle: one transport for everything. With aiortc's default ("balanced") a second
+        # transceiver of a kind is left on a transport that BUNDLE then discards (aiortc 1.16),
+        # and it never sends: a supervisor's second video would stay black.
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=list(ice_servers),
+                                                     bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self._on_track = on_track
         self._on_state = on_state
         self._tasks: set[asyncio.Task] = set()
@@ -93,23 +106,19 @@ class Peer:
         transceivers = self.pc.getTransceivers()
         if not any(t.kind in ("audio", "video") for t in transceivers):
             raise BadSdpError("the offer has no audio or video section")
-        description = self.pc.remoteDescription
-        offered = {
-            media.kind: {c.mimeType.lower() for c in media.rtp.codecs}
-            for media in _media_sections(description.sdp)
-        }
         for transceiver in transceivers:
             kind = transceiver.kind
-            prefs = _preferences(kind, offered.get(kind, set()))
-            if not prefs:
+            codec = _restrict_codecs(transceiver)
+            if codec is None:
                 raise BadSdpError(f"the {kind} section offers no codec we forward ({kind} needs "
                                   + " or ".join(VIDEO_CODECS if kind == "video" else AUDIO_CODECS) + ")")
-            transceiver.setCodecPreferences(prefs)
-            if transceiver._offerDirection in ("sendrecv", "recvonly"):
+            # aiortc keeps the offer's direction reversed, i.e. from our side: "sendrecv" or
+            # "sendonly" means the client wants to receive on this transceiver.
+            if transceiver._offerDirection in ("sendrecv", "sendonly"):
                 track = outgoing(kind)
-                track.codec = prefs[0].mimeType.split("/")[1]
+                track.codec = codec
                 transceiver.sender.replaceTrack(track)
-                transceiver.direction = "sendrecv" if transceiver._offerDirection == "sendrecv" else "sendonly"
+                transceiver.direction = transceiver._offerDirection
                 if not getattr(track, "transcodes", False):
                     transceiver.sender._send_keyframe = track.request_keyframe  # relay PLI/FIR
         answer = await self.pc.createAnswer()
@@ -172,5 +181,4 @@ def parse_candidate(candidate: dict | None) -> RTCIceCandidate | None:
     return ice
 
 
-def _media_sections(sdp: str) -> list:
-    return SessionDescription.parse(sdp).media
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiortc import RTCRtpReceiver
@@ -30,7 +31,9 @@ class Publisher:
         peer: Peer,
         keyframe_interval: float = 0.5,
         transcode: bool = False,
+        on_first_frame: Callable[[], None] | None = None,
     ) -> None:
+        self._on_first_frame = on_first_frame
         self.participant_id = participant_id
         self.kind = kind
         self.codec: str | None = None
@@ -57,6 +60,8 @@ class Publisher:
 
     def _on_decoded(self, at: float) -> None:
         self.frames += 1
+        if self.frames == 1 and self._on_first_frame is not None:
+            self._on_first_frame()
         self.last_frame_at = at
 
     # fan-out -----------------------------------------------------------------
@@ -65,6 +70,8 @@ class Publisher:
             return
         self.codec = frame.codec
         self.frames += 1
+        if self.frames == 1 and self._on_first_frame is not None:
+            self._on_first_frame()
         self.bytes += len(frame.data)
         self.last_frame_at = frame.received_at
         if frame.kind == "video":
@@ -105,11 +112,19 @@ class Publisher:
         if self.kind == "video" and not self.closed:
             self.keyframes.request()
 
+    def media_ssrc(self) -> int | None:
+        """The publisher's media SSRC, never its RTX (RFC 4588) one: a PLI addressed to the
+        retransmission stream is ignored (Chrome sends RTX padding before any media)."""
+        rtx = getattr(self._receiver, "_RTCRtpReceiver__rtx_ssrc", {}) or {}
+        if rtx:
+            return next(iter(rtx.values()))  # from the SDP's FID group: rtx ssrc → media ssrc
+        media = [s.source for s in self._receiver.getSynchronizationSources() if s.source not in rtx]
+        return media[-1] if media else None
+
     def _send_pli(self) -> None:
-        sources = self._receiver.getSynchronizationSources()
-        if not sources:
+        ssrc = self.media_ssrc()
+        if ssrc is None:
             return  # nothing received yet; the first frames will carry a keyframe anyway
-        ssrc = sources[0].source
         self._peer.spawn(self._receiver._send_rtcp_pli(ssrc))
 
     def picture_frames(self) -> list[EncodedFrame]:

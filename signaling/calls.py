@@ -296,21 +296,23 @@ class CallService:
             return
         agent_id = call.offered_to or ""
         agent = self.agents.get(agent_id)
+        call.state = CallState.WAITING  # at once: a racing accept or second withdraw now fails
+        call.offered_to = None
         if call.ring_timer is not None:
             call.ring_timer.cancel()
             call.ring_timer = None
         await self.store.release_agent(agent_id, call_id)
+        if reason == "declined":
+            call.declined_by.add(agent_id)
+        await self._event(call, "ring_timeout" if reason == "timeout" else reason, agent_id=agent_id)
         if agent is not None:
             agent.call_id = None
             agent.set_state(agent_state, self.clock())
             if agent.session is not None:
                 agent.session.send(message("call-withdrawn", call_id=call_id, reason=reason))
                 agent.session.send(message("agent-state", state=agent.state.value))
-        if reason == "declined":
-            call.declined_by.add(agent_id)
-        await self._event(call, "ring_timeout" if reason == "timeout" else reason, agent_id=agent_id)
-        call.offered_to = None
-        call.state = CallState.WAITING
+        if call.state is not CallState.WAITING:
+            return  # ended meanwhile
         self.queues.add(WaitingCall(call_id, call.queue, call.created_at, call.priority,
                                     call.customer_id, self.last_agent.get(call.customer_id or ""),
                                     requested_at=call.created_at))

@@ -158,9 +158,9 @@ def parse(raw: str | bytes) -> ClientMessage:
         raise ProtocolError("invalid_message", f"{kind}: {exc}", ref) from None
 
 
-def message(kind: str, **fields: Any) -> dict[str, Any]:
+def message(msg_type: str, /, **fields: Any) -> dict[str, Any]:
     """A server → client message."""
-    return {"v": VERSION, "type": kind, **{k: v for k, v in fields.items() if v is not None}}
+    return {"v": VERSION, "type": msg_type, **{k: v for k, v in fields.items() if v is not None}}
 
 
 def error(code: str, text: str, ref: str | None = None) -> dict[str, Any]:

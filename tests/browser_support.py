@@ -182,6 +182,7 @@ class BrowserPage:
     async def open(cls, browser, url: str, name: str, *, viewport=(1280, 800)) -> "BrowserPage":
         context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         await context.grant_permissions(["camera", "microphone"])
+        await context.add_init_script(MEDIA_POLLER_INIT_JS)
         page = await context.new_page()
         bp = cls(name, context, page)
         await page.goto(url)
@@ -237,19 +238,52 @@ WATCH_ACCEPT_CLICK_JS = """
 }
 """
 
-# True when video frames are decoded, audio arrives, and the remote <video> has a picture.
+# Installed in every page before its scripts run: every 100 ms, the inbound media counters of
+# the page's current RTCPeerConnection land in window.__silklineMedia. (Playwright's
+# wait_for_function does not await a predicate's promise, so getStats() cannot be polled from
+# the predicate itself: a pending promise is truthy.)
+MEDIA_POLLER_INIT_JS = """
+(() => {
+  let busy = false;
+  setInterval(async () => {
+    if (busy) return;
+    const pc = window.silkline && window.silkline.peer && window.silkline.peer();
+    if (!pc) { window.__silklineMedia = null; return; }
+    busy = true;
+    try {
+      const m = { pc, videoFrames: 0, audioPackets: 0, audioSamples: 0, at: Date.now() };
+      (await pc.getStats()).forEach((r) => {
+        if (r.type !== 'inbound-rtp') return;
+        if (r.kind === 'video') m.videoFrames = Math.max(m.videoFrames, r.framesDecoded || 0);
+        if (r.kind === 'audio') {
+          m.audioPackets = Math.max(m.audioPackets, r.packetsReceived || 0);
+          m.audioSamples = Math.max(m.audioSamples, r.totalSamplesReceived || 0);
+        }
+      });
+      window.__silklineMedia = m;
+    } catch (e) { /* replaced or closed meanwhile */ }
+    busy = false;
+  }, 100);
+})();
+"""
+
+# True when, on the page's current peer connection, video frames are decoded, audio arrives,
+# and the remote <video> (the argument) has a picture. Synchronous: reads the poller's numbers.
 MEDIA_FLOWING_JS = """
-async (video) => {
+(video) => {
+  const m = window.__silklineMedia;
   const pc = window.silkline && window.silkline.peer();
-  if (!pc || !video) return false;
-  const stats = await pc.getStats();
-  let videoOk = false, audioOk = false;
-  stats.forEach((r) => {
-    if (r.type !== 'inbound-rtp') return;
-    if (r.kind === 'video' && r.framesDecoded > 0) videoOk = true;
-    if (r.kind === 'audio' && (r.packetsReceived > 0 || r.totalSamplesReceived > 0)) audioOk = true;
-  });
-  return videoOk && audioOk && video.videoWidth > 0;
+  return !!(m && pc && m.pc === pc && m.videoFrames > 0 && (m.audioPackets > 0 || m.audioSamples > 0)
+            && video && video.videoWidth > 0);
+}
+"""
+
+# Video frames decoded so far on the current peer connection (-1 if unknown).
+VIDEO_FRAMES_JS = """
+() => {
+  const m = window.__silklineMedia;
+  const pc = window.silkline && window.silkline.peer();
+  return m && pc && m.pc === pc ? m.videoFrames : -1;
 }
 """
 

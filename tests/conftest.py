@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from silkline.app import CALLS, SFU, SIGNALING, STORE, TOKENS, create_app
 from silkline.config import Config
-from tests.peers import ClientPeer
+from tests.peers import ClientPeer, agent_clip
 from tests.signaling_client import SignalingClient, demo_token
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
@@ -110,7 +110,7 @@ async def start_call(server: Running, encoded: bool = True) -> tuple[str, Side, 
     await shopper_ws.expect("call-state", state="connecting")
     await agent_ws.expect("call-state", state="connecting")
     shopper = Side(shopper_ws, ClientPeer("shopper", encoded), shopper_token, accepted_at)
-    agent = Side(agent_ws, ClientPeer("agent", encoded), agent_token, accepted_at)
+    agent = Side(agent_ws, ClientPeer("agent", encoded, clip=agent_clip()), agent_token, accepted_at)
     await asyncio.gather(shopper_ws.negotiate(shopper.peer, call_id),
                          agent_ws.negotiate(agent.peer, call_id))
     return call_id, shopper, agent

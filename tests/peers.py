@@ -8,7 +8,7 @@ import hashlib
 import time
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -44,12 +44,14 @@ class TeeQueue:
 class ClientPeer:
     """One side of a call. ``encoded=True`` publishes pre-encoded VP8 whose bytes are known."""
 
-    def __init__(self, name: str, encoded: bool = True, clip: list[bytes] | None = None) -> None:
+    def __init__(self, name: str, encoded: bool = True, clip: list[bytes] | None = None,
+                 extra_audio: bool = True, audio_clip: list[bytes] | None = None) -> None:
         self.name = name
+        self.received_audio_hashes: list[str] = []
         self.keyframe_requests = 0
         self._drop_until = 0.0
         self.dropped_packets = 0
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.sent_hashes: set[str] = set()
         self.received_hashes: list[str] = []
         self.received_counters: list[int] = []
@@ -61,12 +63,17 @@ class ClientPeer:
         self._tasks: list[asyncio.Task] = []
         if encoded:
             self.video = EncodedVideoTrack(clip or _clip(), on_send=self._sent)
-            self.audio = EncodedAudioTrack(_opus())
+            self.audio_clip = audio_clip or _opus()
+            self.audio = EncodedAudioTrack(self.audio_clip)
         else:
             self.video = SyntheticVideoTrack()
             self.audio = SyntheticAudioTrack()
         self.audio_transceiver = self.pc.addTransceiver(self.audio, "sendrecv")
         self.video_transceiver = self.pc.addTransceiver(self.video, "sendrecv")
+        self.extra_audio = self.pc.addTransceiver("audio", "recvonly") if extra_audio else None
+        for transceiver in filter(None, (self.audio_transceiver, self.extra_audio)):
+            r = transceiver.receiver
+            setattr(r, _QUEUE_ATTR, TeeQueue(getattr(r, _QUEUE_ATTR), self._received_audio))
         if encoded:
             self.video_transceiver.sender._send_keyframe = self._keyframe_requested
         receiver = self.video_transceiver.receiver
@@ -99,6 +106,9 @@ class ClientPeer:
 
     def _sent(self, data: bytes, pts: int, at: float) -> None:
         self.sent_hashes.add(hashlib.sha256(data).hexdigest())
+
+    def _received_audio(self, data: bytes) -> None:
+        self.received_audio_hashes.append(hashlib.sha256(data).hexdigest())
 
     def _received(self, data: bytes) -> None:
         self.received_hashes.append(hashlib.sha256(data).hexdigest())
@@ -144,6 +154,41 @@ class ClientPeer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+def hashes(clip: list[bytes]) -> set[str]:
+    return {hashlib.sha256(p).hexdigest() for p in clip}
+
+
+class MonitorPeer:
+    """A supervisor: sends a (distinctive) voice, receives up to two audio and two video tracks."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.audio_clip = encode_opus_clip(50, frequency=880.0)
+        self.voice = self.pc.addTransceiver(EncodedAudioTrack(self.audio_clip), "sendrecv")
+        self.extra_audio = self.pc.addTransceiver("audio", "recvonly")
+        self.videos = [self.pc.addTransceiver("video", "recvonly") for _ in range(2)]
+        self.video_hashes: list[list[str]] = [[], []]
+        self.audio_hashes: list[str] = []
+        for index, transceiver in enumerate(self.videos):
+            r = transceiver.receiver
+            setattr(r, _QUEUE_ATTR, TeeQueue(getattr(r, _QUEUE_ATTR),
+                                             lambda d, i=index: self.video_hashes[i].append(hashlib.sha256(d).hexdigest())))
+        for transceiver in (self.voice, self.extra_audio):
+            r = transceiver.receiver
+            setattr(r, _QUEUE_ATTR, TeeQueue(getattr(r, _QUEUE_ATTR),
+                                             lambda d: self.audio_hashes.append(hashlib.sha256(d).hexdigest())))
+
+    async def offer(self) -> str:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def accept_answer(self, sdp: str) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
 _CLIP: list[bytes] | None = None
 _OPUS: list[bytes] | None = None
 
@@ -153,6 +198,17 @@ def _clip() -> list[bytes]:
     if _CLIP is None:
         _CLIP = encode_vp8_clip(frames=90, keyframe_interval=30)
     return _CLIP
+
+
+_AGENT_CLIP: list[bytes] | None = None
+
+
+def agent_clip() -> list[bytes]:
+    """Different bytes from the shopper's clip, so a receiver can tell who sent a frame."""
+    global _AGENT_CLIP
+    if _AGENT_CLIP is None:
+        _AGENT_CLIP = encode_vp8_clip(frames=90, width=352, height=288, keyframe_interval=30)
+    return _AGENT_CLIP
 
 
 def _opus() -> list[bytes]:

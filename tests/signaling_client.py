@@ -48,7 +48,7 @@ class SignalingClient:
         else:
             await self.ws.send_str(data)
 
-    async def expect(self, kind: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
+    async def expect(self, kind: str, /, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
         """Wait for (and consume) the first message of ``kind`` whose fields match."""
         async def _wait() -> dict[str, Any]:
             while True:
@@ -64,7 +64,7 @@ class SignalingClient:
         except asyncio.TimeoutError:
             raise AssertionError(f"no {kind} {match} within {timeout}s; inbox={self.inbox}") from None
 
-    def seen(self, kind: str, **match: Any) -> bool:
+    def seen(self, kind: str, /, **match: Any) -> bool:
         return any(m.get("type") == kind and all(m.get(k) == v for k, v in match.items()) for m in self.inbox)
 
     async def negotiate(self, peer: ClientPeer, call_id: str) -> None:

@@ -18,6 +18,7 @@ try:  # tests/ as plain directory (rootdir on sys.path) or as a package
         INBOUND_STATS_JS,
         MEDIA_FLOWING_JS,
         SCREENSHOT_DIR,
+        VIDEO_FRAMES_JS,
         WATCH_ACCEPT_CLICK_JS,
         WATCH_FIRST_FRAME_JS,
         BrowserPage,
@@ -29,6 +30,7 @@ except ImportError:  # pragma: no cover
         INBOUND_STATS_JS,
         MEDIA_FLOWING_JS,
         SCREENSHOT_DIR,
+        VIDEO_FRAMES_JS,
         WATCH_ACCEPT_CLICK_JS,
         WATCH_FIRST_FRAME_JS,
         BrowserPage,
@@ -38,8 +40,20 @@ except ImportError:  # pragma: no cover
 
 pytestmark = pytest.mark.asyncio
 
+# A participant that comes back mid-call gets a new video subscriber, which needs a keyframe:
+# the SFU asks the other browser with a PLI, but addressed to the first SSRC aiortc has seen from
+# it (`getSynchronizationSources()[0]` in sfu/publisher.py), which with Chrome is the RTX SSRC
+# (RTX padding/probes arrive early). Chrome ignores it (its outbound-rtp pliCount stays 0), so
+# video never resumes. With RTX stripped from the offers the same test passes (pliCount 1).
+PLI_TO_RTX_SSRC = pytest.mark.xfail(
+    reason="server bug: keyframe request (PLI) sent to the publisher's RTX SSRC; "
+    "mid-call subscribers never get a keyframe",
+    strict=False,
+)
+
 CALL_TIMEOUT_MS = 30_000  # generous: loopback, but a loaded CI machine
 END_TIMEOUT_MS = 10_000
+RESUME_TIMEOUT_MS = 10_000  # media back after a reconnect
 
 
 def state_of(bp: BrowserPage):
@@ -113,6 +127,11 @@ async def screenshot(bp: BrowserPage, name: str) -> None:
     print(f"screenshot: {path}", flush=True)
 
 
+def assert_no_page_errors(*pages: BrowserPage) -> None:
+    errors = [f"{bp.name}: {line}" for bp in pages for line in bp.console if line.startswith("[pageerror]")]
+    assert not errors, "uncaught errors in the pages:\n" + "\n".join(errors)
+
+
 async def hang_up_and_expect_ended(by: BrowserPage, other: BrowserPage, server) -> None:
     try:
         await by.page.get_by_test_id("hang-up").click()
@@ -120,12 +139,13 @@ async def hang_up_and_expect_ended(by: BrowserPage, other: BrowserPage, server) 
             expect_state(by, "ended", timeout=END_TIMEOUT_MS),
             expect_state(other, "ended", timeout=END_TIMEOUT_MS),
         )
+        assert_no_page_errors(by, other)
     except BaseException:
         print(await dump([by, other], server), flush=True)
         raise
 
 
-async def test_shopper_calls_agent_accepts_shopper_hangs_up(silkline_server, chromium_browser):
+async def test_shopper_calls_agent_accepts_shopper_hangs_up(chromium_browser, silkline_server):
     agent, shopper = await connect_call(chromium_browser, silkline_server)
     try:
         await screenshot(shopper, "shop-connected")
@@ -133,15 +153,24 @@ async def test_shopper_calls_agent_accepts_shopper_hangs_up(silkline_server, chr
         await hang_up_and_expect_ended(shopper, agent, silkline_server)
         await expect(state_of(shopper)).to_contain_text("You ended the call")
         await expect(state_of(agent)).to_contain_text("shopper ended the call")
-        # The agent is available again for the next call.
-        await expect_state(agent, "available", timeout=END_TIMEOUT_MS)
         await screenshot(shopper, "shop-ended")
+        await screenshot(agent, "agent-wrap-up")
+        # Wrap-up done: the agent is available again, and the next call rings.
+        await agent.page.get_by_test_id("ready").click()
+        await expect_state(agent, "available", timeout=END_TIMEOUT_MS)
+        next_shopper = await BrowserPage.open(chromium_browser, f"{silkline_server.url}/demo/shop", "next shopper")
+        try:
+            await next_shopper.page.get_by_test_id("call-button").click()
+            await expect_state(agent, "ringing")
+            await expect(agent.page.get_by_test_id("accept-call")).to_be_visible()
+        finally:
+            await next_shopper.close()
     finally:
         await shopper.close()
         await agent.close()
 
 
-async def test_agent_hangs_up(silkline_server, chromium_browser):
+async def test_agent_hangs_up(chromium_browser, silkline_server):
     agent, shopper = await connect_call(chromium_browser, silkline_server)
     try:
         await hang_up_and_expect_ended(agent, shopper, silkline_server)
@@ -153,11 +182,12 @@ async def test_agent_hangs_up(silkline_server, chromium_browser):
 
 
 async def frames_decoded(bp: BrowserPage) -> int:
-    stats = await bp.page.evaluate(INBOUND_STATS_JS)
-    return int(((stats or {}).get("video") or {}).get("framesDecoded") or 0)
+    await bp.page.wait_for_function(f"() => ({VIDEO_FRAMES_JS})() >= 0", timeout=CALL_TIMEOUT_MS)
+    return int(await bp.page.evaluate(VIDEO_FRAMES_JS))
 
 
-async def test_shopper_socket_drop_resumes_call(silkline_server, chromium_browser):
+@PLI_TO_RTX_SSRC
+async def test_shopper_socket_drop_resumes_call(chromium_browser, silkline_server):
     """The shopper's WebSocket drops mid-call: the widget rejoins with the same token, sends a
     fresh offer on a new peer connection, and video flows both ways again."""
     agent, shopper = await connect_call(chromium_browser, silkline_server)
@@ -174,18 +204,10 @@ async def test_shopper_socket_drop_resumes_call(silkline_server, chromium_browse
         )
         await expect_state(shopper, "connected")
         video = await shopper.page.get_by_test_id("remote-video").element_handle()
-        await shopper.page.wait_for_function(MEDIA_FLOWING_JS, arg=video, timeout=CALL_TIMEOUT_MS, polling=100)
+        await shopper.page.wait_for_function(MEDIA_FLOWING_JS, arg=video, timeout=RESUME_TIMEOUT_MS, polling=100)
         # The agent keeps its peer connection and gets the shopper's new stream.
         await agent.page.wait_for_function(
-            """async (before) => {
-                 const pc = window.silkline.peer(); if (!pc) return false;
-                 let n = 0; (await pc.getStats()).forEach((r) => {
-                   if (r.type === 'inbound-rtp' && r.kind === 'video') n = Math.max(n, r.framesDecoded || 0); });
-                 return n > before + 30;
-               }""",
-            arg=agent_frames_before,
-            timeout=CALL_TIMEOUT_MS,
-            polling=200,
+            f"() => ({VIDEO_FRAMES_JS})() > {agent_frames_before + 30}", timeout=RESUME_TIMEOUT_MS, polling=100
         )
         await expect_state(agent, "connected")
         await hang_up_and_expect_ended(shopper, agent, silkline_server)
@@ -197,13 +219,8 @@ async def test_shopper_socket_drop_resumes_call(silkline_server, chromium_browse
         await agent.close()
 
 
-@pytest.mark.xfail(
-    reason="server: after a participant replaces its peer connection with a new `offer` on the same "
-    "socket, its new video subscriber waits for a keyframe that never comes (the other browser's "
-    "outbound-rtp pliCount stays 0 although the SFU counts pli_sent)",
-    strict=False,
-)
-async def test_agent_media_failure_new_offer_on_same_socket(silkline_server, chromium_browser):
+@PLI_TO_RTX_SSRC
+async def test_agent_media_failure_new_offer_on_same_socket(chromium_browser, silkline_server):
     """ICE fails on the agent's side while its socket stays open: the console replaces the peer
     connection with a fresh offer (protocol: `offer` replaces) and video comes back both ways."""
     agent, shopper = await connect_call(chromium_browser, silkline_server)
@@ -215,7 +232,7 @@ async def test_agent_media_failure_new_offer_on_same_socket(silkline_server, chr
         )
         await expect_state(agent, "connected")
         video = await agent.page.get_by_test_id("remote-video").element_handle()
-        await agent.page.wait_for_function(MEDIA_FLOWING_JS, arg=video, timeout=10_000, polling=100)
+        await agent.page.wait_for_function(MEDIA_FLOWING_JS, arg=video, timeout=RESUME_TIMEOUT_MS, polling=100)
         await hang_up_and_expect_ended(agent, shopper, silkline_server)
     except BaseException:
         print(await dump([agent, shopper], silkline_server), flush=True)

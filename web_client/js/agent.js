@@ -37,6 +37,10 @@ const el = {
   ended: $("ended-panel"),
   endedReason: $("ended-reason"),
   ready: $("ready"),
+  wrapUpForm: $("wrap-up-form"),
+  wrapUpTimer: $("wrap-up-timer"),
+  disposition: $("disposition"),
+  notes: $("notes"),
   history: $("history-list"),
 };
 
@@ -153,6 +157,7 @@ function render(state, words) {
     : state === "reconnecting" ? words || STATE_WORDS.reconnecting
     : STATE_WORDS[state] || words || state;
   document.body.dataset.state = state;
+  if (state === "connected") el.error.textContent = ""; // earlier hiccups are over
 
   show(el.idle, state === "available" || state === "away");
   if (state === "available" || state === "away") {
@@ -186,7 +191,11 @@ function render(state, words) {
   }
   if (state === "ended") {
     el.endedReason.textContent = words || "";
-    el.ready.focus();
+    el.ready.disabled = false;
+    el.disposition.selectedIndex = 0;
+    el.notes.value = "";
+    el.wrapUpTimer.hidden = true;
+    el.disposition.focus();
   }
   if (state === "available") {
     setPeerState("", "");
@@ -250,6 +259,7 @@ function signIn(getToken, { pasted = false } = {}) {
     el.lastCall.hidden = false;
     offeredCall = null;
   });
+  s.on("wrap-up", () => showWrapUp());
   s.on("participant-state", (m) => {
     setPeerState(m.state, m.state === "connected" ? "" : m.words);
   });
@@ -302,7 +312,35 @@ el.hangup.addEventListener("click", () => {
   session.hangup();
 });
 
-el.ready.addEventListener("click", () => session && session.ready());
+el.wrapUpForm.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  if (!session) return;
+  el.ready.disabled = true;
+  try {
+    session.ready({ disposition: el.disposition.value, notes: el.notes.value.trim() });
+  } catch (err) {
+    el.error.textContent = err.words || "Could not finish the wrap-up.";
+  }
+});
+
+// The wrap-up countdown ("available again in 7 s") while the server holds us in wrap-up.
+let wrapUpTicker = null;
+function showWrapUp() {
+  clearInterval(wrapUpTicker);
+  const tick = () => {
+    const w = session && session.wrapUp;
+    if (!w || !w.endsAt || el.state.dataset.state !== "ended") {
+      el.wrapUpTimer.hidden = true;
+      clearInterval(wrapUpTicker);
+      return;
+    }
+    const left = Math.max(0, Math.ceil((w.endsAt - Date.now()) / 1000));
+    el.wrapUpTimer.hidden = false;
+    el.wrapUpTimer.textContent = `Wrap-up: you will be available again in ${left} s.`;
+  };
+  tick();
+  wrapUpTicker = setInterval(tick, 1000);
+}
 
 el.availability.addEventListener("click", () => {
   if (!session) return;

@@ -53,16 +53,27 @@ const END_WORDS = {
   error: "The call ended because of a problem on our side.",
   declined: "The call was declined.",
   replaced: "The call continued in another window.",
+  unavailable: "No expert is available right now. Please try again later.",
+  callback: "We will call you back.",
+  transferred: "The call was handed on to a colleague.",
+  monitor_end: "Monitoring ended.",
+};
+
+const UNAVAILABLE_WORDS = {
+  no_agents: "No expert is available right now. Please try again later.",
+  queue_full: "All our experts are busy. Please try again in a few minutes.",
+  wait_limit: "We're sorry: nobody could take your call in time. Please try again later.",
 };
 
 /**
  * Why a call ended, in words. `me` is the viewer's role, `by` who ended it,
  * `other` how to name the other side ("the expert", "the shopper").
  */
-export function describeEnd(reason, { by, me, other = "the other side" } = {}) {
+export function describeEnd(reason, { by, me, other = "the other side", detail } = {}) {
+  if (reason === "unavailable" && detail && UNAVAILABLE_WORDS[detail]) return UNAVAILABLE_WORDS[detail];
   if (reason === "hang_up") {
     if (by && me && by === me) return "You ended the call.";
-    if (by) return `${capitalize(other)} ended the call.`;
+    if (by && by !== "server") return `${capitalize(other)} ended the call.`;
   }
   if (reason === "peer_gone") {
     return `The connection to ${other} was lost and did not come back.`;
@@ -525,10 +536,13 @@ export class CallSession extends Emitter {
     this._endedCalls = new Set();
     this._wrapUpTimer = null;
     this._retryTimer = null;
+    this._mediaGeneration = 0;
+    this.wrapUp = null; // (agent) {callId, endsAt} while the server holds us in wrap-up
+    this._lastCallId = null;
   }
 
   log(...args) {
-    if (this.debug) console.log(`[silkline ${this.role}]`, ...args);
+    if (this.debug) console.log(`[silkline ${this.role} ${performance.now().toFixed(0)}]`, ...args);
   }
 
   peer() {
@@ -544,11 +558,13 @@ export class CallSession extends Emitter {
   /** Starts the camera (once per call); the stream is shown in the self view. */
   acquireMedia() {
     if (!this._mediaPromise) {
+      const generation = this._mediaGeneration;
       this._mediaPromise = getCameraAndMicrophone().then(
         (stream) => {
-          if (this._stopped && this.role === "shopper") {
+          if (generation !== this._mediaGeneration || (this._stopped && this.role === "shopper")) {
+            // Released (call withdrawn, ended, page leaving) while the camera was starting.
             stream.getTracks().forEach((t) => t.stop());
-            return stream;
+            return null;
           }
           this.localStream = stream;
           if (this.localVideo) {
@@ -561,7 +577,7 @@ export class CallSession extends Emitter {
           return stream;
         },
         (err) => {
-          this._mediaPromise = null;
+          if (generation === this._mediaGeneration) this._mediaPromise = null;
           throw err;
         }
       );
@@ -570,6 +586,7 @@ export class CallSession extends Emitter {
   }
 
   releaseMedia() {
+    this._mediaGeneration += 1;
     if (this.localStream) this.localStream.getTracks().forEach((t) => t.stop());
     this.localStream = null;
     this._mediaPromise = null;
@@ -603,6 +620,7 @@ export class CallSession extends Emitter {
     sig.on("call-state", (m) => this._onCallState(m));
     sig.on("call-offered", (m) => {
       clearTimeout(this._wrapUpTimer);
+      this.wrapUp = null;
       this.callId = m.call_id;
       this._setState("ringing", "Incoming call", { callId: m.call_id });
       this.emit("call-offered", m);
@@ -622,6 +640,7 @@ export class CallSession extends Emitter {
     sig.on("participant-state", (m) => this._onParticipantState(m));
     sig.on("call-ended", (m) => this._onCallEnded(m));
     sig.on("error", (m) => this._onServerError(m));
+    sig.on("message", (m) => this.emit("message", m)); // everything, for pages that want more
     sig.on("protocol-error", (e) => this.emit("error", { code: "protocol", words: e.words }));
     sig.on("close", (info) => {
       if (this.signaling !== sig) return;
@@ -698,6 +717,11 @@ export class CallSession extends Emitter {
       case "ended":
         this._finishCall({ call_id: m.call_id, reason: m.reason, by: m.by });
         break;
+      case "unavailable":
+        // Nobody can take the call (no agent, queue full, waited too long); `call-ended` follows.
+        this._unavailable = { detail: m.reason, message: m.message };
+        this._finishCall({ call_id: m.call_id, reason: "unavailable", detail: m.reason, by: "server" });
+        break;
       default:
         this.log("unknown call state", m.state);
     }
@@ -707,8 +731,8 @@ export class CallSession extends Emitter {
   _prewarm() {
     if (this.peerObj) return;
     this.acquireMedia()
-      .then(() => {
-        if (this.peerObj || this._stopped || this.inCall) return;
+      .then((stream) => {
+        if (!stream || this.peerObj || this._stopped || this.inCall) return;
         this.peerObj = this._makePeer();
         return this.peerObj.prepare();
       })
@@ -733,8 +757,9 @@ export class CallSession extends Emitter {
   }
 
   async _startPeer() {
-    await this.acquireMedia();
+    const stream = await this.acquireMedia();
     if (!this.inCall || this._stopped) return;
+    if (!stream) throw new SilklineError("no_media", "camera released", "The camera stopped while the call was starting.");
     if (!this.peerObj || this.peerObj._closed || this.peerObj.signaling !== this.signaling) {
       if (this.peerObj) this.peerObj.close();
       this.peerObj = this._makePeer();
@@ -760,11 +785,27 @@ export class CallSession extends Emitter {
   /** (agent) the server's view of our availability: `available`, `away` (e.g. after a missed ring). */
   _onAgentState(m) {
     this.emit("agent-state", m);
-    if (this.role !== "agent" || this.inCall || this.state === "ringing" || this.state === "ended") return;
-    if (m.state === "away" && this.state !== "away") {
+    if (this.role !== "agent") return;
+    if (m.state === "wrap_up") {
+      // The server holds us in a timed wrap-up after a call; it says when we are available.
+      this.wrapUp = {
+        callId: m.call_id || this._lastCallId,
+        endsAt: typeof m.wrap_up_s === "number" ? Date.now() + m.wrap_up_s * 1000 : null,
+      };
+      clearTimeout(this._wrapUpTimer);
+      this.emit("wrap-up", this.wrapUp);
+      return;
+    }
+    if (this.inCall || this.state === "ringing") return;
+    if (m.state === "available") {
+      this.wrapUp = null;
+      clearTimeout(this._wrapUpTimer);
+      if (this.state === "away" || this.state === "ended") {
+        this._setState("available", "Available — waiting for calls");
+      }
+    } else if (m.state === "away" && this.state !== "away") {
+      this.wrapUp = null;
       this._setState("away", "Away — not taking calls");
-    } else if (m.state === "available" && this.state === "away") {
-      this._setState("available", "Available — waiting for calls");
     }
   }
 
@@ -784,6 +825,12 @@ export class CallSession extends Emitter {
   }
 
   _onServerError(m) {
+    if (m.code === "bad_candidate") {
+      // One unusable address (an mDNS or TCP candidate, say) is not worth alarming anyone:
+      // the other candidates carry the call.
+      this.log("candidate refused", m.message);
+      return;
+    }
     this.emit("error", { code: m.code, words: m.words, message: m.message, ref: m.ref });
     if (m.ref && m.ref === this._acceptRef && this.role === "agent" && !this.inCall) {
       // The call went to somebody else, or ended, before our accept arrived.
@@ -824,7 +871,7 @@ export class CallSession extends Emitter {
     // Who hung up, when the server does not say: us if we sent `hangup`, else the other side.
     const by = m.by || (m.reason === "hang_up" ? (this._hungUp ? this.role : "other") : undefined);
     this._hungUp = false;
-    const words = describeEnd(m.reason, { by, me: this.role, other: this.otherName });
+    const words = describeEnd(m.reason, { by, me: this.role, other: this.otherName, detail: m.detail });
     this.releaseMedia();
     this._setState("ended", words, { reason: m.reason || null, by: m.by || null, callId: endedId });
     this.emit("call-ended", { ...m, words });
@@ -835,9 +882,13 @@ export class CallSession extends Emitter {
     } else {
       // An agent stays signed in: after a short wrap-up the console shows "available" again
       // (a new call that rings meanwhile takes over at once).
+      this._lastCallId = endedId || this.callId;
       this.callId = null;
       clearTimeout(this._wrapUpTimer);
-      this._wrapUpTimer = setTimeout(() => this.ready(), this.wrapUpMs);
+      if (!this.wrapUp) {
+        // A server without wrap-up takes calls again at once; show "ended" for a moment.
+        this._wrapUpTimer = setTimeout(() => this.ready(), this.wrapUpMs);
+      }
     }
   }
 
@@ -852,21 +903,26 @@ export class CallSession extends Emitter {
     setTimeout(() => sig.close(), 2000);
   }
 
-  /** (agent) back to "available" after a call (ends the wrap-up early). */
-  ready() {
+  /**
+   * (agent) back to "available" after a call. In a server wrap-up this sends `wrap-up` with the
+   * call's outcome (the server answers `agent-state{available}`); otherwise it is local.
+   */
+  ready({ disposition = "", notes = "" } = {}) {
     clearTimeout(this._wrapUpTimer);
-    if (this.state !== "ended" || this._stopped) return;
-    if (this.signaling && this.signaling.isOpen) {
-      this._setState("available", "Available — waiting for calls");
+    if (this._stopped || !this.signaling || !this.signaling.isOpen) return;
+    if (this.wrapUp && this.wrapUp.callId) {
+      this.signaling.send("wrap-up", { call_id: this.wrapUp.callId, disposition, notes });
+      return;
     }
+    if (this.state === "ended") this._setState("available", "Available — waiting for calls");
   }
 
   /** (agent) take the offered call. */
   accept(callId) {
     this.callId = callId;
     this.acquireMedia()
-      .then(() => {
-        if (!this.peerObj && this.callId === callId && !this._stopped) {
+      .then((stream) => {
+        if (stream && !this.peerObj && this.callId === callId && !this._stopped) {
           this.peerObj = this._makePeer();
           return this.peerObj.prepare();
         }

@@ -40,7 +40,7 @@ function readConfig(tag) {
     mount: attr("mount"),
     product: attr("product") || document.title,
     label: attr("label") || "Video call an expert",
-    debug: tag ? tag.hasAttribute("data-silkline-debug") : false,
+    debug: (tag ? tag.hasAttribute("data-silkline-debug") : false) || new URLSearchParams(location.search).has("silkline-debug"),
   };
 }
 
@@ -160,6 +160,7 @@ class ShopperWidget {
     this.openPanel();
     this.el.error.textContent = "";
     this.el.notice.textContent = "";
+    this.el.title.textContent = "Video call with an expert";
     this.resetToggles();
     const session = new CallSession({
       role: "shopper",
@@ -181,6 +182,12 @@ class ShopperWidget {
     });
     session.on("error", (e) => {
       if (this.session === session && e.words) this.el.error.textContent = e.words;
+    });
+    session.on("message", (m) => {
+      // Servers that name the expert (`agent-joined{name}`) get a personal title.
+      if (this.session === session && m.type === "agent-joined" && typeof m.name === "string" && m.name) {
+        this.el.title.textContent = `Video call with ${m.name}`;
+      }
     });
     // The camera starts while the call is being set up (and shows as the self view).
     session.acquireMedia().catch((err) => {
@@ -247,6 +254,7 @@ class ShopperWidget {
     // In an error the state line says so briefly; the alert below carries the sentence.
     el.state.textContent = state === "error" ? "The call could not go on" : words || state;
     const live = IN_CALL.has(state);
+    if (state === "connected") el.error.textContent = ""; // earlier hiccups are over
     el.call.disabled = live;
     el.hangup.hidden = !live;
     el.hangup.disabled = false;
