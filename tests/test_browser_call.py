@@ -41,15 +41,8 @@ except ImportError:  # pragma: no cover
 pytestmark = pytest.mark.asyncio
 
 # A participant that comes back mid-call gets a new video subscriber, which needs a keyframe:
-# the SFU asks the other browser with a PLI, but addressed to the first SSRC aiortc has seen from
-# it (`getSynchronizationSources()[0]` in sfu/publisher.py), which with Chrome is the RTX SSRC
-# (RTX padding/probes arrive early). Chrome ignores it (its outbound-rtp pliCount stays 0), so
-# video never resumes. With RTX stripped from the offers the same test passes (pliCount 1).
-PLI_TO_RTX_SSRC = pytest.mark.xfail(
-    reason="server bug: keyframe request (PLI) sent to the publisher's RTX SSRC; "
-    "mid-call subscribers never get a keyframe",
-    strict=False,
-)
+# the SFU asks the other browser with a PLI addressed to its media SSRC (not the RTX one, which
+# Chrome ignores). These tests caught that bug.
 
 CALL_TIMEOUT_MS = 30_000  # generous: loopback, but a loaded CI machine
 END_TIMEOUT_MS = 10_000
@@ -186,7 +179,6 @@ async def frames_decoded(bp: BrowserPage) -> int:
     return int(await bp.page.evaluate(VIDEO_FRAMES_JS))
 
 
-@PLI_TO_RTX_SSRC
 async def test_shopper_socket_drop_resumes_call(chromium_browser, silkline_server):
     """The shopper's WebSocket drops mid-call: the widget rejoins with the same token, sends a
     fresh offer on a new peer connection, and video flows both ways again."""
@@ -219,7 +211,6 @@ async def test_shopper_socket_drop_resumes_call(chromium_browser, silkline_serve
         await agent.close()
 
 
-@PLI_TO_RTX_SSRC
 async def test_agent_media_failure_new_offer_on_same_socket(chromium_browser, silkline_server):
     """ICE fails on the agent's side while its socket stays open: the console replaces the peer
     connection with a fresh offer (protocol: `offer` replaces) and video comes back both ways."""
