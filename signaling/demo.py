@@ -26,6 +26,8 @@ def page_routes(web_root: Path = WEB_CLIENT) -> list[web.AbstractRouteDef]:
         web.get("/", index),
         web.get("/demo/shop", page("shop.html")),
         web.get("/agent", page("agent.html")),
+        web.get("/supervisor", page("supervisor.html")),
+        web.get("/qa", page("qa.html")),
         web.static("/static", web_root, follow_symlinks=False),
     ]
 
