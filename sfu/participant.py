@@ -37,6 +37,9 @@ class MediaState(str, Enum):
 class ParticipantObserver(Protocol):
     def on_media_state(self, participant: Participant, state: MediaState) -> None: ...
 
+    def on_publisher(self, participant: Participant, publisher: Publisher, added: bool) -> None:
+        """A track started (a new peer published) or went away; e.g. to attach a recorder."""
+
 
 class Participant:
     def __init__(
@@ -115,11 +118,21 @@ class Participant:
             return
         old = self.publishers.pop(kind, None)
         if old is not None:
+            self._publisher_event(old, added=False)
             old.close()
-        self.publishers[kind] = Publisher(self.participant_id, kind, receiver, peer,
-                                          transcode=self.transcode,
-                                          on_first_frame=self._check_media)
+        publisher = Publisher(self.participant_id, kind, receiver, peer, transcode=self.transcode,
+                              on_first_frame=self._check_media)
+        self.publishers[kind] = publisher
         self.room.route()
+        self._publisher_event(publisher, added=True)
+
+    def _publisher_event(self, publisher: Publisher, added: bool) -> None:
+        hook = getattr(self.observer, "on_publisher", None)
+        if hook is not None:
+            try:
+                hook(self, publisher, added)
+            except Exception:
+                logger.exception("publisher observer failed")
 
     def _peer_state_changed(self, peer: Peer, state: str) -> None:
         if peer is not self.peer:
@@ -135,6 +148,7 @@ class Participant:
         peer, self.peer = self.peer, None
         self._peer_connected_at = None
         for publisher in self.publishers.values():
+            self._publisher_event(publisher, added=False)
             publisher.close()
         self.publishers.clear()
         for tracks in self.slots.values():

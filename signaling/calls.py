@@ -82,6 +82,7 @@ class CallService:
         self._ticker: asyncio.Task | None = None
         self._closing = False
         self._dashboard_dirty = False
+        self.recording: Any = None  # RecordingService, set by the composition root
 
     async def start(self) -> None:
         """Learn ratings and returning customers from the records; start the queue ticker."""
@@ -188,6 +189,9 @@ class CallService:
         if old is not None and old is not session:
             self._spawn(old.close(4409, "rejoined from another connection"))
         await self._event(call, "rejoined", role=party.role.value)
+        if self.recording is not None and self.recording.state_for(call.call_id) != "off":
+            session.send(message("recording", call_id=call.call_id,
+                                 state=self.recording.state_for(call.call_id)))
         self._refresh_party(call, party)
 
     # ------------------------------------------------------------------ queueing
@@ -373,7 +377,53 @@ class CallService:
         self._send_state(call)
         if call.shopper.session is not None:
             call.shopper.session.send(message("agent-joined", call_id=call_id, name=agent.name))
+        if self.recording is not None:
+            await self.recording.call_answered(call, self.queues.configs[call.queue].record)
+            self._attach_recorder(call)
         self._dashboard_changed()
+
+    def _attach_recorder(self, call: Call) -> None:
+        room = self.sfu.rooms.get(call.call_id)
+        if room is None or self.recording is None:
+            return
+        existing = []
+        for party in call.parties():
+            participant = room.get(party.participant_id)
+            if participant is not None:
+                existing += [(party, participant, pub) for pub in participant.publishers.values()]
+        if call.call_id in self.recording.calls and self.recording.calls[call.call_id].recording:
+            self.recording.attach_existing(call, existing)
+
+    def on_publisher(self, call: Call, party: Party, participant: Participant, publisher: Any,
+                     added: bool) -> None:
+        if self.recording is not None and call.state is not CallState.ENDED:
+            self.recording.on_publisher(call, party, participant, publisher, added)
+
+    async def recording_consent(self, session: Session, call_id: str, granted: bool) -> None:
+        call = self.live_call(call_id)
+        if call.shopper.session is not session:
+            raise CallError("forbidden", "only the shopper answers the recording question")
+        if self.recording is None:
+            raise CallError("invalid_state", "recording is not available on this server")
+        await self._recording_call(self.recording.consent(call, granted))
+        self._attach_recorder(call)
+
+    async def pause_recording(self, session: Session, call_id: str, paused: bool) -> None:
+        call = self.live_call(call_id)
+        party = call.party_of(session)
+        if party is None or party.role is not Role.AGENT:
+            raise CallError("forbidden", "only the agent of this call can pause the recording")
+        if self.recording is None:
+            raise CallError("invalid_state", "this call is not being recorded")
+        await self._recording_call(self.recording.pause(call, paused, by=party.identity))
+
+    async def _recording_call(self, coro: Any) -> None:
+        from signaling.recording import RecordingError
+
+        try:
+            await coro
+        except RecordingError as exc:
+            raise CallError(exc.code, exc.message) from None
 
     async def decline(self, session: Session, call_id: str) -> None:
         agent = self.agent_for(session)
@@ -612,6 +662,12 @@ class CallService:
                                                reason=reason.value, by=by, detail=detail))
             self._release_agent(call, previous, reason)
             logger.info("call %s ended: %s by %s", call.call_id, reason.value, by)
+            if self.recording is not None:
+                try:
+                    await self.recording.call_ended(call, call.connected_at, now,
+                                                    call.agent.name if call.agent else None)
+                except Exception:
+                    logger.exception("call %s: finishing the recording failed", call.call_id)
             await self.sfu.close_room(call.call_id, reason)
             self._dashboard_changed()
         await self._dispatch()
@@ -848,6 +904,8 @@ class CallService:
         for agent in self.agents.values():
             if agent.wrap_up is not None:
                 agent.wrap_up.cancel()
+        if self.recording is not None:
+            await self.recording.close()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
@@ -861,6 +919,9 @@ class _PartyObserver:
     def on_media_state(self, participant: Participant, state: MediaState) -> None:
         if state in (MediaState.CONNECTED, MediaState.LOST):
             self.service.on_media_state(self.call, self.party, state)
+
+    def on_publisher(self, participant: Participant, publisher: Any, added: bool) -> None:
+        self.service.on_publisher(self.call, self.party, participant, publisher, added)
 
 
 _UNAVAILABLE_TEXT = {

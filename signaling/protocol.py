@@ -110,9 +110,22 @@ class Unmonitor(_Message, tag="unmonitor"):
     call_id: str = ""
 
 
+class RecordingConsent(_Message, tag="recording-consent"):
+    call_id: str = ""
+    granted: bool = False
+
+
+class PauseRecording(_Message, tag="pause-recording"):
+    call_id: str = ""
+
+
+class ResumeRecording(_Message, tag="resume-recording"):
+    call_id: str = ""
+
+
 ClientMessage = Union[Join, Accept, Decline, Offer, Candidate, Hangup, Leave, SetState, Chat,
                       Snapshot, Transfer, WrapUp, CallbackRequest, Monitor, MonitorModeChange,
-                      Unmonitor]
+                      Unmonitor, RecordingConsent, PauseRecording, ResumeRecording]
 TYPES = {cls.__struct_config__.tag: cls for cls in ClientMessage.__args__}  # type: ignore[attr-defined]
 _REQUIRED = {
     "join": ("token",),
@@ -130,6 +143,9 @@ _REQUIRED = {
     "monitor": ("call_id",),
     "monitor-mode": ("call_id", "mode"),
     "unmonitor": ("call_id",),
+    "recording-consent": ("call_id", "granted"),
+    "pause-recording": ("call_id",),
+    "resume-recording": ("call_id",),
 }
 _decoder = msgspec.json.Decoder()
 

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from signaling.routing import QueueConfig, RelaxStep, WaitingCall, order
 
 DEFAULT_QUEUES = [
-    QueueConfig("general", strategy="longest_idle"),
+    QueueConfig("general", strategy="longest_idle", record="ask"),
     QueueConfig("jewellery", strategy="best_skill",
                 relax=(RelaxStep(0, 3), RelaxStep(20, 2), RelaxStep(40, 1)),
-                returning_customer_s=15, overflow_after_s=120, overflow_to="general"),
-    QueueConfig("electronics", strategy="fewest_calls", overflow_after_s=120, overflow_to="general"),
+                returning_customer_s=15, overflow_after_s=120, overflow_to="general",
+                record="always"),
+    QueueConfig("electronics", strategy="fewest_calls", overflow_after_s=120, overflow_to="general",
+                record="never"),
 ]
 DEFAULT_ENTRY_POINTS = {"jewellery": "jewellery", "rings": "jewellery", "watches": "jewellery",
                         "electronics": "electronics", "phones": "electronics"}

@@ -46,6 +46,8 @@ class QueueConfig:
             self.skill = self.name
         if self.strategy not in STRATEGIES:
             raise ValueError(f"queue {self.name}: strategy must be one of {STRATEGIES}")
+        if self.record not in ("always", "ask", "never"):
+            raise ValueError(f"queue {self.name}: record must be always, ask or never")
         self.relax = tuple(sorted(
             (s if isinstance(s, RelaxStep) else RelaxStep(*s) for s in self.relax),
             key=lambda s: s.after_s,

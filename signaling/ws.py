@@ -29,7 +29,10 @@ from signaling.protocol import (
     Monitor,
     MonitorModeChange,
     Offer,
+    PauseRecording,
     ProtocolError,
+    RecordingConsent,
+    ResumeRecording,
     SetState,
     Snapshot,
     Transfer,
@@ -251,6 +254,11 @@ class SignalingEndpoint:
             await self.calls.set_monitor_mode(session, msg.call_id, msg.mode)
         elif isinstance(msg, Unmonitor):
             await self.calls.unmonitor(session, msg.call_id)
+        elif isinstance(msg, RecordingConsent):
+            self._check_call(session, msg.call_id)
+            await self.calls.recording_consent(session, msg.call_id, msg.granted)
+        elif isinstance(msg, (PauseRecording, ResumeRecording)):
+            await self.calls.pause_recording(session, msg.call_id, isinstance(msg, PauseRecording))
 
     @staticmethod
     def _check_call(session: SignalingSession, call_id: str) -> None:

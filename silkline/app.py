@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -13,8 +14,12 @@ from signaling.auth import TokenService
 from signaling.calls import CallService, CallSettings
 from signaling.conversation import Conversation
 from signaling.demo import DemoTokens, page_routes
+from recorder import Recorder
+from signaling.media_urls import MediaSigner
 from signaling.photos import PhotoStore
+from signaling.qa_api import QaApi
 from signaling.queues import Queues
+from signaling.recording import RecordingService
 from signaling.rest import RestApi, error_middleware
 from signaling.store import MemoryStateStore, StateStore
 from signaling.ws import SignalingEndpoint
@@ -28,6 +33,8 @@ SFU = web.AppKey("sfu", SfuNode)
 CALLS = web.AppKey("calls", CallService)
 TOKENS = web.AppKey("tokens", TokenService)
 SIGNALING = web.AppKey("signaling", SignalingEndpoint)
+RECORDER = web.AppKey("recorder", Recorder)
+MEDIA_SIGNER = web.AppKey("media_signer", MediaSigner)
 
 
 def make_store(config: Config) -> StateStore:
@@ -56,6 +63,10 @@ def create_app(config: Config) -> web.Application:
         ice_servers=config.ice_servers,
     )
     app[CALLS] = calls
+    recorder = Recorder(config.recordings_dir)
+    app[RECORDER] = recorder
+    recording = RecordingService(recorder, store, calls.clock, layout=config.layout)
+    calls.recording = recording
     photos = PhotoStore(config.data_dir / "photos")
     conversation = Conversation(calls, photos)
     signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat)
@@ -63,16 +74,27 @@ def create_app(config: Config) -> web.Application:
 
     app.router.add_get("/ws", signaling.handle)
     app.router.add_routes(RestApi(calls, store, tokens, conversation, photos).routes())
+    signer = MediaSigner(config.resolved_secret())
+    app[MEDIA_SIGNER] = signer
+    app.router.add_routes(QaApi(store, tokens, recording, signer, photos, config.data_dir).routes())
     if config.demo:
         app.router.add_routes(DemoTokens(tokens).routes())
     app.router.add_routes(page_routes())
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await store.open()
+        # recordings left "recording" by a crash become "interrupted" (and stay playable)
+        recovered = await asyncio.to_thread(recorder.recover)
+        if recovered:
+            logger.warning("recovered %d recordings interrupted by a crash", len(recovered))
+        retention = recorder.retention_task(config.retention_days)
+        retention.start()
         await calls.start()
         yield
         await calls.close()
         await sfu.close(CloseReason.NODE_DRAIN)
+        await retention.stop()
+        await recorder.close()
         await store.close()
 
     async def on_shutdown(app: web.Application) -> None:

@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"address offered for media (repeatable; {ENV['media_addresses']}, comma-separated)")
     serve.add_argument("--grace-period", type=float, help=f"seconds a vanished participant may come back (default 15; {ENV['grace_period']})")
     serve.add_argument("--ring-timeout", type=float, help=f"seconds an offered call rings (default 30; {ENV['ring_timeout']})")
+    serve.add_argument("--retention-days", type=float,
+                       help=f"delete recordings older than this (default 90; {ENV['retention_days']})")
     serve.add_argument("--forwarding", choices=["encoded", "transcode"],
                        help="encoded (default) forwards frames as received; transcode decodes and "
                             "re-encodes with aiortc's MediaRelay — for load-test comparison only")
@@ -43,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> Config:
     config = from_env()
     for name in ("host", "port", "redis_url", "data_dir", "recordings_dir", "secret", "demo",
-                 "media_addresses", "grace_period", "ring_timeout", "log_level", "forwarding"):
+                 "media_addresses", "grace_period", "ring_timeout", "log_level", "forwarding",
+                 "retention_days"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)

@@ -29,6 +29,8 @@ class Config:
     ws_heartbeat: float = 5.0
     token_ttl: float = 3600.0
     log_level: str = "INFO"
+    retention_days: float = 90.0
+    layout: str = "side_by_side"  # QA playback: side_by_side | pip
     queues: list | None = None  # QueueConfig list; None = the default demo queues
     forwarding: str = "encoded"  # "transcode" = aiortc MediaRelay, for load-test comparison only
 
@@ -65,6 +67,8 @@ ENV = {
     "ring_timeout": "SILKLINE_RING_TIMEOUT",
     "log_level": "SILKLINE_LOG_LEVEL",
     "forwarding": "SILKLINE_FORWARDING",
+    "retention_days": "SILKLINE_RETENTION_DAYS",
+    "layout": "SILKLINE_QA_LAYOUT",
 }
 
 
@@ -82,7 +86,7 @@ def from_env(environ: dict[str, str] | None = None) -> Config:
 def parse_value(name: str, raw: str) -> object:
     if name == "port":
         return int(raw)
-    if name in ("grace_period", "ring_timeout"):
+    if name in ("grace_period", "ring_timeout", "retention_days"):
         return float(raw)
     if name == "demo":
         return raw.strip().lower() not in ("0", "false", "no", "off")

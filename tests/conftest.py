@@ -90,18 +90,19 @@ class Side:
     accepted_at: float = 0.0
 
 
-async def start_call(server: Running, encoded: bool = True) -> tuple[str, Side, Side]:
+async def start_call(server: Running, encoded: bool = True, context: dict | None = None,
+                     customer_id: str | None = None) -> tuple[str, Side, Side]:
     """Agent signs in, shopper calls, agent accepts, both negotiate media. Returns call id.
     Each Side's ``accepted_at`` is the moment the agent's accept was sent."""
     agent_token = await server.token("agent", name="Ann")
     agent_ws = await server.client()
     await agent_ws.send("join", token=agent_token["token"])
     await agent_ws.expect("joined")
-    shopper_token = await server.token("shopper")
+    shopper_token = await server.token("shopper", **({"customer_id": customer_id} if customer_id else {}))
     call_id = shopper_token["call_id"]
     shopper_ws = await server.client()
     await shopper_ws.send("join", token=shopper_token["token"],
-                          context={"product_id": "ring-42", "title": "Sapphire ring"})
+                          context={"product_id": "ring-42", "title": "Sapphire ring", **(context or {})})
     await shopper_ws.expect("joined", call_id=call_id)
     offered = await agent_ws.expect("call-offered", call_id=call_id)
     assert offered["context"]["product_id"] == "ring-42"

@@ -1,0 +1,233 @@
+"""The QA face: search calls with recordings, replay them through signed media URLs,
+score them, and erase everything about a customer on request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from signaling.auth import Role, TokenService
+from signaling.figures import call_facts
+from signaling.media_urls import MediaSigner
+from signaling.photos import PhotoStore
+from signaling.recording import RecordingService
+from signaling.rest import bearer_claims, json_error
+from signaling.store import StateStore
+
+logger = logging.getLogger(__name__)
+
+QA_ROLES = {Role.QA, Role.SUPERVISOR, Role.ADMIN}
+SCORE_CRITERIA = ("greeting", "product_knowledge", "problem_solved", "courtesy", "compliance")
+
+
+class QaApi:
+    def __init__(self, store: StateStore, tokens: TokenService, recording: RecordingService,
+                 signer: MediaSigner, photos: PhotoStore, data_dir: Path) -> None:
+        self.store = store
+        self.tokens = tokens
+        self.recording = recording
+        self.signer = signer
+        self.photos = photos
+        self.erasure_log = Path(data_dir) / "erasures.jsonl"
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/recordings", self.search),
+            web.get("/api/recordings/{call_id}", self.detail),
+            web.post("/api/recordings/{call_id}/compose", self.recompose),
+            web.post("/api/calls/{call_id}/scorecard", self.score),
+            web.get("/api/scorecards", self.scorecards),
+            web.delete("/api/customers/{customer_id}", self.erase_customer),
+            web.get("/media/{path:.+}", self.media),
+        ]
+
+    def _auth(self, request: web.Request, roles: set[Role] = QA_ROLES):  # type: ignore[no-untyped-def]
+        from signaling.auth import AuthError
+
+        claims = bearer_claims(request, self.tokens)
+        if claims.role not in roles:
+            raise AuthError("forbidden", f"the {claims.role.value} role may not do this")
+        return claims
+
+    async def search(self, request: web.Request) -> web.Response:
+        """Filters: from, to (unix s), agent, queue, min_duration, max_duration (s),
+        min_rating, disposition, has_recording (true/false), limit."""
+        self._auth(request)
+        q = request.query
+
+        def num(name: str) -> float | None:
+            try:
+                return float(q[name]) if q.get(name) not in (None, "") else None
+            except ValueError:
+                raise web.HTTPBadRequest(reason=f"{name} must be a number") from None
+
+        since, until = num("from"), num("to")
+        min_d, max_d, min_rating = num("min_duration"), num("max_duration"), num("min_rating")
+        has = q.get("has_recording")
+        records = await self.store.list_calls(limit=int(num("limit") or 200), since=since, until=until)
+        out = []
+        for record in records:
+            facts = call_facts(record)
+            duration = facts["handle_s"]
+            recorded = bool(record.get("recordings"))
+            rating = (record.get("rating") or {}).get("score")
+            if q.get("agent") and facts["agent_id"] != q["agent"]:
+                continue
+            if q.get("queue") and facts["queue"] != q["queue"]:
+                continue
+            if min_d is not None and (duration is None or duration < min_d):
+                continue
+            if max_d is not None and (duration is None or duration > max_d):
+                continue
+            if min_rating is not None and (rating is None or rating < min_rating):
+                continue
+            if q.get("disposition") and record.get("disposition") != q["disposition"]:
+                continue
+            if has in ("true", "1") and not recorded or has in ("false", "0") and recorded:
+                continue
+            out.append({
+                "call_id": record["call_id"], "created_at": record.get("created_at"),
+                "agent_id": facts["agent_id"], "queue": facts["queue"], "outcome": facts["outcome"],
+                "duration_s": round(duration, 1) if duration is not None else None,
+                "rating": rating, "disposition": record.get("disposition"), "recorded": recorded,
+                "composite": (record.get("composite") or {}).get("state"),
+                "scored": bool(record.get("scorecard")),
+                "title": (record.get("context") or {}).get("title"),
+            })
+        return web.json_response({"calls": out})
+
+    async def detail(self, request: web.Request) -> web.Response:
+        self._auth(request)
+        call_id = request.match_info["call_id"]
+        record = await self.store.get_call(call_id)
+        if record is None:
+            return json_error(404, "call_not_found", f"no call {call_id!r}")
+        composite = dict(record.get("composite") or {})
+        job = self.recording.jobs.get(call_id)
+        if job is not None and getattr(job, "state", None) in ("queued", "running"):
+            composite = {"state": "composing", "progress": round(job.progress, 3)}
+        if composite.get("state") == "complete":
+            for key in ("file", "poster"):
+                if composite.get(key):
+                    composite[f"{key}_url"] = self.signer.url(composite[key])
+            composite["thumbnail_urls"] = [self.signer.url(t) for t in composite.get("thumbnails") or []]
+        tracks = []
+        for r in self.recording.recorder.list(call_id=call_id):
+            if r.get("kind") not in ("audio", "video"):
+                continue  # the composite has its own entry
+            tracks.append({**{k: r.get(k) for k in ("recording_id", "role", "kind", "codec", "state",
+                                                    "reason", "started_at", "duration", "pauses")},
+                           "url": self.signer.url(r["file"]) if r.get("file") else None})
+        photos = [
+            {**e, "url": f"/api/calls/{call_id}/photos/{e['photo_id']}"}
+            for e in record.get("events", []) if e.get("type") in ("photo", "snapshot")
+        ]
+        return web.json_response({
+            "call": record, "outcome": call_facts(record)["outcome"], "composite": composite,
+            "tracks": tracks, "photos": photos, "timeline_origin": composite.get("start_at")
+            or _first(record, "connected") or _first(record, "accepted"),
+            "criteria": SCORE_CRITERIA,
+        })
+
+    async def recompose(self, request: web.Request) -> web.Response:
+        self._auth(request, {Role.QA, Role.ADMIN})
+        call_id = request.match_info["call_id"]
+        record = await self.store.get_call(call_id)
+        if record is None or not record.get("recordings"):
+            return json_error(404, "call_not_found", "no recording for this call")
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {}
+        layout = body.get("layout") if isinstance(body, dict) else None
+        if layout not in (None, "side_by_side", "pip"):
+            return json_error(400, "invalid_message", "layout must be side_by_side or pip")
+        start = _first(record, "connected") or _first(record, "accepted")
+        job = self.recording.recorder.compose(call_id, start=start, end=record.get("ended_at"),
+                                              layout=layout)
+        self.recording.jobs[call_id] = job
+        self.recording._spawn(self.recording._composed(call_id, job, start))
+        return web.json_response({"call_id": call_id, "job": job.to_dict()}, status=202)
+
+    async def score(self, request: web.Request) -> web.Response:
+        claims = self._auth(request, {Role.QA, Role.SUPERVISOR, Role.ADMIN})
+        call_id = request.match_info["call_id"]
+        try:
+            body = await request.json()
+        except ValueError:
+            return json_error(400, "bad_json", "send {\"scores\": {criterion: 0-5}, \"comment\": …}")
+        scores = body.get("scores") if isinstance(body, dict) else None
+        if not isinstance(scores, dict) or not scores or any(
+                k not in SCORE_CRITERIA or not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 5
+                for k, v in scores.items()):
+            return json_error(400, "invalid_message",
+                              f"scores: 0-5 for each of {', '.join(SCORE_CRITERIA)}")
+        comment = body.get("comment", "")
+        if not isinstance(comment, str):
+            return json_error(400, "invalid_message", "comment must be text")
+        if await self.store.get_call(call_id) is None:
+            return json_error(404, "call_not_found", f"no call {call_id!r}")
+        card = {"scores": scores, "comment": comment.strip()[:4000], "by": claims.sub, "at": time.time(),
+                "total": round(sum(scores.values()) / (5 * len(scores)) * 100)}
+        await self.store.update_call(call_id, {"scorecard": card})
+        await self.store.append_call_event(call_id, {"type": "scored", "at": card["at"], "by": claims.sub,
+                                                     "total": card["total"]})
+        return web.json_response({"call_id": call_id, "scorecard": card}, status=201)
+
+    async def scorecards(self, request: web.Request) -> web.Response:
+        self._auth(request)
+        records = await self.store.list_calls(limit=1000)
+        return web.json_response({"scorecards": [
+            {"call_id": r["call_id"], "agent_id": r.get("agent_id"), **r["scorecard"]}
+            for r in records if r.get("scorecard")]})
+
+    async def erase_customer(self, request: web.Request) -> web.Response:
+        """Delete everything about one customer: recordings, photos, call records. Logged."""
+        claims = self._auth(request, {Role.ADMIN})
+        customer = request.match_info["customer_id"]
+        records = await self.store.list_calls(limit=100_000)
+        mine = [r for r in records if customer in (r.get("customer_id"), r.get("shopper_id"))]
+        call_ids = [r["call_id"] for r in mine]
+        deleted_files = await self.recording.recorder.erase(call_ids=call_ids,
+                                                            reason=f"erasure request for {customer}")
+        photos = sum([await asyncio.to_thread(self.photos.delete_call, c) for c in call_ids])
+        for call_id in call_ids:
+            await self.store.delete_call(call_id)
+        entry = {"at": time.time(), "by": claims.sub, "customer": customer, "calls": call_ids,
+                 "recording_files": len(deleted_files), "photos": photos}
+        await asyncio.to_thread(_append_line, self.erasure_log, entry)
+        logger.warning("erased customer %s: %d calls, %d recording files, %d photos (by %s)",
+                       customer, len(call_ids), len(deleted_files), photos, claims.sub)
+        return web.json_response(entry)
+
+    async def media(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info["path"]
+        if not self.signer.check(path, request.query.get("exp", ""), request.query.get("sig", "")):
+            return json_error(403, "forbidden", "this media link is not valid or has expired")
+        try:
+            file = self.recording.recorder.resolve(path)
+        except Exception:  # the recorder refuses anything outside its directory
+            return json_error(404, "not_found", "no such media")
+        if not file.is_file():
+            return json_error(404, "not_found", "no such media")
+        # FileResponse answers Range requests (seeking in <video>) and sets the type.
+        return web.FileResponse(file, headers={"Cache-Control": "private, max-age=300"})
+
+
+def _first(record: dict[str, Any], kind: str) -> float | None:
+    return next((e.get("at") for e in record.get("events", []) if e.get("type") == kind), None)
+
+
+def _append_line(path: Path, entry: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps(entry) + "\n")
+        out.flush()
+        os.fsync(out.fileno())

@@ -1,0 +1,198 @@
+"""Recording policy and consent for calls: when to record, the indicator, pause/resume.
+
+The per-queue policy is ``always``, ``ask`` (the shopper is asked; the answer is stored with
+the call) or ``never``. Recording attaches the recorder's sinks to every publisher of the
+call's shopper and agent (a returning party's new publisher gets a new segment) and asks for
+a keyframe so each file starts cleanly. When the call ends the files are finalised and a
+composition job makes the QA playback file in the background.
+
+Signaling talks to the recorder through the small ``RecorderPort`` interface; the composition
+root hands it the real ``recorder.Recorder``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sfu import Participant
+from sfu.publisher import Publisher
+from signaling.auth import Role
+from signaling.call import Call, Party
+from signaling.protocol import message
+from signaling.store import StateStore
+
+logger = logging.getLogger(__name__)
+
+
+class RecorderPort(Protocol):
+    def start_track(self, call_id: str, participant_id: str, role: str, kind: str,
+                    codec: str | None = None, *, request_keyframe: Callable[[], None] | None = None) -> Any: ...
+    def pause(self, call_id: str, at: float | None = None) -> None: ...
+    def resume(self, call_id: str, at: float | None = None) -> None: ...
+    async def stop_track(self, track: Any) -> dict[str, Any]: ...
+    async def finish(self, call_id: str) -> list[dict[str, Any]]: ...
+    def compose(self, call_id: str, *, start: float | None = None, end: float | None = None,
+                agent_name: str | None = None, layout: str | None = None) -> Any: ...
+    def list(self, **filters: Any) -> list[dict[str, Any]]: ...
+    def resolve(self, relative: str) -> Path: ...
+    async def erase(self, *, call_ids: list[str] = ..., recording_ids: list[str] = ...,
+                    reason: str = ...) -> list[str]: ...
+
+
+@dataclass
+class _Active:
+    recording: bool = False
+    paused: bool = False
+    sinks: dict[int, tuple[Publisher, Any]] = field(default_factory=dict)
+
+
+class RecordingError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class RecordingService:
+    def __init__(self, recorder: RecorderPort, store: StateStore, clock: Callable[[], float],
+                 layout: str = "side_by_side") -> None:
+        self.recorder = recorder
+        self.store = store
+        self.clock = clock
+        self.layout = layout
+        self.calls: dict[str, _Active] = {}
+        self.jobs: dict[str, Any] = {}  # call_id → ComposeJob
+        self._tasks: set[asyncio.Task] = set()
+
+    # ---- lifecycle hooks (called by the CallService) -----------------------------------
+    async def call_answered(self, call: Call, policy: str) -> None:
+        if call.call_id in self.calls:
+            return  # a transfer: already decided for this call
+        self.calls[call.call_id] = _Active()
+        if policy == "always":
+            await self._start(call, consent=None)
+        elif policy == "ask":
+            await self._event(call.call_id, "recording_consent_asked")
+            if call.shopper.session is not None:
+                call.shopper.session.send(message("recording-consent-request", call_id=call.call_id))
+
+    async def consent(self, call: Call, granted: bool) -> None:
+        active = self.calls.get(call.call_id)
+        if active is None:
+            raise RecordingError("invalid_state", "this call is not being asked for consent")
+        await self.store.update_call(call.call_id, {"recording_consent": granted})
+        await self._event(call.call_id, "recording_consent", granted=granted)
+        if granted and not active.recording:
+            await self._start(call, consent=True)
+        elif not granted:
+            self._tell(call, "off", reason="declined")
+
+    async def _start(self, call: Call, consent: bool | None) -> None:
+        active = self.calls[call.call_id]
+        active.recording = True
+        await self.store.update_call(call.call_id, {"recorded": True})
+        await self._event(call.call_id, "recording_started")
+        self._tell(call, "on")
+
+    def on_publisher(self, call: Call, party: Party, participant: Participant,
+                     publisher: Publisher, added: bool) -> None:
+        active = self.calls.get(call.call_id)
+        if active is None or party.role is Role.SUPERVISOR:
+            return
+        key = id(publisher)
+        if added and active.recording:
+            sink = self.recorder.start_track(call.call_id, participant.participant_id, party.role.value,
+                                             publisher.kind, publisher.codec,
+                                             request_keyframe=publisher.request_keyframe)
+            publisher.add_sink(sink)  # also asks the publisher for a keyframe
+            active.sinks[key] = (publisher, sink)
+        elif not added and key in active.sinks:
+            publisher, sink = active.sinks.pop(key)
+            publisher.remove_sink(sink)
+            self._spawn(self.recorder.stop_track(sink))
+
+    def attach_existing(self, call: Call, publishers: list[tuple[Party, Participant, Publisher]]) -> None:
+        """Recording starts mid-call (consent came later): tap the publishers already there."""
+        for party, participant, publisher in publishers:
+            if id(publisher) not in self.calls[call.call_id].sinks:
+                self.on_publisher(call, party, participant, publisher, True)
+
+    async def pause(self, call: Call, paused: bool, by: str) -> None:
+        active = self.calls.get(call.call_id)
+        if active is None or not active.recording:
+            raise RecordingError("invalid_state", "this call is not being recorded")
+        if active.paused == paused:
+            return
+        active.paused = paused
+        now = self.clock()
+        (self.recorder.pause if paused else self.recorder.resume)(call.call_id, at=now)
+        await self._event(call.call_id, "recording_paused" if paused else "recording_resumed", by=by)
+        self._tell(call, "paused" if paused else "on")
+
+    async def call_ended(self, call: Call, connected_at: float | None, ended_at: float,
+                         agent_name: str | None) -> None:
+        active = self.calls.pop(call.call_id, None)
+        if active is None:
+            return
+        for publisher, sink in active.sinks.values():
+            publisher.remove_sink(sink)
+        active.sinks.clear()
+        if not active.recording:
+            return
+        records = await self.recorder.finish(call.call_id)
+        summary = [{k: r.get(k) for k in ("recording_id", "role", "kind", "state", "reason",
+                                          "started_at", "duration")} for r in records]
+        failed = [r for r in records if r.get("state") == "failed"]
+        await self.store.update_call(call.call_id, {"recordings": summary})
+        await self._event(call.call_id, "recording_finished", tracks=len(records), failed=len(failed))
+        if any(r.get("state") == "complete" and r.get("frames") for r in records):
+            job = self.recorder.compose(call.call_id, start=connected_at, end=ended_at,
+                                        agent_name=agent_name, layout=self.layout)
+            self.jobs[call.call_id] = job
+            self._spawn(self._composed(call.call_id, job, connected_at))
+
+    async def _composed(self, call_id: str, job: Any, start_at: float | None = None) -> None:
+        try:
+            result = await job.wait()
+        except Exception as exc:  # the job says why; the per-track files are still there
+            logger.error("call %s: composition failed: %s", call_id, exc)
+            await self.store.update_call(call_id, {"composite": {"state": "failed", "reason": str(exc)}})
+            return
+        await self.store.update_call(call_id, {"composite": {**result, "state": "complete",
+                                                             "start_at": start_at}})
+        await self.store.append_call_event(call_id, {"type": "composed", "at": self.clock()})
+
+    # ---- helpers ---------------------------------------------------------------------
+    def _tell(self, call: Call, state: str, reason: str | None = None) -> None:
+        for party in call.parties():
+            if party.session is not None:
+                party.session.send(message("recording", call_id=call.call_id, state=state, reason=reason))
+
+    def state_for(self, call_id: str) -> str:
+        active = self.calls.get(call_id)
+        if active is None or not active.recording:
+            return "off"
+        return "paused" if active.paused else "on"
+
+    async def _event(self, call_id: str, kind: str, **fields: Any) -> None:
+        await self.store.append_call_event(call_id, {"type": kind, "at": self.clock(),
+                                                     **{k: v for k, v in fields.items() if v is not None}})
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("recording task failed", exc_info=task.exception())
+
+    async def close(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
