@@ -264,3 +264,73 @@ class ContactCentre(RuleBasedStateMachine):
 ContactCentre.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None,
                                            suppress_health_check=[HealthCheck.too_slow])
 TestContactCentre = ContactCentre.TestCase
+
+
+# ---------------------------------------------------------------- time-driven queue rules
+
+def _service(now: list[float], queues: list[QueueConfig]) -> CallService:
+    return CallService(SfuNode(), MemoryStateStore(None), CallSettings(ring_timeout=3600),
+                       queues=Queues.from_config(queues, {}), clock=lambda: now[0])
+
+
+async def test_overflow_to_another_queue_after_the_threshold():
+    now = [1000.0]
+    service = _service(now, [QueueConfig("general"),
+                             QueueConfig("vip", overflow_after_s=10, overflow_to="general")])
+    general_only = FakeSession(Claims(Role.AGENT, "g", None, None, 1e12, skills={"general": 3}))
+    vip_agent = FakeSession(Claims(Role.AGENT, "v", None, None, 1e12, skills={"vip": 3}))
+    await service.join(vip_agent, vip_agent.claims, None)
+    await service.set_agent_state(vip_agent, "away")  # the vip expert stepped away
+    await service.join(general_only, general_only.claims, None)
+    shopper = FakeSession(Claims(Role.SHOPPER, "s", "c1", None, 1e12))
+    await service.join(shopper, shopper.claims, {"category": "vip"})
+    assert service.calls["c1"].state is CallState.WAITING
+    now[0] += 11
+    await service._tick()
+    assert service.calls["c1"].queue == "general"
+    assert service.calls["c1"].offered_to == "g"
+    events = [e["type"] for e in (await service.store.get_call("c1"))["events"]]
+    assert "overflowed" in events
+    await service.close()
+
+
+async def test_wait_limit_makes_the_call_unavailable_in_words():
+    now = [1000.0]
+    service = _service(now, [QueueConfig("general", max_wait_s=30)])
+    agent = FakeSession(Claims(Role.AGENT, "a", None, None, 1e12, skills={"general": 1}))
+    await service.join(agent, agent.claims, None)
+    await service.set_agent_state(agent, "away")
+    shopper = FakeSession(Claims(Role.SHOPPER, "s", "c1", None, 1e12))
+    await service.join(shopper, shopper.claims, {})
+    now[0] += 31
+    await service._tick()
+    told = [m for m in shopper.sent if m["type"] == "call-state" and m["state"] == "unavailable"]
+    assert told and told[0]["reason"] == "wait_limit" and told[0]["message"]
+    record = await service.store.get_call("c1")
+    assert record["end_reason"] == "unavailable"
+    await service.close()
+
+
+async def test_returning_customer_is_offered_to_their_last_agent():
+    now = [1000.0]
+    service = _service(now, [QueueConfig("general", returning_customer_s=15)])
+    ann = FakeSession(Claims(Role.AGENT, "ann", None, None, 1e12, skills={"general": 3}))
+    bob = FakeSession(Claims(Role.AGENT, "bob", None, None, 1e12, skills={"general": 3}))
+    for s in (ann, bob):
+        await service.join(s, s.claims, None)
+    first = FakeSession(Claims(Role.SHOPPER, "s1", "c1", None, 1e12, customer_id="cust"))
+    await service.join(first, first.claims, {})
+    served_by = service.calls["c1"].offered_to
+    other = bob if served_by == "ann" else ann
+    mine = ann if served_by == "ann" else bob
+    await service.accept(mine, "c1")
+    await service.hangup(first, "c1")
+    await service.finish_wrap_up(mine, "c1", "resolved", "")
+    await service.set_agent_state(mine, "away")
+    again = FakeSession(Claims(Role.SHOPPER, "s2", "c2", None, 1e12, customer_id="cust"))
+    await service.join(again, again.claims, {})
+    assert service.calls["c2"].state is CallState.WAITING  # waits for the agent they know
+    await service.set_agent_state(mine, "available")
+    assert service.calls["c2"].offered_to == served_by
+    assert other.claims.sub != served_by
+    await service.close()
