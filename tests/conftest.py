@@ -106,12 +106,15 @@ async def start_call(server: Running, encoded: bool = True, context: dict | None
     await shopper_ws.expect("joined", call_id=call_id)
     offered = await agent_ws.expect("call-offered", call_id=call_id)
     assert offered["context"]["product_id"] == "ring-42"
+    # peers (and their pre-encoded clips) are ready before the accept, as a browser's are
+    shopper_peer = ClientPeer("shopper", encoded)
+    agent_peer = ClientPeer("agent", encoded, clip=agent_clip())
     accepted_at = time.monotonic()
     await agent_ws.send("accept", call_id=call_id)
     await shopper_ws.expect("call-state", state="connecting")
     await agent_ws.expect("call-state", state="connecting")
-    shopper = Side(shopper_ws, ClientPeer("shopper", encoded), shopper_token, accepted_at)
-    agent = Side(agent_ws, ClientPeer("agent", encoded, clip=agent_clip()), agent_token, accepted_at)
+    shopper = Side(shopper_ws, shopper_peer, shopper_token, accepted_at)
+    agent = Side(agent_ws, agent_peer, agent_token, accepted_at)
     await asyncio.gather(shopper_ws.negotiate(shopper.peer, call_id),
                          agent_ws.negotiate(agent.peer, call_id))
     return call_id, shopper, agent
