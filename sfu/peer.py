@@ -7,7 +7,6 @@ the small tasks it starts (keyframe requests), cancelling them on close.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -22,6 +21,8 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.sdp import candidate_from_sdp
+
+from sfu.tasks import TaskSet
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class Peer:
                                                      bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self._on_track = on_track
         self._on_state = on_state
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = TaskSet(f"peer {label}")
         self.closed = False
         self.pc.on("connectionstatechange", self._connection_state_changed)
         self.pc.on("track", self._track_arrived)
@@ -137,26 +138,13 @@ class Peer:
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run a short task owned by this peer; cancelled on close."""
-        if self.closed:
-            coro.close()
-            return
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.warning("peer %s task failed: %r", self.label, task.exception())
+        self._tasks.spawn(coro)
 
     async def close(self) -> None:
         if self.closed:
             return
         self.closed = True
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel()
         await self.pc.close()
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sfu.tasks import TaskSet
 from sfu import BadCandidateError, BadSdpError, CloseReason, MediaState, Participant, SfuNode
 from signaling.agents import Agent, AgentState
 from signaling.auth import Claims, Role
@@ -77,7 +78,7 @@ class CallService:
         self.ratings: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=20))
         self.last_agent: dict[str, str] = {}  # customer id → agent who served them last
         self.handle_times: deque[float] = deque(maxlen=50)
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = TaskSet("call service")
         self._dispatch_lock = asyncio.Lock()
         self._ticker: asyncio.Task | None = None
         self._closing = False
@@ -877,20 +878,12 @@ class CallService:
     async def _event(self, call: Call, kind: str, **fields: Any) -> None:
         await self.event(call.call_id, kind, **fields)
 
-    def _spawn(self, coro: Any) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
+    def _spawn(self, coro: Any) -> asyncio.Task | None:
+        return self._tasks.spawn(coro)
 
-    def run_owned(self, coro: Any) -> asyncio.Task:
+    def run_owned(self, coro: Any) -> asyncio.Task | None:
         """Run ``coro`` as a task this service owns (survives its caller's cancellation)."""
-        return self._spawn(coro)
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("call task failed", exc_info=task.exception())
+        return self._tasks.spawn(coro)
 
     async def close(self) -> None:
         """Node shutdown: end every live call with ``node_drain`` so records are complete."""
@@ -906,8 +899,7 @@ class CallService:
                 agent.wrap_up.cancel()
         if self.recording is not None:
             await self.recording.close()
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
 
 class _PartyObserver:

@@ -12,7 +12,6 @@ root hands it the real ``recorder.Recorder``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any, Protocol
 
 from sfu import Participant
 from sfu.publisher import Publisher
+from sfu.tasks import TaskSet
 from signaling.auth import Role
 from signaling.call import Call, Party
 from signaling.protocol import message
@@ -67,7 +67,7 @@ class RecordingService:
         self.layout = layout
         self.calls: dict[str, _Active] = {}
         self.jobs: dict[str, Any] = {}  # call_id → ComposeJob
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = TaskSet("recording")
 
     # ---- lifecycle hooks (called by the CallService) -----------------------------------
     async def call_answered(self, call: Call, policy: str) -> None:
@@ -184,15 +184,7 @@ class RecordingService:
                                                      **{k: v for k, v in fields.items() if v is not None}})
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("recording task failed", exc_info=task.exception())
+        self._tasks.spawn(coro)
 
     async def close(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()

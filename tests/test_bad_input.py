@@ -12,7 +12,7 @@ import pytest
 
 from signaling.auth import Role, TokenService
 from tests.peers import ClientPeer
-from tests.conftest import SECRET, close_sides, start_call
+from tests.conftest import close_sides, start_call
 
 
 async def joined_agent(server):

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
-import av
 import cv2
 import numpy as np
 import pytest
 
 from media import framestamp
 from signaling.auth import Role
-from signaling.routing import QueueConfig
 from tests.conftest import close_sides, make_config, start_call
 from tests.peers import ClientPeer, MonitorPeer, hashes
 

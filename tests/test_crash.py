@@ -13,7 +13,6 @@ import time
 
 import aiohttp
 import av
-import pytest
 
 from signaling.auth import Role, TokenService
 from tests.browser_support import start_server

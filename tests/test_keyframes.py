@@ -11,7 +11,6 @@ import pytest
 from media.synthetic import encode_vp8_clip
 from sfu.keyframes import KeyframeRequester
 from tests.conftest import close_sides, start_call
-from tests.peers import ClientPeer
 
 
 @pytest.fixture(scope="module")
