@@ -71,7 +71,9 @@ class QaApi:
         since, until = num("from"), num("to")
         min_d, max_d, min_rating = num("min_duration"), num("max_duration"), num("min_rating")
         has = q.get("has_recording")
-        records = await self.store.list_calls(limit=int(num("limit") or 200), since=since, until=until)
+        limit = max(1, min(1000, int(num("limit") or 200)))
+        # filters first, then the limit: a narrow search must not miss older matches
+        records = await self.store.list_calls(limit=100_000, since=since, until=until)
         out = []
         for record in records:
             facts = call_facts(record)
@@ -100,7 +102,11 @@ class QaApi:
                 "composite": (record.get("composite") or {}).get("state"),
                 "scored": bool(record.get("scorecard")),
                 "title": (record.get("context") or {}).get("title"),
+                "agent_name": next((e.get("name") for e in record.get("events", [])
+                                    if e.get("type") == "accepted" and e.get("name")), None),
             })
+            if len(out) >= limit:
+                break
         return web.json_response({"calls": out})
 
     async def detail(self, request: web.Request) -> web.Response:
@@ -117,7 +123,10 @@ class QaApi:
             for key in ("file", "poster"):
                 if composite.get(key):
                     composite[f"{key}_url"] = self.signer.url(composite[key])
-            composite["thumbnail_urls"] = [self.signer.url(t) for t in composite.get("thumbnails") or []]
+            thumbs = composite.get("thumbnails") or []
+            if isinstance(thumbs, str):  # one sprite image (with ``thumbnail_times``)
+                thumbs = [thumbs]
+            composite["thumbnail_urls"] = [self.signer.url(t) for t in thumbs]
         tracks = []
         for r in self.recording.recorder.list(call_id=call_id):
             if r.get("kind") not in ("audio", "video"):

@@ -94,6 +94,11 @@ async def start_call(server: Running, encoded: bool = True, context: dict | None
                      customer_id: str | None = None) -> tuple[str, Side, Side]:
     """Agent signs in, shopper calls, agent accepts, both negotiate media. Returns call id.
     Each Side's ``accepted_at`` is the moment the agent's accept was sent."""
+    # peers (and their pre-encoded clips, slow to make on a busy machine) are ready before
+    # any socket opens: a blocked loop would miss the server's heartbeat, and, as a browser's
+    # would, before the accept
+    shopper_peer = ClientPeer("shopper", encoded)
+    agent_peer = ClientPeer("agent", encoded, clip=agent_clip())
     agent_token = await server.token("agent", name="Ann")
     agent_ws = await server.client()
     await agent_ws.send("join", token=agent_token["token"])
@@ -106,9 +111,6 @@ async def start_call(server: Running, encoded: bool = True, context: dict | None
     await shopper_ws.expect("joined", call_id=call_id)
     offered = await agent_ws.expect("call-offered", call_id=call_id)
     assert offered["context"]["product_id"] == "ring-42"
-    # peers (and their pre-encoded clips) are ready before the accept, as a browser's are
-    shopper_peer = ClientPeer("shopper", encoded)
-    agent_peer = ClientPeer("agent", encoded, clip=agent_clip())
     accepted_at = time.monotonic()
     await agent_ws.send("accept", call_id=call_id)
     await shopper_ws.expect("call-state", state="connecting")
