@@ -281,6 +281,7 @@ class CallService:
             self.settings.ring_timeout, self._ring_timed_out, call.call_id, agent.agent_id)
         await self._event(call, "offered", agent_id=agent.agent_id)
         assert agent.session is not None
+        agent.session.send(message("agent-state", state=agent.state.value, call_id=call.call_id))
         agent.session.send(self._offer_message(call))
         self._send_state(call)
         self._dashboard_changed()
@@ -329,9 +330,10 @@ class CallService:
         position = self.queues.position(call.call_id)
         if position is None or call.shopper.session is None:
             return
+        working = (AgentState.AVAILABLE, AgentState.RINGING, AgentState.BUSY, AgentState.WRAP_UP)
         serving = sum(1 for a in self.agents.values() if a.session is not None
                       and a.skills.get(self.queues.configs[call.queue].skill, 0) > 0
-                      and a.state is not AgentState.OFFLINE)
+                      and a.state in working)  # an agent on a break serves nobody
         handle = (sum(self.handle_times) / len(self.handle_times)) if self.handle_times \
             else self.settings.default_handle_s
         wait = estimated_wait(position - 1, serving, handle)
@@ -365,6 +367,7 @@ class CallService:
         call.agents_served.append(agent.agent_id)
         agent.set_state(AgentState.BUSY, now)
         agent.calls_today += 1
+        session.send(message("agent-state", state=agent.state.value, call_id=call_id))
         if call.customer_id:
             self.last_agent[call.customer_id] = agent.agent_id
         await self.store.release_agent(agent.agent_id, call_id)
@@ -567,9 +570,11 @@ class CallService:
             raise CallError("forbidden", "you are not in this call")
         await self.end_call(call, CloseReason.HANG_UP, by=party.role.value)
 
-    async def request_callback(self, session: Session, call_id: str, request: dict[str, str]) -> None:
-        """A shopper who cannot (or will not) wait leaves their details for a callback."""
-        claims = session.claims
+    async def request_callback(self, session: Session | None, call_id: str, request: dict[str, str],
+                               claims: Claims | None = None) -> None:
+        """A shopper who cannot (or will not) wait leaves their details for a callback (over
+        the socket, or over REST when the socket is gone: the call may already be over)."""
+        claims = claims or (session.claims if session is not None else None)
         if claims is None or claims.role is not Role.SHOPPER or claims.call_id != call_id:
             raise CallError("forbidden", "only the shopper of this call can ask for a callback")
         call = self.calls.get(call_id)
@@ -587,7 +592,8 @@ class CallService:
             await self.end_call(call, CloseReason.CALLBACK, by="shopper")
         else:
             await self.store.append_call_event(call_id, {"type": "callback_requested", "at": entry["at"]})
-        session.send(message("callback-accepted", call_id=call_id))
+        if session is not None:
+            session.send(message("callback-accepted", call_id=call_id))
         for agent in self.agents.values():
             if agent.session is not None:
                 agent.session.send(message("callbacks-changed"))

@@ -70,7 +70,7 @@ class DemoTokens:
             token = self.tokens.issue(Role.AGENT, agent_id, name=name or "Demo agent", skills=skills)
             return web.json_response({"role": role, "token": token, "agent_id": agent_id})
         if role in (Role.SUPERVISOR.value, Role.QA.value, Role.ADMIN.value):
-            token = self.tokens.issue(Role(role), "demo-" + role, name=name)
+            token = self.tokens.issue(Role(role), f"{role}-{uuid.uuid4().hex[:6]}", name=name)
             return web.json_response({"role": role, "token": token})
         return web.json_response(
             {"error": {"code": "invalid_message", "message": f"unknown role {role!r}"}}, status=400)

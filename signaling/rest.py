@@ -59,6 +59,7 @@ class RestApi:
             web.post("/api/calls/{call_id}/photos", self.upload_photo),
             web.get("/api/calls/{call_id}/photos/{photo_id}", self.get_photo),
             web.post("/api/calls/{call_id}/rating", self.rate),
+            web.post("/api/calls/{call_id}/callback", self.callback),
             web.get("/api/callbacks", self.list_callbacks),
             web.post("/api/callbacks/{call_id}/done", self.callback_done),
             web.get("/api/live", self.live),
@@ -174,6 +175,26 @@ class RestApi:
         if record.get("agent_id"):
             self.calls.ratings[record["agent_id"]].append(score)
         return web.json_response({"call_id": call_id, "rating": rating}, status=201)
+
+    async def callback(self, request: web.Request) -> web.Response:
+        """The shopper's callback request, also after the call (or its socket) is gone."""
+        call_id = request.match_info["call_id"]
+        claims = self._auth(request, {Role.SHOPPER})
+        self._own_call(claims, call_id)
+        try:
+            body = await request.json()
+        except ValueError:
+            return json_error(400, "bad_json", "send {\"name\", \"contact\", \"question\"}")
+        fields = {k: body.get(k) if isinstance(body, dict) else None for k in ("name", "contact", "question")}
+        if not all(isinstance(fields[k], str) and fields[k].strip() for k in ("name", "contact")):
+            return json_error(400, "invalid_message", "name and phone or e-mail are needed")
+        request_ = {"name": fields["name"].strip()[:120], "contact": fields["contact"].strip()[:200],
+                    "question": (fields["question"] or "").strip()[:2000] if isinstance(fields["question"], (str, type(None))) else ""}
+        try:
+            await self.calls.request_callback(None, call_id, request_, claims=claims)
+        except CallError as exc:
+            return json_error(404 if exc.code == "call_not_found" else 409, exc.code, exc.message)
+        return web.json_response({"call_id": call_id, "status": "open"}, status=201)
 
     async def list_callbacks(self, request: web.Request) -> web.Response:
         self._auth(request, STAFF)

@@ -179,10 +179,13 @@ class BrowserPage:
         page.on("pageerror", lambda err: self.console.append(f"[pageerror] {err}"))
 
     @classmethod
-    async def open(cls, browser, url: str, name: str, *, viewport=(1280, 800)) -> "BrowserPage":
+    async def open(cls, browser, url: str, name: str, *, viewport=(1280, 800),
+                   init_scripts: tuple[str, ...] = ()) -> "BrowserPage":
         context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         await context.grant_permissions(["camera", "microphone"])
         await context.add_init_script(MEDIA_POLLER_INIT_JS)
+        for script in init_scripts:
+            await context.add_init_script(script)
         page = await context.new_page()
         bp = cls(name, context, page)
         await page.goto(url)
@@ -317,3 +320,101 @@ async () => {
   }, null, 1);
 }
 """
+
+
+async def poll(page, js: str, until, *, arg=None, timeout_s: float = 30.0, interval_s: float = 0.1,
+               what: str = "condition"):
+    """Evaluates `js` (which may return a promise: getStats) every `interval_s` until
+    `until(value)` holds; returns the value, or fails with the last value after `timeout_s`.
+    (Playwright's wait_for_function does not await a predicate's promise.)"""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    value = None
+    while True:
+        value = await page.evaluate(js, arg) if arg is not None else await page.evaluate(js)
+        if until(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; last value: {value!r}")
+        await asyncio.sleep(interval_s)
+
+
+# Inbound RTP figures per transceiver of the page's current peer connection, in transceiver
+# order: [{kind, mid, direction, packets, frames}]. Shopper/agent: 0 audio, 1 video, 2 the
+# extra audio (supervisor). Supervisor: 0 audio (shopper), 1 audio (agent), 2 video (shopper),
+# 3 video (agent).
+TRANSCEIVER_STATS_JS = """
+async () => {
+  const pc = window.silkline && window.silkline.peer && window.silkline.peer();
+  if (!pc) return null;
+  const out = [];
+  for (const t of pc.getTransceivers()) {
+    const row = { kind: t.receiver.track.kind, mid: t.mid, direction: t.currentDirection || t.direction,
+                  packets: 0, frames: 0, sent: 0 };
+    (await t.receiver.getStats()).forEach((r) => {
+      if (r.type === 'inbound-rtp') {
+        row.packets += r.packetsReceived || 0;
+        row.frames += r.framesDecoded || 0;
+      }
+    });
+    if (t.sender && t.sender.track) {
+      (await t.sender.getStats()).forEach((r) => {
+        if (r.type === 'outbound-rtp') row.sent += r.packetsSent || 0;
+      });
+    }
+    out.push(row);
+  }
+  return out;
+}
+"""
+
+# Records every getUserMedia request (its constraints) in window.__gumCalls.
+RECORD_GET_USER_MEDIA_JS = """
+(() => {
+  window.__gumCalls = [];
+  const md = navigator.mediaDevices;
+  if (!md || !md.getUserMedia) return;
+  const original = md.getUserMedia.bind(md);
+  md.getUserMedia = (constraints) => {
+    window.__gumCalls.push(JSON.parse(JSON.stringify(constraints || {})));
+    return original(constraints);
+  };
+})();
+"""
+
+
+def tiny_png(width: int = 64, height: int = 48) -> bytes:
+    """A small valid PNG (a colour gradient), made without any imaging library."""
+    import struct
+    import zlib
+
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((x * 4 % 256, y * 5 % 256, 160)) for x in range(width)) for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+async def demo_token(server, role: str, **extra) -> str:
+    """A demo token from the running server (POST /api/demo/tokens)."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{server.url}/api/demo/tokens", json={"role": role, **extra}) as res:
+            res.raise_for_status()
+            return (await res.json())["token"]
+
+
+async def get_json(server, path: str, token: str) -> dict:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server.url}{path}", headers={"Authorization": f"Bearer {token}"}) as res:
+            res.raise_for_status()
+            return await res.json()

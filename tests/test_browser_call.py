@@ -65,7 +65,7 @@ async def dump(pages: list[BrowserPage], server) -> str:
 
 async def connect_call(browser, server) -> tuple[BrowserPage, BrowserPage]:
     """Agent signs in, shopper calls, agent accepts, media flows both ways. Returns (agent, shopper)."""
-    agent = await BrowserPage.open(browser, f"{server.url}/agent", "agent")
+    agent = await BrowserPage.open(browser, f"{server.url}/agent?name=Ann", "agent")
     pages = [agent]
     try:
         await expect_state(agent, "available")
@@ -79,6 +79,7 @@ async def connect_call(browser, server) -> tuple[BrowserPage, BrowserPage]:
         await expect(call_button).to_be_visible(timeout=CALL_TIMEOUT_MS)
         await expect(call_button).to_have_text(re.compile("Video call an expert"))
         await call_button.click()
+        await shopper.page.get_by_test_id("mode-video").click()
         await expect(state_of(shopper)).to_have_attribute(
             "data-state", re.compile("waiting|ringing"), timeout=CALL_TIMEOUT_MS
         )
@@ -149,11 +150,12 @@ async def test_shopper_calls_agent_accepts_shopper_hangs_up(chromium_browser, si
         await screenshot(shopper, "shop-ended")
         await screenshot(agent, "agent-wrap-up")
         # Wrap-up done: the agent is available again, and the next call rings.
-        await agent.page.get_by_test_id("ready").click()
+        await agent.page.get_by_test_id("submit-wrap-up").click()
         await expect_state(agent, "available", timeout=END_TIMEOUT_MS)
         next_shopper = await BrowserPage.open(chromium_browser, f"{silkline_server.url}/demo/shop", "next shopper")
         try:
             await next_shopper.page.get_by_test_id("call-button").click()
+            await next_shopper.page.get_by_test_id("mode-video").click()
             await expect_state(agent, "ringing")
             await expect(agent.page.get_by_test_id("accept-call")).to_be_visible()
         finally:

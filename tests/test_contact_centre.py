@@ -264,3 +264,38 @@ async def test_supervisor_monitors_silently_then_whispers_then_barges_in(server)
     assert kinds.count("monitor_mode") == 2 and "monitor_stopped" in kinds
     await monitor.close()
     await close_sides(shopper, agent)
+
+
+async def test_callback_over_rest_after_the_socket_is_gone(server):
+    shopper, token = await calling_shopper(server)
+    await shopper.expect("call-state", state="unavailable")
+    await shopper.close()  # the phone lost its connection while typing
+    url = f"{server.url}/api/calls/{token['call_id']}/callback"
+    async with server.http.post(url, json={"name": "Ada"}, headers=bearer(token["token"])) as resp:
+        assert resp.status == 400
+    async with server.http.post(url, json={"name": "Ada", "contact": "+44 1", "question": "Silver?"},
+                                headers=bearer(token["token"])) as resp:
+        assert resp.status == 201
+    async with server.http.post(url, json={"name": "Ada", "contact": "+44 1"},
+                                headers=bearer(token["token"])) as resp:
+        assert resp.status == 409  # only once
+    stranger = await server.token("shopper")
+    async with server.http.post(url, json={"name": "M", "contact": "x"}, headers=bearer(stranger["token"])) as resp:
+        assert resp.status == 403
+    record = await server.store.get_call(token["call_id"])
+    assert record["callback"]["name"] == "Ada"
+
+
+async def test_agent_is_told_ringing_and_busy_and_away_agents_do_not_count_for_the_estimate(server):
+    agent = await signed_in_agent(server, "ann")
+    shopper, token = await calling_shopper(server)
+    await agent.expect("agent-state", state="ringing", call_id=token["call_id"])
+    await agent.send("accept", call_id=token["call_id"])
+    await agent.expect("agent-state", state="busy", call_id=token["call_id"])
+    await agent.send("hangup", call_id=token["call_id"])
+    await agent.expect("agent-state", state="wrap_up")
+    await agent.send("set-state", state="away")
+    await agent.expect("agent-state", state="away")
+    waiting, _ = await calling_shopper(server)
+    position = await waiting.expect("queue-position", timeout=5)
+    assert position.get("estimated_wait_s") is None  # nobody is taking calls: no promise

@@ -292,12 +292,28 @@ function preferVp8(transceiver) {
   }
 }
 
+/** Plays a MediaStream in a <video>/<audio> element (autoplay may wait for a gesture). */
+function attachStream(element, stream) {
+  if (!element) return;
+  if (element.srcObject !== stream) element.srcObject = stream;
+  const p = element.play();
+  if (p && p.catch) p.catch(() => { /* autoplay may wait for a gesture */ });
+}
+
 /**
- * One RTCPeerConnection for one participant of one call. It offers one audio and one video
- * transceiver (sendrecv), trickles its candidates (then `null`), applies the server's answer,
- * attaches the remote stream to a <video>, and calls `onIceProblem` when ICE has failed, or
- * stayed disconnected for longer than `iceGraceMs`.
+ * One RTCPeerConnection for one participant of one call (protocol.md, `offer`), always with
+ * `bundlePolicy: "max-bundle"`. Two layouts:
  *
+ *   "conversant" (shopper, agent): audio sendrecv, video sendrecv (recvonly when the local
+ *     stream has no camera: a voice-only shopper), and one extra audio recvonly on which a
+ *     supervisor's whisper or barge-in arrives. The other side's audio and video play in
+ *     `remoteVideo`; the extra audio plays in `extraAudio`.
+ *   "monitor" (supervisor): audio sendrecv (the supervisor's microphone), audio recvonly,
+ *     video recvonly x2. The server binds the remote tracks in join order, shopper first:
+ *     shopper audio+video play in `monitorVideos[0]`, the agent's in `monitorVideos[1]`.
+ *
+ * It trickles its candidates (then `null`), applies the server's answer, and calls
+ * `onIceProblem` when ICE has failed, or stayed disconnected for longer than `iceGraceMs`.
  * `prepare()` may run ahead of time (while the call waits or rings) so that the offer goes out
  * the moment the call is accepted; `start(callId)` sends it.
  */
@@ -306,7 +322,10 @@ export class CallPeer {
     signaling,
     iceServers = [],
     localStream,
-    remoteVideo,
+    remoteVideo = null,
+    extraAudio = null,
+    layout = "conversant",
+    monitorVideos = [],
     onIceProblem = () => {},
     onIceState = () => {},
     iceGraceMs = 3000,
@@ -316,13 +335,18 @@ export class CallPeer {
     this.iceServers = iceServers || [];
     this.localStream = localStream;
     this.remoteVideo = remoteVideo;
+    this.extraAudio = extraAudio;
+    this.layout = layout;
+    this.monitorVideos = monitorVideos;
     this.onIceProblem = onIceProblem;
     this.onIceState = onIceState;
     this.iceGraceMs = iceGraceMs;
     this.log = log;
     this.pc = null;
     this.callId = null;
-    this.remoteStream = null;
+    this.remoteStream = null; // the other side (conversant) / the shopper (monitor)
+    this.streams = []; // one MediaStream per sink, see _sinks
+    this.transceivers = { audio: null, video: null, extraAudio: null, list: [] };
     this._queued = []; // candidates gathered before the offer went out
     this._sentOffer = false;
     this._prepared = null;
@@ -335,15 +359,42 @@ export class CallPeer {
     return this._prepared;
   }
 
+  /** The sender of our camera (for replaceTrack), or null. */
+  get videoSender() {
+    return this.transceivers.video ? this.transceivers.video.sender : null;
+  }
+
   async _prepare() {
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
     this.pc = pc;
     const audio = this.localStream?.getAudioTracks()[0] || null;
     const video = this.localStream?.getVideoTracks()[0] || null;
     const streams = this.localStream ? [this.localStream] : [];
-    pc.addTransceiver(audio || "audio", { direction: "sendrecv", streams });
-    const vt = pc.addTransceiver(video || "video", { direction: "sendrecv", streams });
-    preferVp8(vt);
+    // sinks: [element, ...]; route: transceiver index -> sink index
+    let sinks;
+    const route = [];
+    const add = (trackOrKind, init, sink) => {
+      const t = pc.addTransceiver(trackOrKind, init);
+      this.transceivers.list.push(t);
+      route.push(sink);
+      if (t.receiver.track.kind === "video") preferVp8(t);
+      return t;
+    };
+    if (this.layout === "monitor") {
+      sinks = [this.monitorVideos[0] || null, this.monitorVideos[1] || null];
+      this.transceivers.audio = add(audio || "audio", { direction: "sendrecv", streams }, 0);
+      add("audio", { direction: "recvonly" }, 1);
+      add("video", { direction: "recvonly" }, 0);
+      add("video", { direction: "recvonly" }, 1);
+    } else {
+      sinks = [this.remoteVideo, this.extraAudio];
+      this.transceivers.audio = add(audio || "audio", { direction: "sendrecv", streams }, 0);
+      this.transceivers.video = add(video || "video", video ? { direction: "sendrecv", streams } : { direction: "recvonly" }, 0);
+      this.transceivers.extraAudio = add("audio", { direction: "recvonly" }, 1);
+    }
+    this._sinks = sinks;
+    this.streams = sinks.map(() => new MediaStream());
+    this.remoteStream = this.streams[0];
 
     pc.onicecandidate = (ev) => {
       if (this._closed || this.pc !== pc) return;
@@ -361,13 +412,15 @@ export class CallPeer {
     };
     pc.ontrack = (ev) => {
       if (this._closed) return;
-      if (!this.remoteStream) this.remoteStream = new MediaStream();
-      this.remoteStream.addTrack(ev.track);
-      if (this.remoteVideo) {
-        if (this.remoteVideo.srcObject !== this.remoteStream) this.remoteVideo.srcObject = this.remoteStream;
-        const p = this.remoteVideo.play();
-        if (p && p.catch) p.catch(() => { /* autoplay may wait for a gesture; video is muted-safe */ });
+      const index = this.transceivers.list.indexOf(ev.transceiver);
+      const sink = index >= 0 ? route[index] : 0;
+      const stream = this.streams[sink];
+      if (!stream) return;
+      for (const old of stream.getTracks()) {
+        if (old.kind === ev.track.kind && old !== ev.track) stream.removeTrack(old);
       }
+      if (!stream.getTracks().includes(ev.track)) stream.addTrack(ev.track);
+      attachStream(sinks[sink], stream);
     };
     pc.oniceconnectionstatechange = () => this._onIceState(pc.iceConnectionState);
     pc.onconnectionstatechange = () => {
@@ -439,35 +492,51 @@ export class CallPeer {
       this.pc.onconnectionstatechange = null;
       try { this.pc.close(); } catch (_) { /* ignore */ }
     }
-    if (this.remoteVideo && this.remoteVideo.srcObject === this.remoteStream) {
-      this.remoteVideo.srcObject = null;
-    }
+    (this._sinks || []).forEach((el, i) => {
+      if (el && el.srcObject && el.srcObject === this.streams[i]) el.srcObject = null;
+    });
   }
 }
 
-/** Asks for camera and microphone; rejects with words people understand. */
-export async function getCameraAndMicrophone() {
+/**
+ * Asks for camera and microphone (or, with `video: false`, the microphone only: a voice-only
+ * call needs no camera); rejects with words people understand.
+ */
+export async function getCameraAndMicrophone({ video = true, facingMode = null } = {}) {
   if (!navigator.mediaDevices?.getUserMedia) {
     throw new SilklineError(
       "no_media",
       "getUserMedia unavailable",
-      "This browser cannot use a camera here. Video calls need a secure (https) page and a recent browser."
+      video
+        ? "This browser cannot use a camera here. Video calls need a secure (https) page and a recent browser."
+        : "This browser cannot use a microphone here. Calls need a secure (https) page and a recent browser."
     );
   }
+  const videoConstraints = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } };
+  if (facingMode) videoConstraints.facingMode = { ideal: facingMode };
   try {
     return await navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation: true, noiseSuppression: true },
-      video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
+      video: video ? videoConstraints : false,
     });
   } catch (err) {
+    const what = video ? "Camera and microphone" : "Microphone";
     const words = {
-      NotAllowedError: "Camera and microphone access was blocked. Allow it in the browser's address bar and try again.",
-      NotFoundError: "No camera or microphone was found.",
-      NotReadableError: "The camera or microphone is in use by another application.",
+      NotAllowedError: `${what} access was blocked. Allow it in the browser's address bar and try again.`,
+      NotFoundError: video ? "No camera or microphone was found." : "No microphone was found.",
+      NotReadableError: video
+        ? "The camera or microphone is in use by another application."
+        : "The microphone is in use by another application.",
       OverconstrainedError: "The camera cannot provide a usable picture.",
     }[err && err.name];
-    throw new SilklineError("no_media", String(err && err.message), words || "Could not start the camera and microphone.");
+    throw new SilklineError("no_media", String(err && err.message),
+      words || (video ? "Could not start the camera and microphone." : "Could not start the microphone."));
   }
+}
+
+/** Just the microphone (a supervisor's voice); rejects with words. */
+export function getMicrophone() {
+  return getCameraAndMicrophone({ video: false });
 }
 
 /**
@@ -482,10 +551,14 @@ export async function getCameraAndMicrophone() {
  *   `call-ended`       {call_id, reason, by, words}
  *   `error`            {code, words}  a refused request or a problem the page should show
  *   `local-stream`     the camera stream (for a self view)
+ *   `message`          every server message (pages handle chat, photos, queue position…)
+ *
+ * A shopper whose call is `unavailable` keeps the socket open, so that a `callback` request
+ * can follow (`requestCallback`).
  */
 export const STATES = [
   "idle", "starting", "available", "away", "waiting", "ringing", "connecting", "connected",
-  "reconnecting", "ended", "error",
+  "reconnecting", "unavailable", "ended", "error",
 ];
 
 export class CallSession extends Emitter {
@@ -495,6 +568,8 @@ export class CallSession extends Emitter {
     wsUrl = websocketUrl(),
     localVideo = null,
     remoteVideo = null,
+    extraAudio = null, // <audio> for a supervisor's whisper / barge-in
+    media = "video", // "video", or "audio" for a voice-only shopper (no camera)
     otherName = "the other side",
     maxRetries = 6,
     backoffBaseMs = 500,
@@ -511,6 +586,8 @@ export class CallSession extends Emitter {
     this.wsUrl = wsUrl;
     this.localVideo = localVideo;
     this.remoteVideo = remoteVideo;
+    this.extraAudio = extraAudio;
+    this.media = media === "audio" ? "audio" : "video";
     this.otherName = otherName;
     this.maxRetries = maxRetries;
     this.backoffBaseMs = backoffBaseMs;
@@ -559,7 +636,7 @@ export class CallSession extends Emitter {
   acquireMedia() {
     if (!this._mediaPromise) {
       const generation = this._mediaGeneration;
-      this._mediaPromise = getCameraAndMicrophone().then(
+      this._mediaPromise = getCameraAndMicrophone({ video: this.media === "video" }).then(
         (stream) => {
           if (generation !== this._mediaGeneration || (this._stopped && this.role === "shopper")) {
             // Released (call withdrawn, ended, page leaving) while the camera was starting.
@@ -692,7 +769,9 @@ export class CallSession extends Emitter {
     switch (m.state) {
       case "waiting":
         if (this.role === "shopper") {
-          this._setState("waiting", "Waiting for an expert…");
+          const transferred = m.reason === "transferred";
+          this._setState("waiting", transferred ? "Transferring you to a colleague…" : "Waiting for an expert…",
+            { reason: m.reason || null });
           this._prewarm();
         }
         break;
@@ -719,8 +798,11 @@ export class CallSession extends Emitter {
         break;
       case "unavailable":
         // Nobody can take the call (no agent, queue full, waited too long); `call-ended` follows.
+        // The socket stays open: the shopper may leave a callback request instead.
         this._unavailable = { detail: m.reason, message: m.message };
-        this._finishCall({ call_id: m.call_id, reason: "unavailable", detail: m.reason, by: "server" });
+        this._finishCall({
+          call_id: m.call_id, reason: "unavailable", detail: m.reason, by: "server", message: m.message,
+        });
         break;
       default:
         this.log("unknown call state", m.state);
@@ -745,6 +827,7 @@ export class CallSession extends Emitter {
       iceServers: this.iceServers,
       localStream: this.localStream,
       remoteVideo: this.remoteVideo,
+      extraAudio: this.extraAudio,
       onIceProblem: (state) => this._onIceProblem(state),
       onIceState: (state) => {
         if (state === "connected" || state === "completed") this._retry = 0;
@@ -871,14 +954,18 @@ export class CallSession extends Emitter {
     // Who hung up, when the server does not say: us if we sent `hangup`, else the other side.
     const by = m.by || (m.reason === "hang_up" ? (this._hungUp ? this.role : "other") : undefined);
     this._hungUp = false;
-    const words = describeEnd(m.reason, { by, me: this.role, other: this.otherName, detail: m.detail });
+    let words = describeEnd(m.reason, { by, me: this.role, other: this.otherName, detail: m.detail });
+    if (m.reason === "unavailable" && m.message) words = m.message;
     this.releaseMedia();
-    this._setState("ended", words, { reason: m.reason || null, by: m.by || null, callId: endedId });
+    const unavailable = m.reason === "unavailable" && this.role === "shopper";
+    this._setState(unavailable ? "unavailable" : "ended", words,
+      { reason: m.reason || null, by: m.by || null, callId: endedId, detail: m.detail || null });
     this.emit("call-ended", { ...m, words });
     if (this.role === "shopper") {
-      // A shopper token names one call: the socket has nothing left to do.
+      // A shopper token names one call: the socket has nothing left to do, unless a callback
+      // request may still follow (unavailable) or is being answered (callback).
       this._stopped = true;
-      this._leaveSocket();
+      if (!unavailable && m.reason !== "callback") this._leaveSocket();
     } else {
       // An agent stays signed in: after a short wrap-up the console shows "available" again
       // (a new call that rings meanwhile takes over at once).
@@ -915,6 +1002,51 @@ export class CallSession extends Emitter {
       return;
     }
     if (this.state === "ended") this._setState("available", "Available — waiting for calls");
+  }
+
+  /** Sends one protocol message (chat, snapshot, transfer…); throws in words if offline. */
+  sendMessage(type, fields = {}) {
+    if (!this.signaling || !this.signaling.isOpen) {
+      throw new SilklineError("network", "socket not open", "Not connected to the server. Please wait a moment.");
+    }
+    return this.signaling.send(type, fields);
+  }
+
+  /**
+   * (shopper) leave a callback request instead of waiting, or after `unavailable`. Resolves
+   * when the server stored it (`callback-accepted`); rejects with `.words`.
+   */
+  async requestCallback({ name, contact, question = "" }) {
+    const sig = this.signaling;
+    if (!sig || !sig.isOpen || !this.callId) {
+      throw new SilklineError("network", "socket not open",
+        "The connection to the service was lost, so the request could not be sent. Please try again later.");
+    }
+    const reply = await sig.request("callback", { call_id: this.callId, name, contact, question }, "callback-accepted");
+    this._stopped = true;
+    this._leaveSocket();
+    return reply;
+  }
+
+  /** Swaps the camera track (front/back camera) on the live call and in the self view. */
+  async replaceVideoTrack(track) {
+    const stream = this.localStream;
+    if (!stream) throw new SilklineError("no_media", "no stream", "The camera is not on.");
+    const old = stream.getVideoTracks()[0] || null;
+    if (old) track.enabled = old.enabled;
+    const sender = this.peerObj ? this.peerObj.videoSender : null;
+    if (sender) await sender.replaceTrack(track);
+    if (old) {
+      stream.removeTrack(old);
+      old.stop();
+    }
+    stream.addTrack(track);
+    if (this.localVideo) {
+      this.localVideo.srcObject = stream;
+      const p = this.localVideo.play();
+      if (p && p.catch) p.catch(() => {});
+    }
+    this.emit("local-stream", stream);
   }
 
   /** (agent) take the offered call. */
