@@ -1,0 +1,139 @@
+"""``python -m load_tests run|sweep …`` (see load_tests/README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="a running node, http://127.0.0.1:PORT (loopback only)")
+    target.add_argument("--spawn-server", action="store_true",
+                        help="start `python -m silkline serve` on a free loopback port for the run, stop it after")
+    p.add_argument("--server-pid", type=int, help="with --url: the node's PID, to sample its CPU and memory")
+    p.add_argument("--forwarding", choices=["encoded", "transcode"], default="encoded",
+                   help="with --spawn-server: the node's forwarding mode (transcode = comparison only)")
+    p.add_argument("--ramp", type=float, default=10.0, help="seconds over which calls start, evenly (default 10)")
+    p.add_argument("--duration", type=float, default=30.0,
+                   help="seconds every call is held after the ramp (default 30)")
+    p.add_argument("--out", type=Path, required=True, help="directory for the report")
+    p.add_argument("--workers", type=int, default=1,
+                   help="generator processes sharing the calls (default 1); more keep the generator "
+                        "from being the bottleneck, as long as cores are free")
+    p.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
+                   help="the generators' event loop (auto: uvloop when installed)")
+    p.add_argument("--video-bitrate", type=int, default=1_000_000, help="bit/s of the looped VP8 clip")
+    p.add_argument("--verify-interval", type=float, default=5.0,
+                   help="seconds between decoded picture checks per receiver (default 5)")
+    p.add_argument("--setup-timeout", type=float, default=30.0, help="seconds a call may take to come up")
+    p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                   help="the machine is shared: first wait up to SECONDS until other processes use "
+                        "less than --idle-pct CPU (default: do not wait)")
+    p.add_argument("--idle-pct", type=float, default=30.0, help="see --wait-idle (100 = one core)")
+    p.add_argument("--nice", type=int, default=0,
+                   help="nice value for the spawned node and generators (e.g. -5 on a machine shared "
+                        "with other work; negative values need root)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m load_tests",
+                                     description="Drive concurrent synthetic video calls against a Silkline node")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="one load test with N calls")
+    run.add_argument("--calls", type=int, required=True, help="concurrent 1:1 calls")
+    _common(run)
+    sweep = sub.add_parser("sweep", help="raise the load step by step until a threshold breaks")
+    sweep.add_argument("--start", type=int, default=2)
+    sweep.add_argument("--step", type=int, default=2)
+    sweep.add_argument("--max", type=int, default=40)
+    sweep.add_argument("--join-p95-ms", type=float, default=600.0, help="threshold (default 600)")
+    sweep.add_argument("--loss-pct", type=float, default=0.5, help="threshold (default 0.5)")
+    sweep.add_argument("--latency-p99-ms", type=float, help="optional threshold on video latency p99")
+    sweep.add_argument("--freezes", type=float, help="optional threshold: most freezes (> 200 ms) in a step")
+    sweep.add_argument("--retries", type=int, default=1, help="re-runs of a broken step before it counts")
+    _common(sweep)
+    compare = sub.add_parser("compare", help="encoded forwarding against the transcoding relay, repeated")
+    compare.add_argument("--calls", type=int, nargs="+", default=[4, 8], help="loads to compare (default 4 8)")
+    compare.add_argument("--repeat", type=int, default=3, help="repetitions per load and mode (default 3)")
+    _common(compare)
+    worker = sub.add_parser("_worker", help=argparse.SUPPRESS)
+    worker.add_argument("config")
+    return parser
+
+
+def _options(args: argparse.Namespace, calls: int):  # type: ignore[no-untyped-def]
+    from load_tests.runner import RunOptions
+
+    if args.forwarding != "encoded" and not args.spawn_server:
+        raise SystemExit("--forwarding applies to --spawn-server only (a running node has its own mode)")
+    if args.url and not args.url.startswith(("http://127.0.0.1", "http://localhost")):
+        raise SystemExit("--url must be a node on loopback (http://127.0.0.1:PORT)")
+    for name in ("ramp", "duration"):
+        if getattr(args, name) < 0 or getattr(args, name) > 600:
+            raise SystemExit(f"--{name} must be between 0 and 600 seconds")
+    if args.duration < 1:
+        raise SystemExit("--duration must be at least 1 second")
+    return RunOptions(calls=calls, ramp=args.ramp, duration=args.duration, out=args.out,
+                      url=args.url.rstrip("/") if args.url else None, spawn_server=args.spawn_server,
+                      forwarding=args.forwarding, server_pid=args.server_pid, workers=args.workers,
+                      loop=args.loop, video_bitrate=args.video_bitrate,
+                      verify_interval=args.verify_interval, setup_timeout=args.setup_timeout,
+                      nice=max(-20, min(19, args.nice)), wait_idle=min(max(0.0, args.wait_idle), 600.0), idle_pct=args.idle_pct,
+                      quiet=args.quiet)
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM/SIGINT end a run cleanly: the finally blocks stop the generators and the node
+    (a shell's background job ignores SIGINT otherwise)."""
+    import signal
+
+    def stop(signum, frame):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command != "_worker":
+        _stop_on_signals()
+    if args.command == "_worker":
+        from load_tests.worker import main as worker_main
+
+        return worker_main(args.config)
+    if args.command == "run":
+        from load_tests.report import markdown
+        from load_tests.runner import run
+
+        if not 1 <= args.calls <= 500:
+            raise SystemExit("--calls must be between 1 and 500")
+        rep = run(_options(args, args.calls))
+        print(markdown(rep))
+        print(f"report: {args.out / 'report.json'}", file=sys.stderr)
+        return 0 if rep["calls_ok"] > 0 else 1
+    if args.command == "compare":
+        from load_tests.compare import compare, markdown as compare_md
+
+        if not args.spawn_server:
+            raise SystemExit("compare starts its own nodes: use --spawn-server")
+        if not (1 <= args.repeat <= 10 and all(1 <= n <= 500 for n in args.calls)):
+            raise SystemExit("need 1 ≤ --repeat ≤ 10 and 1 ≤ calls ≤ 500")
+        args.forwarding = "encoded"
+        result = compare(_options(args, args.calls[0]), args.calls, args.repeat)
+        print(compare_md(result))
+        return 0
+    if args.command == "sweep":
+        from load_tests.sweep import markdown, sweep
+
+        if not (1 <= args.start <= args.max <= 500 and args.step >= 1):
+            raise SystemExit("need 1 ≤ --start ≤ --max ≤ 500 and --step ≥ 1")
+        result = sweep(_options(args, args.start), args.start, args.step, args.max,
+                       {"join_p95_ms": args.join_p95_ms, "loss_pct": args.loss_pct,
+                        "latency_p99_ms": args.latency_p99_ms, "freezes": args.freezes}, args.retries)
+        print(markdown(result))
+        return 0
+    return 2

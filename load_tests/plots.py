@@ -1,0 +1,113 @@
+"""PNG plots (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _cdf(ax: Any, values: list[float], label: str) -> None:
+    if not values:
+        return
+    xs = sorted(values)
+    ys = [(i + 1) / len(xs) for i in range(len(xs))]
+    ax.step(xs, ys, where="post", label=f"{label} (n={len(xs)})")
+
+
+def join_cdf(rep: dict[str, Any], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    by_role: dict[str, list[float]] = {"shopper": [], "agent": []}
+    for call in rep["per_call"]:
+        for role, value in (call.get("join_ms") or {}).items():
+            if value is not None:
+                by_role.setdefault(role, []).append(value)
+    _cdf(ax, by_role["shopper"] + by_role["agent"], "all sides")
+    _cdf(ax, by_role["shopper"], "shopper sees agent")
+    _cdf(ax, by_role["agent"], "agent sees shopper")
+    ax.axvline(600, color="red", linestyle="--", linewidth=1, label="target p95 600 ms")
+    ax.axhline(0.95, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("join time: accept sent → first remote video frame decoded (ms)")
+    ax.set_ylabel("fraction of call sides")
+    ax.set_title(f"Join time CDF, {rep['calls']} calls ({rep['params']['forwarding']})")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def timeline(rep: dict[str, Any], path: Path) -> None:
+    """A single run: CPU, calls up and loss over time."""
+    samples = rep["timeline"]
+    progress = rep.get("progress") or []
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    t = [s["t"] for s in samples]
+    ax1.plot(t, [s["server_cpu"] for s in samples], label="server CPU %")
+    ax1.plot(t, [s["generator_cpu"] for s in samples], label="generator CPU %")
+    ax1.plot(t, [s["system_cpu"] for s in samples], label="machine CPU %", alpha=0.5)
+    ax1.axhline(100 * rep["cores"], color="red", linestyle="--", linewidth=1, label="all cores")
+    w0, w1 = rep["steady_window_s"]
+    ax1.axvspan(w0, w1, color="green", alpha=0.07, label="steady window")
+    ax1.set_ylabel("CPU % (100 = one core)")
+    ax1.grid(alpha=0.3)
+    ax1.legend(fontsize=7, loc="upper left")
+    ax1.set_title(f"{rep['calls']} calls ({rep['params']['forwarding']}): CPU, calls and loss over time")
+    pt = [p["t"] for p in progress]
+    ax2.plot(pt, [p["up"] for p in progress], color="tab:blue", label="calls up")
+    ax2.set_ylabel("calls up")
+    ax2.set_xlabel("seconds since the first call started")
+    ax2.grid(alpha=0.3)
+    ax3 = ax2.twinx()
+    ax3.plot(pt, [p["video_loss_pct"] if p["video_loss_pct"] is not None else float("nan") for p in progress],
+             color="tab:red", label="video frame loss % (last second)")
+    ax3.set_ylabel("loss %")
+    lines = ax2.get_lines() + ax3.get_lines()
+    ax2.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def sweep(steps: list[dict[str, Any]], out: Path, thresholds: dict[str, float]) -> None:
+    """CPU, loss and join time against the number of calls."""
+    steps = sorted(steps, key=lambda s: s["calls"])
+    n = [s["calls"] for s in steps]
+
+    def series(key: str) -> list[float]:
+        return [s[key] if s.get(key) is not None else float("nan") for s in steps]
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(n, series("server_cpu_pct"), marker="o", label="server CPU %")
+    ax.plot(n, series("generator_cpu_pct"), marker="s", label="generator CPU %")
+    ax.plot(n, series("system_cpu_pct"), marker=".", alpha=0.6, label="machine CPU %")
+    ax.set_xlabel("concurrent calls")
+    ax.set_ylabel("CPU % (100 = one core)")
+    ax.set_title("CPU against load")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "cpu_vs_calls.png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(n, series("loss_pct"), marker="o", color="tab:red", label="media loss %")
+    ax.axhline(thresholds["loss_pct"], color="red", linestyle="--", linewidth=1, label="threshold")
+    ax.set_xlabel("concurrent calls")
+    ax.set_ylabel("loss %")
+    ax2 = ax.twinx()
+    ax2.plot(n, series("join_p95_ms"), marker="s", color="tab:blue", label="join p95 ms")
+    ax2.axhline(thresholds["join_p95_ms"], color="blue", linestyle=":", linewidth=1, label="join threshold")
+    ax2.set_ylabel("join time p95 (ms)")
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="upper left")
+    ax.set_title("Loss and join time against load")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "loss_vs_calls.png", dpi=100)
+    plt.close(fig)

@@ -1,0 +1,412 @@
+"""One generator process: drives its share of the calls and writes their raw results.
+
+Started by :mod:`load_tests.runner` as ``python -m load_tests _worker CONFIG.json``. Prints a
+progress line (JSON) on stdout every second and writes its results to the path in the
+config. Every wait has a deadline; the process ends by itself after ``stop_at``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import fcntl
+import json
+import os
+import pickle
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import psutil
+
+from load_tests.peer import AUDIO_STEP, VIDEO_STEP, Clips, LoadPeer
+from load_tests.signaling import Signaling, SignalingError, demo_token
+
+PROGRESS_EVERY = 1.0
+LAG_PERIOD = 0.1
+
+
+@dataclass
+class CallRun:
+    index: int
+    start_at: float
+    call_id: str | None = None
+    state: str = "pending"  # pending → setup → up → ended | failed
+    error: str | None = None
+    shopper_ws: Signaling | None = None
+    agent_ws: Signaling | None = None
+    shopper: LoadPeer | None = None
+    agent: LoadPeer | None = None
+    agent_assigned: asyncio.Event = field(default_factory=asyncio.Event)
+    marks: dict[str, float] = field(default_factory=dict)  # phase → monotonic time
+    stats: dict[str, Any] = field(default_factory=dict)
+    ended_early: str | None = None
+
+
+class FileLock:
+    """Serialises call set-up across generator processes (see README: routing)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    @contextlib.asynccontextmanager
+    async def held(self, timeout: float):  # type: ignore[no-untyped-def]
+        if self.path is None:
+            yield
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise SignalingError("set-up lock not acquired in time") from None
+                    await asyncio.sleep(0.005)
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+class Worker:
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.url: str = cfg["url"]
+        self.stop_at: float = cfg["stop_at"]
+        self.setup_timeout: float = cfg.get("setup_timeout", 30.0)
+        with open(cfg["clip_path"], "rb") as f:
+            video, audio = pickle.load(f)
+        self.clips = Clips(video, audio)
+        self.calls = [CallRun(i, cfg["t0"] + cfg["offsets"][n]) for n, i in enumerate(cfg["indices"])]
+        self.registry: dict[str, CallRun] = {}
+        self.sockets: list[Signaling] = []
+        self.lock = FileLock(cfg.get("lock_path"))
+        self.lags: list[float] = []
+        self.http: aiohttp.ClientSession | None = None
+        self.declined_foreign = 0
+        self.errors: list[str] = []
+        self._bg: set[asyncio.Task] = set()
+
+    # ------------------------------------------------------------------ agents
+    def _agent_message(self, ws: Signaling, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        if kind == "call-offered":
+            call = self.registry.get(msg.get("call_id", ""))
+            if call is not None and call.agent_ws is None and getattr(ws, "call_id", None) is None:
+                ws.call_id = msg["call_id"]  # type: ignore[attr-defined]
+                call.agent_ws = ws
+                call.marks["offered"] = time.monotonic()
+                call.agent_assigned.set()
+            else:  # another process's call (or this agent is busy): let routing try again
+                self.declined_foreign += 1
+                self._spawn(ws.send("decline", call_id=msg.get("call_id")))
+        elif kind == "call-ended":
+            self._ended(msg)
+
+    def _shopper_message(self, ws: Signaling, msg: dict[str, Any]) -> None:
+        if msg.get("type") == "call-ended":
+            self._ended(msg)
+
+    def _ended(self, msg: dict[str, Any]) -> None:
+        call = self.registry.get(msg.get("call_id", ""))
+        if call is not None and call.state in ("setup", "up") and call.ended_early is None:
+            if time.monotonic() < self.stop_at - 0.05:
+                call.ended_early = f"{msg.get('reason')} by {msg.get('by')}"
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    # ------------------------------------------------------------------ one call
+    async def _connect(self, on_message: Any) -> Signaling:
+        assert self.http is not None
+        ws = Signaling(self.http, self.url, on_message)
+        self.sockets.append(ws)
+        return await ws.connect()
+
+    async def run_call(self, call: CallRun) -> None:
+        await asyncio.sleep(max(0.0, call.start_at - time.monotonic()))
+        if time.monotonic() >= self.stop_at:
+            call.state, call.error = "failed", "not started before the end of the run"
+            return
+        call.state = "setup"
+        call.marks["start"] = time.monotonic()
+        try:
+            await asyncio.wait_for(self._setup(call), self.setup_timeout)
+            call.state = "up"
+            call.marks["up"] = time.monotonic()
+        except Exception as exc:
+            call.state = "failed"
+            call.error = f"{type(exc).__name__}: {exc}"[:300] if str(exc) else type(exc).__name__
+            await self._teardown(call)
+
+    async def _setup(self, call: CallRun) -> None:
+        assert self.http is not None
+        agent_token, shopper_token = await asyncio.gather(
+            demo_token(self.http, self.url, "agent", name=f"Load agent {call.index}"),
+            demo_token(self.http, self.url, "shopper"),
+        )
+        call.call_id = shopper_token["call_id"]
+        self.registry[call.call_id] = call
+        call.marks["tokens"] = time.monotonic()
+        async with self.lock.held(self.setup_timeout):
+            agent_ws = await self._connect(self._agent_message)
+            await agent_ws.send("join", token=agent_token["token"])
+            await agent_ws.expect("joined")
+            shopper_ws = await self._connect(self._shopper_message)
+            call.shopper_ws = shopper_ws
+            await shopper_ws.send("join", token=shopper_token["token"],
+                                  context={"product_id": f"load-{call.index}", "title": "Load test"})
+            await shopper_ws.expect("joined", call_id=call.call_id)
+            call.marks["joined"] = time.monotonic()
+            await call.agent_assigned.wait()  # some agent of this process got call-offered
+        agent_ws = call.agent_ws
+        assert agent_ws is not None
+        # accepted: the moment the agent's accept is sent (join time counts from here)
+        call.marks["accepted"] = time.monotonic()
+        await agent_ws.send("accept", call_id=call.call_id)
+        await asyncio.gather(shopper_ws.expect("call-state", call_id=call.call_id, state="connecting"),
+                             agent_ws.expect("call-state", call_id=call.call_id, state="connecting"))
+        call.marks["connecting"] = time.monotonic()
+        interval = self.cfg.get("verify_interval", 5.0)
+        call.shopper = LoadPeer("shopper", self.clips, verify_interval=interval)
+        call.agent = LoadPeer("agent", self.clips, verify_interval=interval)
+        call.shopper.remote, call.agent.remote = call.agent, call.shopper
+
+        async def negotiate(ws: Signaling, peer: LoadPeer, mark: str) -> None:
+            await ws.send("offer", call_id=call.call_id, sdp=await peer.offer())
+            answer = await ws.expect("answer", call_id=call.call_id)
+            call.marks[mark] = time.monotonic()
+            await peer.accept_answer(answer["sdp"])
+
+        await asyncio.gather(negotiate(shopper_ws, call.shopper, "answer_shopper"),
+                             negotiate(agent_ws, call.agent, "answer_agent"))
+        await asyncio.gather(call.shopper.decoded.wait(), call.agent.decoded.wait())
+
+    async def _collect(self, call: CallRun) -> None:
+        for role, peer in (("shopper", call.shopper), ("agent", call.agent)):
+            if peer is None:
+                continue
+            try:
+                call.stats[role] = await asyncio.wait_for(peer.rtp_stats(), 5)
+            except Exception as exc:
+                call.stats[role] = {"error": repr(exc)}
+
+    async def _teardown(self, call: CallRun) -> None:
+        if call.shopper_ws is not None and call.call_id and call.state in ("up", "ended"):
+            with contextlib.suppress(Exception):
+                await call.shopper_ws.send("hangup", call_id=call.call_id)
+        for peer in (call.shopper, call.agent):
+            if peer is not None:
+                await peer.close()
+        for ws in (call.shopper_ws, call.agent_ws):
+            if ws is not None:
+                with contextlib.suppress(Exception):
+                    await ws.send("leave")
+                await ws.close()
+
+    # ------------------------------------------------------------------ progress
+    def progress(self, now: float) -> dict[str, Any]:
+        sent = lost = 0
+        for call in self.calls:
+            if call.state != "up":
+                continue
+            for peer in (call.shopper, call.agent):
+                if peer is None or peer.remote is None or peer.video_in.first_at is None:
+                    continue
+                if peer.video_in.unmatched > peer.video_in.frames / 2:
+                    continue  # re-encoded by a transcoding relay: not matchable by bytes
+                start = max(now - 2.0, peer.video_in.first_at + 0.5)
+                times = peer.remote.sent_video.times
+                lo, hi = bisect.bisect_left(times, start), bisect.bisect_left(times, now - 1.0)
+                seqs = peer.video_in.seqs
+                sent += max(0, hi - lo)
+                lost += sum(1 for s in range(lo, hi) if s not in seqs)
+        states = [c.state for c in self.calls]
+        return {
+            "t": now, "worker": self.cfg["worker"],
+            "up": states.count("up"), "setup": states.count("setup"),
+            "failed": states.count("failed"), "pending": states.count("pending"),
+            "server_errors": sum(len(ws.errors) for ws in self.sockets),
+            "frames_window": sent, "frames_lost_window": lost,
+            "lag_ms": round(max(self.lags[-10:], default=0.0), 1),
+        }
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY)
+            print(json.dumps(self.progress(time.monotonic())), flush=True)
+
+    async def _lag_monitor(self) -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(LAG_PERIOD)
+            self.lags.append((time.monotonic() - before - LAG_PERIOD) * 1000)
+
+    # ------------------------------------------------------------------ the run
+    async def run(self) -> dict[str, Any]:
+        me = psutil.Process()
+        cpu0, wall0 = me.cpu_times(), time.monotonic()
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        ticker = asyncio.ensure_future(self._ticker())
+        lagger = asyncio.ensure_future(self._lag_monitor())
+        tasks = [asyncio.ensure_future(self.run_call(c)) for c in self.calls]
+        try:
+            await asyncio.sleep(max(0.0, self.stop_at - time.monotonic()))
+            # set-ups still running at the end are failures; bounded wait
+            for call in self.calls:
+                if call.state in ("pending", "setup"):
+                    call.state, call.error = "failed", call.error or "set-up not finished before the end of the run"
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            stopped_at = time.monotonic()
+            up = [c for c in self.calls if c.state == "up"]
+            await asyncio.gather(*(self._collect(c) for c in up))
+            results = [self._result(c, stopped_at) for c in self.calls]
+            cpu1, wall1 = me.cpu_times(), time.monotonic()
+            for c in up:
+                c.state = "ended"
+            ticker.cancel()
+            await asyncio.wait_for(asyncio.gather(*(self._teardown(c) for c in up),
+                                                  return_exceptions=True), 30)
+        finally:
+            ticker.cancel()
+            lagger.cancel()
+            for ws in self.sockets:
+                await ws.close()
+            for task in list(self._bg):
+                task.cancel()
+            await self.http.close()
+        lags = sorted(self.lags)
+        return {
+            "worker": self.cfg["worker"], "pid": os.getpid(), "calls": results,
+            "cpu": {"user_s": cpu1.user - cpu0.user, "system_s": cpu1.system - cpu0.system,
+                    "wall_s": wall1 - wall0,
+                    "pct": 100 * (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / max(1e-6, wall1 - wall0)},
+            "loop_lag_ms": {"p50": _pct(lags, 50), "p99": _pct(lags, 99), "max": lags[-1] if lags else None,
+                            "samples": len(lags)},
+            "declined_foreign": self.declined_foreign,
+            "loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+        }
+
+    # ------------------------------------------------------------------ results
+    def _result(self, call: CallRun, stopped_at: float) -> dict[str, Any]:
+        marks = {k: round((v - call.marks.get("start", v)) * 1000, 1) for k, v in call.marks.items()}
+        out: dict[str, Any] = {
+            "index": call.index, "call_id": call.call_id, "ok": call.state == "up" and not call.ended_early,
+            "state": call.state, "error": call.error or (f"ended early: {call.ended_early}" if call.ended_early else None),
+            "marks_ms": marks, "sides": {},
+        }
+        accepted = call.marks.get("accepted")
+        window_end = self.stop_at - 1.0
+        for role, peer in (("shopper", call.shopper), ("agent", call.agent)):
+            if peer is None or peer.remote is None:
+                continue
+            side: dict[str, Any] = {"errors": peer.errors[:5]}
+            if accepted is not None:
+                side["join_ms"] = _ms(peer.first_decoded_at, accepted)
+                side["first_frame_ms"] = _ms(peer.video_in.first_at, accepted)
+            side["video"] = _video_accounting(peer, window_end)
+            side["audio"] = _audio_accounting(peer)
+            side["rtp"] = call.stats.get(role)
+            side["picture_checks"] = {"decoded": peer.samples_decoded, "verified": peer.samples_verified,
+                                      "mismatched": peer.samples_mismatched, "unreadable": peer.samples_unreadable,
+                                      "reencoded_readable": peer.samples_reencoded}
+            side["keyframe_requests_received"] = peer.keyframe_requests
+            side["video_latency_ms"] = [round(x, 2) for x in peer.video_in.latency_ms]
+            side["audio_latency_ms"] = [round(x, 2) for x in peer.audio_in.latency_ms]
+            out["sides"][role] = side
+        return out
+
+
+def _ms(t: float | None, since: float) -> float | None:
+    return None if t is None else round((t - since) * 1000, 1)
+
+
+def _video_accounting(peer: LoadPeer, window_end: float) -> dict[str, Any]:
+    """Frames the other side sent from the first one that arrived until ``window_end``,
+    and how many of exactly those frames arrived (matched by payload hash)."""
+    got = peer.video_in
+    assert peer.remote is not None
+    sent = peer.remote.sent_video
+    base = {"frames_received": got.frames, "frames_sent": len(sent.times), "unmatched": got.unmatched,
+            "freezes": got.freezes, "freeze_ms": round(got.freeze_ms, 1), "max_gap_ms": round(got.max_gap_ms, 1),
+            "bytes_received": got.bytes}
+    if got.unmatched > got.frames / 2 and got.timestamps:
+        # the bytes were changed on the way (a transcoding relay): count by RTP timestamps,
+        # as for audio; frames a re-encoder skipped count as lost
+        span = (max(got.timestamps) - min(got.timestamps)) // VIDEO_STEP + 1
+        base.update(expected=span, matched=len(got.timestamps), lost=max(0, span - len(got.timestamps)),
+                    method="rtp_timestamps")
+        return base
+    if not got.seqs:
+        base.update(expected=len(sent.times), matched=0, lost=len(sent.times), method="payload_hash")
+        return base
+    base["method"] = "payload_hash"
+    lo = min(got.seqs)
+    hi = bisect.bisect_right(sent.times, window_end)
+    expected = max(0, hi - lo)
+    matched = sum(1 for s in got.seqs if lo <= s < hi)
+    base.update(expected=expected, matched=matched, lost=expected - matched)
+    return base
+
+
+def _audio_accounting(peer: LoadPeer) -> dict[str, Any]:
+    """Audio: the RTP timestamps span tells how many 20 ms packets should have arrived."""
+    got = peer.audio_in
+    assert peer.remote is not None
+    base = {"frames_received": got.frames, "frames_sent": len(peer.remote.sent_audio.times)}
+    if not got.timestamps:
+        base.update(expected=base["frames_sent"], matched=0, lost=base["frames_sent"])
+        return base
+    span = (max(got.timestamps) - min(got.timestamps)) // AUDIO_STEP + 1
+    base.update(expected=span, matched=len(got.timestamps), lost=max(0, span - len(got.timestamps)))
+    return base
+
+
+def _pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    k = min(len(values) - 1, max(0, int(round(p / 100 * (len(values) - 1)))))
+    return round(values[k], 2)
+
+
+def restrict_to_loopback() -> None:
+    """Offer 127.0.0.1 only as ICE host candidate: media never leaves loopback."""
+    import aioice.ice
+
+    def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return ["127.0.0.1"] if use_ipv4 else []
+
+    aioice.ice.get_host_addresses = host_addresses
+
+
+def main(config_path: str) -> int:
+    with open(config_path) as f:
+        cfg = json.load(f)
+    restrict_to_loopback()
+    import logging
+
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    if cfg.get("loop") == "uvloop":
+        import uvloop
+
+        runner = uvloop.run
+    else:
+        runner = asyncio.run
+    result = runner(Worker(cfg).run())
+    tmp = cfg["out_path"] + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(result, f)
+    os.replace(tmp, cfg["out_path"])
+    return 0
