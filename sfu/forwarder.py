@@ -16,12 +16,40 @@ from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCRtpReceiver
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 
 from media.encoded import EncodedFrame, is_keyframe
 
 logger = logging.getLogger(__name__)
 
 _QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
+_JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
+
+
+class MarkerJitterBuffer(JitterBuffer):
+    """aiortc's jitter buffer, but a video frame is complete at its marker-bit packet (RFC 7741,
+    as libwebrtc does) and an audio packet is a frame by itself. aiortc's own buffer waits for
+    the next frame's first packet (+33 ms for video) and holds audio for prefetch=4 (80 ms)."""
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        packets: list[Any] = []
+        timestamp = None
+        for count in range(self.capacity):
+            packet = self._packets[(self._origin + count) % self.capacity]
+            if packet is None:
+                return None
+            if timestamp is None:
+                timestamp = packet.timestamp
+            elif packet.timestamp != timestamp:  # marker lost: the next frame began
+                frame = JitterFrame(b"".join(p._data for p in packets), timestamp)
+                self.remove(count)
+                return frame
+            packets.append(packet)
+            if packet.marker or not self._is_video:
+                frame = JitterFrame(b"".join(p._data for p in packets), timestamp)
+                self.remove(count + 1)
+                return frame
+        return None
 
 
 class FrameTap:
@@ -65,4 +93,6 @@ def install_tap(
         raise RuntimeError("aiortc internals changed: RTCRtpReceiver has no decoder queue")
     tap = FrameTap(kind, on_frame)
     setattr(receiver, _QUEUE_ATTR, tap)
+    setattr(receiver, _JITTER_ATTR, MarkerJitterBuffer(capacity=512 if kind == "video" else 16,
+                                                        is_video=kind == "video"))
     return tap

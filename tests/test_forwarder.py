@@ -111,3 +111,40 @@ async def test_subscriber_overflow_drops_to_next_keyframe_and_asks_for_one():
     packet = await asyncio.wait_for(sub.recv(), 1)
     assert bytes(packet) == b"\x00"  # the first frame out after overflow is the keyframe
     sub.stop()
+
+
+def test_marker_jitter_buffer_completes_a_frame_at_its_marker_bit():
+    from aiortc.rtp import RtpPacket
+
+    from sfu.forwarder import MarkerJitterBuffer
+
+    def packet(seq: int, ts: int, data: bytes, marker: bool) -> RtpPacket:
+        p = RtpPacket(payload_type=96, sequence_number=seq, timestamp=ts, marker=int(marker))
+        p._data = data
+        return p
+
+    video = MarkerJitterBuffer(capacity=64, is_video=True)
+    assert video.add(packet(100, 3000, b"a", False))[1] is None
+    frame = video.add(packet(101, 3000, b"b", True))[1]  # no need to wait for the next frame
+    assert frame is not None and frame.data == b"ab" and frame.timestamp == 3000
+    # a lost marker: the next frame's first packet completes the previous one
+    assert video.add(packet(102, 6000, b"c", False))[1] is None
+    frame = video.add(packet(103, 9000, b"d", False))[1]
+    assert frame is not None and frame.data == b"c"
+    # a hole: nothing until it is filled (e.g. by RTX)
+    hole = MarkerJitterBuffer(capacity=64, is_video=True)
+    assert hole.add(packet(10, 1, b"x", False))[1] is None
+    assert hole.add(packet(12, 1, b"z", True))[1] is None
+    assert hole.add(packet(11, 1, b"y", False))[1].data == b"xyz"
+    audio = MarkerJitterBuffer(capacity=16, is_video=False)
+    assert audio.add(packet(5, 960, b"opus", False))[1].data == b"opus"  # no prefetch wait
+
+
+async def test_tap_installs_the_marker_jitter_buffer():
+    from sfu.forwarder import MarkerJitterBuffer
+
+    pc = RTCPeerConnection()
+    transceiver = pc.addTransceiver("video", "recvonly")
+    install_tap(transceiver.receiver, lambda f: None, "video")
+    assert isinstance(getattr(transceiver.receiver, "_RTCRtpReceiver__jitter_buffer"), MarkerJitterBuffer)
+    await pc.close()

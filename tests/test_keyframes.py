@@ -41,10 +41,10 @@ async def test_subscriber_loss_triggers_relayed_pli_and_recovery(server, sparse_
     await asyncio.wait_for(recovered(), 10)
     print(f"recovered {time.monotonic() - lost_at:.2f}s after the loss; "
           f"PLIs at publisher {shopper.peer.keyframe_requests - requests_before}")
-    # the publisher jumped to its only keyframe (counter 0) on request, long before the
-    # clip would have looped there by itself
+    # the publisher jumped back to its only keyframe (counter 0) on request, long before the
+    # clip would have looped there by itself: what decodes after the loss starts near 0
     recent = agent.peer.received_counters[counters_before:]
-    assert 0 in recent
+    assert min(recent[:10]) < 5, recent[:10]
     await close_sides(shopper, agent)
 
 
