@@ -30,11 +30,12 @@ from typing import Any
 import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media import framestamp
 from media.synthetic import AUDIO_SAMPLES, EncodedAudioTrack, EncodedVideoTrack
+from sfu.forwarder import MarkerJitterBuffer  # the same completion rule as the node's
 
 _QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
@@ -42,30 +43,6 @@ _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 FREEZE_GAP = 0.200  # seconds between received video frames that count as a freeze
 VIDEO_STEP = 3000  # RTP ticks per frame at 30 fps / 90 kHz
 AUDIO_STEP = AUDIO_SAMPLES  # 960 ticks per 20 ms at 48 kHz
-
-
-class MarkerJitterBuffer(JitterBuffer):
-    """aiortc's jitter buffer, but a frame is complete at its marker-bit packet."""
-
-    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
-        packets: list[Any] = []
-        timestamp = None
-        for count in range(self.capacity):
-            packet = self._packets[(self._origin + count) % self.capacity]
-            if packet is None:
-                return None
-            if timestamp is None:
-                timestamp = packet.timestamp
-            elif packet.timestamp != timestamp:  # marker lost: the next frame began
-                frame = JitterFrame(b"".join(p._data for p in packets), timestamp)
-                self.remove(count)
-                return frame
-            packets.append(packet)
-            if packet.marker or not self._is_video:  # an audio packet is a whole frame
-                frame = JitterFrame(b"".join(p._data for p in packets), timestamp)
-                self.remove(count + 1)
-                return frame
-        return None
 
 
 @dataclass

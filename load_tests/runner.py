@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import subprocess
 import sys
@@ -253,16 +252,3 @@ def _progress_line(procs: list[WorkerProc], sampler: Sampler, t0: float, stop_at
     loss = f"{100 * lost / window:.2f}%" if window else "-"
     return (f"[{now - t0:6.1f}s {phase}] calls up {up} setting-up {setup} failed {failed} errors {errors}"
             f" | video loss (last s) {loss}{cpu} | loop lag {lag:.0f}ms")
-
-
-def worker_main(config_path: str) -> int:
-    from load_tests.worker import main
-
-    return main(config_path)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(worker_main(sys.argv[1]))
-
-
-__all__ = ["RunOptions", "run", "os"]

@@ -92,6 +92,7 @@ class Worker:
         self.lags: list[float] = []
         self.http: aiohttp.ClientSession | None = None
         self.declined_foreign = 0
+        self.peers: list[LoadPeer] = []  # every peer made, closed at the end whatever happened
         self.errors: list[str] = []
         self._bg: set[asyncio.Task] = set()
 
@@ -181,6 +182,7 @@ class Worker:
         call.shopper = LoadPeer("shopper", self.clips, verify_interval=interval)
         call.agent = LoadPeer("agent", self.clips, verify_interval=interval)
         call.shopper.remote, call.agent.remote = call.agent, call.shopper
+        self.peers += [call.shopper, call.agent]
 
         async def negotiate(ws: Signaling, peer: LoadPeer, mark: str) -> None:
             await ws.send("offer", call_id=call.call_id, sdp=await peer.offer())
@@ -282,6 +284,13 @@ class Worker:
         finally:
             ticker.cancel()
             lagger.cancel()
+            # peers of set-ups cut short still own aiortc decoder threads (non-daemon): close
+            # them, or the process could not exit
+            open_peers = [p for p in self.peers if p.pc.connectionState != "closed"]
+            if open_peers:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.gather(*(p.close() for p in open_peers),
+                                                          return_exceptions=True), 20)
             for ws in self.sockets:
                 await ws.close()
             for task in list(self._bg):
