@@ -18,6 +18,10 @@ STAFF = {Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN}
 MANAGERS = {Role.SUPERVISOR, Role.QA, Role.ADMIN}
 
 
+class BadBody(Exception):
+    """A request body that is not the JSON object the route expects (answered 400 bad_json)."""
+
+
 def json_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
@@ -146,16 +150,23 @@ class RestApi:
         return web.FileResponse(path, headers={"Content-Type": "image/jpeg",
                                                "Cache-Control": "private, max-age=300"})
 
-    async def rate(self, request: web.Request) -> web.Response:
+    async def _shopper_body(self, request: web.Request, shape: str) -> tuple[str, Claims, dict]:
+        """The shopper of this call, and a JSON object body (a clear 400 otherwise)."""
         call_id = request.match_info["call_id"]
         claims = self._auth(request, {Role.SHOPPER})
         self._own_call(claims, call_id)
         try:
             body = await request.json()
         except ValueError:
-            return json_error(400, "bad_json", "send {\"score\": 1-5, \"comment\": \"…\"}")
-        score = body.get("score") if isinstance(body, dict) else None
-        comment = body.get("comment", "") if isinstance(body, dict) else ""
+            body = None
+        if not isinstance(body, dict):
+            raise BadBody(f"send a JSON object: {shape}")
+        return call_id, claims, body
+
+    async def rate(self, request: web.Request) -> web.Response:
+        call_id, _, body = await self._shopper_body(request, '{"score": 1-5, "comment": "…"}')
+        score = body.get("score")
+        comment = body.get("comment", "")
         if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
             return json_error(400, "invalid_message", "score must be a whole number from 1 to 5")
         if not isinstance(comment, str):
@@ -178,14 +189,9 @@ class RestApi:
 
     async def callback(self, request: web.Request) -> web.Response:
         """The shopper's callback request, also after the call (or its socket) is gone."""
-        call_id = request.match_info["call_id"]
-        claims = self._auth(request, {Role.SHOPPER})
-        self._own_call(claims, call_id)
-        try:
-            body = await request.json()
-        except ValueError:
-            return json_error(400, "bad_json", "send {\"name\", \"contact\", \"question\"}")
-        fields = {k: body.get(k) if isinstance(body, dict) else None for k in ("name", "contact", "question")}
+        call_id, claims, body = await self._shopper_body(
+            request, '{"name": "…", "contact": "phone or e-mail", "question": "…"}')
+        fields = {k: body.get(k) for k in ("name", "contact", "question")}
         if not all(isinstance(fields[k], str) and fields[k].strip() for k in ("name", "contact")):
             return json_error(400, "invalid_message", "name and phone or e-mail are needed")
         request_ = {"name": fields["name"].strip()[:120], "contact": fields["contact"].strip()[:200],
@@ -254,6 +260,8 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
         return await handler(request)
     except AuthError as exc:
         return json_error(403 if exc.code == "forbidden" else 401, exc.code, exc.message)
+    except BadBody as exc:
+        return json_error(400, "bad_json", str(exc))
     except web.HTTPException as exc:
         if request.path.startswith("/api/") and exc.status >= 400:
             code = {404: "not_found", 413: "too_large"}.get(exc.status, "bad_request")
