@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -418,3 +419,61 @@ async def get_json(server, path: str, token: str) -> dict:
         async with http.get(f"{server.url}{path}", headers={"Authorization": f"Bearer {token}"}) as res:
             res.raise_for_status()
             return await res.json()
+
+
+# ------------------------------------------------------------------ helpers for the page tests
+
+PAGE_TIMEOUT_MS = 30_000  # generous: loopback, but a loaded CI machine
+
+
+def state_of(bp: BrowserPage):
+    """The call-state element of the agent console or the widget."""
+    return bp.page.get_by_test_id("call-state")
+
+
+async def expect_state(bp: BrowserPage, state, timeout: int = PAGE_TIMEOUT_MS) -> None:
+    from playwright.async_api import expect
+
+    await expect(state_of(bp)).to_have_attribute("data-state", state, timeout=timeout)
+
+
+async def screenshot(bp: BrowserPage, name: str, *, full_page: bool = False, scroll_to_top: bool = False) -> None:
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOT_DIR / f"{name}.png"
+    if scroll_to_top:
+        await bp.page.evaluate("() => window.scrollTo(0, 0)")
+    await bp.page.screenshot(path=str(path), full_page=full_page)
+    print(f"screenshot: {path}", flush=True)
+
+
+async def dump(pages: list[BrowserPage], server) -> str:
+    """Each page's diagnostics and the tail of the server's output."""
+    parts = [await p.diagnostics() for p in pages]
+    parts.append(f"=== server output (tail) ===\n{server.log_tail()}")
+    return "\n".join(parts)
+
+
+def assert_no_page_errors(*pages: BrowserPage) -> None:
+    errors = [f"{bp.name}: {line}" for bp in pages for line in bp.console if line.startswith("[pageerror]")]
+    assert not errors, "uncaught errors in the pages:\n" + "\n".join(errors)
+
+
+@asynccontextmanager
+async def pages_of(server, pages: list[BrowserPage] | None = None):
+    """A list for the pages a test opens: on a failure their diagnostics and the server's output
+    are printed, and in any case they are all closed at the end (in list order)."""
+    pages = pages if pages is not None else []
+    try:
+        yield pages
+    except BaseException:
+        print(await dump(pages, server), flush=True)
+        raise
+    finally:
+        for bp in pages:
+            await bp.close()
+
+
+async def call_timeline(server, call_id: str) -> tuple[dict, list[str]]:
+    """The call record (read with a supervisor token) and the types of its events, in order."""
+    record = await get_json(server, f"/api/calls/{call_id}", await demo_token(server, "supervisor"))
+    return record, [e["type"] for e in record["events"]]

@@ -13,54 +13,36 @@ import re
 import pytest
 from playwright.async_api import expect
 
-try:  # tests/ as plain directory (rootdir on sys.path) or as a package
-    from browser_support import (
-        INBOUND_STATS_JS,
-        MEDIA_FLOWING_JS,
-        SCREENSHOT_DIR,
-        VIDEO_FRAMES_JS,
-        WATCH_ACCEPT_CLICK_JS,
-        WATCH_FIRST_FRAME_JS,
-        BrowserPage,
-        chromium_browser,  # noqa: F401  (fixture)
-        silkline_server,  # noqa: F401  (fixture)
-    )
-except ImportError:  # pragma: no cover
-    from tests.browser_support import (  # type: ignore[no-redef]
-        INBOUND_STATS_JS,
-        MEDIA_FLOWING_JS,
-        SCREENSHOT_DIR,
-        VIDEO_FRAMES_JS,
-        WATCH_ACCEPT_CLICK_JS,
-        WATCH_FIRST_FRAME_JS,
-        BrowserPage,
-        chromium_browser,  # noqa: F401
-        silkline_server,  # noqa: F401
-    )
+from tests import browser_support
+from tests.browser_support import (
+    INBOUND_STATS_JS,
+    MEDIA_FLOWING_JS,
+    PAGE_TIMEOUT_MS,
+    VIDEO_FRAMES_JS,
+    WATCH_ACCEPT_CLICK_JS,
+    WATCH_FIRST_FRAME_JS,
+    BrowserPage,
+    assert_no_page_errors,
+    dump,
+    expect_state,
+    pages_of,
+    screenshot,
+    state_of,
+)
 
 pytestmark = pytest.mark.asyncio
+
+# The fixtures, by assignment (an import would read as unused and then redefined).
+silkline_server = browser_support.silkline_server
+chromium_browser = browser_support.chromium_browser
 
 # A participant that comes back mid-call gets a new video subscriber, which needs a keyframe:
 # the SFU asks the other browser with a PLI addressed to its media SSRC (not the RTX one, which
 # Chrome ignores). These tests caught that bug.
 
-CALL_TIMEOUT_MS = 30_000  # generous: loopback, but a loaded CI machine
+CALL_TIMEOUT_MS = PAGE_TIMEOUT_MS  # generous: loopback, but a loaded CI machine
 END_TIMEOUT_MS = 10_000
 RESUME_TIMEOUT_MS = 10_000  # media back after a reconnect
-
-
-def state_of(bp: BrowserPage):
-    return bp.page.get_by_test_id("call-state")
-
-
-async def expect_state(bp: BrowserPage, state: str, timeout: int = CALL_TIMEOUT_MS) -> None:
-    await expect(state_of(bp)).to_have_attribute("data-state", state, timeout=timeout)
-
-
-async def dump(pages: list[BrowserPage], server) -> str:
-    parts = [await p.diagnostics() for p in pages]
-    parts.append(f"=== server output (tail) ===\n{server.log_tail()}")
-    return "\n".join(parts)
 
 
 async def connect_call(browser, server) -> tuple[BrowserPage, BrowserPage]:
@@ -112,18 +94,6 @@ async def connect_call(browser, server) -> tuple[BrowserPage, BrowserPage]:
         for bp in pages:
             await bp.close()
         raise
-
-
-async def screenshot(bp: BrowserPage, name: str) -> None:
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOT_DIR / f"{name}.png"
-    await bp.page.screenshot(path=str(path))
-    print(f"screenshot: {path}", flush=True)
-
-
-def assert_no_page_errors(*pages: BrowserPage) -> None:
-    errors = [f"{bp.name}: {line}" for bp in pages for line in bp.console if line.startswith("[pageerror]")]
-    assert not errors, "uncaught errors in the pages:\n" + "\n".join(errors)
 
 
 async def hang_up_and_expect_ended(by: BrowserPage, other: BrowserPage, server) -> None:
@@ -185,7 +155,7 @@ async def test_shopper_socket_drop_resumes_call(chromium_browser, silkline_serve
     """The shopper's WebSocket drops mid-call: the widget rejoins with the same token, sends a
     fresh offer on a new peer connection, and video flows both ways again."""
     agent, shopper = await connect_call(chromium_browser, silkline_server)
-    try:
+    async with pages_of(silkline_server, [shopper, agent]):
         await shopper.page.evaluate("() => { window.__oldPeer = window.silkline.peer(); }")
         agent_frames_before = await frames_decoded(agent)
         # Drop the socket without `leave`, as a network switch would (not an intentional close).
@@ -205,19 +175,13 @@ async def test_shopper_socket_drop_resumes_call(chromium_browser, silkline_serve
         )
         await expect_state(agent, "connected")
         await hang_up_and_expect_ended(shopper, agent, silkline_server)
-    except BaseException:
-        print(await dump([agent, shopper], silkline_server), flush=True)
-        raise
-    finally:
-        await shopper.close()
-        await agent.close()
 
 
 async def test_agent_media_failure_new_offer_on_same_socket(chromium_browser, silkline_server):
     """ICE fails on the agent's side while its socket stays open: the console replaces the peer
     connection with a fresh offer (protocol: `offer` replaces) and video comes back both ways."""
     agent, shopper = await connect_call(chromium_browser, silkline_server)
-    try:
+    async with pages_of(silkline_server, [shopper, agent]):
         await agent.page.evaluate("() => { window.__oldPeer = window.silkline.peer(); }")
         await agent.page.evaluate("() => window.silkline.session()._onIceProblem('failed')")
         await agent.page.wait_for_function(
@@ -227,9 +191,3 @@ async def test_agent_media_failure_new_offer_on_same_socket(chromium_browser, si
         video = await agent.page.get_by_test_id("remote-video").element_handle()
         await agent.page.wait_for_function(MEDIA_FLOWING_JS, arg=video, timeout=RESUME_TIMEOUT_MS, polling=100)
         await hang_up_and_expect_ended(agent, shopper, silkline_server)
-    except BaseException:
-        print(await dump([agent, shopper], silkline_server), flush=True)
-        raise
-    finally:
-        await shopper.close()
-        await agent.close()

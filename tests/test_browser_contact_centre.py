@@ -17,65 +17,33 @@ import re
 import pytest
 from playwright.async_api import expect
 
-try:  # tests/ as plain directory (rootdir on sys.path) or as a package
-    from browser_support import (
-        MEDIA_FLOWING_JS,
-        RECORD_GET_USER_MEDIA_JS,
-        SCREENSHOT_DIR,
-        TRANSCEIVER_STATS_JS,
-        BrowserPage,
-        chromium_browser,  # noqa: F401  (fixture)
-        demo_token,
-        get_json,
-        poll,
-        silkline_server,  # noqa: F401  (fixture)
-        tiny_png,
-    )
-except ImportError:  # pragma: no cover
-    from tests.browser_support import (  # type: ignore[no-redef]
-        MEDIA_FLOWING_JS,
-        RECORD_GET_USER_MEDIA_JS,
-        SCREENSHOT_DIR,
-        TRANSCEIVER_STATS_JS,
-        BrowserPage,
-        chromium_browser,  # noqa: F401
-        demo_token,
-        get_json,
-        poll,
-        silkline_server,  # noqa: F401
-        tiny_png,
-    )
+from tests import browser_support
+from tests.browser_support import (
+    MEDIA_FLOWING_JS,
+    PAGE_TIMEOUT_MS,
+    RECORD_GET_USER_MEDIA_JS,
+    TRANSCEIVER_STATS_JS,
+    BrowserPage,
+    assert_no_page_errors,
+    call_timeline,
+    demo_token,
+    expect_state,
+    get_json,
+    pages_of,
+    poll,
+    screenshot,
+    state_of,
+    tiny_png,
+)
 
 pytestmark = pytest.mark.asyncio
 
-T = 30_000  # ms: generous, loopback on a loaded CI machine
+# The fixtures, by assignment (an import would read as unused and then redefined).
+silkline_server = browser_support.silkline_server
+chromium_browser = browser_support.chromium_browser
+
+T = PAGE_TIMEOUT_MS  # ms: generous, loopback on a loaded CI machine
 EXTRA_AUDIO = 2  # shopper/agent transceiver index of the supervisor's voice
-
-
-def state_of(bp: BrowserPage):
-    return bp.page.get_by_test_id("call-state")
-
-
-async def expect_state(bp: BrowserPage, state, timeout: int = T) -> None:
-    await expect(state_of(bp)).to_have_attribute("data-state", state, timeout=timeout)
-
-
-async def screenshot(bp: BrowserPage, name: str) -> None:
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOT_DIR / f"{name}.png"
-    await bp.page.screenshot(path=str(path))
-    print(f"screenshot: {path}", flush=True)
-
-
-async def dump(pages: list[BrowserPage], server) -> str:
-    parts = [await p.diagnostics() for p in pages]
-    parts.append(f"=== server output (tail) ===\n{server.log_tail()}")
-    return "\n".join(parts)
-
-
-def assert_no_page_errors(*pages: BrowserPage) -> None:
-    errors = [f"{bp.name}: {line}" for bp in pages for line in bp.console if line.startswith("[pageerror]")]
-    assert not errors, "uncaught errors in the pages:\n" + "\n".join(errors)
 
 
 async def sign_in_agent(browser, server, name: str = "Ann") -> BrowserPage:
@@ -121,8 +89,7 @@ async def connect(browser, server, *, mode="video", shop_path="/demo/shop"):
 
 async def test_shopper_call_chat_photo_rating_and_timeline(chromium_browser, silkline_server):
     server = silkline_server
-    pages: list[BrowserPage] = []
-    try:
+    async with pages_of(server) as pages:
         agent = await sign_in_agent(chromium_browser, server, "Ann")
         pages.append(agent)
         # The shopper looks at a phone first, then the ring: both pages go with the call.
@@ -214,9 +181,7 @@ async def test_shopper_call_chat_photo_rating_and_timeline(chromium_browser, sil
         await expect(agent.page.get_by_test_id("agent-state")).to_have_attribute("data-state", "available")
 
         # The call record: the whole timeline, the page context, the rating, the wrap-up.
-        supervisor = await demo_token(server, "supervisor")
-        record = await get_json(server, f"/api/calls/{call_id}", supervisor)
-        kinds = [e["type"] for e in record["events"]]
+        record, kinds = await call_timeline(server, call_id)
         for kind in ("requested", "queued", "offered", "accepted", "connected", "chat", "photo", "snapshot",
                      "ended", "rated"):
             assert kind in kinds, f"{kind!r} missing from the timeline {kinds}"
@@ -233,18 +198,11 @@ async def test_shopper_call_chat_photo_rating_and_timeline(chromium_browser, sil
         assert record["disposition"] == "sale" and record["notes"] == "Sold in size 54; ships Monday."
         assert [e["text"] for e in record["events"] if e["type"] == "chat"][0] == "Is the stone heated?"
         assert_no_page_errors(*pages)
-    except BaseException:
-        print(await dump(pages, server), flush=True)
-        raise
-    finally:
-        for bp in pages:
-            await bp.close()
 
 
 async def test_supervisor_monitors_silently_then_whispers_then_barges(chromium_browser, silkline_server):
     server = silkline_server
-    pages: list[BrowserPage] = []
-    try:
+    async with pages_of(server) as pages:
         agent, shopper = await connect(chromium_browser, server)
         pages += [agent, shopper]
         await asyncio.gather(media_flowing(shopper), media_flowing(agent))
@@ -311,9 +269,7 @@ async def test_supervisor_monitors_silently_then_whispers_then_barges(chromium_b
         await expect(sup.page.get_by_test_id("monitor-panel")).to_be_hidden(timeout=T)
         await expect(sup.page.get_by_test_id(f"monitor-{call_id}")).to_have_text("Monitor", timeout=T)
 
-        supervisor = await demo_token(server, "supervisor")
-        record = await get_json(server, f"/api/calls/{call_id}", supervisor)
-        kinds = [e["type"] for e in record["events"]]
+        _record, kinds = await call_timeline(server, call_id)
         assert "monitor_started" in kinds and kinds.count("monitor_mode") == 3 and "monitor_stopped" in kinds, kinds
 
         # The call is still fine for its two parties.
@@ -330,18 +286,11 @@ async def test_supervisor_monitors_silently_then_whispers_then_barges(chromium_b
         await sup.page.get_by_test_id("figures-chart").scroll_into_view_if_needed()
         await screenshot(sup, "cc-supervisor-figures")
         assert_no_page_errors(*pages)
-    except BaseException:
-        print(await dump(pages, server), flush=True)
-        raise
-    finally:
-        for bp in pages:
-            await bp.close()
 
 
 async def test_voice_only_then_callbacks(chromium_browser, silkline_server):
     server = silkline_server
-    pages: list[BrowserPage] = []
-    try:
+    async with pages_of(server) as pages:
         agent = await sign_in_agent(chromium_browser, server, "Ann")
         pages.append(agent)
         shopper = await BrowserPage.open(chromium_browser, f"{server.url}/demo/shop?product=phone", "voice shopper",
@@ -436,20 +385,13 @@ async def test_voice_only_then_callbacks(chromium_browser, silkline_server):
         left = (await get_json(server, "/api/callbacks", supervisor))["callbacks"]
         assert [c["name"] for c in left] == ["Maria Rossi"], left
         assert_no_page_errors(*pages)
-    except BaseException:
-        print(await dump(pages, server), flush=True)
-        raise
-    finally:
-        for bp in pages:
-            await bp.close()
 
 
 async def test_agent_transfers_to_a_colleague(chromium_browser, silkline_server):
     """Blind transfer to a named agent: the first agent wraps up, the shopper stays on the line,
     waits ("transferring"), and talks to the colleague on the same peer connection."""
     server = silkline_server
-    pages: list[BrowserPage] = []
-    try:
+    async with pages_of(server) as pages:
         ann, shopper = await connect(chromium_browser, server)
         pages += [ann, shopper]
         await asyncio.gather(media_flowing(shopper), media_flowing(ann))
@@ -482,24 +424,16 @@ async def test_agent_transfers_to_a_colleague(chromium_browser, silkline_server)
         await asyncio.gather(expect_state(shopper, "ended"), expect_state(ben, "ended"))
 
         call_id = await shopper.page.evaluate("() => window.silkline.callId()")
-        record = await get_json(server, f"/api/calls/{call_id}", await demo_token(server, "supervisor"))
-        kinds = [e["type"] for e in record["events"]]
+        _record, kinds = await call_timeline(server, call_id)
         assert kinds.count("accepted") == 2 and "transferred" in kinds, kinds
         assert_no_page_errors(*pages)
-    except BaseException:
-        print(await dump(pages, server), flush=True)
-        raise
-    finally:
-        for bp in pages:
-            await bp.close()
 
 
 async def test_recording_consent_indicator_and_pause(chromium_browser, silkline_server):
     """The general queue asks before recording: the shopper allows it, both pages show the
     indicator, the agent pauses and resumes the recording, and both pages follow."""
     server = silkline_server
-    pages: list[BrowserPage] = []
-    try:
+    async with pages_of(server) as pages:
         ann = await sign_in_agent(chromium_browser, server, "Ann")
         pages.append(ann)
         # Any page can embed the widget: this one has no category, so the call goes to "general".
@@ -536,16 +470,9 @@ async def test_recording_consent_indicator_and_pause(chromium_browser, silkline_
         for bp in (shopper, ann):
             await expect(bp.page.get_by_test_id("recording-indicator")).to_be_hidden()
         call_id = await shopper.page.evaluate("() => window.silkline.callId()")
-        record = await get_json(server, f"/api/calls/{call_id}", await demo_token(server, "supervisor"))
-        kinds = [e["type"] for e in record["events"]]
+        record, kinds = await call_timeline(server, call_id)
         assert record["queue"] == "general" and record.get("recording_consent") is True, record
         for kind in ("recording_consent_asked", "recording_consent", "recording_started",
                      "recording_paused", "recording_resumed"):
             assert kind in kinds, f"{kind!r} missing from {kinds}"
         assert_no_page_errors(*pages)
-    except BaseException:
-        print(await dump(pages, server), flush=True)
-        raise
-    finally:
-        for bp in pages:
-            await bp.close()

@@ -24,7 +24,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests import browser_support
-from tests.browser_support import SCREENSHOT_DIR, BrowserPage
+from tests.browser_support import BrowserPage
 from tests.peers import ClientPeer, agent_clip
 from tests.signaling_client import SignalingClient, demo_token
 
@@ -152,11 +152,7 @@ def forged_token() -> str:
 # ------------------------------------------------------------------------------- page helpers
 
 async def screenshot(bp: BrowserPage, name: str, full_page: bool = True) -> None:
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOT_DIR / f"{name}.png"
-    await bp.page.evaluate("() => window.scrollTo(0, 0)")
-    await bp.page.screenshot(path=str(path), full_page=full_page)
-    print(f"screenshot: {path}", flush=True)
+    await browser_support.screenshot(bp, name, full_page=full_page, scroll_to_top=True)
 
 
 def page_errors(bp: BrowserPage) -> list[str]:

@@ -4,9 +4,10 @@
 // Query parameters: ?name=Ann (sign in at once with a demo token under this name),
 // ?debug (log protocol traffic to the console).
 
-import { CallSession, SilklineError } from "./call-client.js";
+import { CallSession } from "./call-client.js";
 import {
-  agentStateWords, api, clock, h, money, photoBlobUrl, queueName, safeLink, timeOfDay, uploadPhoto,
+  agentStateWords, api, clock, demoToken, h, money, photoBlobUrl, queueName, safeLink, timeOfDay, toggleTrack,
+  uploadPhoto, wireSignInForms,
 } from "./ui-common.js";
 
 const params = new URLSearchParams(location.search);
@@ -121,26 +122,6 @@ function setError(words) {
 }
 
 // --- tokens ---------------------------------------------------------------------------
-
-/** A demo agent token, or null when the server has demo tokens switched off (404). */
-async function demoToken(name) {
-  let res;
-  try {
-    res = await fetch("/api/demo/tokens", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ role: "agent", name }),
-    });
-  } catch (_) {
-    throw new SilklineError("network", "fetch failed", "Could not reach the Silkline server.");
-  }
-  if (res.status === 404) return null;
-  if (!res.ok) {
-    throw new SilklineError("http", `demo token ${res.status}`, `The server refused to sign you in (HTTP ${res.status}).`);
-  }
-  const body = await res.json();
-  return body.token;
-}
 
 // --- the shopper's context ---------------------------------------------------------------
 
@@ -754,13 +735,7 @@ el.setAvailable.addEventListener("click", () => setAvailability("available"));
 el.setAway.addEventListener("click", () => setAvailability("away"));
 
 function toggle(kind, button, onLabel, offLabel) {
-  const stream = session && session.localStream;
-  if (!stream) return;
-  const tracks = kind === "audio" ? stream.getAudioTracks() : stream.getVideoTracks();
-  const off = button.getAttribute("aria-pressed") !== "true";
-  tracks.forEach((t) => (t.enabled = !off));
-  button.setAttribute("aria-pressed", String(off));
-  button.textContent = off ? offLabel : onLabel;
+  toggleTrack(session && session.localStream, kind, button, onLabel, offLabel);
 }
 el.mute.addEventListener("click", () => toggle("audio", el.mute, "Mute", "Unmute"));
 el.camera.addEventListener("click", () => toggle("video", el.camera, "Camera off", "Camera on"));
@@ -770,7 +745,7 @@ async function demoSignIn(name) {
   el.signInBtn.disabled = true;
   render("starting", "Signing in…");
   try {
-    const token = await demoToken(name);
+    const token = await demoToken("agent", name);
     if (!token) {
       render("idle", "Not signed in");
       el.signin.hidden = false;
@@ -788,25 +763,15 @@ async function demoSignIn(name) {
   }
 }
 
-el.demoForm.addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  const name = el.nameInput.value.trim();
-  if (!name) {
-    setError("Type your name first.");
-    el.nameInput.focus();
-    return;
-  }
-  demoSignIn(name);
-});
-
-el.signinForm.addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  const token = el.tokenInput.value.trim();
-  if (!token) {
-    setError("Paste a token first.");
-    return;
-  }
-  signIn(async () => token, { pasted: true });
+wireSignInForms({
+  demoForm: el.demoForm,
+  nameInput: el.nameInput,
+  tokenForm: el.signinForm,
+  tokenInput: el.tokenInput,
+  setError,
+  onName: demoSignIn,
+  onToken: (token) => signIn(async () => token, { pasted: true }),
+  focusEmptyName: true,
 });
 
 window.addEventListener("pagehide", () => session && session.leave());

@@ -4,10 +4,10 @@
 // Query parameters: ?name=Sam (sign in at once with a demo token), ?debug (log the protocol).
 
 import {
-  CallPeer, CLOSE, SignalingClient, SilklineError, describeEnd, getMicrophone, websocketUrl,
+  CallPeer, CLOSE, SignalingClient, describeEnd, getMicrophone, websocketUrl,
 } from "./call-client.js";
 import {
-  agentStateWords, api, callStateWords, clock, h, queueName, timeOfDay,
+  agentStateWords, api, callStateWords, clock, demoToken, h, queueName, timeOfDay, wireSignInForms,
 } from "./ui-common.js";
 
 const params = new URLSearchParams(location.search);
@@ -84,22 +84,6 @@ function setConn(state, words) {
 }
 
 // --- signing in and the socket ---------------------------------------------------------
-
-async function demoToken(name) {
-  let res;
-  try {
-    res = await fetch("/api/demo/tokens", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ role: "supervisor", name }),
-    });
-  } catch (_) {
-    throw new SilklineError("network", "fetch failed", "Could not reach the Silkline server.");
-  }
-  if (res.status === 404) return null;
-  if (!res.ok) throw new SilklineError("http", String(res.status), `The server refused to sign you in (HTTP ${res.status}).`);
-  return (await res.json()).token;
-}
 
 async function connect() {
   const client = new SignalingClient(websocketUrl(), { log });
@@ -201,23 +185,14 @@ async function signInWith(getToken, name) {
   }
 }
 
-el.demoForm.addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  const name = el.nameInput.value.trim();
-  if (!name) {
-    setError("Type your name first.");
-    return;
-  }
-  signInWith(() => demoToken(name), name);
-});
-el.tokenForm.addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  const t = el.tokenInput.value.trim();
-  if (!t) {
-    setError("Paste a token first.");
-    return;
-  }
-  signInWith(async () => t, null);
+wireSignInForms({
+  demoForm: el.demoForm,
+  nameInput: el.nameInput,
+  tokenForm: el.tokenForm,
+  tokenInput: el.tokenInput,
+  setError,
+  onName: (name) => signInWith(() => demoToken("supervisor", name), name),
+  onToken: (t) => signInWith(async () => t, null),
 });
 
 // --- the live picture ---------------------------------------------------------------------
@@ -784,7 +759,7 @@ el.signin.hidden = false;
 setConn("idle", "Not signed in");
 if (params.get("name")) {
   el.nameInput.value = params.get("name").slice(0, 80);
-  signInWith(() => demoToken(el.nameInput.value), el.nameInput.value);
+  signInWith(() => demoToken("supervisor", el.nameInput.value), el.nameInput.value);
 } else {
   el.nameInput.focus();
 }

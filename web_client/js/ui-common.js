@@ -175,3 +175,59 @@ export function safeLink(href, text) {
   }
   return document.createTextNode(text || href || "");
 }
+
+/** A demo token for `role` ("agent", "supervisor"), or null when the server has demo tokens
+ *  switched off (404). Rejects with `.words`. */
+export async function demoToken(role, name) {
+  let res;
+  try {
+    res = await fetch("/api/demo/tokens", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ role, name }),
+    });
+  } catch (_) {
+    throw wordsError("Could not reach the Silkline server.", "network");
+  }
+  if (res.status === 404) return null;
+  if (!res.ok) {
+    throw wordsError(`The server refused to sign you in (HTTP ${res.status}).`, "http");
+  }
+  return (await res.json()).token;
+}
+
+/** Mute / camera toggle: flips the local `kind` ("audio" or "video") tracks of `stream` and the
+ *  button's aria-pressed and label. Returns true when now off, false when on, null without a stream. */
+export function toggleTrack(stream, kind, button, onLabel, offLabel) {
+  if (!stream) return null;
+  const tracks = kind === "audio" ? stream.getAudioTracks() : stream.getVideoTracks();
+  const off = button.getAttribute("aria-pressed") !== "true";
+  tracks.forEach((t) => (t.enabled = !off));
+  button.setAttribute("aria-pressed", String(off));
+  button.textContent = off ? offLabel : onLabel;
+  return off;
+}
+
+/** Wires the two sign-in forms of the consoles: a name for a demo token (`onName(name)`) or a
+ *  pasted token (`onToken(token)`); an empty field gets a sentence through `setError`. */
+export function wireSignInForms({ demoForm, nameInput, tokenForm, tokenInput, setError, onName, onToken, focusEmptyName = false }) {
+  demoForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const name = nameInput.value.trim();
+    if (!name) {
+      setError("Type your name first.");
+      if (focusEmptyName) nameInput.focus();
+      return;
+    }
+    onName(name);
+  });
+  tokenForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const token = tokenInput.value.trim();
+    if (!token) {
+      setError("Paste a token first.");
+      return;
+    }
+    onToken(token);
+  });
+}

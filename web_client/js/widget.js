@@ -26,7 +26,7 @@
 // nor picks up the page's rules.
 
 import { CallSession, describeError, websocketUrl } from "./call-client.js";
-import { clock, photoBlobUrl, timeOfDay, uploadPhoto } from "./ui-common.js";
+import { clock, photoBlobUrl, timeOfDay, toggleTrack, uploadPhoto } from "./ui-common.js";
 
 const SCRIPT_URL = import.meta.url;
 const TRAJECTORY_KEY = "silkline:trajectory";
@@ -813,14 +813,8 @@ class ShopperWidget {
   // --- media controls ----------------------------------------------------------------
 
   toggleTrack(kind, button, onLabel, offLabel) {
-    const stream = this.session && this.session.localStream;
-    if (!stream) return;
-    const tracks = kind === "audio" ? stream.getAudioTracks() : stream.getVideoTracks();
-    const off = button.getAttribute("aria-pressed") !== "true";
-    tracks.forEach((t) => (t.enabled = !off));
-    button.setAttribute("aria-pressed", String(off));
-    button.textContent = off ? offLabel : onLabel;
-    if (kind === "video") this.el.local.classList.toggle("sl-off", off);
+    const off = toggleTrack(this.session && this.session.localStream, kind, button, onLabel, offLabel);
+    if (off !== null && kind === "video") this.el.local.classList.toggle("sl-off", off);
   }
 
   resetToggles() {
