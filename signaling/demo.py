@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -10,7 +11,20 @@ from aiohttp import web
 from signaling.auth import Role, TokenService
 from signaling.calls import new_call_id
 
-WEB_CLIENT = Path(__file__).resolve().parent.parent / "web_client"
+
+def find_web_client() -> Path:
+    """The static pages: SILKLINE_WEB_ROOT, else beside the code (a checkout or an editable
+    install), else ./web_client (a wheel installed from the repository, the Docker image)."""
+    configured = os.environ.get("SILKLINE_WEB_ROOT")
+    candidates = [Path(configured)] if configured else []
+    candidates += [Path(__file__).resolve().parent.parent / "web_client", Path.cwd() / "web_client"]
+    for candidate in candidates:
+        if (candidate / "shop.html").is_file():
+            return candidate
+    return candidates[0]
+
+
+WEB_CLIENT = find_web_client()
 
 
 def page_routes(web_root: Path = WEB_CLIENT) -> list[web.AbstractRouteDef]:

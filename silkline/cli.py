@@ -69,6 +69,8 @@ async def serve(config: Config) -> None:
     if config.demo:
         print(f"  shopper demo page: {base}/demo/shop", flush=True)
         print(f"  agent console:     {base}/agent", flush=True)
+        print(f"  supervisor view:   {base}/supervisor", flush=True)
+        print(f"  QA replay:         {base}/qa", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
