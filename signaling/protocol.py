@@ -22,27 +22,29 @@ class ProtocolError(Exception):
         self.ref = ref
 
 
-class _Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=False):
+class _Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=False, kw_only=True):
+    """Fields without a default are required: msgspec reports the first one missing."""
+
     v: int
     id: str | None = None
 
 
 class Join(_Message, tag="join"):
-    token: str = ""
+    token: str
     context: dict[str, Any] | None = None  # shopper: the page the call starts from
 
 
 class Accept(_Message, tag="accept"):
-    call_id: str = ""
+    call_id: str
 
 
 class Decline(_Message, tag="decline"):
-    call_id: str = ""
+    call_id: str
 
 
 class Offer(_Message, tag="offer"):
-    call_id: str = ""
-    sdp: str = ""
+    call_id: str
+    sdp: str
 
 
 class IceCandidate(msgspec.Struct, forbid_unknown_fields=False):
@@ -53,12 +55,12 @@ class IceCandidate(msgspec.Struct, forbid_unknown_fields=False):
 
 
 class Candidate(_Message, tag="candidate"):
-    call_id: str = ""
-    candidate: IceCandidate | None = None
+    call_id: str
+    candidate: IceCandidate | None
 
 
 class Hangup(_Message, tag="hangup"):
-    call_id: str = ""
+    call_id: str
 
 
 class Leave(_Message, tag="leave"):
@@ -66,87 +68,67 @@ class Leave(_Message, tag="leave"):
 
 
 class SetState(_Message, tag="set-state"):
-    state: str = ""
+    state: str
 
 
 class Chat(_Message, tag="chat"):
-    call_id: str = ""
-    text: str = ""
+    call_id: str
+    text: str
 
 
 class Snapshot(_Message, tag="snapshot"):
-    call_id: str = ""
+    call_id: str
 
 
 class Transfer(_Message, tag="transfer"):
-    call_id: str = ""
+    call_id: str
     to_agent: str | None = None
     to_queue: str | None = None
 
 
 class WrapUp(_Message, tag="wrap-up"):
-    call_id: str = ""
-    disposition: str = ""
+    call_id: str
+    disposition: str
     notes: str = ""
 
 
 class CallbackRequest(_Message, tag="callback"):
-    call_id: str = ""
-    name: str = ""
-    contact: str = ""
+    call_id: str
+    name: str
+    contact: str
     question: str = ""
 
 
 class Monitor(_Message, tag="monitor"):
-    call_id: str = ""
+    call_id: str
 
 
 class MonitorModeChange(_Message, tag="monitor-mode"):
-    call_id: str = ""
-    mode: str = ""
+    call_id: str
+    mode: str
 
 
 class Unmonitor(_Message, tag="unmonitor"):
-    call_id: str = ""
+    call_id: str
 
 
 class RecordingConsent(_Message, tag="recording-consent"):
-    call_id: str = ""
-    granted: bool = False
+    call_id: str
+    granted: bool
 
 
 class PauseRecording(_Message, tag="pause-recording"):
-    call_id: str = ""
+    call_id: str
 
 
 class ResumeRecording(_Message, tag="resume-recording"):
-    call_id: str = ""
+    call_id: str
 
 
 ClientMessage = Union[Join, Accept, Decline, Offer, Candidate, Hangup, Leave, SetState, Chat,
                       Snapshot, Transfer, WrapUp, CallbackRequest, Monitor, MonitorModeChange,
                       Unmonitor, RecordingConsent, PauseRecording, ResumeRecording]
 TYPES = {cls.__struct_config__.tag: cls for cls in ClientMessage.__args__}  # type: ignore[attr-defined]
-_REQUIRED = {
-    "join": ("token",),
-    "accept": ("call_id",),
-    "decline": ("call_id",),
-    "offer": ("call_id", "sdp"),
-    "candidate": ("call_id", "candidate"),
-    "hangup": ("call_id",),
-    "set-state": ("state",),
-    "chat": ("call_id", "text"),
-    "snapshot": ("call_id",),
-    "transfer": ("call_id",),
-    "wrap-up": ("call_id", "disposition"),
-    "callback": ("call_id", "name", "contact"),
-    "monitor": ("call_id",),
-    "monitor-mode": ("call_id", "mode"),
-    "unmonitor": ("call_id",),
-    "recording-consent": ("call_id", "granted"),
-    "pause-recording": ("call_id",),
-    "resume-recording": ("call_id",),
-}
 _decoder = msgspec.json.Decoder()
 
 
@@ -165,9 +147,6 @@ def parse(raw: str | bytes) -> ClientMessage:
     kind = obj.get("type")
     if not isinstance(kind, str) or kind not in TYPES:
         raise ProtocolError("unknown_type", f"unknown message type {kind!r}", ref)
-    missing = [f for f in _REQUIRED.get(kind, ()) if f not in obj]
-    if missing:
-        raise ProtocolError("invalid_message", f"{kind}: missing field {missing[0]!r}", ref)
     try:
         return msgspec.convert(obj, ClientMessage)
     except msgspec.ValidationError as exc:
