@@ -24,6 +24,7 @@ from sfu import BadCandidateError, BadSdpError, CloseReason, MediaState, Partici
 from signaling.agents import Agent, AgentState
 from signaling.auth import Claims, Role
 from signaling.call import LIVE_MEDIA_STATES, Call, CallState, Party
+from signaling.figures import agents_of
 from signaling.protocol import message
 from signaling.queues import Queues
 from signaling.routing import AgentView, Router, SkillRouter, WaitingCall, estimated_wait
@@ -144,8 +145,7 @@ class CallService:
         if unavailable:
             await self._unavailable(call, unavailable)
             return
-        self.queues.add(WaitingCall(call_id, call.queue, now, call.priority, customer,
-                                    self.last_agent.get(customer or ""), requested_at=now))
+        self._enqueue(call)
         await self._event(call, "queued", queue=call.queue)
         await self._dispatch()
 
@@ -244,6 +244,14 @@ class CallService:
         if self._dashboard_dirty:
             self._push_dashboard()
 
+    def _enqueue(self, call: Call, returning: bool = True) -> None:
+        """Queue (or re-queue) a call in its place: ordered by when it was first requested.
+        The entry shares the call's ``declined_by`` set, so the router always sees it."""
+        last = self.last_agent.get(call.customer_id or "") if returning else None
+        self.queues.add(WaitingCall(call.call_id, call.queue, call.created_at, call.priority,
+                                    call.customer_id, last, declined_by=call.declined_by,
+                                    requested_at=call.created_at))
+
     async def _dispatch(self) -> None:
         """Ask the router for offers, reserve each agent, ring them."""
         if self._closing:
@@ -253,8 +261,6 @@ class CallService:
             waiting = [w for w in self.queues.waiting.values()
                        if (c := self.calls.get(w.call_id)) is not None
                        and c.state is CallState.WAITING and c.shopper.session is not None]
-            for w in waiting:
-                w.declined_by = self.calls[w.call_id].declined_by
             views = [self._view(a) for a in self.agents.values() if a.session is not None]
             for call_id, agent_id in self.router.assign(self.queues.configs, waiting, views, now):
                 call, agent = self.calls.get(call_id), self.agents.get(agent_id)
@@ -319,9 +325,7 @@ class CallService:
                 agent.session.send(message("agent-state", state=agent.state.value))
         if call.state is not CallState.WAITING:
             return  # ended meanwhile
-        self.queues.add(WaitingCall(call_id, call.queue, call.created_at, call.priority,
-                                    call.customer_id, self.last_agent.get(call.customer_id or ""),
-                                    requested_at=call.created_at))
+        self._enqueue(call)
         self._send_state(call)
         self._dashboard_changed()
         await self._dispatch()
@@ -487,8 +491,7 @@ class CallService:
                                                                  self.settings.ring_timeout):
             await self._ring(call, target)
         else:
-            self.queues.add(WaitingCall(call_id, call.queue, call.created_at, call.priority,
-                                        call.customer_id, None, requested_at=call.created_at))
+            self._enqueue(call, returning=False)
             await self._dispatch()
 
     # ------------------------------------------------------------------ media
@@ -724,7 +727,7 @@ class CallService:
     async def finish_wrap_up(self, session: Session, call_id: str, disposition: str, notes: str) -> None:
         agent = self.agent_for(session)
         record = await self.store.get_call(call_id)
-        if record is None or agent.agent_id not in _agents_of(record):
+        if record is None or agent.agent_id not in agents_of(record):
             raise CallError("forbidden", "you did not handle this call")
         await self.store.update_call(call_id, {"disposition": disposition, "notes": notes})
         await self.store.append_call_event(call_id, {"type": "wrap_up", "at": self.clock(),
@@ -927,14 +930,6 @@ _UNAVAILABLE_TEXT = {
     "queue_full": "All our experts are busy and the queue is full.",
     "wait_limit": "We're sorry: nobody could take your call in time.",
 }
-
-
-def _agents_of(record: dict) -> set[str]:
-    agents = {record.get("agent_id")}
-    for event in record.get("events", []):
-        if event.get("type") in ("accepted", "transferred"):
-            agents.add(event.get("agent_id") or event.get("from_agent"))
-    return {a for a in agents if a}
 
 
 def _clean_context(context: dict) -> dict:

@@ -22,16 +22,25 @@ def outcome(record: dict[str, Any]) -> str:
     return "abandoned"
 
 
-def _first(events: list[dict], kind: str) -> float | None:
-    return next((e["at"] for e in events if e.get("type") == kind and "at" in e), None)
+def first_event_at(record: dict[str, Any], kind: str) -> float | None:
+    """When the call record's first event of ``kind`` happened."""
+    return next((e["at"] for e in record.get("events", []) if e.get("type") == kind and "at" in e), None)
+
+
+def agents_of(record: dict[str, Any]) -> set[str]:
+    """Every agent who handled the call (accepted it, or handed it on)."""
+    agents = {record.get("agent_id")}
+    for event in record.get("events", []):
+        if event.get("type") in ("accepted", "transferred"):
+            agents.add(event.get("agent_id") or event.get("from_agent"))
+    return {a for a in agents if a}
 
 
 def call_facts(record: dict[str, Any]) -> dict[str, Any]:
-    events = record.get("events", [])
-    created = record.get("created_at") or _first(events, "requested") or 0.0
-    accepted = _first(events, "accepted")
-    ended = _first(events, "ended")
-    connected = _first(events, "connected")
+    created = record.get("created_at") or first_event_at(record, "requested") or 0.0
+    accepted = first_event_at(record, "accepted")
+    ended = first_event_at(record, "ended")
+    connected = first_event_at(record, "connected")
     rating = record.get("rating") or {}
     return {
         "call_id": record.get("call_id"),

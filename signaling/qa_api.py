@@ -13,12 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
-from signaling.auth import Role, TokenService
-from signaling.figures import call_facts
+from signaling.auth import Claims, Role, TokenService
+from signaling.figures import call_facts, first_event_at
 from signaling.media_urls import MediaSigner
 from signaling.photos import PhotoStore
 from signaling.recording import RecordingService
-from signaling.rest import bearer_claims, json_error
+from signaling.rest import authorize, json_error
 from signaling.store import StateStore
 
 logger = logging.getLogger(__name__)
@@ -48,13 +48,8 @@ class QaApi:
             web.get("/media/{path:.+}", self.media),
         ]
 
-    def _auth(self, request: web.Request, roles: set[Role] = QA_ROLES):  # type: ignore[no-untyped-def]
-        from signaling.auth import AuthError
-
-        claims = bearer_claims(request, self.tokens)
-        if claims.role not in roles:
-            raise AuthError("forbidden", f"the {claims.role.value} role may not do this")
-        return claims
+    def _auth(self, request: web.Request, roles: set[Role] = QA_ROLES) -> Claims:
+        return authorize(request, self.tokens, roles)
 
     async def search(self, request: web.Request) -> web.Response:
         """Filters: from, to (unix s), agent, queue, min_duration, max_duration (s),
@@ -141,7 +136,7 @@ class QaApi:
         return web.json_response({
             "call": record, "outcome": call_facts(record)["outcome"], "composite": composite,
             "tracks": tracks, "photos": photos, "timeline_origin": composite.get("start_at")
-            or _first(record, "connected") or _first(record, "accepted"),
+            or first_event_at(record, "connected") or first_event_at(record, "accepted"),
             "criteria": SCORE_CRITERIA,
         })
 
@@ -158,7 +153,7 @@ class QaApi:
         layout = body.get("layout") if isinstance(body, dict) else None
         if layout not in (None, "side_by_side", "pip"):
             return json_error(400, "invalid_message", "layout must be side_by_side or pip")
-        start = _first(record, "connected") or _first(record, "accepted")
+        start = first_event_at(record, "connected") or first_event_at(record, "accepted")
         job = self.recording.recorder.compose(call_id, start=start, end=record.get("ended_at"),
                                               layout=layout)
         self.recording.jobs[call_id] = job
@@ -228,10 +223,6 @@ class QaApi:
             return json_error(404, "not_found", "no such media")
         # FileResponse answers Range requests (seeking in <video>) and sets the type.
         return web.FileResponse(file, headers={"Cache-Control": "private, max-age=300"})
-
-
-def _first(record: dict[str, Any], kind: str) -> float | None:
-    return next((e.get("at") for e in record.get("events", []) if e.get("type") == kind), None)
 
 
 def _append_line(path: Path, entry: dict[str, Any]) -> None:

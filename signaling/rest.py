@@ -10,7 +10,7 @@ from aiohttp import web
 from signaling.auth import AuthError, Claims, Role, TokenService
 from signaling.calls import CallError, CallService
 from signaling.conversation import Conversation
-from signaling.figures import call_facts, figures
+from signaling.figures import agents_of, call_facts, figures
 from signaling.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore
 from signaling.store import StateStore
 
@@ -34,6 +34,15 @@ def bearer_claims(request: web.Request, tokens: TokenService, allow_query: bool 
     if allow_query and request.query.get("token"):
         return tokens.verify(request.query["token"])
     raise AuthError("unauthorized", "send Authorization: Bearer <token>")
+
+
+def authorize(request: web.Request, tokens: TokenService, roles: set[Role],
+              allow_query: bool = False) -> Claims:
+    """The request's verified claims, if its role is one of ``roles``."""
+    claims = bearer_claims(request, tokens, allow_query)
+    if claims.role not in roles:
+        raise AuthError("forbidden", f"the {claims.role.value} role may not do this")
+    return claims
 
 
 def _number(request: web.Request, name: str) -> float | None:
@@ -72,10 +81,7 @@ class RestApi:
         ]
 
     def _auth(self, request: web.Request, roles: set[Role], allow_query: bool = False) -> Claims:
-        claims = bearer_claims(request, self.tokens, allow_query)
-        if claims.role not in roles:
-            raise AuthError("forbidden", f"the {claims.role.value} role may not do this")
-        return claims
+        return authorize(request, self.tokens, roles, allow_query)
 
     def _own_call(self, claims: Claims, call_id: str) -> None:
         if claims.role is Role.SHOPPER and claims.call_id != call_id:
@@ -140,8 +146,7 @@ class RestApi:
         self._own_call(claims, call_id)
         if claims.role is Role.AGENT:
             record = await self.store.get_call(call_id)
-            if record is None or claims.sub not in {record.get("agent_id")} | {
-                    e.get("agent_id") for e in record.get("events", [])}:
+            if record is None or claims.sub not in agents_of(record):
                 raise AuthError("forbidden", "you did not handle this call")
         try:
             path = self.photos.open(call_id, photo_id)
