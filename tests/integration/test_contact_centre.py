@@ -13,7 +13,7 @@ import pytest
 from media import framestamp
 from signaling.auth import Role
 from tests.conftest import close_sides, make_config, start_call
-from tests.peers import ClientPeer, MonitorPeer, hashes
+from tests.support.peers import ClientPeer, MonitorPeer, hashes
 
 
 def bearer(token: str) -> dict:

@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from signaling.auth import Role, TokenService
-from tests.peers import ClientPeer
+from tests.support.peers import ClientPeer
 from tests.conftest import close_sides, start_call
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 FORBIDDEN = {
     "sfu": {"signaling", "silkline", "recorder", "load_tests", "tests"},

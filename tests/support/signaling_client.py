@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.peers import ClientPeer
+from tests.support.peers import ClientPeer
 
 
 class SignalingClient:

@@ -4,7 +4,7 @@ the files on disk must play — ffprobe reads them, PyAV decodes every frame —
 a few seconds of the kill. The next start's ``recover()`` marks them ``interrupted`` and
 remuxes them with an index and a duration.
 
-Run as a script (``python tests/test_recorder_crash.py child DIR CALL``) it is the child.
+Run as a script (``python tests/integration/test_recorder_crash.py child DIR CALL``) it is the child.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import av
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CALL = "c_crash000000001"
 KILL_AFTER = 4.0  # seconds of media recorded before the kill
 

@@ -15,10 +15,10 @@ import aiohttp
 import av
 
 from signaling.auth import Role, TokenService
-from tests.browser_support import start_server
+from tests.support.browser import start_server
 from tests.conftest import SECRET
-from tests.peers import ClientPeer, agent_clip
-from tests.signaling_client import SignalingClient, demo_token
+from tests.support.peers import ClientPeer, agent_clip
+from tests.support.signaling_client import SignalingClient, demo_token
 
 
 def ffprobe_ok(path) -> bool:

@@ -11,7 +11,7 @@ import pytest
 
 from sfu.peer import Peer
 from tests.conftest import close_sides, make_config, start_call
-from tests.peers import ClientPeer
+from tests.support.peers import ClientPeer
 
 
 async def vanish(side) -> None:

@@ -20,7 +20,7 @@ from media.synthetic import encode_opus_clip, encode_vp8_clip
 from recorder import ComposeOptions, Recorder
 from recorder.compose import compose_call, timeline_for_call
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CALL = "c_compose0000001"
 
 

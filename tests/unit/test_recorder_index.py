@@ -15,7 +15,7 @@ import pytest
 from recorder import Recorder, RecordingIndex, RetentionTask, UnsafePath, erase, purge_expired
 from recorder.index import atomic_write_json, check_id, resolve_inside
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DAY = 86400.0
 
 

@@ -17,8 +17,8 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from tests import browser_support
-from tests.browser_support import (
+from tests.support import browser as browser_support
+from tests.support.browser import (
     MEDIA_FLOWING_JS,
     PAGE_TIMEOUT_MS,
     RECORD_GET_USER_MEDIA_JS,

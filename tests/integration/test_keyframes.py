@@ -20,7 +20,7 @@ def sparse_clip() -> list[bytes]:
 
 
 async def test_subscriber_loss_triggers_relayed_pli_and_recovery(server, sparse_clip, monkeypatch):
-    monkeypatch.setattr("tests.peers._clip", lambda: sparse_clip)
+    monkeypatch.setattr("tests.support.peers._clip", lambda: sparse_clip)
     call_id, shopper, agent = await start_call(server)
     await asyncio.gather(shopper.peer.wait_decoded(30), agent.peer.wait_decoded(30))
     await asyncio.sleep(0.6)  # let the join-time keyframe requests settle

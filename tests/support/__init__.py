@@ -1,0 +1,1 @@
+"""Silkline tests: support."""
