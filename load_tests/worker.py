@@ -164,9 +164,9 @@ class Worker:
         self.registry[call_id] = call
         call.marks["tokens"] = time.monotonic()
         async with self.lock.held(self.setup_timeout):
-            agent_ws = await self._connect(self._agent_message)
-            await agent_ws.send("join", token=agent_token["token"])
-            await agent_ws.expect("joined", timeout=EXPECT_TIMEOUT)
+            signed_in = await self._connect(self._agent_message)  # takes whichever call it is offered
+            await signed_in.send("join", token=agent_token["token"])
+            await signed_in.expect("joined", timeout=EXPECT_TIMEOUT)
             shopper_ws = await self._connect(self._shopper_message)
             call.shopper_ws = shopper_ws
             await shopper_ws.send("join", token=shopper_token["token"],
