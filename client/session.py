@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
 from collections.abc import Callable, Collection
 from typing import Any, Self
@@ -25,6 +26,7 @@ import msgspec
 from client.errors import Message, ServerError, SignalingClosed, SignalingTimeout
 from client.negotiation import Negotiable, negotiate
 
+logger = logging.getLogger(__name__)
 VERSION = 1
 Callback = Callable[["SignalingClient", Message], None]
 
@@ -55,7 +57,8 @@ class SignalingClient:
         self.inbox: deque[Message] = deque()
         self.inbox_size = inbox_size
         self.dropped = 0
-        self.errors: list[Message] = []  # every ``error`` the server sent, consumed or not
+        self.errors: deque[Message] = deque(maxlen=100)  # the last ``error``s, consumed or not
+        self.error_count = 0  # every ``error`` the server sent
         self.closed = asyncio.Event()
         self.close_code: int | None = None
         self.fail_on = frozenset(fail_on)
@@ -108,11 +111,14 @@ class SignalingClient:
     def _deliver(self, message: Message) -> None:
         kind = message.get("type")
         if kind == "error":
+            self.error_count += 1
             self.errors.append(message)
-        if self._catch_all is not None:
-            self._catch_all(self, message)
-        for callback in self._handlers.get(kind, ()):  # type: ignore[arg-type]
-            callback(self, message)
+        callbacks = self._handlers.get(kind, ()) if isinstance(kind, str) else ()
+        for callback in (self._catch_all, *callbacks) if self._catch_all else callbacks:
+            try:
+                callback(self, message)
+            except Exception:  # a script's bug must not stop the socket's reader
+                logger.exception("signaling callback %r failed on %s", callback, kind)
         if len(self.inbox) >= self.inbox_size:
             self.inbox.popleft()
             self.dropped += 1

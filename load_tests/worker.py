@@ -243,7 +243,7 @@ class Worker:
             "t": now, "worker": self.cfg["worker"],
             "up": states.count("up"), "setup": states.count("setup"),
             "failed": states.count("failed"), "pending": states.count("pending"),
-            "server_errors": sum(len(ws.errors) for ws in self.sockets),
+            "server_errors": sum(ws.error_count for ws in self.sockets),
             "frames_window": sent, "frames_lost_window": lost,
             "lag_ms": round(max(self.lags[-10:], default=0.0), 1),
         }

@@ -104,8 +104,18 @@ async def test_callbacks_see_every_message_as_it_arrives(http, url):
         await ws.expect("done")
         assert everything == ["call-offered", "error", "call-offered", "done"]
         assert offered == ["c1", "c2"]
-        assert [e["code"] for e in ws.errors] == ["forbidden"]
+        assert [e["code"] for e in ws.errors] == ["forbidden"] and ws.error_count == 1
         assert ws.seen("call-offered", call_id="c1")  # callbacks do not consume
+
+
+async def test_a_failing_callback_does_not_stop_the_socket(http, url):
+    def broken(client: SignalingClient, msg: dict[str, object]) -> None:
+        raise ValueError("a bug in the script")
+
+    async with SignalingClient(http, url, on_message=broken) as ws:
+        await ws.send("say", messages=[m("first"), m("second")])
+        assert (await ws.expect("second"))["type"] == "second" and ws.seen("first")
+        assert not ws.closed.is_set()
 
 
 async def test_fail_on_stops_a_wait_at_the_first_server_error(http, url):
