@@ -16,16 +16,18 @@ import os
 import pickle
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import psutil
 
+from client import SignalingClient, SignalingError, demo_token, negotiate
 from load_tests.peer import AUDIO_STEP, VIDEO_STEP, Clips, LoadPeer
-from load_tests.signaling import Signaling, SignalingError, demo_token
 
 PROGRESS_EVERY = 1.0
+EXPECT_TIMEOUT = 15.0  # one signaling answer; the whole set-up has its own deadline
 LAG_PERIOD = 0.1
 
 
@@ -36,8 +38,8 @@ class CallRun:
     call_id: str | None = None
     state: str = "pending"  # pending → setup → up → ended | failed
     error: str | None = None
-    shopper_ws: Signaling | None = None
-    agent_ws: Signaling | None = None
+    shopper_ws: SignalingClient | None = None
+    agent_ws: SignalingClient | None = None
     shopper: LoadPeer | None = None
     agent: LoadPeer | None = None
     agent_assigned: asyncio.Event = field(default_factory=asyncio.Event)
@@ -87,7 +89,8 @@ class Worker:
         self.clips = Clips(video, audio)
         self.calls = [CallRun(i, cfg["t0"] + cfg["offsets"][n]) for n, i in enumerate(cfg["indices"])]
         self.registry: dict[str, CallRun] = {}
-        self.sockets: list[Signaling] = []
+        self.sockets: list[SignalingClient] = []
+        self.agent_calls: dict[SignalingClient, str] = {}  # agent socket → the call it took
         self.lock = FileLock(cfg.get("lock_path"))
         self.lags: list[float] = []
         self.http: aiohttp.ClientSession | None = None
@@ -97,12 +100,12 @@ class Worker:
         self._bg: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ agents
-    def _agent_message(self, ws: Signaling, msg: dict[str, Any]) -> None:
+    def _agent_message(self, ws: SignalingClient, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
         if kind == "call-offered":
             call = self.registry.get(msg.get("call_id", ""))
-            if call is not None and call.agent_ws is None and getattr(ws, "call_id", None) is None:
-                ws.call_id = msg["call_id"]  # type: ignore[attr-defined]
+            if call is not None and call.agent_ws is None and ws not in self.agent_calls:
+                self.agent_calls[ws] = msg["call_id"]
                 call.agent_ws = ws
                 call.marks["offered"] = time.monotonic()
                 call.agent_assigned.set()
@@ -112,7 +115,7 @@ class Worker:
         elif kind == "call-ended":
             self._ended(msg)
 
-    def _shopper_message(self, ws: Signaling, msg: dict[str, Any]) -> None:
+    def _shopper_message(self, ws: SignalingClient, msg: dict[str, Any]) -> None:
         if msg.get("type") == "call-ended":
             self._ended(msg)
 
@@ -128,9 +131,10 @@ class Worker:
         task.add_done_callback(self._bg.discard)
 
     # ------------------------------------------------------------------ one call
-    async def _connect(self, on_message: Any) -> Signaling:
+    async def _connect(self, on_message: Any) -> SignalingClient:
         assert self.http is not None
-        ws = Signaling(self.http, self.url, on_message)
+        # a set-up stops at the first server error or end of call instead of waiting it out
+        ws = SignalingClient(self.http, self.url, on_message=on_message, fail_on=("error", "call-ended"))
         self.sockets.append(ws)
         return await ws.connect()
 
@@ -156,18 +160,18 @@ class Worker:
             demo_token(self.http, self.url, "agent", name=f"Load agent {call.index}"),
             demo_token(self.http, self.url, "shopper"),
         )
-        call.call_id = shopper_token["call_id"]
-        self.registry[call.call_id] = call
+        call.call_id = call_id = shopper_token["call_id"]
+        self.registry[call_id] = call
         call.marks["tokens"] = time.monotonic()
         async with self.lock.held(self.setup_timeout):
-            agent_ws = await self._connect(self._agent_message)
-            await agent_ws.send("join", token=agent_token["token"])
-            await agent_ws.expect("joined")
+            signed_in = await self._connect(self._agent_message)  # takes whichever call it is offered
+            await signed_in.send("join", token=agent_token["token"])
+            await signed_in.expect("joined", timeout=EXPECT_TIMEOUT)
             shopper_ws = await self._connect(self._shopper_message)
             call.shopper_ws = shopper_ws
             await shopper_ws.send("join", token=shopper_token["token"],
                                   context={"product_id": f"load-{call.index}", "title": "Load test"})
-            await shopper_ws.expect("joined", call_id=call.call_id)
+            await shopper_ws.expect("joined", call_id=call_id, timeout=EXPECT_TIMEOUT)
             call.marks["joined"] = time.monotonic()
             await call.agent_assigned.wait()  # some agent of this process got call-offered
         agent_ws = call.agent_ws
@@ -175,8 +179,9 @@ class Worker:
         # accepted: the moment the agent's accept is sent (join time counts from here)
         call.marks["accepted"] = time.monotonic()
         await agent_ws.send("accept", call_id=call.call_id)
-        await asyncio.gather(shopper_ws.expect("call-state", call_id=call.call_id, state="connecting"),
-                             agent_ws.expect("call-state", call_id=call.call_id, state="connecting"))
+        await asyncio.gather(
+            shopper_ws.expect("call-state", call_id=call_id, state="connecting", timeout=EXPECT_TIMEOUT),
+            agent_ws.expect("call-state", call_id=call_id, state="connecting", timeout=EXPECT_TIMEOUT))
         call.marks["connecting"] = time.monotonic()
         interval = self.cfg.get("verify_interval", 5.0)
         call.shopper = LoadPeer("shopper", self.clips, verify_interval=interval)
@@ -184,14 +189,14 @@ class Worker:
         call.shopper.remote, call.agent.remote = call.agent, call.shopper
         self.peers += [call.shopper, call.agent]
 
-        async def negotiate(ws: Signaling, peer: LoadPeer, mark: str) -> None:
-            await ws.send("offer", call_id=call.call_id, sdp=await peer.offer())
-            answer = await ws.expect("answer", call_id=call.call_id)
-            call.marks[mark] = time.monotonic()
-            await peer.accept_answer(answer["sdp"])
+        def mark(name: str) -> Callable[[dict[str, Any]], None]:
+            def answered(answer: dict[str, Any]) -> None:
+                call.marks[name] = time.monotonic()
+            return answered
 
-        await asyncio.gather(negotiate(shopper_ws, call.shopper, "answer_shopper"),
-                             negotiate(agent_ws, call.agent, "answer_agent"))
+        await asyncio.gather(
+            negotiate(shopper_ws, call.shopper, call_id, timeout=EXPECT_TIMEOUT, on_answer=mark("answer_shopper")),
+            negotiate(agent_ws, call.agent, call_id, timeout=EXPECT_TIMEOUT, on_answer=mark("answer_agent")))
         await asyncio.gather(call.shopper.decoded.wait(), call.agent.decoded.wait())
 
     async def _collect(self, call: CallRun) -> None:
@@ -238,7 +243,7 @@ class Worker:
             "t": now, "worker": self.cfg["worker"],
             "up": states.count("up"), "setup": states.count("setup"),
             "failed": states.count("failed"), "pending": states.count("pending"),
-            "server_errors": sum(len(ws.errors) for ws in self.sockets),
+            "server_errors": sum(ws.error_count for ws in self.sockets),
             "frames_window": sent, "frames_lost_window": lost,
             "lag_ms": round(max(self.lags[-10:], default=0.0), 1),
         }

@@ -14,10 +14,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from client import SignalingClient, demo_token
 from silkline.app import CALLS, SFU, SIGNALING, STORE, TOKENS, create_app
 from silkline.config import Config
 from tests.support.peers import ClientPeer, agent_clip
-from tests.support.signaling_client import SignalingClient, demo_token
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
 

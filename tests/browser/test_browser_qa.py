@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 from playwright.async_api import expect
 
+from client import SignalingClient, demo_token
 from tests.support import browser as browser_support
 from tests.support.browser import BrowserPage
 from tests.support.peers import ClientPeer, agent_clip
-from tests.support.signaling_client import SignalingClient, demo_token
 
 # the fixtures this module uses: a `silkline serve` subprocess per test, headless Chromium
 silkline_server = browser_support.silkline_server

@@ -14,11 +14,11 @@ import time
 import aiohttp
 import av
 
+from client import SignalingClient, demo_token
 from signaling.auth import Role, TokenService
-from tests.support.browser import start_server
 from tests.conftest import SECRET
+from tests.support.browser import start_server
 from tests.support.peers import ClientPeer, agent_clip
-from tests.support.signaling_client import SignalingClient, demo_token
 
 
 def ffprobe_ok(path) -> bool:
