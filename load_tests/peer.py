@@ -5,14 +5,14 @@ repacketizes them. Every frame handed to aiortc is noted (payload hash → seque
 ``time.monotonic()``), so the receiving side of the same call, in the same process, can tell
 exactly which frame arrived and how long it took.
 
-Receiving: each receiver's decoder queue (aiortc internals, pinned 1.16) is replaced by a
-:class:`ReceiveTap` that counts and times the encoded frames and decodes almost none of
-them: only the first keyframe (the join time is "first remote frame *decoded*") and one
+Receiving: each receiver's decoder queue (aiortc internals, pinned 1.16, reached through
+``media.aiortc_hooks``) is replaced by a :class:`ReceiveTap` that counts and times the encoded
+frames and decodes almost none of them: only the first keyframe (the join time is "first remote frame *decoded*") and one
 keyframe every ``verify_interval`` seconds, whose stamped frame counter must match the frame
 the sender sent (media.framestamp). ``put(None)`` still reaches the decoder thread, so it is
 released when aiortc stops the receiver.
 
-The receivers' jitter buffers are replaced by :class:`MarkerJitterBuffer`, which hands a frame
+The receivers' jitter buffers are replaced by ``MarkerJitterBuffer``, which hands a frame
 over as soon as its last packet (RTP marker bit) arrives, as browsers do. aiortc's own buffer
 waits for the first packet of the *next* frame (one frame interval for video; four frames,
 80 ms, for audio), which would charge the client's own wait to the server.
@@ -34,11 +34,13 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media import framestamp
+from media.aiortc_hooks import (  # the same completion rule as the node's frame path
+    MarkerJitterBuffer,
+    on_keyframe_request,
+    replace_decoder_queue,
+    replace_jitter_buffer,
+)
 from media.synthetic import AUDIO_SAMPLES, EncodedAudioTrack, EncodedVideoTrack
-from sfu.forwarder import MarkerJitterBuffer  # the same completion rule as the node's
-
-_QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
-_JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 
 FREEZE_GAP = 0.200  # seconds between received video frames that count as a freeze
 VIDEO_STEP = 3000  # RTP ticks per frame at 30 fps / 90 kHz
@@ -150,13 +152,11 @@ class LoadPeer:
         self.audio = _AudioTrack(clips, self)
         self.audio_transceiver = self.pc.addTransceiver(self.audio, "sendrecv")
         self.video_transceiver = self.pc.addTransceiver(self.video, "sendrecv")
-        self.video_transceiver.sender._send_keyframe = self._keyframe_requested
+        on_keyframe_request(self.video_transceiver.sender, self._keyframe_requested)
         for transceiver, kind in ((self.audio_transceiver, "audio"), (self.video_transceiver, "video")):
             receiver = transceiver.receiver
-            if not hasattr(receiver, _QUEUE_ATTR) or not hasattr(receiver, _JITTER_ATTR):
-                raise RuntimeError("aiortc internals changed: cannot tap the receiver")
-            setattr(receiver, _QUEUE_ATTR, ReceiveTap(self, kind))
-            setattr(receiver, _JITTER_ATTR, MarkerJitterBuffer(
+            replace_decoder_queue(receiver, ReceiveTap(self, kind))  # raises if aiortc moved it
+            replace_jitter_buffer(receiver, MarkerJitterBuffer(
                 capacity=512 if kind == "video" else 16, is_video=kind == "video"))
         self.pc.on("track", self._on_track)
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from aiortc import (
     RTCBundlePolicy,
-    RTCIceCandidate,
     RTCConfiguration,
+    RTCIceCandidate,
     RTCIceServer,
     RTCPeerConnection,
     RTCRtpReceiver,
@@ -22,6 +22,12 @@ from aiortc import (
 )
 from aiortc.sdp import candidate_from_sdp
 
+from media.aiortc_hooks import (
+    narrow_codecs,
+    negotiated_codecs,
+    offer_direction,
+    on_keyframe_request,
+)
 from sfu.tasks import TaskSet
 
 logger = logging.getLogger(__name__)
@@ -42,19 +48,19 @@ class BadCandidateError(ValueError):
 def _restrict_codecs(transceiver: Any) -> str | None:
     """Keep only the one codec we forward (plus its RTX) on a transceiver; return its name.
 
-    aiortc negotiated the offer's codecs in the offer's order when the description was set
-    (``RTCRtpTransceiver._codecs``), and ``setCodecPreferences`` no longer changes that, so
-    we narrow the negotiated list itself. Every leg of a room must use the same codec,
+    aiortc negotiated the offer's codecs in the offer's order when the description was set,
+    and ``setCodecPreferences`` no longer changes that, so we narrow the negotiated list
+    itself (``media.aiortc_hooks.narrow_codecs``). Every leg of a room must use the same codec,
     since nothing is transcoded: VP8 when offered, else H.264, and Opus for audio.
     """
-    negotiated = list(transceiver._codecs)
+    negotiated = negotiated_codecs(transceiver)
     wanted = VIDEO_CODECS if transceiver.kind == "video" else AUDIO_CODECS
     for mime in wanted:
         chosen = next((c for c in negotiated if c.mimeType.lower() == mime.lower()), None)
         if chosen is not None:
             rtx = [c for c in negotiated if c.mimeType.lower().endswith("/rtx")
                    and c.parameters.get("apt") == chosen.payloadType]
-            transceiver._codecs = [chosen] + rtx
+            narrow_codecs(transceiver, [chosen] + rtx)
             return chosen.mimeType.split("/")[1]
     return None
 
@@ -115,13 +121,14 @@ class Peer:
                                   + " or ".join(VIDEO_CODECS if kind == "video" else AUDIO_CODECS) + ")")
             # aiortc keeps the offer's direction reversed, i.e. from our side: "sendrecv" or
             # "sendonly" means the client wants to receive on this transceiver.
-            if transceiver._offerDirection in ("sendrecv", "sendonly"):
+            direction = offer_direction(transceiver)
+            if direction in ("sendrecv", "sendonly"):
                 track = outgoing(kind)
                 track.codec = codec
                 transceiver.sender.replaceTrack(track)
-                transceiver.direction = transceiver._offerDirection
+                transceiver.direction = direction
                 if not getattr(track, "transcodes", False):
-                    transceiver.sender._send_keyframe = track.request_keyframe  # relay PLI/FIR
+                    on_keyframe_request(transceiver.sender, track.request_keyframe)  # relay PLI/FIR
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
         return self.pc.localDescription.sdp

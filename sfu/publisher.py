@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING
 
 from aiortc import RTCRtpReceiver
 
+from media.aiortc_hooks import rtx_ssrc_map, send_pli
 from media.encoded import EncodedFrame, EncodedSink
 from sfu.forwarder import install_tap
 from sfu.keyframes import KeyframeRequester
+from sfu.snapshot import snapshot_jpeg
+from sfu.throttled_log import ThrottledLog
 
 if TYPE_CHECKING:
     from sfu.peer import Peer
@@ -48,6 +51,7 @@ class Publisher:
         self.last_frame_at: float | None = None
         self.closed = False
         self._gop: list[EncodedFrame] = []
+        self._sink_errors = ThrottledLog(logger)
         self.relay = None
         self.relay_source = None
         if transcode:  # comparison mode only: let aiortc decode, relay decoded frames
@@ -89,7 +93,7 @@ class Publisher:
             try:
                 sink.on_frame(frame)
             except Exception:
-                logger.exception("sink failed on %s frame of %s", self.kind, self.participant_id)
+                self._sink_errors.exception("sink failed on %s frame of %s", self.kind, self.participant_id)
 
     def add_subscriber(self, subscriber: Subscriber) -> None:
         if subscriber not in self._subscribers:
@@ -115,7 +119,7 @@ class Publisher:
     def media_ssrc(self) -> int | None:
         """The publisher's media SSRC, never its RTX (RFC 4588) one: a PLI addressed to the
         retransmission stream is ignored (Chrome sends RTX padding before any media)."""
-        rtx = getattr(self._receiver, "_RTCRtpReceiver__rtx_ssrc", {}) or {}
+        rtx = rtx_ssrc_map(self._receiver)
         if rtx:
             return next(iter(rtx.values()))  # from the SDP's FID group: rtx ssrc → media ssrc
         media = [s.source for s in self._receiver.getSynchronizationSources() if s.source not in rtx]
@@ -125,13 +129,18 @@ class Publisher:
         ssrc = self.media_ssrc()
         if ssrc is None:
             return  # nothing received yet; the first frames will carry a keyframe anyway
-        self._peer.spawn(self._receiver._send_rtcp_pli(ssrc))
+        self._peer.spawn(send_pli(self._receiver, ssrc))
 
     def picture_frames(self) -> list[EncodedFrame]:
         """The encoded frames needed to decode the current picture (snapshot on demand)."""
         if not self._gop:
             self.request_keyframe()
         return list(self._gop)
+
+    async def snapshot_jpeg(self) -> bytes | None:
+        """The current picture as JPEG bytes, decoded now, off the event loop; None if no
+        picture can be decoded yet (a keyframe has been asked for)."""
+        return await snapshot_jpeg(self.picture_frames())
 
     def media_age(self, now: float | None = None) -> float | None:
         """Seconds since the last frame, or None if no frame ever arrived."""

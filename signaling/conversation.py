@@ -6,10 +6,8 @@ pushed to the call's audience.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
-from media.snapshot import decode_picture
 from signaling.auth import Role
 from signaling.call import LIVE_MEDIA_STATES, Call, Party
 from signaling.calls import CallError, CallService
@@ -66,11 +64,10 @@ class Conversation:
         publisher = participant.publishers.get("video") if participant else None
         if publisher is None:
             raise CallError("invalid_state", "the shopper is not sending video")
-        frames = publisher.picture_frames()
-        image = await asyncio.get_running_loop().run_in_executor(None, decode_picture, frames)
-        if image is None:
+        jpeg = await publisher.snapshot_jpeg()  # the SFU decodes; signaling only stores it
+        if jpeg is None:
             raise CallError("invalid_state", "no picture yet; try again in a second")
-        photo_id, width, height = await self.photos.save_image(call_id, image)
+        photo_id, width, height = await self.photos.save_upload(call_id, jpeg)
         await self._announce(call, photo_id, width, height, "agent", party.name, "snapshot",
                              only=[party] + call.monitors)
 

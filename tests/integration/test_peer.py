@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiortc import RTCConfiguration, RTCPeerConnection
 
+from media.aiortc_hooks import negotiated_codecs
 from sfu import SfuNode
 
 
@@ -20,7 +21,7 @@ async def _answer(kinds: list[str], munge=None) -> tuple[str, object]:
     answer = await participant.negotiate(offer)
     transceivers = participant.peer.pc.getTransceivers()
     candidates = [len(t.receiver.transport.transport.iceGatherer.getLocalCandidates()) for t in transceivers]
-    codecs = [[c.mimeType for c in t._codecs] for t in transceivers]
+    codecs = [[c.mimeType for c in negotiated_codecs(t)] for t in transceivers]
     await pc.close()
     await node.close()
     return answer, (candidates, codecs)

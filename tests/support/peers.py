@@ -8,11 +8,23 @@ import hashlib
 import time
 from typing import Any
 
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media import framestamp
+from media.aiortc_hooks import (
+    decoder_queue,
+    intercept_rtp,
+    on_keyframe_request,
+    replace_decoder_queue,
+    replace_jitter_buffer,
+)
 from media.synthetic import (
     EncodedAudioTrack,
     EncodedVideoTrack,
@@ -22,7 +34,9 @@ from media.synthetic import (
     encode_vp8_clip,
 )
 
-_QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
+
+def tee(receiver: Any, on_frame: Any) -> None:
+    replace_decoder_queue(receiver, TeeQueue(decoder_queue(receiver), on_frame))
 
 
 class TeeQueue:
@@ -72,12 +86,10 @@ class ClientPeer:
         self.video_transceiver = self.pc.addTransceiver(self.video, "sendrecv")
         self.extra_audio = self.pc.addTransceiver("audio", "recvonly") if extra_audio else None
         for transceiver in filter(None, (self.audio_transceiver, self.extra_audio)):
-            r = transceiver.receiver
-            setattr(r, _QUEUE_ATTR, TeeQueue(getattr(r, _QUEUE_ATTR), self._received_audio))
+            tee(transceiver.receiver, self._received_audio)
         if encoded:
-            self.video_transceiver.sender._send_keyframe = self._keyframe_requested
-        receiver = self.video_transceiver.receiver
-        setattr(receiver, _QUEUE_ATTR, TeeQueue(getattr(receiver, _QUEUE_ATTR), self._received))
+            on_keyframe_request(self.video_transceiver.sender, self._keyframe_requested)
+        tee(self.video_transceiver.receiver, self._received)
         self.pc.on("track", self._on_track)
 
     def _keyframe_requested(self) -> None:
@@ -90,19 +102,18 @@ class ClientPeer:
         A small jitter buffer makes this client give up on the hole quickly and send a PLI
         (as a browser does) instead of waiting for 512 packets, aiortc's default."""
         receiver = self.video_transceiver.receiver
-        receiver._RTCRtpReceiver__jitter_buffer = JitterBuffer(capacity=jitter_capacity, is_video=True)
+        replace_jitter_buffer(receiver, JitterBuffer(capacity=jitter_capacity, is_video=True))
         # the new buffer must see packets before the hole, or it cannot tell there was one
         drop_from = time.monotonic() + 0.3
         self._drop_until = drop_from + seconds
-        original = receiver._handle_rtp_packet
 
-        async def lossy(packet: Any, arrival_time_ms: int) -> None:
+        def keep(packet: Any) -> bool:
             if drop_from <= time.monotonic() < self._drop_until:
                 self.dropped_packets += 1
-                return
-            await original(packet, arrival_time_ms=arrival_time_ms)
+                return False
+            return True
 
-        receiver._handle_rtp_packet = lossy
+        intercept_rtp(receiver, keep)
 
     def _sent(self, data: bytes, pts: int, at: float) -> None:
         self.sent_hashes.add(hashlib.sha256(data).hexdigest())
@@ -170,13 +181,10 @@ class MonitorPeer:
         self.video_hashes: list[list[str]] = [[], []]
         self.audio_hashes: list[str] = []
         for index, transceiver in enumerate(self.videos):
-            r = transceiver.receiver
-            setattr(r, _QUEUE_ATTR, TeeQueue(getattr(r, _QUEUE_ATTR),
-                                             lambda d, i=index: self.video_hashes[i].append(hashlib.sha256(d).hexdigest())))
+            tee(transceiver.receiver,
+                lambda d, i=index: self.video_hashes[i].append(hashlib.sha256(d).hexdigest()))
         for transceiver in (self.voice, self.extra_audio):
-            r = transceiver.receiver
-            setattr(r, _QUEUE_ATTR, TeeQueue(getattr(r, _QUEUE_ATTR),
-                                             lambda d: self.audio_hashes.append(hashlib.sha256(d).hexdigest())))
+            tee(transceiver.receiver, lambda d: self.audio_hashes.append(hashlib.sha256(d).hexdigest()))
 
     async def offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())

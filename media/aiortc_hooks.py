@@ -1,0 +1,231 @@
+"""Every use of aiortc's (and aioice's) private internals, in one place.
+
+Pinned to **aiortc 1.16.0** and **aioice 0.13.0** (pyproject.toml). The SFU, the tests' client
+peers and the load tool reach aiortc's internals only through this module; each hook below says
+what it relies on, and ``tests/integration/test_forwarder.py`` checks every one of them, so an
+upgrade that moves them fails loudly there instead of silently in production.
+
+This module imports aiortc, aioice and nothing of ours (it is a leaf under ``media/``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import aioice
+import aioice.ice
+import aiortc
+from aiortc import (
+    RTCRtpCodecParameters,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+)
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtp import RtpPacket
+
+AIORTC_VERSION = "1.16.0"
+AIOICE_VERSION = "0.13.0"
+
+# RTCRtpReceiver's name-mangled private attributes (aiortc/rtcrtpreceiver.py, __init__).
+_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
+_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
+_RTX_SSRC = "_RTCRtpReceiver__rtx_ssrc"
+
+
+def pinned_versions_installed() -> bool:
+    """True when the installed aiortc/aioice are the versions these hooks were written for."""
+    return aiortc.__version__ == AIORTC_VERSION and aioice.__version__ == AIOICE_VERSION
+
+
+# -- receive path: the decoder queue and the jitter buffer -----------------------------------
+
+def replace_decoder_queue(receiver: RTCRtpReceiver, replacement: Any) -> Any:
+    """Swap the queue between the receiver's jitter buffer and its decoder thread; return the
+    old one.
+
+    Relies on: ``RTCRtpReceiver.__decoder_queue`` (a ``queue.Queue`` of ``(codec, JitterFrame)``,
+    ``None`` on stop), handed to the decoder thread when ``receive()`` starts it — so this must
+    run before ``receive()`` (i.e. before the remote description is applied, or in the
+    ``track`` event, which aiortc fires before starting the receiver).
+    """
+    if not hasattr(receiver, _DECODER_QUEUE):
+        raise RuntimeError("aiortc internals changed: RTCRtpReceiver has no decoder queue")
+    old = getattr(receiver, _DECODER_QUEUE)
+    setattr(receiver, _DECODER_QUEUE, replacement)
+    return old
+
+
+def decoder_queue(receiver: RTCRtpReceiver) -> Any:
+    return getattr(receiver, _DECODER_QUEUE)
+
+
+def replace_jitter_buffer(receiver: RTCRtpReceiver, buffer: JitterBuffer) -> None:
+    """Relies on: ``RTCRtpReceiver.__jitter_buffer``, read per packet in ``_handle_rtp_packet``."""
+    if not hasattr(receiver, _JITTER_BUFFER):
+        raise RuntimeError("aiortc internals changed: RTCRtpReceiver has no jitter buffer")
+    setattr(receiver, _JITTER_BUFFER, buffer)
+
+
+def jitter_buffer(receiver: RTCRtpReceiver) -> JitterBuffer:
+    return getattr(receiver, _JITTER_BUFFER)
+
+
+class MarkerJitterBuffer(JitterBuffer):
+    """aiortc's jitter buffer, but a video frame is complete at its marker-bit packet (RFC 7741,
+    as libwebrtc does) and an audio packet is a frame by itself. aiortc's own buffer waits for
+    the next frame's first packet (+33 ms for video) and holds audio for prefetch=4 (80 ms).
+
+    Relies on: ``JitterBuffer._remove_frame``, ``_packets``, ``_origin``, ``_is_video``,
+    ``capacity``, ``remove(count)`` and ``RtpPacket._data`` (the depayloaded payload).
+    """
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        packets: list[Any] = []
+        timestamp = None
+        for count in range(self.capacity):
+            packet = self._packets[(self._origin + count) % self.capacity]
+            if packet is None:
+                return None
+            if timestamp is None:
+                timestamp = packet.timestamp
+            elif packet.timestamp != timestamp:  # marker lost: the next frame began
+                frame = JitterFrame(b"".join(p._data for p in packets), timestamp)
+                self.remove(count)
+                return frame
+            packets.append(packet)
+            if packet.marker or not self._is_video:
+                frame = JitterFrame(b"".join(p._data for p in packets), timestamp)
+                self.remove(count + 1)
+                return frame
+        return None
+
+
+def marker_jitter_buffer(kind: str) -> MarkerJitterBuffer:
+    """The buffer sizes aiortc uses per kind (512 video packets, 16 audio)."""
+    return MarkerJitterBuffer(capacity=512 if kind == "video" else 16, is_video=kind == "video")
+
+
+def depayloaded(packet: RtpPacket, data: bytes) -> RtpPacket:
+    """Set the depayloaded payload a jitter buffer joins into frames (``RtpPacket._data``)."""
+    packet._data = data  # type: ignore[attr-defined]
+    return packet
+
+
+def intercept_rtp(
+    receiver: RTCRtpReceiver, keep: Callable[[RtpPacket], bool]
+) -> Callable[[], None]:
+    """Let ``keep(packet)`` drop incoming RTP before the receiver sees it (an impaired link in
+    a test); returns a function that removes the interception.
+
+    Relies on: ``RTCRtpReceiver._handle_rtp_packet(packet, arrival_time_ms)``, looked up on
+    the instance by ``RTCDtlsTransport._handle_rtp_data`` for each packet.
+    """
+    original = receiver._handle_rtp_packet
+
+    async def filtered(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if keep(packet):
+            await original(packet, arrival_time_ms=arrival_time_ms)
+
+    receiver._handle_rtp_packet = filtered  # type: ignore[method-assign]
+
+    def restore() -> None:
+        receiver._handle_rtp_packet = original  # type: ignore[method-assign]
+
+    return restore
+
+
+def rtx_ssrc_map(receiver: RTCRtpReceiver) -> dict[int, int]:
+    """RTX SSRC → media SSRC, from the remote description's FID groups (RFC 4588).
+
+    Relies on: ``RTCRtpReceiver.__rtx_ssrc``, filled by ``receive()``.
+    """
+    return dict(getattr(receiver, _RTX_SSRC, {}) or {})
+
+
+def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> Coroutine[Any, Any, None]:
+    """A coroutine sending one PLI (RFC 4585 6.3.1) for ``media_ssrc`` on the receiver's transport.
+
+    Relies on: ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)``.
+    """
+    return receiver._send_rtcp_pli(media_ssrc)
+
+
+# -- negotiation: the transceiver's codecs and the offer's direction ----------------------------
+
+def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:
+    """Relies on: ``RTCRtpTransceiver._codecs``, set by ``setRemoteDescription`` and used by
+    ``createAnswer`` and by the sender/receiver parameters (``setCodecPreferences`` no longer
+    changes it once negotiated)."""
+    return list(transceiver._codecs)
+
+
+def narrow_codecs(transceiver: RTCRtpTransceiver, codecs: list[RTCRtpCodecParameters]) -> None:
+    transceiver._codecs = list(codecs)
+
+
+def offer_direction(transceiver: RTCRtpTransceiver) -> str | None:
+    """The remote offer's direction as seen from our side ("sendrecv"/"sendonly" = the client
+    wants to receive). Relies on: ``RTCRtpTransceiver._offerDirection``."""
+    return transceiver._offerDirection
+
+
+# -- send path: keyframe requests from the remote receiver ------------------------------------
+
+def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call ``callback`` for each PLI/FIR the remote side sends for this sender's stream.
+
+    Relies on: ``RTCRtpSender._send_keyframe()``, called from ``_handle_rtcp_packet`` on PLI
+    (RFC 4585) and FIR (RFC 5104); by default it asks the sender's encoder for a keyframe.
+    """
+    sender._send_keyframe = callback  # type: ignore[method-assign]
+
+
+# -- ICE: which host candidates aioice gathers -----------------------------------------------
+
+_original_host_addresses = aioice.ice.get_host_addresses
+
+
+def restrict_host_addresses(addresses: list[str] | None) -> None:
+    """Offer exactly ``addresses`` as ICE host candidates; None restores aioice's default.
+
+    Relies on: ``aioice.ice.get_host_addresses(use_ipv4, use_ipv6)``, looked up as a module
+    global by ``Connection.gather_candidates`` (aioice has no option for it).
+    """
+    if not addresses:
+        aioice.ice.get_host_addresses = _original_host_addresses
+        return
+    fixed = list(addresses)
+
+    def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return [a for a in fixed if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
+
+    aioice.ice.get_host_addresses = host_addresses
+
+
+def host_addresses_restricted() -> bool:
+    return aioice.ice.get_host_addresses is not _original_host_addresses
+
+
+__all__ = [
+    "AIOICE_VERSION",
+    "AIORTC_VERSION",
+    "MarkerJitterBuffer",
+    "decoder_queue",
+    "depayloaded",
+    "host_addresses_restricted",
+    "intercept_rtp",
+    "jitter_buffer",
+    "marker_jitter_buffer",
+    "narrow_codecs",
+    "negotiated_codecs",
+    "offer_direction",
+    "on_keyframe_request",
+    "pinned_versions_installed",
+    "replace_decoder_queue",
+    "replace_jitter_buffer",
+    "restrict_host_addresses",
+    "rtx_ssrc_map",
+    "send_pli",
+]
