@@ -1,6 +1,6 @@
-"""The dependency direction is checked, not hoped for (DESIGN.md): signaling → sfu → media,
-recorder → media; sfu and media never import signaling; the server never imports load_tests;
-the public client (client/) imports none of the server's packages."""
+"""The dependency direction is checked, not hoped for (docs/design.md). This is an allow-list:
+it names every arrow between our top-level packages that may exist, and fails on any other
+import, so a new arrow is a decision someone writes down here, not an accident."""
 
 from __future__ import annotations
 
@@ -9,18 +9,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-FORBIDDEN = {
-    "sfu": {"signaling", "silkline", "recorder", "load_tests", "tests", "client"},
-    "media": {"signaling", "sfu", "silkline", "recorder", "load_tests", "tests", "client"},
-    "recorder": {"signaling", "sfu", "silkline", "load_tests", "tests", "client"},
-    "signaling": {"silkline", "load_tests", "tests", "recorder", "client"},
-    "silkline": {"load_tests", "tests", "client"},
-    # the public client speaks the wire protocol only: it shares no code with the server
-    "client": {"signaling", "sfu", "silkline", "recorder", "load_tests", "tests"},
-    # the load tool drives a server from outside: media and the client only (sfu/ leaves
-    # load_tests/peer.py with the media hooks module)
-    "load_tests": {"signaling", "silkline", "recorder", "tests"},
+# package -> the packages of ours it may import (besides itself)
+ALLOWED: dict[str, set[str]] = {
+    "silkline": {"signaling", "sfu", "recorder", "media"},  # the composition root
+    "signaling": {"sfu", "media"},
+    "sfu": {"media"},
+    "recorder": {"media"},
+    "media": set(),
+    "client": set(),  # the public protocol client stands alone
+    "load_tests": {"media", "client"},  # drives the server over its public protocol only
 }
+OURS = set(ALLOWED) | {"tests", "web_client", "scripts"}
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -34,14 +33,31 @@ def imported_packages(path: Path) -> set[str]:
     return names
 
 
-def test_dependencies_point_one_way():
+def test_every_top_level_package_is_on_the_allow_list():
+    packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
+    assert packages - OURS == set(), "a new top-level package needs its arrows in ALLOWED"
+
+
+def test_dependencies_follow_the_allow_list():
     problems = []
-    for package, forbidden in FORBIDDEN.items():
+    for package, allowed in ALLOWED.items():
+        if not (ROOT / package).is_dir():
+            continue
         for path in sorted((ROOT / package).rglob("*.py")):
-            bad = imported_packages(path) & forbidden
+            ours = imported_packages(path) & OURS
+            bad = ours - allowed - {package}
             if bad:
                 problems.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
     assert problems == []
+
+
+def test_the_allow_list_itself_points_one_way():
+    # no cycles among the arrows: signaling -> sfu -> media never comes back
+    def reaches(start: str, goal: str, seen: frozenset[str] = frozenset()) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n}))
+                   for n in ALLOWED.get(start, set()))
+
+    assert [p for p in ALLOWED if reaches(p, p)] == []
 
 
 def test_live_path_never_uses_a_transcoding_relay():
