@@ -41,6 +41,7 @@ from signaling.protocol import (
     error,
     parse,
 )
+from signaling.turn import IceServers
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +69,10 @@ class TokenBucket:
 
 
 class SignalingSession:
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, ice: IceServers | None = None) -> None:
         self.session_id = uuid.uuid4().hex[:12]
         self.ws = ws
+        self.ice = ice
         self.claims: Claims | None = None
         self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(OUTBOX_SIZE)
         self._writer: asyncio.Task | None = None
@@ -81,6 +83,9 @@ class SignalingSession:
         self._writer = asyncio.get_running_loop().create_task(self._write())
 
     def send(self, msg: dict[str, Any]) -> None:
+        if self.ice is not None and msg.get("type") == "joined":
+            # a TURN credential of this participant's own, minted at join
+            msg = {**msg, "ice_servers": self.ice.for_participant(str(msg.get("participant_id")))}
         try:
             self._outbox.put_nowait(msg)
         except asyncio.QueueFull:
@@ -116,8 +121,9 @@ class SignalingSession:
 
 class SignalingEndpoint:
     def __init__(self, calls: CallService, conversation: Conversation, tokens: TokenService,
-                 heartbeat: float = 5.0) -> None:
+                 heartbeat: float = 5.0, ice: IceServers | None = None) -> None:
         self.calls = calls
+        self.ice = ice
         self.conversation = conversation
         self.tokens = tokens
         self.heartbeat = heartbeat
@@ -126,7 +132,7 @@ class SignalingEndpoint:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=MAX_MESSAGE_BYTES)
         await ws.prepare(request)
-        session = SignalingSession(ws)
+        session = SignalingSession(ws, self.ice)
         session.start()
         self.sessions.add(session)
         try:

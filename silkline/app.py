@@ -22,6 +22,7 @@ from signaling.queues import Queues
 from signaling.recording import RecordingService
 from signaling.rest import RestApi, error_middleware
 from signaling.store import MemoryStateStore, StateStore
+from signaling.turn import IceServers, TurnCredentials
 from signaling.ws import SignalingEndpoint
 from silkline.config import Config
 
@@ -69,7 +70,12 @@ def create_app(config: Config) -> web.Application:
     calls.recording = recording
     photos = PhotoStore(config.data_dir / "photos")
     conversation = Conversation(calls, photos)
-    signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat)
+    # clients get short-lived TURN credentials; the server's own peers keep config.ice_servers
+    turn = (TurnCredentials(config.turn_urls, config.turn_secret, config.turn_ttl)
+            if config.turn_urls or config.turn_secret else None)
+    client_ice = IceServers(config.ice_servers, turn) if turn is not None else None
+    signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat,
+                                  ice=client_ice)
     app[SIGNALING] = signaling
 
     app.router.add_get("/ws", signaling.handle)
