@@ -9,6 +9,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -69,10 +70,12 @@ class TokenBucket:
 
 
 class SignalingSession:
-    def __init__(self, ws: web.WebSocketResponse, ice: IceServers | None = None) -> None:
+    def __init__(self, ws: web.WebSocketResponse, ice: IceServers | None = None,
+                 rejected: Callable[[str], None] | None = None) -> None:
         self.session_id = uuid.uuid4().hex[:12]
         self.ws = ws
         self.ice = ice
+        self.rejected = rejected  # counts each error sent, by code (metrics)
         self.claims: Claims | None = None
         self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(OUTBOX_SIZE)
         self._writer: asyncio.Task | None = None
@@ -86,6 +89,8 @@ class SignalingSession:
         if self.ice is not None and msg.get("type") == "joined":
             # a TURN credential of this participant's own, minted at join
             msg = {**msg, "ice_servers": self.ice.for_participant(str(msg.get("participant_id")))}
+        elif self.rejected is not None and msg.get("type") == "error":
+            self.rejected(str(msg.get("code")))
         try:
             self._outbox.put_nowait(msg)
         except asyncio.QueueFull:
@@ -121,9 +126,11 @@ class SignalingSession:
 
 class SignalingEndpoint:
     def __init__(self, calls: CallService, conversation: Conversation, tokens: TokenService,
-                 heartbeat: float = 5.0, ice: IceServers | None = None) -> None:
+                 heartbeat: float = 5.0, ice: IceServers | None = None,
+                 rejected: Callable[[str], None] | None = None) -> None:
         self.calls = calls
         self.ice = ice
+        self.rejected = rejected
         self.conversation = conversation
         self.tokens = tokens
         self.heartbeat = heartbeat
@@ -132,7 +139,7 @@ class SignalingEndpoint:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=MAX_MESSAGE_BYTES)
         await ws.prepare(request)
-        session = SignalingSession(ws, self.ice)
+        session = SignalingSession(ws, self.ice, self.rejected)
         session.start()
         self.sessions.add(session)
         try:

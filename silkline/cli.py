@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                                             f"({ENV['turn_secret']}; prefer the variable: flags show in ps)")
     serve.add_argument("--turn-ttl", type=float,
                        help=f"seconds a TURN credential stays valid (default 3600; {ENV['turn_ttl']})")
+    serve.add_argument("--metrics-token",
+                       help=f"require Authorization: Bearer <token> on /metrics (default: none; "
+                            f"{ENV['metrics_token']})")
     serve.add_argument("--grace-period", type=float, help=f"seconds a vanished participant may come back (default 15; {ENV['grace_period']})")
     serve.add_argument("--ring-timeout", type=float, help=f"seconds an offered call rings (default 30; {ENV['ring_timeout']})")
     serve.add_argument("--retention-days", type=float,
@@ -53,7 +56,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
     config = from_env()
     for name in ("host", "port", "redis_url", "data_dir", "recordings_dir", "secret", "demo",
                  "media_addresses", "grace_period", "ring_timeout", "log_level", "forwarding",
-                 "retention_days", "turn_urls", "turn_secret", "turn_ttl"):
+                 "retention_days", "turn_urls", "turn_secret", "turn_ttl",
+                 "metrics_token"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)

@@ -36,6 +36,7 @@ class Config:
     turn_urls: list[str] = field(default_factory=list)  # turn:/turns: URLs handed to clients
     turn_secret: str = ""  # coturn's static-auth-secret: credentials are minted per participant
     turn_ttl: float = 3600.0  # seconds a minted TURN credential stays valid
+    metrics_token: str = ""  # when set, GET /metrics needs Authorization: Bearer <it>
 
     @property
     def embedded(self) -> bool:
@@ -75,6 +76,7 @@ ENV = {
     "turn_urls": "SILKLINE_TURN_URLS",
     "turn_secret": "SILKLINE_TURN_SECRET",
     "turn_ttl": "SILKLINE_TURN_TTL",
+    "metrics_token": "SILKLINE_METRICS_TOKEN",
 }
 
 
