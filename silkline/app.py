@@ -17,6 +17,7 @@ from signaling.calls import CallService, CallSettings
 from signaling.conversation import Conversation
 from signaling.demo import DemoTokens, page_routes
 from signaling.health import Health
+from signaling.images import ImageGuard, ImageLimits
 from recorder import Recorder
 from signaling.media_urls import MediaSigner
 from signaling.metrics import Metrics
@@ -75,7 +76,8 @@ def create_app(config: Config) -> web.Application:
     app[RECORDER] = recorder
     recording = RecordingService(recorder, store, calls.clock, layout=config.layout)
     calls.recording = recording
-    photos = PhotoStore(config.data_dir / "photos")
+    photos = PhotoStore(config.data_dir / "photos", ImageGuard(
+        ImageLimits(max_pixels=config.max_image_pixels, max_side=config.max_image_side)))
     conversation = Conversation(calls, photos)
     # clients get short-lived TURN credentials; the server's own peers keep config.ice_servers
     turn = (TurnCredentials(config.turn_urls, config.turn_secret, config.turn_ttl)

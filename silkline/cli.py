@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-token",
                        help=f"require Authorization: Bearer <token> on /metrics (default: none; "
                             f"{ENV['metrics_token']})")
+    serve.add_argument("--max-image-pixels", type=int,
+                       help=f"largest uploaded picture, in declared pixels (default 40000000; "
+                            f"{ENV['max_image_pixels']})")
+    serve.add_argument("--max-image-side", type=int,
+                       help=f"largest uploaded picture side, in pixels (default 8000; {ENV['max_image_side']})")
     serve.add_argument("--grace-period", type=float, help=f"seconds a vanished participant may come back (default 15; {ENV['grace_period']})")
     serve.add_argument("--ring-timeout", type=float, help=f"seconds an offered call rings (default 30; {ENV['ring_timeout']})")
     serve.add_argument("--retention-days", type=float,
@@ -57,7 +62,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     for name in ("host", "port", "redis_url", "data_dir", "recordings_dir", "secret", "demo",
                  "media_addresses", "grace_period", "ring_timeout", "log_level", "forwarding",
                  "retention_days", "turn_urls", "turn_secret", "turn_ttl",
-                 "metrics_token"):
+                 "metrics_token", "max_image_pixels", "max_image_side"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)

@@ -37,6 +37,8 @@ class Config:
     turn_secret: str = ""  # coturn's static-auth-secret: credentials are minted per participant
     turn_ttl: float = 3600.0  # seconds a minted TURN credential stays valid
     metrics_token: str = ""  # when set, GET /metrics needs Authorization: Bearer <it>
+    max_image_pixels: int = 40_000_000  # uploaded pictures: declared pixels, checked before decoding
+    max_image_side: int = 8000  # uploaded pictures: declared width or height
 
     @property
     def embedded(self) -> bool:
@@ -77,6 +79,8 @@ ENV = {
     "turn_secret": "SILKLINE_TURN_SECRET",
     "turn_ttl": "SILKLINE_TURN_TTL",
     "metrics_token": "SILKLINE_METRICS_TOKEN",
+    "max_image_pixels": "SILKLINE_MAX_IMAGE_PIXELS",
+    "max_image_side": "SILKLINE_MAX_IMAGE_SIDE",
 }
 
 
@@ -92,7 +96,7 @@ def from_env(environ: dict[str, str] | None = None) -> Config:
 
 
 def parse_value(name: str, raw: str) -> object:
-    if name == "port":
+    if name in ("port", "max_image_pixels", "max_image_side"):
         return int(raw)
     if name in ("grace_period", "ring_timeout", "retention_days", "turn_ttl"):
         return float(raw)
