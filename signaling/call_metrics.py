@@ -73,21 +73,21 @@ class CallSampler:
         for room in list(self.calls.sfu.rooms.values()):
             for participant in list(room.participants.values()):
                 for publisher in list(participant.publishers.values()):
-                    now = (publisher.frames, publisher.bytes, publisher.keyframes.sent)
+                    published = (publisher.frames, publisher.bytes, publisher.keyframes.sent)
                     before = self._counted.get(publisher, (0, 0, 0))
-                    self._counted[publisher] = now
+                    self._counted[publisher] = published
                     kind = publisher.kind
-                    _add(frames.labels(direction="received", kind=kind), now[0] - before[0])
-                    _add(received.labels(kind=kind), now[1] - before[1])
-                    _add(plis.labels(kind=kind), now[2] - before[2])
+                    _add(frames.labels(direction="received", kind=kind), published[0] - before[0])
+                    _add(received.labels(kind=kind), published[1] - before[1])
+                    _add(plis.labels(kind=kind), published[2] - before[2])
                 for subscribers in participant.slots.values():
                     for subscriber in list(subscribers):
-                        now = (subscriber.frames_sent, subscriber.frames_dropped)
+                        sent = (subscriber.frames_sent, subscriber.frames_dropped)
                         before = self._counted.get(subscriber, (0, 0))
-                        self._counted[subscriber] = now
+                        self._counted[subscriber] = sent
                         kind = subscriber.kind
-                        _add(frames.labels(direction="forwarded", kind=kind), now[0] - before[0])
-                        _add(frames.labels(direction="dropped", kind=kind), now[1] - before[1])
+                        _add(frames.labels(direction="forwarded", kind=kind), sent[0] - before[0])
+                        _add(frames.labels(direction="dropped", kind=kind), sent[1] - before[1])
 
 
 def _add(counter: Any, amount: int) -> None:

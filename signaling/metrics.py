@@ -65,8 +65,8 @@ class LiveFigures(Collector):
         yield longest
         if self.recordings is not None:
             records = self.recordings.list()
-            count = GaugeMetricFamily("silkline_recordings", "Track recordings in the index, by state",
-                                      labels=["state"])
+            recorded = GaugeMetricFamily("silkline_recordings", "Track recordings in the index, by state",
+                                         labels=["state"])
             size = GaugeMetricFamily("silkline_recording_bytes",
                                      "Bytes written by the track recordings in the index, by state",
                                      labels=["state"])
@@ -75,9 +75,9 @@ class LiveFigures(Collector):
             for record in records:
                 sizes[str(record.get("state"))] += int(record.get("bytes") or 0)
             for state in sorted(set(states) | {"failed"}):
-                count.add_metric([state], states.get(state, 0))
+                recorded.add_metric([state], states.get(state, 0))
                 size.add_metric([state], sizes.get(state, 0))
-            yield count
+            yield recorded
             yield size
 
 

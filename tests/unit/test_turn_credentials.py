@@ -60,3 +60,28 @@ def test_environment_variables():
     assert config.turn_urls == ["turn:a:3478?transport=udp", "turns:a:5349"]
     assert config.turn_secret == "s3cret"
     assert config.turn_ttl == 600.0
+
+
+def test_command_line_flags(monkeypatch):
+    from silkline.cli import build_parser, config_from_args
+
+    for var in ("SILKLINE_TURN_URLS", "SILKLINE_TURN_SECRET", "SILKLINE_TURN_TTL", "SILKLINE_METRICS_TOKEN",
+                "SILKLINE_MAX_IMAGE_PIXELS", "SILKLINE_MAX_IMAGE_SIDE"):
+        monkeypatch.delenv(var, raising=False)
+    args = build_parser().parse_args([
+        "serve", "--turn-url", "turn:a:3478?transport=udp", "--turn-url", "turns:a:5349",
+        "--turn-secret", "s3cret", "--turn-ttl", "120", "--metrics-token", "m-token",
+        "--max-image-pixels", "1000000", "--max-image-side", "2000"])
+    config = config_from_args(args)
+    assert config.turn_urls == ["turn:a:3478?transport=udp", "turns:a:5349"]
+    assert (config.turn_secret, config.turn_ttl, config.metrics_token) == ("s3cret", 120.0, "m-token")
+    assert (config.max_image_pixels, config.max_image_side) == (1_000_000, 2000)
+
+
+def test_turn_urls_without_a_secret_stop_the_server_with_a_sentence(tmp_path, capsys):
+    from silkline.cli import main
+
+    code = main(["serve", "--port", "0", "--data-dir", str(tmp_path / "d"),
+                 "--recordings-dir", str(tmp_path / "r"), "--turn-url", "turn:127.0.0.1:3478"])
+    assert code == 2
+    assert "--turn-secret" in capsys.readouterr().err
