@@ -4,7 +4,9 @@ It reads, never changes: the CallService's live calls (answered/connected timest
 queue waits and join times; a connected call that has gone gives its duration, measured to
 within one tick) and the SFU's per-publisher and per-subscriber frame counters (their growth
 since the last tick is added to counters, so a room that closes never makes a counter go
-back). Each tick also records the event-loop lag its :class:`LoopLagProbe` measured.
+back); the live track recordings (bytes written, failure; a recording that is gone is read
+once from the index for its final size and state, so nothing written is missed). Each tick also records the
+event-loop lag its :class:`LoopLagProbe` measured.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from signaling.metrics import Metrics
 TICK_S = 0.25
 
 
+@dataclass
+class _Recording:
+    bytes: int = 0
+    failed: bool = False
+
+
 @dataclass(eq=False)
 class _Seen:
     call: Call
@@ -35,6 +43,7 @@ class CallSampler:
         self.metrics = metrics
         self._seen: dict[str, _Seen] = {}
         self._counted: weakref.WeakKeyDictionary[Any, tuple[int, ...]] = weakref.WeakKeyDictionary()
+        self._recordings: dict[str, _Recording] = {}
         self.probe = LoopLagProbe(clock, interval, self.tick)
 
     def start(self) -> None:
@@ -48,6 +57,32 @@ class CallSampler:
         self.metrics.loop_lag_last.set(lag)
         self.sample_calls()
         self.sample_sfu()
+        self.sample_recordings()
+
+    def sample_recordings(self) -> None:
+        recorder = self.metrics.recordings
+        if recorder is None:
+            return
+        live: set[str] = set()
+        for track in recorder.tracks():
+            live.add(track.recording_id)
+            # the writer thread updates the record; one dict read each is enough here
+            self._count_recording(track.recording_id, {"bytes": track.record.get("bytes"),
+                                                       "state": track.state})
+        for recording_id in [r for r in self._recordings if r not in live]:
+            final = recorder.get(recording_id)
+            if final is not None:
+                self._count_recording(recording_id, final)
+            del self._recordings[recording_id]
+
+    def _count_recording(self, recording_id: str, record: dict[str, Any]) -> None:
+        seen = self._recordings.setdefault(recording_id, _Recording())
+        written = int(record.get("bytes") or 0)
+        _add(self.metrics.recording_bytes, written - seen.bytes)
+        seen.bytes = max(seen.bytes, written)
+        if record.get("state") == "failed" and not seen.failed:
+            seen.failed = True
+            self.metrics.recording_failures.inc()
 
     def sample_calls(self) -> None:
         live = self.calls.calls

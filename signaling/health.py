@@ -17,11 +17,11 @@ from aiohttp import web
 logger = logging.getLogger(__name__)
 
 STORE_TIMEOUT_S = 1.0
+PROBE_CALL_ID = "readiness-probe"  # never a real call id (those are c_…): one cheap lookup
 
 
 class ReachableStore(Protocol):
-    async def list_calls(self, limit: int = 100, since: float | None = None,
-                         until: float | None = None) -> list[dict[str, Any]]: ...
+    async def get_call(self, call_id: str) -> dict[str, Any] | None: ...
 
 
 class Health:
@@ -50,7 +50,8 @@ class Health:
         if self.draining:
             return "draining"
         try:
-            await asyncio.wait_for(self.store.list_calls(limit=1), self.timeout)
+            # a single-key read in both backends (listing would sort every record in memory)
+            await asyncio.wait_for(self.store.get_call(PROBE_CALL_ID), self.timeout)
         except Exception as exc:  # noqa: BLE001 - any failure to answer is "unreachable"
             logger.warning("readiness: state store unreachable: %s: %s", type(exc).__name__, exc)
             return f"store_unreachable: {type(exc).__name__}"

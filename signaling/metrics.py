@@ -2,10 +2,10 @@
 
 Each app has its own ``CollectorRegistry``, so many apps in one process (the tests) never
 share or clash over a series. Figures that are a state of the node (calls, rooms, queues,
-agents, recordings) are read when Prometheus scrapes, by :class:`LiveFigures`; what happens
-between scrapes is counted as it happens (rejected inputs) or by the
+agents, live track recordings) are read when Prometheus scrapes, by :class:`LiveFigures`;
+what happens between scrapes is counted as it happens (rejected inputs) or by the
 :class:`~signaling.call_metrics.CallSampler` each tick (join times, call durations, queue
-waits, forwarded frames, event-loop lag).
+waits, forwarded frames, recorded bytes and failed recordings, event-loop lag).
 """
 
 from __future__ import annotations
@@ -24,16 +24,20 @@ from signaling.calls import CallService
 CALL_STATES = ("waiting", "ringing", "connecting", "connected")
 
 
-class RecordingIndex(Protocol):
-    """What the metrics read of the recorder: its index (in memory, cheap to list)."""
+class LiveRecordings(Protocol):
+    """What the metrics read of the recorder: its live track recordings (each with
+    ``recording_id``, ``state`` and its ``record`` dict), and one finished record by id.
+    Never the whole index: listing months of recordings on the event loop would stall media."""
 
-    def list(self, **filters: Any) -> list[dict[str, Any]]: ...
+    def tracks(self, call_id: str | None = None) -> list[Any]: ...
+
+    def get(self, recording_id: str) -> dict[str, Any] | None: ...
 
 
 class LiveFigures(Collector):
     """Gauges computed from the live objects at scrape time (nothing to keep in step)."""
 
-    def __init__(self, calls: CallService, recordings: RecordingIndex | None) -> None:
+    def __init__(self, calls: CallService, recordings: LiveRecordings | None) -> None:
         self.calls = calls
         self.recordings = recordings
 
@@ -64,27 +68,15 @@ class LiveFigures(Collector):
         yield waiting
         yield longest
         if self.recordings is not None:
-            records = self.recordings.list()
-            recorded = GaugeMetricFamily("silkline_recordings", "Track recordings in the index, by state",
-                                         labels=["state"])
-            size = GaugeMetricFamily("silkline_recording_bytes",
-                                     "Bytes written by the track recordings in the index, by state",
-                                     labels=["state"])
-            states = Tally(str(r.get("state")) for r in records)
-            sizes: Tally[str] = Tally()
-            for record in records:
-                sizes[str(record.get("state"))] += int(record.get("bytes") or 0)
-            for state in sorted(set(states) | {"failed"}):
-                recorded.add_metric([state], states.get(state, 0))
-                size.add_metric([state], sizes.get(state, 0))
-            yield recorded
-            yield size
+            yield GaugeMetricFamily("silkline_recordings_active", "Track recordings being written",
+                                    value=len(self.recordings.tracks()))
 
 
 class Metrics:
     """The registry and every series the node keeps between scrapes."""
 
-    def __init__(self, calls: CallService, recordings: RecordingIndex | None = None) -> None:
+    def __init__(self, calls: CallService, recordings: LiveRecordings | None = None) -> None:
+        self.recordings = recordings
         self.registry = CollectorRegistry()
         registry = self.registry
         self.rejected_inputs = Counter(
@@ -114,6 +106,11 @@ class Metrics:
         self.sfu_keyframe_requests = Counter(
             "silkline_sfu_keyframe_requests", "Keyframe requests (PLI) sent to publishers",
             ["kind"], registry=registry)
+        self.recording_bytes = Counter(
+            "silkline_recording_bytes", "Bytes written by track recordings", registry=registry)
+        self.recording_failures = Counter(
+            "silkline_recording_failures", "Track recordings that failed (disk full or too slow, I/O error)",
+            registry=registry)
         registry.register(LiveFigures(calls, recordings))
 
     def rejected(self, face: str, code: str) -> None:

@@ -102,6 +102,26 @@ async def test_series_move_during_a_real_call(server):
         await close_sides(shopper, agent)
 
 
+async def test_a_recorded_call_counts_its_bytes(server):
+    call_id, shopper, agent = await start_call(server, context={"category": "rings"})  # records always
+    try:
+        await shopper.peer.wait_decoded(10)
+        await agent.peer.wait_decoded(10)
+        during = await eventually(lambda: _when(scrape(server), lambda s: value(
+            s, "silkline_recordings_active") >= 2 and value(s, "silkline_recording_bytes_total") > 0),
+            timeout=20, message="recordings being written")
+        await shopper.ws.send("hangup", call_id=call_id)
+        await agent.ws.expect("call-ended", call_id=call_id)
+        # finalised: the rest of each file is counted from its final record
+        await eventually(lambda: _when(scrape(server), lambda s: value(
+            s, "silkline_recordings_active") == 0 and value(s, "silkline_recording_bytes_total")
+            > value(during, "silkline_recording_bytes_total")), timeout=20, message="the final bytes")
+        after = await scrape(server)
+        assert value(after, "silkline_recording_failures_total") == 0
+    finally:
+        await close_sides(shopper, agent)
+
+
 async def _when(scraping, condition):
     samples = await scraping
     return samples if condition(samples) else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from recorder.index import RecordingIndex
 from sfu import SfuNode
 from signaling.calls import CallService
 from signaling.metrics import Metrics
@@ -36,11 +35,33 @@ def test_two_apps_keep_separate_series():
     assert sa[("silkline_queue_waiting", (("queue", "general"),))] == 0
 
 
-def test_recordings_are_counted_by_state_with_their_bytes(tmp_path):
-    index = RecordingIndex(tmp_path / "recordings")
-    for n, (state, size) in enumerate([("complete", 1000), ("complete", 24), ("failed", 7)]):
-        index.put({"recording_id": f"r_{n}", "call_id": "c_1", "state": state, "bytes": size})
-    s = samples(Metrics(CallService(SfuNode(), MemoryStateStore(None)), index))
-    assert s[("silkline_recordings", (("state", "complete"),))] == 2
-    assert s[("silkline_recording_bytes", (("state", "complete"),))] == 1024
-    assert s[("silkline_recordings", (("state", "failed"),))] == 1
+async def test_recorded_bytes_and_failures_are_counted_from_a_real_recorder(tmp_path):
+    from media.clock import VirtualClock
+    from media.encoded import EncodedFrame, is_keyframe
+    from media.synthetic import encode_vp8_clip
+    from recorder import Recorder
+    from signaling.call_metrics import CallSampler
+
+    recorder = Recorder(tmp_path / "recordings")
+    calls = CallService(SfuNode(), MemoryStateStore(None))
+    metrics = Metrics(calls, recorder)
+    sampler = CallSampler(calls, metrics, VirtualClock())
+    clip = encode_vp8_clip(frames=30, width=160, height=120, keyframe_interval=30)
+    video = recorder.start_track("c_metrics0000001", "p1", "agent", "video", "VP8")
+    broken = recorder.start_track("c_metrics0000001", "p2", "shopper", "audio")
+    for i, data in enumerate(clip):
+        video.on_frame(EncodedFrame("video", "VP8", data, i * 3000, 90000, is_keyframe("VP8", data),
+                                    received_at=i / 30))
+    broken.on_frame(EncodedFrame("audio", "PCMU", b"\xff" * 160, 0, 8000, True))
+    sampler.sample_recordings()
+    assert samples(metrics)[("silkline_recordings_active", ())] == 2
+    records = {r["recording_id"]: r for r in await recorder.finish("c_metrics0000001")}
+    sampler.sample_recordings()
+    sampler.sample_recordings()  # nothing counted twice
+    s = samples(metrics)
+    assert s[("silkline_recording_bytes_total", ())] == records[video.recording_id]["bytes"] > 0
+    assert records[broken.recording_id]["state"] == "failed"
+    assert s[("silkline_recording_failures_total", ())] == 1
+    assert s[("silkline_recordings_active", ())] == 0
+    await recorder.close()
+
