@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Silkline's whole test suite on a fresh Debian machine with Python 3.11 and pip.
-# System packages the tests need (redis-server, chromium, ffmpeg for ffprobe) are installed
+# System packages the tests need (redis-server, chromium, ffmpeg for ffprobe, coturn for TURN) are installed
 # with apt-get when missing and we are root; otherwise we say exactly what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

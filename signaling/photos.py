@@ -1,6 +1,7 @@
 """Photos in a call (a shopper's picture of the damaged item, an agent's snapshot).
 
-Uploads are size-limited, decoded to prove they are really images, and re-encoded as JPEG,
+Uploads are size-limited, judged by their declared dimensions and decoded by the
+ImageGuard (signaling/images.py) to prove they are really images, and re-encoded as JPEG,
 which also strips metadata such as GPS positions. Files live under
 ``data_dir/photos/<call_id>/<photo_id>.jpg``; ids are generated here, never taken from a request.
 """
@@ -13,13 +14,12 @@ import re
 import uuid
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from media.snapshot import to_jpeg
+from signaling.images import ImageGuard, ImageRejected
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
-MAX_PIXELS = 40_000_000
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -30,23 +30,19 @@ class PhotoError(ValueError):
         self.message = message
 
 
-def _decode(data: bytes) -> np.ndarray:
+def _decode(guard: ImageGuard, data: bytes) -> np.ndarray:
     if len(data) > MAX_PHOTO_BYTES:
         raise PhotoError("too_large", f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
-    if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
-        raise PhotoError("not_an_image", "only JPEG and PNG photos are accepted")
-    header = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
-    if header is None or header.size * 64 > MAX_PIXELS:
-        raise PhotoError("not_an_image", "the file is not a readable image (or is too large)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise PhotoError("not_an_image", "the file is not a readable image")
-    return image
+    try:
+        return guard.decode(data)
+    except ImageRejected as exc:
+        raise PhotoError(exc.code, exc.message) from exc
 
 
 class PhotoStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, guard: ImageGuard | None = None) -> None:
         self.root = Path(root)
+        self.guard = guard or ImageGuard()
 
     def _path(self, call_id: str, photo_id: str) -> Path:
         if not _ID.match(call_id) or not _ID.match(photo_id):
@@ -56,7 +52,7 @@ class PhotoStore:
     async def save_upload(self, call_id: str, data: bytes) -> tuple[str, int, int]:
         """Validate and store an uploaded photo; returns (photo_id, width, height)."""
         loop = asyncio.get_running_loop()
-        image = await loop.run_in_executor(None, _decode, data)
+        image = await loop.run_in_executor(None, _decode, self.guard, data)
         return await self.save_image(call_id, image)
 
     async def save_image(self, call_id: str, image: np.ndarray) -> tuple[str, int, int]:

@@ -135,7 +135,7 @@ class RestApi:
         try:
             result = await self.conversation.photo_uploaded(call_id, claims.role, claims.name, data)
         except PhotoError as exc:
-            return json_error(413 if exc.code == "too_large" else 400, exc.code, exc.message)
+            return json_error(413 if exc.code in ("too_large", "image_too_large") else 400, exc.code, exc.message)
         except CallError as exc:
             return json_error(409, exc.code, exc.message)
         return web.json_response(result, status=201)

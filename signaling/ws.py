@@ -9,6 +9,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -41,6 +42,7 @@ from signaling.protocol import (
     error,
     parse,
 )
+from signaling.turn import IceServers
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +70,12 @@ class TokenBucket:
 
 
 class SignalingSession:
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, ice: IceServers | None = None,
+                 rejected: Callable[[str], None] | None = None) -> None:
         self.session_id = uuid.uuid4().hex[:12]
         self.ws = ws
+        self.ice = ice
+        self.rejected = rejected  # counts each error sent, by code (metrics)
         self.claims: Claims | None = None
         self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(OUTBOX_SIZE)
         self._writer: asyncio.Task | None = None
@@ -81,6 +86,11 @@ class SignalingSession:
         self._writer = asyncio.get_running_loop().create_task(self._write())
 
     def send(self, msg: dict[str, Any]) -> None:
+        if self.ice is not None and msg.get("type") == "joined":
+            # a TURN credential of this participant's own, minted at join
+            msg = {**msg, "ice_servers": self.ice.for_participant(str(msg.get("participant_id")))}
+        elif self.rejected is not None and msg.get("type") == "error":
+            self.rejected(str(msg.get("code")))
         try:
             self._outbox.put_nowait(msg)
         except asyncio.QueueFull:
@@ -116,8 +126,11 @@ class SignalingSession:
 
 class SignalingEndpoint:
     def __init__(self, calls: CallService, conversation: Conversation, tokens: TokenService,
-                 heartbeat: float = 5.0) -> None:
+                 heartbeat: float = 5.0, ice: IceServers | None = None,
+                 rejected: Callable[[str], None] | None = None) -> None:
         self.calls = calls
+        self.ice = ice
+        self.rejected = rejected
         self.conversation = conversation
         self.tokens = tokens
         self.heartbeat = heartbeat
@@ -126,7 +139,7 @@ class SignalingEndpoint:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=MAX_MESSAGE_BYTES)
         await ws.prepare(request)
-        session = SignalingSession(ws)
+        session = SignalingSession(ws, self.ice, self.rejected)
         session.start()
         self.sessions.add(session)
         try:

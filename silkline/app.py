@@ -9,19 +9,26 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from aiortc import RTCIceServer
 
+from media.clock import SystemClock
 from sfu import CloseReason, SfuNode
 from signaling.auth import TokenService
+from signaling.call_metrics import CallSampler
 from signaling.calls import CallService, CallSettings
 from signaling.conversation import Conversation
 from signaling.demo import DemoTokens, page_routes
+from signaling.health import Health
+from signaling.images import ImageGuard, ImageLimits
 from recorder import Recorder
 from signaling.media_urls import MediaSigner
+from signaling.metrics import Metrics
+from signaling.metrics_api import MetricsApi
 from signaling.photos import PhotoStore
 from signaling.qa_api import QaApi
 from signaling.queues import Queues
 from signaling.recording import RecordingService
 from signaling.rest import RestApi, error_middleware
 from signaling.store import MemoryStateStore, StateStore
+from signaling.turn import IceServers, TurnCredentials
 from signaling.ws import SignalingEndpoint
 from silkline.config import Config
 
@@ -35,6 +42,8 @@ TOKENS = web.AppKey("tokens", TokenService)
 SIGNALING = web.AppKey("signaling", SignalingEndpoint)
 RECORDER = web.AppKey("recorder", Recorder)
 MEDIA_SIGNER = web.AppKey("media_signer", MediaSigner)
+METRICS = web.AppKey("metrics", Metrics)
+HEALTH = web.AppKey("health", Health)
 
 
 def make_store(config: Config) -> StateStore:
@@ -67,12 +76,27 @@ def create_app(config: Config) -> web.Application:
     app[RECORDER] = recorder
     recording = RecordingService(recorder, store, calls.clock, layout=config.layout)
     calls.recording = recording
-    photos = PhotoStore(config.data_dir / "photos")
+    photos = PhotoStore(config.data_dir / "photos", ImageGuard(
+        ImageLimits(max_pixels=config.max_image_pixels, max_side=config.max_image_side)))
     conversation = Conversation(calls, photos)
-    signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat)
+    # clients get short-lived TURN credentials; the server's own peers keep config.ice_servers
+    turn = (TurnCredentials(config.turn_urls, config.turn_secret, config.turn_ttl)
+            if config.turn_urls or config.turn_secret else None)
+    client_ice = IceServers(config.ice_servers, turn) if turn is not None else None
+    metrics = Metrics(calls, recorder)
+    app[METRICS] = metrics
+    sampler = CallSampler(calls, metrics, SystemClock())
+    metrics_api = MetricsApi(metrics, config.metrics_token)
+    app.middlewares.insert(0, metrics_api.middleware())
+    signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat,
+                                  ice=client_ice, rejected=lambda code: metrics.rejected("ws", code))
     app[SIGNALING] = signaling
+    health = Health(store)
+    app[HEALTH] = health
 
     app.router.add_get("/ws", signaling.handle)
+    app.router.add_routes(health.routes())
+    app.router.add_routes(metrics_api.routes())
     app.router.add_routes(RestApi(calls, store, tokens, conversation, photos).routes())
     signer = MediaSigner(config.resolved_secret())
     app[MEDIA_SIGNER] = signer
@@ -90,7 +114,9 @@ def create_app(config: Config) -> web.Application:
         retention = recorder.retention_task(config.retention_days)
         retention.start()
         await calls.start()
+        sampler.start()
         yield
+        await sampler.close()
         await calls.close()
         await sfu.close(CloseReason.NODE_DRAIN)
         await retention.stop()
@@ -98,7 +124,9 @@ def create_app(config: Config) -> web.Application:
         await store.close()
 
     async def on_shutdown(app: web.Application) -> None:
-        # End calls first so clients get call-ended before their sockets close.
+        # Not ready first (the balancer stops sending calls), then end calls so clients get
+        # call-ended before their sockets close.
+        health.start_draining()
         await calls.close()
         await signaling.close_all()
 

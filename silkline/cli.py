@@ -31,6 +31,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"disable demo tokens ({ENV['demo']}=0)")
     serve.add_argument("--media-address", dest="media_addresses", action="append",
                        help=f"address offered for media (repeatable; {ENV['media_addresses']}, comma-separated)")
+    serve.add_argument("--turn-url", dest="turn_urls", action="append", metavar="URL",
+                       help=f"turn:/turns: URL handed to clients with a short-lived credential "
+                            f"(repeatable; {ENV['turn_urls']}, comma-separated)")
+    serve.add_argument("--turn-secret", help=f"coturn's static-auth-secret, to mint TURN credentials "
+                                            f"({ENV['turn_secret']}; prefer the variable: flags show in ps)")
+    serve.add_argument("--turn-ttl", type=float,
+                       help=f"seconds a TURN credential stays valid (default 3600; {ENV['turn_ttl']})")
+    serve.add_argument("--metrics-token",
+                       help=f"require Authorization: Bearer <token> on /metrics (default: none; "
+                            f"{ENV['metrics_token']})")
+    serve.add_argument("--max-image-pixels", type=int,
+                       help=f"largest uploaded picture, in declared pixels (default 40000000; "
+                            f"{ENV['max_image_pixels']})")
+    serve.add_argument("--max-image-side", type=int,
+                       help=f"largest uploaded picture side, in pixels (default 8000; {ENV['max_image_side']})")
     serve.add_argument("--grace-period", type=float, help=f"seconds a vanished participant may come back (default 15; {ENV['grace_period']})")
     serve.add_argument("--ring-timeout", type=float, help=f"seconds an offered call rings (default 30; {ENV['ring_timeout']})")
     serve.add_argument("--retention-days", type=float,
@@ -46,7 +61,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
     config = from_env()
     for name in ("host", "port", "redis_url", "data_dir", "recordings_dir", "secret", "demo",
                  "media_addresses", "grace_period", "ring_timeout", "log_level", "forwarding",
-                 "retention_days"):
+                 "retention_days", "turn_urls", "turn_secret", "turn_ttl",
+                 "metrics_token", "max_image_pixels", "max_image_side"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)
@@ -92,5 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve(config))
         except OSError as exc:
             print(f"silkline: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
+            return 2
+        except ValueError as exc:  # a configuration that cannot work (e.g. TURN URLs, no secret)
+            print(f"silkline: {exc}", file=sys.stderr)
             return 2
     return 0

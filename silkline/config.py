@@ -33,6 +33,12 @@ class Config:
     layout: str = "side_by_side"  # QA playback: side_by_side | pip
     queues: list | None = None  # QueueConfig list; None = the default demo queues
     forwarding: str = "encoded"  # "transcode" = aiortc MediaRelay, for load-test comparison only
+    turn_urls: list[str] = field(default_factory=list)  # turn:/turns: URLs handed to clients
+    turn_secret: str = ""  # coturn's static-auth-secret: credentials are minted per participant
+    turn_ttl: float = 3600.0  # seconds a minted TURN credential stays valid
+    metrics_token: str = ""  # when set, GET /metrics needs Authorization: Bearer <it>
+    max_image_pixels: int = 40_000_000  # uploaded pictures: declared pixels, checked before decoding
+    max_image_side: int = 8000  # uploaded pictures: declared width or height
 
     @property
     def embedded(self) -> bool:
@@ -69,6 +75,12 @@ ENV = {
     "forwarding": "SILKLINE_FORWARDING",
     "retention_days": "SILKLINE_RETENTION_DAYS",
     "layout": "SILKLINE_QA_LAYOUT",
+    "turn_urls": "SILKLINE_TURN_URLS",
+    "turn_secret": "SILKLINE_TURN_SECRET",
+    "turn_ttl": "SILKLINE_TURN_TTL",
+    "metrics_token": "SILKLINE_METRICS_TOKEN",
+    "max_image_pixels": "SILKLINE_MAX_IMAGE_PIXELS",
+    "max_image_side": "SILKLINE_MAX_IMAGE_SIDE",
 }
 
 
@@ -84,9 +96,9 @@ def from_env(environ: dict[str, str] | None = None) -> Config:
 
 
 def parse_value(name: str, raw: str) -> object:
-    if name == "port":
+    if name in ("port", "max_image_pixels", "max_image_side"):
         return int(raw)
-    if name in ("grace_period", "ring_timeout", "retention_days"):
+    if name in ("grace_period", "ring_timeout", "retention_days", "turn_ttl"):
         return float(raw)
     if name == "demo":
         return raw.strip().lower() not in ("0", "false", "no", "off")
@@ -97,6 +109,6 @@ def parse_value(name: str, raw: str) -> object:
         if not isinstance(servers, list):
             raise ValueError("SILKLINE_ICE_SERVERS must be a JSON list of {urls, username?, credential?}")
         return servers
-    if name == "media_addresses":
+    if name in ("media_addresses", "turn_urls"):
         return [a.strip() for a in raw.split(",") if a.strip()]
     return raw

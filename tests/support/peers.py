@@ -59,13 +59,15 @@ class ClientPeer:
     """One side of a call. ``encoded=True`` publishes pre-encoded VP8 whose bytes are known."""
 
     def __init__(self, name: str, encoded: bool = True, clip: list[bytes] | None = None,
-                 extra_audio: bool = True, audio_clip: list[bytes] | None = None) -> None:
+                 extra_audio: bool = True, audio_clip: list[bytes] | None = None,
+                 configuration: RTCConfiguration | None = None) -> None:
         self.name = name
         self.received_audio_hashes: list[str] = []
         self.keyframe_requests = 0
         self._drop_until = 0.0
         self.dropped_packets = 0
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.pc = RTCPeerConnection(configuration or RTCConfiguration(
+            iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.sent_hashes: set[str] = set()
         self.received_hashes: list[str] = []
         self.received_counters: list[int] = []
