@@ -18,7 +18,8 @@ from media.synthetic import encode_opus_clip, encode_vp8_clip
 from media.synthetic import test_pattern as pattern
 from recorder import Recorder, probe
 from recorder.codecs import opus_samples, vp8_dimensions
-from recorder.track_writer import PtsMapper, TrackWriter
+from recorder.muxer import TrackWriter
+from recorder.timestamps import PtsMapper
 
 CALL = "c_writer00000001"
 
