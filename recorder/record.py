@@ -92,13 +92,17 @@ class StoredRecord:
     def copy(self) -> Self:
         return copy.deepcopy(self)
 
+    def _known(self, name: str, value: Any) -> bool:
+        """Whether a key outside ``ALWAYS`` belongs in the JSON form."""
+        return value is not None and not (name == "files" and value == [])
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.extra)
         for f in fields(self):
             if f.name == "extra":
                 continue
             value = getattr(self, f.name)
-            if f.name not in self.ALWAYS and (value is None or value == [] and f.name == "files"):
+            if f.name not in self.ALWAYS and not self._known(f.name, value):
                 continue
             if isinstance(value, RecordingState):
                 value = value.value
@@ -134,6 +138,10 @@ class TrackRecord(StoredRecord):
     dropped: dict[str, int] | None = None  # frames not kept, by reason
     finished_at: float | None = None
     repaired: bool | None = None  # remuxed with an index after a crash
+
+    def _known(self, name: str, value: Any) -> bool:
+        # the picture size is noted with the file (None for audio), as it always was
+        return super()._known(name, value) or name in ("width", "height") and self.format is not None
 
     def note_file(self, *, codec: str, clock_rate: int, file: str, format: str,
                   width: int | None, height: int | None, started_at: float) -> None:
@@ -204,9 +212,6 @@ class CompositeRecord(StoredRecord):
 
     def cancel(self) -> None:
         self.fail("cancelled")
-
-    def interrupt(self) -> None:
-        self.fail("interrupted: the server stopped while composing")
 
 
 AnyRecord = TrackRecord | CompositeRecord

@@ -19,7 +19,7 @@ import av
 
 from recorder.durable import fsync_file
 from recorder.index import RecordingIndex
-from recorder.record import AnyRecord, CompositeRecord, RecordingState, TrackRecord
+from recorder.record import AnyRecord, RecordingState, TrackRecord
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +92,9 @@ def recover(index: RecordingIndex | str | os.PathLike[str], repair: bool = True,
     for record in index.records(state=(RecordingState.RECORDING, RecordingState.COMPOSING)):
         if record.recording_id in skip:
             continue
-        if isinstance(record, CompositeRecord) or record.state == RecordingState.COMPOSING:
-            if isinstance(record, CompositeRecord):
-                record.interrupt()
-            else:
-                record.fail("interrupted: the server stopped while composing")
-        else:
+        if record.state == RecordingState.COMPOSING:
+            record.fail("interrupted: the server stopped while composing")
+        elif isinstance(record, TrackRecord):
             _interrupt_track(index, record, repair)
         index.put(record)
         changed.append(record)
