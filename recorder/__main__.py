@@ -19,14 +19,17 @@ import json
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from recorder.compose import CallTimeline, ComposeOptions, compose_call, timeline_for_call
-from recorder.index import RecordingIndex, new_id
-from recorder.recorder import recover
+from media.clock import SystemClock
+from recorder.compose import ComposeOptions, compose_call
+from recorder.index import RecordingIndex
+from recorder.paths import new_id
+from recorder.record import CompositeRecord
+from recorder.repair import recover
 from recorder.retention import erase, purge_expired
+from recorder.timeline import CallTimeline, timeline_for_call
 
 
 def _emit(event: dict[str, Any]) -> None:
@@ -38,22 +41,10 @@ def run_compose(index: RecordingIndex, timeline: CallTimeline, options: ComposeO
                 composite_id: str) -> dict[str, Any]:
     """Compose and register the result as a ``composite`` record (composing → complete)."""
     out_dir = index.call_dir(timeline.call_id, create=True) / "composed"
-    record: dict[str, Any] = {
-        "recording_id": composite_id,
-        "call_id": timeline.call_id,
-        "kind": "composite",
-        "role": None,
-        "state": "composing",
-        "reason": None,
-        "created_at": time.time(),
-        "started_at": timeline.start,
-        "ended_at": timeline.end,
-        "duration": round(timeline.duration, 3),
-        "layout": options.layout,
-        "sources": [s.recording_id for s in timeline.segments],
-        "file": None,
-        "files": [],
-    }
+    record = CompositeRecord(
+        recording_id=composite_id, call_id=timeline.call_id, created_at=SystemClock().now(),
+        started_at=timeline.start, ended_at=timeline.end, duration=round(timeline.duration, 3),
+        layout=options.layout, sources=[s.recording_id for s in timeline.segments])
     index.put(record)
     last = [0.0]
 
@@ -65,19 +56,13 @@ def run_compose(index: RecordingIndex, timeline: CallTimeline, options: ComposeO
     try:
         result = compose_call(index.root, timeline, out_dir, composite_id, options, progress)
     except Exception as exc:
-        record.update(state="failed", reason=f"{type(exc).__name__}: {exc}")
+        record.fail(f"{type(exc).__name__}: {exc}")
         index.put(record)
         raise
     files = result["files"]
-    record.update(state="complete", file=files["video"], poster=files["poster"],
-                  thumbnails=files["thumbnails"], files=list(files.values()),
-                  thumbnail_times=result["thumbnail_times"],
-                  thumbnail_size=result["thumbnail_size"], frames=result["frames"],
-                  width=result["width"], height=result["height"], fps=result["fps"],
-                  compose_seconds=result["wall_seconds"], compose_speed=result["speed"],
-                  bytes=sum(index.resolve(f).stat().st_size for f in files.values()))
+    record.complete(files, result, sum(index.resolve(f).stat().st_size for f in files.values()))
     index.put(record)
-    return record
+    return record.to_json()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "compose":
             options = ComposeOptions(layout=args.layout, pip_main=args.pip_main, fps=args.fps,
                                      width=args.width, height=args.height, threads=args.threads)
-            timeline = timeline_for_call(index, index.list(call_id=args.call_id), args.call_id,
+            timeline = timeline_for_call(index.records(call_id=args.call_id), args.call_id,
                                          start=args.start, end=args.end,
                                          agent_name=args.agent_name)
             composite_id = new_id("m")
@@ -149,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             composite_id = args.composite_id
         try:
             record = run_compose(index, timeline, options, composite_id)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _emit({"event": "failed", "error": f"{type(exc).__name__}: {exc}"})
             logging.getLogger("recorder").exception("composition failed")
             return 1

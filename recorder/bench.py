@@ -20,8 +20,9 @@ from typing import Any
 
 from media.avsync import beep_signal, encode_opus, encode_vp8, flash_image
 from media.encoded import EncodedFrame, is_keyframe
-from recorder.compose import ComposeOptions, compose_call, timeline_for_call
+from recorder.compose import ComposeOptions, compose_call
 from recorder.recorder import Recorder
+from recorder.timeline import timeline_for_call
 
 
 async def _record(root: Path, seconds: float, width: int, height: int) -> tuple[Recorder, float, dict]:
@@ -61,7 +62,7 @@ def run(seconds: float = 60.0, size: str = "640x480", options: ComposeOptions | 
     options = options or ComposeOptions()
     with tempfile.TemporaryDirectory(prefix="recorder-bench-") as tmp:
         recorder, t0, stats = asyncio.run(_record(Path(tmp), seconds, width, height))
-        timeline = timeline_for_call(recorder.index, recorder.list(call_id="c_bench"), "c_bench",
+        timeline = timeline_for_call(recorder.index.records(call_id="c_bench"), "c_bench",
                                      start=t0, end=t0 + seconds + 0.5, agent_name="Bench Agent")
         before = resource.getrusage(resource.RUSAGE_SELF)
         result = compose_call(recorder.root, timeline, recorder.index.call_dir("c_bench") / "composed",

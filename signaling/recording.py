@@ -34,6 +34,7 @@ class RecorderPort(Protocol):
                     codec: str | None = None, *, request_keyframe: Callable[[], None] | None = None) -> Any: ...
     def pause(self, call_id: str, at: float | None = None) -> None: ...
     def resume(self, call_id: str, at: float | None = None) -> None: ...
+    def is_paused(self, call_id: str) -> bool: ...
     async def stop_track(self, track: Any) -> dict[str, Any]: ...
     async def finish(self, call_id: str) -> list[dict[str, Any]]: ...
     def compose(self, call_id: str, *, start: float | None = None, end: float | None = None,
@@ -46,8 +47,7 @@ class RecorderPort(Protocol):
 
 @dataclass
 class _Active:
-    recording: bool = False
-    paused: bool = False
+    recording: bool = False  # whether it is paused, the recorder knows (is_paused)
     sinks: dict[int, tuple[Publisher, Any]] = field(default_factory=dict)
 
 
@@ -126,9 +126,8 @@ class RecordingService:
         active = self.calls.get(call.call_id)
         if active is None or not active.recording:
             raise RecordingError("invalid_state", "this call is not being recorded")
-        if active.paused == paused:
+        if self.recorder.is_paused(call.call_id) == paused:
             return
-        active.paused = paused
         now = self.clock()
         (self.recorder.pause if paused else self.recorder.resume)(call.call_id, at=now)
         await self._event(call.call_id, "recording_paused" if paused else "recording_resumed", by=by)
@@ -177,7 +176,7 @@ class RecordingService:
         active = self.calls.get(call_id)
         if active is None or not active.recording:
             return "off"
-        return "paused" if active.paused else "on"
+        return "paused" if self.recorder.is_paused(call_id) else "on"
 
     async def _event(self, call_id: str, kind: str, **fields: Any) -> None:
         await self.store.append_call_event(call_id, {"type": kind, "at": self.clock(),

@@ -142,7 +142,7 @@ async def test_compose_tolerates_a_cut_off_track(tmp_path):
             data = path.read_bytes()
             path.write_bytes(data[: len(data) * 6 // 10])
     t0 = base + recorder.wall_offset
-    timeline = timeline_for_call(recorder.index, recorder.list(call_id=CALL), CALL, start=t0,
+    timeline = timeline_for_call(recorder.list(call_id=CALL), CALL, start=t0,
                                  end=t0 + 3.5)
     result = compose_call(recorder.root, timeline, recorder.index.call_dir(CALL) / "composed", "m_cut",
                           ComposeOptions(width=640, height=240, fps=10, thumbnails=4, hold_last=0.5))

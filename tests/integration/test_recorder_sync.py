@@ -127,7 +127,7 @@ def ffprobe_duration(path):
 def composed(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("sync")
     recorder, wall, records = asyncio.run(record_call(tmp_path))
-    timeline = timeline_for_call(recorder.index, records, CALL, start=wall(0.0),
+    timeline = timeline_for_call(records, CALL, start=wall(0.0),
                                  end=wall(DURATION), agent_name="Ann Agent")
     options = ComposeOptions(layout="side_by_side", width=1280, height=480, fps=25)
     progress = []

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from recorder import Recorder, RecordingIndex, RetentionTask, UnsafePath, erase, purge_expired
-from recorder.index import atomic_write_json, check_id, resolve_inside
+from recorder.durable import atomic_write_json
+from recorder.paths import check_id, resolve_inside
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = 86400.0

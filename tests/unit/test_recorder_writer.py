@@ -18,7 +18,8 @@ from media.synthetic import encode_opus_clip, encode_vp8_clip
 from media.synthetic import test_pattern as pattern
 from recorder import Recorder, probe
 from recorder.codecs import opus_samples, vp8_dimensions
-from recorder.track_writer import PtsMapper, TrackWriter
+from recorder.muxer import TrackWriter
+from recorder.timestamps import PtsMapper
 
 CALL = "c_writer00000001"
 
@@ -275,3 +276,73 @@ async def test_close_finalises_live_tracks(tmp_path, opus_clip):
     assert recorder.tracks() == []
     with pytest.raises(RuntimeError):
         recorder.start_track(CALL, "p1", "agent", "audio", "opus")
+
+
+# --- the typed record, the clock, quiet per-frame logs --------------------------------------------
+LIVE_KEYS = {"recording_id", "call_id", "participant_id", "role", "kind", "codec", "state", "reason",
+             "created_at", "started_at", "ended_at", "duration", "frames", "bytes", "file", "paused",
+             "pauses"}
+WRITTEN_KEYS = LIVE_KEYS | {"clock_rate", "format", "width", "height", "rebases", "finished_at",
+                            "dropped"}
+
+
+async def test_track_record_keeps_its_json_shape(tmp_path, opus_clip):
+    from recorder.record import TrackRecord, record_from_json
+
+    recorder = Recorder(tmp_path)
+    track = recorder.start_track(CALL, "p1", "shopper", "audio", "opus")
+    assert set(recorder.get(track.recording_id)) == LIVE_KEYS | {"dropped"}
+    for i in range(10):
+        track.on_frame(audio_frame(opus_clip, i, time.monotonic()))
+    [record] = await recorder.finish(CALL)
+    assert set(record) == WRITTEN_KEYS and record["width"] is None
+    on_disk = recorder.index.__class__(tmp_path).get(record["recording_id"])
+    assert on_disk == record
+    typed = record_from_json(record)
+    assert isinstance(typed, TrackRecord) and typed.state == "complete" and typed.frames == 10
+    assert typed.to_json() == record
+
+
+async def test_recorder_takes_its_wall_time_from_the_clock(tmp_path, opus_clip):
+    from media.clock import VirtualClock
+
+    clock = VirtualClock(start=1_800_000_000.0)
+    recorder = Recorder(tmp_path, clock=clock)
+    track = recorder.start_track(CALL, "p1", "shopper", "audio", "opus")
+    await clock.advance(5.0)
+    recorder.pause(CALL)
+    await clock.advance(2.0)
+    recorder.resume(CALL)
+    for i in range(10):
+        track.on_frame(audio_frame(opus_clip, i, clock.monotonic()))
+    [record] = await recorder.finish(CALL)
+    assert record["created_at"] == 1_800_000_000.0
+    assert record["pauses"] == [{"start": 1_800_000_005.0, "end": 1_800_000_007.0}]
+    assert record["started_at"] == pytest.approx(1_800_000_007.0)
+    assert record["finished_at"] == 1_800_000_007.0
+    # retention ages recordings on the same clock
+    await clock.advance(8 * 86400)
+    assert recorder.purge_expired(7) == [record["recording_id"]]
+
+
+def test_a_failing_keyframe_request_is_logged_once_then_summed_up(tmp_path, vp8_clip, caplog):
+    import logging
+
+    from recorder.throttle import ThrottledLog
+
+    def broken() -> None:
+        raise RuntimeError("publisher gone")
+
+    recorder = Recorder(tmp_path)
+    track = recorder.start_track(CALL, "p1", "agent", "video", "VP8", request_keyframe=broken)
+    with caplog.at_level(logging.ERROR, logger="recorder.sink"):
+        for i in range(1, 29):  # inter frames, over more than 9 s: one request per second
+            track.on_frame(video_frame(vp8_clip, i, base=i * 0.3))
+    assert track._keyframe_failures.count == 9
+    assert caplog.text.count("keyframe request failed") == 1 and caplog.text.count("Traceback") == 1
+    asyncio.run(recorder.finish(CALL))
+    log = ThrottledLog(logging.getLogger("test.throttle"), interval=0.0)
+    with caplog.at_level(logging.WARNING, logger="test.throttle"):
+        for _ in range(3):
+            log("disk hiccup on %s", "r_1")
+    assert "disk hiccup on r_1 (1 times" in caplog.text
