@@ -66,8 +66,8 @@ class CallSampler:
         live: set[str] = set()
         for track in recorder.tracks():
             live.add(track.recording_id)
-            # the writer thread updates the record; one dict read each is enough here
-            self._count_recording(track.recording_id, {"bytes": track.record.get("bytes"),
+            # the writer thread updates the record; one attribute read each is enough here
+            self._count_recording(track.recording_id, {"bytes": track.record.bytes,
                                                        "state": track.state})
         for recording_id in [r for r in self._recordings if r not in live]:
             final = recorder.get(recording_id)
