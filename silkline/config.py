@@ -33,6 +33,7 @@ class Config:
     layout: str = "side_by_side"  # QA playback: side_by_side | pip
     queues: list | None = None  # QueueConfig list; None = the default demo queues
     forwarding: str = "encoded"  # "transcode" = aiortc MediaRelay, for load-test comparison only
+    frame_ancestors: str = "'self'"  # CSP frame-ancestors of the shopper's pages (who may frame them)
 
     @property
     def embedded(self) -> bool:
@@ -69,6 +70,7 @@ ENV = {
     "forwarding": "SILKLINE_FORWARDING",
     "retention_days": "SILKLINE_RETENTION_DAYS",
     "layout": "SILKLINE_QA_LAYOUT",
+    "frame_ancestors": "SILKLINE_FRAME_ANCESTORS",
 }
 
 

@@ -7,7 +7,7 @@ import {
   CallPeer, CLOSE, SignalingClient, describeEnd, getMicrophone, websocketUrl,
 } from "./call-client.js";
 import {
-  agentStateWords, api, callStateWords, clock, demoToken, h, queueName, timeOfDay, wireSignInForms,
+  agentStateWords, api, callStateWords, clock, demoToken, h, photoBlobUrl, queueName, timeOfDay, wireSignInForms,
 } from "./ui-common.js";
 
 const params = new URLSearchParams(location.search);
@@ -372,6 +372,7 @@ class Monitor {
     this.mic = null;
     this.closed = false;
     this.retries = 0;
+    this.blobUrls = [];
   }
 
   async start() {
@@ -492,8 +493,11 @@ class Monitor {
     if (m.call_id !== this.callId) return;
     const who = m.role === "agent" ? (m.name || "Agent") : "Shopper";
     const img = h("img", { alt: `${m.kind === "snapshot" ? "Snapshot" : "Photo"} from ${who}`, loading: "lazy" });
-    img.src = `${m.url}?token=${encodeURIComponent(token)}`;
     el.monitorChat.append(h("li", { class: "msg" }, h("span", { class: "who" }, `${who} · ${timeOfDay(m.at)} · ${m.kind === "snapshot" ? "snapshot" : "photo"}`), h("figure", { class: "photo" }, img)));
+    photoBlobUrl(m.url, token).then((url) => {
+      this.blobUrls.push(url);
+      img.src = url;
+    }, () => { img.alt = "The photo could not be loaded."; });
   }
 
   onBoard() {
@@ -534,6 +538,8 @@ class Monitor {
     if (this.peer) this.peer.close();
     this.peer = null;
     this.releaseMic();
+    for (const url of this.blobUrls) URL.revokeObjectURL(url);
+    this.blobUrls = [];
     el.videoShopper.srcObject = null;
     el.videoAgent.srcObject = null;
     el.monitor.hidden = true;
