@@ -186,7 +186,7 @@ CSP_WATCH_INIT_JS = """
 
 def is_csp_violation(console_text: str) -> bool:
     """A console line reporting a CSP violation: ours ("[csp] …") or Chromium's ("Refused to …")."""
-    return console_text.startswith("[csp]") or console_text.startswith("Refused to")
+    return console_text.startswith(("[csp]", "Refused to"))
 
 
 class BrowserPage:
@@ -209,7 +209,7 @@ class BrowserPage:
 
     @classmethod
     async def open(cls, browser, url: str, name: str, *, viewport=(1280, 800),
-                   init_scripts: tuple[str, ...] = ()) -> "BrowserPage":
+                   init_scripts: tuple[str, ...] = ()) -> BrowserPage:
         context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         await context.grant_permissions(["camera", "microphone"])
         await context.add_init_script(CSP_WATCH_INIT_JS)
@@ -229,7 +229,7 @@ class BrowserPage:
     async def diagnostics(self) -> str:
         try:
             info = await self.page.evaluate(DIAGNOSTICS_JS)
-        except Exception as exc:  # the page may be gone
+        except Exception as exc:  # noqa: BLE001 — the page may be gone, any error says so
             info = f"(page not readable: {exc})"
         console = "\n".join(self.console[-60:])
         return f"=== {self.name} page ===\n{info}\n--- console ---\n{console}"
@@ -437,19 +437,19 @@ async def demo_token(server, role: str, **extra) -> str:
     """A demo token from the running server (POST /api/demo/tokens)."""
     import aiohttp
 
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{server.url}/api/demo/tokens", json={"role": role, **extra}) as res:
-            res.raise_for_status()
-            return (await res.json())["token"]
+    async with aiohttp.ClientSession() as http, \
+            http.post(f"{server.url}/api/demo/tokens", json={"role": role, **extra}) as res:
+        res.raise_for_status()
+        return (await res.json())["token"]
 
 
 async def get_json(server, path: str, token: str) -> dict:
     import aiohttp
 
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{server.url}{path}", headers={"Authorization": f"Bearer {token}"}) as res:
-            res.raise_for_status()
-            return await res.json()
+    async with aiohttp.ClientSession() as http, \
+            http.get(f"{server.url}{path}", headers={"Authorization": f"Bearer {token}"}) as res:
+        res.raise_for_status()
+        return await res.json()
 
 
 # ------------------------------------------------------------------ helpers for the page tests

@@ -13,7 +13,7 @@ import { demoToken } from "./rest.js";
 import "./supervisor/figures.js";
 import { onDashboard, onMonitorClick } from "./supervisor/live-board.js";
 import { startMonitor } from "./supervisor/monitor.js";
-import { el, setConn, setError, state } from "./supervisor/page.js";
+import { el, setConn, setError, setSignedIn, state } from "./supervisor/page.js";
 
 const params = new URLSearchParams(location.search);
 const debug = params.has("debug");
@@ -68,12 +68,7 @@ function onJoined(s, joined) {
     return;
   }
   setConn("live", "Live");
-  el.signin.hidden = true;
-  el.live.hidden = false;
-  el.figures.hidden = false;
-  el.tabs.hidden = false;
-  el.who.hidden = false;
-  el.who.textContent = `Signed in as ${state.me.name || "supervisor"}`;
+  setSignedIn(true);
 }
 
 function signOut(words) {
@@ -81,11 +76,7 @@ function signOut(words) {
   if (state.monitor) state.monitor.close();
   setConn("error", "Signed out");
   setError(words);
-  el.signin.hidden = false;
-  el.live.hidden = true;
-  el.figures.hidden = true;
-  el.tabs.hidden = true;
-  el.who.hidden = true;
+  setSignedIn(false);
 }
 
 async function signInWith(getToken, name) {
@@ -147,7 +138,7 @@ window.silkline = Object.assign(window.silkline || {}, {
   state: () => state.conn,
 });
 
-el.signin.hidden = false;
+setSignedIn(false);
 setConn("idle", "Not signed in");
 if (params.get("name")) {
   el.nameInput.value = params.get("name").slice(0, 80);

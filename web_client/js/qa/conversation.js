@@ -76,7 +76,7 @@ export function renderConversation(detail) {
 
 export function updateConversation(t) {
   // Without a video nothing "plays": show everything until the reviewer moves the playhead.
-  const reveal = el.revealToggle.checked && (!!state.video || state.virtualMoved);
+  const reveal = state.reveal && (!!state.video || state.virtualMoved);
   let current = -1;
   state.convo.forEach((item, i) => {
     const past = item.offset <= t + 0.05;
@@ -104,7 +104,10 @@ export function updateConversation(t) {
   }
 }
 
-el.revealToggle.addEventListener("change", () => updateConversation(currentTime()));
+el.revealToggle.addEventListener("change", () => {
+  state.reveal = el.revealToggle.checked;
+  updateConversation(currentTime());
+});
 
 const viewer = new PhotoViewer({ dialog: el.photoDialog, title: el.photoDialogTitle, img: el.photoDialogImg });
 

@@ -87,6 +87,7 @@ export const state = {
   mediaRefreshed: false,
   thumbGen: 0,
   scorecardsLoaded: false,
+  reveal: true, // conversation revealed in step with the playback (the toggle starts checked)
 };
 
 // ----------------------------------------------------------------------------- errors and API

@@ -58,6 +58,7 @@ export const state = {
   session: null, // the ReconnectingSession of this sign-in
   iceServers: [],
   conn: "idle", // idle | connecting | live | reconnecting | error
+  signedIn: false,
   board: null, // the last dashboard, with receivedAt
   agentNames: new Map(), // agent id -> name, from every dashboard seen
   monitor: null, // the Monitor in progress
@@ -72,6 +73,17 @@ export function setConn(conn, words) {
   el.conn.dataset.state = conn;
   el.conn.textContent = words;
   document.body.dataset.state = conn;
+}
+
+/** Signed in: the live picture and the figures; signed out: the sign-in form. */
+export function setSignedIn(signedIn) {
+  state.signedIn = signedIn;
+  el.signin.hidden = signedIn;
+  el.live.hidden = !signedIn;
+  el.figures.hidden = !signedIn;
+  el.tabs.hidden = !signedIn;
+  el.who.hidden = !signedIn;
+  el.who.textContent = signedIn ? `Signed in as ${state.me.name || "supervisor"}` : "";
 }
 
 /** Seconds since the last dashboard arrived (live times move on between pushes). */

@@ -57,6 +57,12 @@ export class ShopperWidget {
     this.cameraOff = false;
     this.backCamera = false;
     this.cameras = 1;
+    // What the panel says besides the call state (render() writes it; show() changes it).
+    this.view = {
+      title: "Talk to an expert", error: "", notice: "", supervisorNotice: null,
+      consent: null, // null | "asked" | "sending": the recording-consent question
+      cbError: "", rateError: "", thanksTitle: "", thanksText: "",
+    };
     this.agentName = null;
     this.waitTicker = null;
 
@@ -119,8 +125,8 @@ export class ShopperWidget {
       this.render();
       el.callbackInstead.focus();
     });
-    el.cbForm.addEventListener("input", () => { el.cbError.textContent = ""; });
-    el.rateForm.addEventListener("input", () => { el.rateError.textContent = ""; });
+    el.cbForm.addEventListener("input", () => this.show({ cbError: "" }));
+    el.rateForm.addEventListener("input", () => this.show({ rateError: "" }));
     el.cbForm.addEventListener("submit", (ev) => {
       ev.preventDefault();
       this.submitCallback();
@@ -165,7 +171,7 @@ export class ShopperWidget {
     }
     this.resetCall();
     this.openPanel();
-    this.el.title.textContent = "Talk to an expert";
+    this.show({ title: "Talk to an expert" });
     this.setState("choose");
     queueMicrotask(() => this.el.modeVideo.focus());
   }
@@ -179,14 +185,9 @@ export class ShopperWidget {
     this.agentName = null;
     this.setScore(0);
     this.el.rateComment.value = "";
-    this.el.rateError.textContent = "";
-    this.el.cbError.textContent = "";
     this.el.cbSubmit.disabled = false;
     this.el.rateSubmit.disabled = false;
-    this.el.error.textContent = "";
-    this.el.notice.textContent = "";
-    this.el.superNotice.hidden = true;
-    this.el.consent.hidden = true;
+    this.show({ rateError: "", cbError: "", error: "", notice: "", supervisorNotice: null, consent: null });
     this.chat.clear();
     this.resetToggles();
   }
@@ -199,7 +200,7 @@ export class ShopperWidget {
     if (this.session && LIVE.has(this.state)) return;
     this.mode = mode === "audio" ? "audio" : "video";
     this.resetCall();
-    this.el.title.textContent = this.mode === "audio" ? "Voice call with an expert" : "Video call with an expert";
+    this.show({ title: this.mode === "audio" ? "Voice call with an expert" : "Video call with an expert" });
     const session = new ShopperCall({
       getToken: () => this.getToken(),
       wsUrl: this.config.wsUrl,
@@ -225,12 +226,12 @@ export class ShopperWidget {
     });
     session.on("participant-state", (m) => {
       if (this.session !== session) return;
-      this.el.notice.textContent = m.state === "connected" ? "" : m.words;
+      this.show({ notice: m.state === "connected" ? "" : m.words });
     });
     session.on("error", (e) => {
       if (this.session !== session || !e.words) return;
       if (e.code === "unknown_type") return; // a feature this server does not have yet
-      this.el.error.textContent = e.words;
+      this.show({ error: e.words });
     });
     session.on("local-stream", () => {
       if (this.session === session) this.updateCameraChoice();
@@ -254,7 +255,7 @@ export class ShopperWidget {
       case "agent-joined":
         if (typeof m.name === "string" && m.name) {
           this.agentName = m.name;
-          this.el.title.textContent = `${this.mode === "audio" ? "Voice call" : "Video call"} with ${m.name}`;
+          this.show({ title: `${this.mode === "audio" ? "Voice call" : "Video call"} with ${m.name}` });
         }
         break;
       case "queue-position":
@@ -273,17 +274,14 @@ export class ShopperWidget {
         this.renderRecording();
         break;
       case "recording-consent-request":
-        this.el.consent.hidden = false;
-        this.el.consentYes.disabled = this.el.consentNo.disabled = false;
+        this.show({ consent: "asked" });
         this.el.consentYes.focus();
         break;
       case "supervisor":
         if (m.mode === "barge") {
-          this.el.superNotice.textContent = "A supervisor joined the call. They can hear you and the expert.";
-          this.el.superNotice.hidden = false;
+          this.show({ supervisorNotice: "A supervisor joined the call. They can hear you and the expert." });
         } else if (m.mode === "left" || m.mode === "silent") {
-          this.el.superNotice.hidden = true;
-          this.el.superNotice.textContent = "";
+          this.show({ supervisorNotice: null });
         }
         break;
       default:
@@ -311,14 +309,14 @@ export class ShopperWidget {
     const el = this.el;
     const name = el.cbName.value.trim();
     const contact = el.cbContact.value.trim();
-    el.cbError.textContent = "";
+    this.show({ cbError: "" });
     if (!name) {
-      el.cbError.textContent = "Please tell us your name.";
+      this.show({ cbError: "Please tell us your name." });
       el.cbName.focus();
       return;
     }
     if (!contact || !(/@/.test(contact) || /\d{5,}/.test(contact.replace(/[\s()+.-]/g, "")))) {
-      el.cbError.textContent = "Please give a phone number or an e-mail address we can reach you on.";
+      this.show({ cbError: "Please give a phone number or an e-mail address we can reach you on." });
       el.cbContact.focus();
       return;
     }
@@ -329,12 +327,14 @@ export class ShopperWidget {
     try {
       await s.requestCallback({ name, contact, question: el.cbQuestion.value.trim() });
       this.callbackOpen = false;
-      this.el.thanksTitle.textContent = "Thank you — we'll call you back.";
-      this.el.thanksText.textContent = `An expert will contact you at ${contact} as soon as possible.`;
+      this.show({
+        thanksTitle: "Thank you — we'll call you back.",
+        thanksText: `An expert will contact you at ${contact} as soon as possible.`,
+      });
       this.setState("callback-sent", "Callback requested");
       queueMicrotask(() => this.el.thanks.focus());
     } catch (err) {
-      el.cbError.textContent = err.words || "The request could not be sent. Please try again.";
+      this.show({ cbError: err.words || "The request could not be sent. Please try again." });
       el.cbSubmit.disabled = false;
     } finally {
       el.cbSubmit.textContent = "Request a callback";
@@ -350,7 +350,7 @@ export class ShopperWidget {
       this.session.sendMessage("chat", { call_id: this.session.callId, text: text.slice(0, 2000) });
       this.el.chatInput.value = "";
     } catch (err) {
-      this.el.error.textContent = err.words || "The message could not be sent.";
+      this.show({ error: err.words || "The message could not be sent." });
     }
   }
 
@@ -364,16 +364,16 @@ export class ShopperWidget {
   async sendPhoto(file) {
     const el = this.el;
     const s = this.session;
-    el.error.textContent = "";
+    this.show({ error: "" });
     if (!s || !s.callId) return;
-    el.notice.textContent = "Sending your photo…";
+    this.show({ notice: "Sending your photo…" });
     try {
       await uploadPhoto(s.callId, file, s.token, this.config.server);
       // everybody, us included, gets `photo`: it shows in the chat then
     } catch (err) {
-      el.error.textContent = err.words || "The photo could not be sent. Please try again.";
+      this.show({ error: err.words || "The photo could not be sent. Please try again." });
     } finally {
-      el.notice.textContent = "";
+      this.show({ notice: "" });
     }
   }
 
@@ -381,14 +381,12 @@ export class ShopperWidget {
 
   answerConsent(granted) {
     const s = this.session;
-    this.el.consentYes.disabled = this.el.consentNo.disabled = true;
+    this.show({ consent: "sending" });
     try {
       s.sendMessage("recording-consent", { call_id: s.callId, granted });
-      this.el.consent.hidden = true;
-      this.el.notice.textContent = granted ? "Thank you. The call may be recorded." : "This call will not be recorded.";
+      this.show({ consent: null, notice: granted ? "Thank you. The call may be recorded." : "This call will not be recorded." });
     } catch (err) {
-      this.el.consentYes.disabled = this.el.consentNo.disabled = false;
-      this.el.error.textContent = err.words || "Your answer could not be sent.";
+      this.show({ consent: "asked", error: err.words || "Your answer could not be sent." });
     }
   }
 
@@ -405,7 +403,7 @@ export class ShopperWidget {
 
   setScore(score) {
     this.score = score;
-    if (score) this.el.rateError.textContent = "";
+    if (score) this.view.rateError = "";
     const words = ["", "Poor", "Fair", "Good", "Very good", "Excellent"];
     for (const star of this.el.stars) {
       const n = Number(star.dataset.score);
@@ -417,9 +415,9 @@ export class ShopperWidget {
 
   async submitRating() {
     const el = this.el;
-    el.rateError.textContent = "";
+    this.show({ rateError: "" });
     if (!this.score) {
-      el.rateError.textContent = "Please choose 1 to 5 stars first.";
+      this.show({ rateError: "Please choose 1 to 5 stars first." });
       el.stars[4].focus();
       return;
     }
@@ -429,13 +427,12 @@ export class ShopperWidget {
     try {
       await sendRating(this.config.server, s.callId, s.token, this.score, el.rateComment.value.trim());
     } catch (err) {
-      el.rateError.textContent = err.words;
+      this.show({ rateError: err.words });
       el.rateSubmit.disabled = false;
       return;
     }
     this.rated = true;
-    el.thanksTitle.textContent = "Thank you for your feedback!";
-    el.thanksText.textContent = "It helps us give you better advice next time.";
+    this.show({ thanksTitle: "Thank you for your feedback!", thanksText: "It helps us give you better advice next time." });
     this.render();
     queueMicrotask(() => el.thanks.focus());
   }
@@ -479,9 +476,9 @@ export class ShopperWidget {
       if (facing === undefined) return;
       this.backCamera = facing === "environment";
       this.render();
-      this.el.notice.textContent = this.backCamera ? "Showing your back camera." : "Switched camera.";
+      this.show({ notice: this.backCamera ? "Showing your back camera." : "Switched camera." });
     } catch (err) {
-      this.el.error.textContent = err.words || "Could not switch the camera.";
+      this.show({ error: err.words || "Could not switch the camera." });
     } finally {
       btn.disabled = false;
     }
@@ -512,20 +509,17 @@ export class ShopperWidget {
     const was = this.state;
     this.state = state;
     this.words = words || STATE_WORDS[state] || state;
+    if (state === "connected") this.view.error = ""; // earlier hiccups are over
+    if (state === "error") this.view.error = words || "Something went wrong.";
+    if (state === "ended" && was !== "ended") this.view.notice = "";
+    if (!LIVE.has(state)) Object.assign(this.view, { supervisorNotice: null, consent: null });
     this.render();
     const el = this.el;
-    if (state === "connected") el.error.textContent = ""; // earlier hiccups are over
-    if (state === "error") el.error.textContent = words || "Something went wrong.";
     if (state === "unavailable" && was !== "unavailable") queueMicrotask(() => el.cbTitle.focus());
     if (state === "ended" && was !== "ended") {
-      el.notice.textContent = "";
       queueMicrotask(() => (this.answered && !this.rated ? el.rateTitle : el.again).focus());
     }
     if (state === "error") queueMicrotask(() => el.again.focus());
-    if (!LIVE.has(state)) {
-      el.superNotice.hidden = true;
-      el.consent.hidden = true;
-    }
     clearInterval(this.waitTicker);
     if (state === "waiting") this.waitTicker = setInterval(() => this.renderWaited(), 1000);
   }
@@ -549,6 +543,28 @@ export class ShopperWidget {
     if (!q || this.state !== "waiting") return;
     const waited = (q.waited || 0) + (Date.now() - this.queueAt) / 1000;
     this.el.waited.textContent = `Waiting for ${clock(waited)}`;
+  }
+
+  /** Changes what the panel says, then renders. */
+  show(patch) {
+    Object.assign(this.view, patch);
+    this.render();
+  }
+
+  renderView() {
+    const el = this.el;
+    const v = this.view;
+    el.title.textContent = v.title;
+    el.error.textContent = v.error;
+    el.notice.textContent = v.notice;
+    el.superNotice.hidden = !v.supervisorNotice;
+    el.superNotice.textContent = v.supervisorNotice || "";
+    el.consent.hidden = !v.consent;
+    el.consentYes.disabled = el.consentNo.disabled = v.consent !== "asked";
+    el.cbError.textContent = v.cbError;
+    el.rateError.textContent = v.rateError;
+    el.thanksTitle.textContent = v.thanksTitle;
+    el.thanksText.textContent = v.thanksText;
   }
 
   render() {
@@ -611,5 +627,6 @@ export class ShopperWidget {
     el.after.hidden = live || state === "idle" || state === "choose";
     el.again.textContent = state === "error" ? "Try again" : "Call again";
     this.renderRecording();
+    this.renderView();
   }
 }
