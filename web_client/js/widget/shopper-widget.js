@@ -4,39 +4,15 @@
 
 import { ShopperCall } from "../call/shopper-call.js";
 import { ChatLog } from "../components/chat-log.js";
-import { renderToggle, setTracksEnabled } from "../components/video-tile.js";
+import { setTracksEnabled } from "../components/video-tile.js";
 import { uploadPhoto } from "../rest.js";
-import { clock, timeOfDay } from "../words.js";
+import { timeOfDay } from "../words.js";
 import { countCameras, switchCamera } from "./camera-switch.js";
 import { attrOf, pageContext, recordVisit } from "./page-context.js";
 import { sendRating } from "./rating.js";
 import { fetchShopperToken } from "./shopper-token.js";
+import { LIVE, STATE_WORDS, renderPanel, renderQueue, renderRecording, renderWaited } from "./panel.js";
 import { TEMPLATE, elementsOf } from "./template.js";
-
-function minutesWords(seconds) {
-  if (seconds === null || seconds === undefined) return null;
-  if (seconds < 45) return "less than a minute";
-  const m = Math.round(seconds / 60);
-  return m <= 1 ? "about a minute" : `about ${m} minutes`;
-}
-
-const LIVE = new Set(["starting", "waiting", "ringing", "connecting", "connected", "reconnecting"]);
-const QUEUED = new Set(["starting", "waiting", "ringing"]);
-
-const STATE_WORDS = {
-  idle: "Not in a call",
-  choose: "Choose how to talk",
-  starting: "Starting your call…",
-  waiting: "Waiting for an expert",
-  ringing: "An expert is being connected…",
-  connecting: "Connecting…",
-  connected: "Connected",
-  reconnecting: "Reconnecting…",
-  unavailable: "No expert available",
-  "callback-sent": "Callback requested",
-  ended: "Call ended",
-  error: "The call could not go on",
-};
 
 export class ShopperWidget {
   constructor(config) {
@@ -390,15 +366,6 @@ export class ShopperWidget {
     }
   }
 
-  renderRecording() {
-    const rec = this.el.rec;
-    const on = this.recording === "on" && LIVE.has(this.state);
-    const paused = this.recording === "paused" && LIVE.has(this.state);
-    rec.hidden = !(on || paused);
-    rec.dataset.state = on ? "on" : paused ? "paused" : "off";
-    rec.textContent = on ? "● Recording" : paused ? "Recording paused" : "";
-  }
-
   // --- rating -------------------------------------------------------------------------
 
   setScore(score) {
@@ -524,109 +491,25 @@ export class ShopperWidget {
     if (state === "waiting") this.waitTicker = setInterval(() => this.renderWaited(), 1000);
   }
 
-  renderQueue() {
-    const q = this.queue;
-    const el = this.el;
-    if (!q || this.state !== "waiting") {
-      el.queue.textContent = "";
-      el.waited.textContent = "";
-      return;
-    }
-    const where = q.position <= 1 ? "You're next in line." : `You are number ${q.position} in line.`;
-    const estimate = minutesWords(q.estimate);
-    el.queue.textContent = estimate ? `${where} Estimated wait: ${estimate}.` : `${where} We can't estimate the wait yet.`;
-    this.renderWaited();
-  }
-
-  renderWaited() {
-    const q = this.queue;
-    if (!q || this.state !== "waiting") return;
-    const waited = (q.waited || 0) + (Date.now() - this.queueAt) / 1000;
-    this.el.waited.textContent = `Waiting for ${clock(waited)}`;
-  }
-
   /** Changes what the panel says, then renders. */
   show(patch) {
     Object.assign(this.view, patch);
     this.render();
   }
 
-  renderView() {
-    const el = this.el;
-    const v = this.view;
-    el.title.textContent = v.title;
-    el.error.textContent = v.error;
-    el.notice.textContent = v.notice;
-    el.superNotice.hidden = !v.supervisorNotice;
-    el.superNotice.textContent = v.supervisorNotice || "";
-    el.consent.hidden = !v.consent;
-    el.consentYes.disabled = el.consentNo.disabled = v.consent !== "asked";
-    el.cbError.textContent = v.cbError;
-    el.rateError.textContent = v.rateError;
-    el.thanksTitle.textContent = v.thanksTitle;
-    el.thanksText.textContent = v.thanksText;
+  render() {
+    renderPanel(this);
   }
 
-  render() {
-    const el = this.el;
-    const state = this.state;
-    el.rootDiv.dataset.state = state;
-    el.state.dataset.state = state;
-    el.state.textContent = state === "error" ? STATE_WORDS.error : this.words;
+  renderQueue() {
+    renderQueue(this);
+  }
 
-    const live = LIVE.has(state);
-    const queued = QUEUED.has(state) && !this.answered;
-    const talking = live && this.answered;
-    const voice = this.mode === "audio";
-    el.call.disabled = live;
-    el.x.hidden = live;
+  renderWaited() {
+    renderWaited(this);
+  }
 
-    el.choose.hidden = state !== "choose";
-    el.stage.hidden = !live;
-    el.stage.classList.toggle("sl-voice", voice);
-    el.local.hidden = voice || !live;
-    el.voiceBadge.hidden = !(voice && talking);
-
-    const placeholder = {
-      starting: voice ? "Starting your microphone…" : "Starting your camera…",
-      waiting: this.answered ? "Transferring you to a colleague…" : "Waiting for an expert…",
-      ringing: "An expert is being connected…",
-      connecting: voice ? "Connecting…" : "Connecting video…",
-      reconnecting: "Reconnecting…",
-    }[state];
-    el.placeholder.hidden = !placeholder;
-    el.placeholderText.textContent = placeholder || "";
-    el.placeholder.classList.toggle("sl-busy", !!placeholder);
-    this.renderQueue();
-
-    el.controls.hidden = !talking;
-    el.hangup.disabled = false;
-    el.hangup.textContent = "Hang up";
-    el.camera.hidden = voice;
-    renderToggle(el.mute, this.muted, "Mute", "Unmute");
-    renderToggle(el.camera, this.cameraOff, "Camera off", "Camera on");
-    el.local.classList.toggle("sl-off", this.cameraOff);
-    el.local.classList.toggle("sl-back", this.backCamera);
-    el.switchCam.hidden = voice || !(this.cameras > 1);
-
-    el.waitActions.hidden = !queued;
-    el.cancel.disabled = false;
-    el.callbackInstead.hidden = this.callbackOpen || state === "starting";
-
-    el.chat.hidden = !talking;
-    el.cbForm.hidden = !(state === "unavailable" || (queued && this.callbackOpen));
-    el.cbBack.hidden = state === "unavailable";
-    el.cbTitle.textContent = state === "unavailable" ? "Leave a callback request" : "We'll call you back";
-    el.cbHint.textContent = state === "unavailable"
-      ? "Leave your details and an expert will call you back as soon as possible."
-      : "Leave your details and an expert will call you back as soon as possible. This gives up your place in the queue.";
-
-    el.rateForm.hidden = !(state === "ended" && this.answered && !this.rated);
-    el.thanks.hidden = !(state === "callback-sent" || (state === "ended" && this.rated));
-    el.thanks.tabIndex = -1;
-    el.after.hidden = live || state === "idle" || state === "choose";
-    el.again.textContent = state === "error" ? "Try again" : "Call again";
-    this.renderRecording();
-    this.renderView();
+  renderRecording() {
+    renderRecording(this);
   }
 }
