@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOT_DIR = Path("/tmp/silkline-shots")
+SCREENSHOT_DIR = Path(os.environ.get("SILKLINE_SCREENSHOT_DIR", "/tmp/silkline-shots"))
 SERVER_READY = re.compile(r"Silkline listening on (http://[\w.\-\[\]:]+)")
 SERVER_START_TIMEOUT_S = 30.0
 

@@ -179,10 +179,11 @@ async function demoSignIn(name) {
     const token = await demoToken("agent", name);
     if (!token) {
       Object.assign(state, {
-        signInOpen: true, tokenOpen: true,
+        signInOpen: true,
         demoHint: "Demo sign-in is switched off on this server. Paste the agent token your administrator gave you.",
       });
       setCallState("idle", "Not signed in");
+      el.tokenDetails.open = true; // like focus: a one-off move, not state
       el.tokenInput.focus();
       return;
     }

@@ -60,7 +60,6 @@ export const state = {
   agentState: "offline", // the server's view of this agent (agent-state)
   joined: false,
   signInOpen: true,
-  tokenOpen: false,
   demoHint: DEMO_HINT,
   error: "",
   offered: null, // the call-offered message (+ receivedAt)
@@ -138,7 +137,6 @@ export function render() {
 
   el.signin.hidden = !state.signInOpen;
   el.demoHint.textContent = state.demoHint;
-  if (state.tokenOpen) el.tokenDetails.open = true;
   el.who.hidden = !state.joined;
   el.whoName.textContent = state.agentName || "";
   el.agentState.dataset.state = state.agentState;

@@ -28,8 +28,9 @@ export function signIn(getToken, { pasted = false, name = null } = {}) {
   const mine = (fn) => (m) => { if (state.presence === s) fn(m); };
   s.on("state", mine((st) => {
     if (pasted && st.state === "error" && (st.code === "unauthorized" || st.code === "forbidden")) {
-      Object.assign(state, { signInOpen: true, tokenOpen: true });
+      state.signInOpen = true;
       setCallState("error", "That token was not accepted: it may be mistyped, expired, or not an agent token. Paste a new one.");
+      el.tokenDetails.open = true;
       el.tokenInput.focus();
       return;
     }
