@@ -17,9 +17,10 @@ export function wordsError(words, code = "error") {
   return Object.assign(new Error(words), { words, code });
 }
 
-/** fetch() with a Bearer token; JSON in and out. Rejects with `.words` (and `.status`, `.code`). */
-export async function api(path, { token, method = "GET", body, base = location.href } = {}) {
-  const headers = {};
+/** One JSON exchange with a Bearer token: resolves with {status, ok, data} (data null when the
+ *  answer is not JSON); rejects only when the server cannot be reached (`.code` "network"). */
+export async function requestJson(path, { token, method = "GET", body, base = location.href } = {}) {
+  const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let res;
@@ -36,14 +37,20 @@ export async function api(path, { token, method = "GET", body, base = location.h
   try {
     data = await res.json();
   } catch (_) { /* not JSON */ }
-  if (!res.ok) {
+  return { status: res.status, ok: res.ok, statusText: res.statusText, data };
+}
+
+/** requestJson() for the consoles: the data, or a rejection with `.words` (and `.status`, `.code`). */
+export async function api(path, options = {}) {
+  const { status, ok, data } = await requestJson(path, options);
+  if (!ok) {
     const err = data && data.error ? data.error : {};
     const words = {
       401: "Your session is not valid or has expired. Sign in again.",
       403: "You are not allowed to do that.",
       404: "Not found.",
-    }[res.status] || `The server refused the request (HTTP ${res.status}).`;
-    throw Object.assign(wordsError(err.message ? `${words} (${err.message})` : words, err.code || "http"), { status: res.status });
+    }[status] || `The server refused the request (HTTP ${status}).`;
+    throw Object.assign(wordsError(err.message ? `${words} (${err.message})` : words, err.code || "http"), { status });
   }
   return data;
 }

@@ -2,6 +2,7 @@
 // (a 401/403 signs the page out).
 
 import { BlobUrls } from "../components/photo.js";
+import { requestJson } from "../rest.js";
 
 export const TOKEN_KEY = "silkline.qa.token";
 export const AUTH_WORDS = "Your sign-in has expired or you may not see recordings.";
@@ -118,30 +119,22 @@ export function describe(err) {
 
 /** fetch JSON with the Bearer token. A 401/403 signs the page out unless `authFatal` is false. */
 export async function api(path, { method = "GET", body, authFatal = true } = {}) {
-  const headers = { Accept: "application/json" };
-  if (state.token) headers.Authorization = `Bearer ${state.token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let res;
+  let answer;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (exc) {
+    answer = await requestJson(path, { token: state.token, method, body });
+  } catch (_) {
     throw new ApiError(0, "network", "Cannot reach the Silkline server. Check your connection and try again.");
   }
-  let data = null;
-  try {
-    data = await res.json();
-  } catch {
-    data = null;
-  }
-  if (res.ok) return data;
-  const code = data?.error?.code || `http_${res.status}`;
-  const detail = data?.error?.message || res.statusText || "";
-  if (res.status === 401 || res.status === 403) {
+  const { status, ok, statusText, data } = answer;
+  if (ok) return data;
+  const code = data?.error?.code || `http_${status}`;
+  const detail = data?.error?.message || statusText || "";
+  if (status === 401 || status === 403) {
     const said = detail ? ` The server said: ${detail.replace(/\.$/, "")}.` : "";
-    const err = new ApiError(res.status, code, `${AUTH_WORDS}${said} Sign in again with a QA, supervisor or admin account.`);
+    const err = new ApiError(status, code, `${AUTH_WORDS}${said} Sign in again with a QA, supervisor or admin account.`);
     if (authFatal) hooks.signOut(err.message);
     throw err;
   }
-  if (res.status === 404) throw new ApiError(404, code, detail || "Not found.");
-  throw new ApiError(res.status, code, detail ? `The server refused: ${detail}` : `The server answered ${res.status}.`);
+  if (status === 404) throw new ApiError(404, code, detail || "Not found.");
+  throw new ApiError(status, code, detail ? `The server refused: ${detail}` : `The server answered ${status}.`);
 }
