@@ -22,6 +22,7 @@ from recorder import Recorder
 from signaling.media_urls import MediaSigner
 from signaling.metrics import Metrics
 from signaling.metrics_api import MetricsApi
+from signaling.page_security import PageSecurity
 from signaling.photos import PhotoStore
 from signaling.qa_api import QaApi
 from signaling.queues import Queues
@@ -57,6 +58,7 @@ def make_store(config: Config) -> StateStore:
 def create_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=6 * 1024 ** 2)
     app[CONFIG] = config
+    PageSecurity(shop_frame_ancestors=config.frame_ancestors).install(app)
     tokens = TokenService(config.resolved_secret(), config.token_ttl)
     app[TOKENS] = tokens
     store = make_store(config)

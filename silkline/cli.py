@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--forwarding", choices=["encoded", "transcode"],
                        help="encoded (default) forwards frames as received; transcode decodes and "
                             "re-encodes with aiortc's MediaRelay — for load-test comparison only")
+    serve.add_argument("--frame-ancestors", metavar="SOURCES",
+                       help="CSP frame-ancestors of the shopper's pages, e.g. \"'self' https://shop.example\" "
+                            f"(default 'self'; {ENV['frame_ancestors']})")
     serve.add_argument("--log-level", help=f"DEBUG, INFO, WARNING (default INFO; {ENV['log_level']})")
     return parser
 
@@ -62,7 +65,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     for name in ("host", "port", "redis_url", "data_dir", "recordings_dir", "secret", "demo",
                  "media_addresses", "grace_period", "ring_timeout", "log_level", "forwarding",
                  "retention_days", "turn_urls", "turn_secret", "turn_ttl",
-                 "metrics_token", "max_image_pixels", "max_image_side"):
+                 "metrics_token", "max_image_pixels", "max_image_side", "frame_ancestors"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)

@@ -39,6 +39,7 @@ class Config:
     metrics_token: str = ""  # when set, GET /metrics needs Authorization: Bearer <it>
     max_image_pixels: int = 40_000_000  # uploaded pictures: declared pixels, checked before decoding
     max_image_side: int = 8000  # uploaded pictures: declared width or height
+    frame_ancestors: str = "'self'"  # CSP frame-ancestors of the shopper's pages (who may frame them)
 
     @property
     def embedded(self) -> bool:
@@ -81,6 +82,7 @@ ENV = {
     "metrics_token": "SILKLINE_METRICS_TOKEN",
     "max_image_pixels": "SILKLINE_MAX_IMAGE_PIXELS",
     "max_image_side": "SILKLINE_MAX_IMAGE_SIDE",
+    "frame_ancestors": "SILKLINE_FRAME_ANCESTORS",
 }
 
 

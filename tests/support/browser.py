@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOT_DIR = Path("/tmp/silkline-shots")
+SCREENSHOT_DIR = Path(os.environ.get("SILKLINE_SCREENSHOT_DIR", "/tmp/silkline-shots"))
 SERVER_READY = re.compile(r"Silkline listening on (http://[\w.\-\[\]:]+)")
 SERVER_START_TIMEOUT_S = 30.0
 
@@ -168,22 +168,51 @@ async def chromium_browser():
             await browser.close()
 
 
+# Installed in every page before its scripts run: each Content-Security-Policy violation (in the
+# document or in a shadow root: the event is composed) lands in window.__silklineCsp and in the
+# console as "[csp] …", so a test sees it even after the page navigated.
+CSP_WATCH_INIT_JS = """
+(() => {
+  window.__silklineCsp = [];
+  document.addEventListener('securitypolicyviolation', (e) => {
+    const what = `${e.effectiveDirective || e.violatedDirective} blocked ${e.blockedURI || '(inline)'}`
+      + ` in ${e.sourceFile || e.documentURI}:${e.lineNumber}`;
+    console.error(`[csp] ${what}`);
+    window.__silklineCsp.push(what);
+  }, true);
+})();
+"""
+
+
+def is_csp_violation(console_text: str) -> bool:
+    """A console line reporting a CSP violation: ours ("[csp] …") or Chromium's ("Refused to …")."""
+    return console_text.startswith(("[csp]", "Refused to"))
+
+
 class BrowserPage:
-    """A page in its own browser context (its own cookies, its own camera), with its console kept."""
+    """A page in its own browser context (its own cookies, its own camera), with its console kept.
+    Closing it fails the test when the page logged a Content-Security-Policy violation."""
 
     def __init__(self, name: str, context, page):
         self.name = name
         self.context = context
         self.page = page
         self.console: list[str] = []
-        page.on("console", lambda msg: self.console.append(f"[{msg.type}] {msg.text}"))
+        self.csp_violations: list[str] = []
+        page.on("console", self._on_console)
         page.on("pageerror", lambda err: self.console.append(f"[pageerror] {err}"))
+
+    def _on_console(self, msg) -> None:
+        self.console.append(f"[{msg.type}] {msg.text}")
+        if is_csp_violation(msg.text):
+            self.csp_violations.append(f"{self.page.url}: {msg.text}")
 
     @classmethod
     async def open(cls, browser, url: str, name: str, *, viewport=(1280, 800),
-                   init_scripts: tuple[str, ...] = ()) -> "BrowserPage":
+                   init_scripts: tuple[str, ...] = ()) -> BrowserPage:
         context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         await context.grant_permissions(["camera", "microphone"])
+        await context.add_init_script(CSP_WATCH_INIT_JS)
         await context.add_init_script(MEDIA_POLLER_INIT_JS)
         for script in init_scripts:
             await context.add_init_script(script)
@@ -192,13 +221,15 @@ class BrowserPage:
         await page.goto(url)
         return bp
 
-    async def close(self) -> None:
+    async def close(self, *, check_csp: bool = True) -> None:
         await self.context.close()
+        if check_csp:
+            assert_no_csp_violations(self)
 
     async def diagnostics(self) -> str:
         try:
             info = await self.page.evaluate(DIAGNOSTICS_JS)
-        except Exception as exc:  # the page may be gone
+        except Exception as exc:  # noqa: BLE001 — the page may be gone, any error says so
             info = f"(page not readable: {exc})"
         console = "\n".join(self.console[-60:])
         return f"=== {self.name} page ===\n{info}\n--- console ---\n{console}"
@@ -406,19 +437,19 @@ async def demo_token(server, role: str, **extra) -> str:
     """A demo token from the running server (POST /api/demo/tokens)."""
     import aiohttp
 
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{server.url}/api/demo/tokens", json={"role": role, **extra}) as res:
-            res.raise_for_status()
-            return (await res.json())["token"]
+    async with aiohttp.ClientSession() as http, \
+            http.post(f"{server.url}/api/demo/tokens", json={"role": role, **extra}) as res:
+        res.raise_for_status()
+        return (await res.json())["token"]
 
 
 async def get_json(server, path: str, token: str) -> dict:
     import aiohttp
 
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{server.url}{path}", headers={"Authorization": f"Bearer {token}"}) as res:
-            res.raise_for_status()
-            return await res.json()
+    async with aiohttp.ClientSession() as http, \
+            http.get(f"{server.url}{path}", headers={"Authorization": f"Bearer {token}"}) as res:
+        res.raise_for_status()
+        return await res.json()
 
 
 # ------------------------------------------------------------------ helpers for the page tests
@@ -453,6 +484,11 @@ async def dump(pages: list[BrowserPage], server) -> str:
     return "\n".join(parts)
 
 
+def assert_no_csp_violations(*pages: BrowserPage) -> None:
+    found = [f"{bp.name}: {line}" for bp in pages for line in bp.csp_violations]
+    assert not found, "Content-Security-Policy violations in the pages:\n" + "\n".join(found)
+
+
 def assert_no_page_errors(*pages: BrowserPage) -> None:
     errors = [f"{bp.name}: {line}" for bp in pages for line in bp.console if line.startswith("[pageerror]")]
     assert not errors, "uncaught errors in the pages:\n" + "\n".join(errors)
@@ -461,7 +497,8 @@ def assert_no_page_errors(*pages: BrowserPage) -> None:
 @asynccontextmanager
 async def pages_of(server, pages: list[BrowserPage] | None = None):
     """A list for the pages a test opens: on a failure their diagnostics and the server's output
-    are printed, and in any case they are all closed at the end (in list order)."""
+    are printed, and in any case they are all closed at the end (in list order). Any
+    Content-Security-Policy violation in any of them fails the test."""
     pages = pages if pages is not None else []
     try:
         yield pages
@@ -470,7 +507,8 @@ async def pages_of(server, pages: list[BrowserPage] | None = None):
         raise
     finally:
         for bp in pages:
-            await bp.close()
+            await bp.close(check_csp=False)
+    assert_no_csp_violations(*pages)
 
 
 async def call_timeline(server, call_id: str) -> tuple[dict, list[str]]:

@@ -2,30 +2,7 @@
 // point that picks a queue), and a pretend signed-in customer. It sets the widget's
 // data-silkline-* attributes, which the widget reads when a call starts.
 
-const PHONE_SVG = `
-<svg viewBox="0 0 400 400" role="img" aria-labelledby="phone-alt">
-  <title id="phone-alt">A slim smartphone with a dark sapphire-glass screen and a brushed titanium frame</title>
-  <defs>
-    <radialGradient id="pbg" cx="50%" cy="40%" r="70%">
-      <stop offset="0" stop-color="#f7f8fa"/><stop offset="1" stop-color="#e2e5ea"/>
-    </radialGradient>
-    <linearGradient id="frame" x1="0" y1="0" x2="1" y2="1">
-      <stop offset="0" stop-color="#d9dce1"/><stop offset="0.5" stop-color="#9aa0a9"/><stop offset="1" stop-color="#e8eaee"/>
-    </linearGradient>
-    <linearGradient id="screen" x1="0" y1="0" x2="1" y2="1">
-      <stop offset="0" stop-color="#1b2a4a"/><stop offset="0.55" stop-color="#0d1526"/><stop offset="1" stop-color="#24365e"/>
-    </linearGradient>
-  </defs>
-  <rect width="400" height="400" fill="url(#pbg)"/>
-  <ellipse cx="200" cy="360" rx="90" ry="10" fill="#000" opacity="0.08"/>
-  <rect x="128" y="40" width="144" height="300" rx="26" fill="url(#frame)"/>
-  <rect x="136" y="48" width="128" height="284" rx="20" fill="url(#screen)"/>
-  <rect x="180" y="58" width="40" height="9" rx="4.5" fill="#05080f"/>
-  <path d="M146 70 L230 70 L160 250 L146 250 Z" fill="#ffffff" opacity="0.06"/>
-  <text x="200" y="175" text-anchor="middle" font-family="system-ui, sans-serif" font-size="34" fill="#e8eefc" font-weight="300">10:42</text>
-  <text x="200" y="198" text-anchor="middle" font-family="system-ui, sans-serif" font-size="11" fill="#9fb0d6">Thursday 26 November</text>
-</svg>
-<figcaption>Sapphire-glass screen, titanium frame. Shown actual size on a 6.1" display.</figcaption>`;
+// The phone's picture is a <template> in shop.html: markup stays in the page, never in a string.
 
 const PRODUCTS = {
   ring: {
@@ -53,7 +30,7 @@ const PRODUCTS = {
     options: ["128 GB", "256 GB", "512 GB"],
     expert: "One of our product experts can show you this phone on camera: how the screen looks in sunlight, how it feels in the hand, and how to move your data over.",
     expertTitle: "Questions before you buy?",
-    svg: PHONE_SVG,
+    picture: "phone-picture",
   },
 };
 
@@ -65,7 +42,7 @@ const money = new Intl.NumberFormat(navigator.language || "en", { style: "curren
 
 if (key === "phone") {
   document.title = `${product.title} — Lumen & Stone`;
-  $("gallery").innerHTML = product.svg;
+  $("gallery").replaceChildren($(product.picture).content.cloneNode(true));
   $("eyebrow").textContent = product.eyebrow;
   $("product-title").textContent = product.title;
   $("lede").textContent = product.lede;

@@ -1,0 +1,93 @@
+// A shopper's call: join with the page context, wait in the queue (the peer connection is built
+// meanwhile, so the offer goes out the moment an agent accepts), talk, and, when nobody can take
+// the call, leave a callback request on the same socket. A shopper token names one call: after
+// it ends, the socket has nothing left to do.
+
+import { CallParticipant } from "./call-participant.js";
+import { SilklineError } from "./protocol.js";
+
+export class ShopperCall extends CallParticipant {
+  constructor({ context = null, ...options }) {
+    super({ ...options, role: "shopper" });
+    this.context = context; // the page the call starts from, shown to the agent (flat object)
+  }
+
+  _joinFields() {
+    return this.context ? { context: this.context } : {};
+  }
+
+  get _startWords() {
+    return "Starting your call…";
+  }
+
+  get _dropsLateMedia() {
+    return true;
+  }
+
+  _onJoinedIdle(m, callState) {
+    this._onCallState({ call_id: m.call_id, state: callState || "waiting" });
+  }
+
+  _ignoresCallState(m) {
+    return !!(m.call_id && this.callId && m.call_id !== this.callId);
+  }
+
+  _onQueued(m) {
+    if (m.state === "waiting") {
+      const transferred = m.reason === "transferred";
+      this._setState("waiting", transferred ? "Transferring you to a colleague…" : "Waiting for an expert…",
+        { reason: m.reason || null });
+    } else {
+      this._setState("ringing", "An expert is being connected…");
+    }
+    this._prewarm();
+  }
+
+  /** While the call waits, build the peer connection so the offer can go out at once. */
+  _prewarm() {
+    if (this.peerObj) return;
+    this.acquireMedia()
+      .then((stream) => {
+        if (!stream || this.peerObj || this._stopped || this.inCall) return;
+        this.peerObj = this._makePeer();
+        return this.peerObj.prepare();
+      })
+      .catch((err) => this._fail(err));
+  }
+
+  _endState(m) {
+    return m.reason === "unavailable" ? "unavailable" : "ended";
+  }
+
+  _afterCall(m, endedId, endState) {
+    // The socket stays only while a callback request may still follow (unavailable) or is
+    // being answered (callback).
+    this._stopped = true;
+    if (endState !== "unavailable" && m.reason !== "callback") this._leaveSocket();
+  }
+
+  _reconnectsAfterLoss() {
+    return !(this.state === "ended" || this.state === "idle");
+  }
+
+  _leaveSocket() {
+    // The server closes the socket after `leave`; close it ourselves if it does not.
+    this.connection.stop({ lingerMs: 2000 });
+  }
+
+  /**
+   * Leave a callback request instead of waiting, or after `unavailable`. Resolves when the
+   * server stored it (`callback-accepted`); rejects with `.words`.
+   */
+  async requestCallback({ name, contact, question = "" }) {
+    if (!this.connection.isOpen || !this.callId) {
+      throw new SilklineError("network", "socket not open",
+        "The connection to the service was lost, so the request could not be sent. Please try again later.");
+    }
+    const reply = await this.connection.request("callback", { call_id: this.callId, name, contact, question },
+      "callback-accepted");
+    this._stopped = true;
+    this._leaveSocket();
+    return reply;
+  }
+}

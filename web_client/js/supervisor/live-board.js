@@ -1,0 +1,161 @@
+// The live picture: KPIs, queues, agents and calls from the pushed `dashboard`, one <tr> per
+// key so that buttons keep their focus across updates; the times move on between pushes.
+
+import { h } from "../dom.js";
+import { agentStateWords, callStateWords, clock, queueName, timeOfDay } from "../words.js";
+import { agentLabel, el, elapsed, kpi, state } from "./page.js";
+
+let onMonitor = () => {};
+
+/** What a "Monitor" button does (the page composes the monitor in). */
+export function onMonitorClick(fn) {
+  onMonitor = fn;
+}
+
+export function onDashboard(m) {
+  state.board = { ...m, receivedAt: Date.now() };
+  for (const a of m.agents || []) state.agentNames.set(a.agent_id, a.name);
+  renderBoard();
+  if (state.monitor) state.monitor.onBoard(state.board);
+}
+
+/** Keeps one <tr> per key (so buttons keep focus across updates); `fill(tr, item)` fills it. */
+function syncRows(tbody, items, key, create, fill, emptyText, columns) {
+  const rows = new Map([...tbody.querySelectorAll("tr[data-key]")].map((tr) => [tr.dataset.key, tr]));
+  const empty = tbody.querySelector("tr.empty");
+  if (!items.length) {
+    for (const tr of rows.values()) tr.remove();
+    if (!empty) tbody.append(h("tr", { class: "empty" }, h("td", { colspan: columns }, emptyText)));
+    return;
+  }
+  if (empty) empty.remove();
+  const seen = new Set();
+  let before = null;
+  for (let i = items.length - 1; i >= 0; i -= 1) {
+    const item = items[i];
+    const k = key(item);
+    seen.add(k);
+    let tr = rows.get(k);
+    if (!tr) {
+      tr = create(item);
+      tr.dataset.key = k;
+    }
+    fill(tr, item);
+    if (tr.nextSibling !== before || tr.parentNode !== tbody) tbody.insertBefore(tr, before);
+    before = tr;
+  }
+  for (const [k, tr] of rows) if (!seen.has(k)) tr.remove();
+}
+
+function cells(tr, n) {
+  while (tr.children.length < n) tr.append(h("td"));
+  return [...tr.children];
+}
+
+export function renderBoard() {
+  const board = state.board;
+  if (!board) return;
+  const e = elapsed();
+  const calls = (board.calls || []).slice().sort((a, b) => (b.waited_s || 0) - (a.waited_s || 0));
+  const agents = (board.agents || []).slice().sort((a, b) => String(a.name).localeCompare(String(b.name)));
+  const queues = board.queues || [];
+
+  // KPIs
+  const waiting = queues.reduce((s, q) => s + (q.waiting || 0), 0);
+  const longest = Math.max(0, ...queues.map((q) => (q.waiting ? (q.longest_wait_s || 0) + e : 0)));
+  const talking = calls.filter((c) => c.state === "connected" || c.state === "connecting").length;
+  const available = agents.filter((a) => a.state === "available").length;
+  el.kpis.replaceChildren(
+    kpi("Waiting now", String(waiting), waiting ? "warn" : ""),
+    kpi("Longest wait", waiting ? clock(longest) : "–", longest > 60 ? "warn" : ""),
+    kpi("Calls in progress", String(talking)),
+    kpi("Agents available", `${available} of ${agents.filter((a) => a.state !== "offline").length}`, available ? "ok" : ""),
+  );
+
+  syncRows(el.queuesBody, queues, (q) => q.queue,
+    () => h("tr"),
+    (tr, q) => {
+      const [name, w, l, a] = cells(tr, 4);
+      if (!name.matches("th")) tr.replaceChild(h("th", { scope: "row" }), name);
+      tr.children[0].textContent = queueName(q.queue);
+      w.textContent = String(q.waiting || 0);
+      w.className = `num ${q.waiting ? "warn" : ""}`;
+      l.className = "num";
+      l.dataset.live = q.waiting ? "queue-wait" : "";
+      l.dataset.base = String(q.longest_wait_s || 0);
+      l.textContent = q.waiting ? clock((q.longest_wait_s || 0) + e) : "–";
+      a.className = "num";
+      a.textContent = `${q.agents_available || 0} of ${q.agents_signed_in || 0}`;
+    }, "No queues.", 4);
+
+  syncRows(el.agentsBody, agents, (a) => a.agent_id,
+    () => h("tr"),
+    (tr, a) => {
+      const [name, stateCell, inState, today] = cells(tr, 4);
+      name.replaceChildren(h("span", {}, a.name || a.agent_id), h("span", { class: "id" }, a.agent_id));
+      stateCell.replaceChildren(h("span", { class: `pill agent-${a.state}` }, agentStateWords(a.state)));
+      inState.className = "num";
+      inState.dataset.live = "grow";
+      inState.dataset.base = String(a.in_state_s || 0);
+      inState.textContent = clock((a.in_state_s || 0) + e);
+      today.className = "num";
+      today.textContent = String(a.calls_today || 0);
+    }, "No agents signed in.", 4);
+
+  syncRows(el.callsBody, calls, (c) => c.call_id,
+    (c) => {
+      const tr = h("tr");
+      const btn = h("button", {
+        type: "button", class: "btn small", "data-testid": `monitor-${c.call_id}`,
+      }, "Monitor");
+      btn.addEventListener("click", () => onMonitor(tr.dataset.key));
+      cells(tr, 8)[7].append(btn);
+      return tr;
+    },
+    (tr, c) => {
+      const [id, stateCell, queue, agent, waited, dur, mon, act] = cells(tr, 8);
+      const title = c.context && c.context.title;
+      id.replaceChildren(h("span", { class: "id strong" }, c.call_id.slice(0, 10)), title ? h("span", { class: "sub" }, title) : "");
+      stateCell.replaceChildren(h("span", { class: `pill call-${c.state}` }, callStateWords(c.state)),
+        c.priority > 0 ? h("span", { class: "pill vip" }, "Priority") : "");
+      queue.textContent = queueName(c.queue);
+      agent.textContent = c.agent_id ? agentLabel(c.agent_id) : "–";
+      const answered = !(c.state === "waiting" || c.state === "ringing");
+      waited.className = "num";
+      waited.dataset.live = answered ? "" : "grow";
+      waited.dataset.base = String(c.waited_s || 0);
+      waited.textContent = clock((c.waited_s || 0) + (answered ? 0 : e));
+      dur.className = "num";
+      dur.dataset.live = c.duration_s !== null && c.duration_s !== undefined ? "grow" : "";
+      dur.dataset.base = String(c.duration_s || 0);
+      dur.textContent = c.duration_s !== null && c.duration_s !== undefined ? clock(c.duration_s + e) : "–";
+      const monitors = c.monitored_by || [];
+      mon.textContent = monitors.length ? monitors.map((m) => (m === state.me.id ? "You" : m)).join(", ") : "–";
+      const btn = act.querySelector("button");
+      const mine = state.monitor && state.monitor.callId === c.call_id;
+      const canMonitor = c.state === "connected" || c.state === "connecting";
+      btn.hidden = !canMonitor;
+      btn.disabled = !!mine;
+      btn.textContent = mine ? "Monitoring" : "Monitor";
+      btn.setAttribute("aria-label", mine ? `Monitoring call ${c.call_id}` : `Monitor call ${c.call_id}${title ? ` about ${title}` : ""}`);
+    }, "No calls right now.", 8);
+
+  el.liveAt.textContent = `Updated ${timeOfDay(board.at)}`;
+}
+
+// Times in the tables move on between pushes.
+setInterval(() => {
+  const board = state.board;
+  if (!board) return;
+  const e = elapsed();
+  for (const td of document.querySelectorAll('#live td[data-live="grow"], #live td[data-live="queue-wait"]')) {
+    td.textContent = clock(Number(td.dataset.base || 0) + e);
+  }
+  const kpiLongest = el.kpis.children[1];
+  if (kpiLongest) {
+    const queues = board.queues || [];
+    const waiting = queues.some((q) => q.waiting);
+    const longest = Math.max(0, ...queues.map((q) => (q.waiting ? (q.longest_wait_s || 0) + e : 0)));
+    kpiLongest.querySelector(".kpi-value").textContent = waiting ? clock(longest) : "–";
+  }
+}, 1000);

@@ -1,0 +1,515 @@
+// The shopper widget itself: a custom element (<silkline-call>) with a shadow root, its state
+// on this object, `render()` writing the DOM from it. It composes the shopper's call (call/),
+// the chat log and the video tiles (components/), and the camera switch beside it.
+
+import { ShopperCall } from "../call/shopper-call.js";
+import { ChatLog } from "../components/chat-log.js";
+import { setTracksEnabled } from "../components/video-tile.js";
+import { uploadPhoto } from "../rest.js";
+import { timeOfDay } from "../words.js";
+import { countCameras, switchCamera } from "./camera-switch.js";
+import { attrOf, pageContext, recordVisit } from "./page-context.js";
+import { sendRating } from "./rating.js";
+import { fetchShopperToken } from "./shopper-token.js";
+import { LIVE, STATE_WORDS, renderPanel, renderQueue, renderRecording, renderWaited } from "./panel.js";
+import { TEMPLATE, elementsOf } from "./template.js";
+
+export class ShopperWidget {
+  constructor(config) {
+    this.config = config;
+    this.session = null;
+    this.state = "idle";
+    this.words = "";
+    this.history = ["idle"];
+    this.mode = "video";
+    this.answered = false; // an agent accepted this call: chat, then a rating
+    this.callbackOpen = false;
+    this.rated = false;
+    this.score = 0;
+    this.queue = null; // last queue-position
+    this.queueAt = 0;
+    this.recording = "off";
+    this.muted = false;
+    this.cameraOff = false;
+    this.backCamera = false;
+    this.cameras = 1;
+    // What the panel says besides the call state (render() writes it; show() changes it).
+    this.view = {
+      title: "Talk to an expert", error: "", notice: "", supervisorNotice: null,
+      consent: null, // null | "asked" | "sending": the recording-consent question
+      cbError: "", rateError: "", thanksTitle: "", thanksText: "",
+    };
+    this.agentName = null;
+    this.waitTicker = null;
+
+    recordVisit(config.tag);
+
+    this.host = document.createElement("silkline-call");
+    this.host.style.display = "contents";
+    const mount = config.mount && document.querySelector(config.mount);
+    if (mount) {
+      mount.appendChild(this.host);
+    } else {
+      this.host.setAttribute("data-floating", "");
+      document.body.appendChild(this.host);
+    }
+    const root = this.host.attachShadow({ mode: "open" });
+    const css = document.createElement("link");
+    css.rel = "stylesheet";
+    css.href = config.cssUrl;
+    root.appendChild(css);
+    // Parsed as a document of its own (no innerHTML); the markup is static, never data.
+    const parsed = new DOMParser().parseFromString(TEMPLATE, "text/html");
+    root.appendChild(document.importNode(parsed.body.firstElementChild, true));
+    this.root = root;
+
+    this.el = elementsOf(root);
+    this.floating = !mount;
+    if (this.floating) this.el.rootDiv.classList.add("sl-floating");
+    this.chat = new ChatLog(this.el.log, {
+      prefix: "sl-",
+      itemClass: (m) => `sl-msg ${m.role === "shopper" ? "sl-mine" : "sl-theirs"}`,
+      whoLine: (m) => `${this.whoSaid(m)} · ${timeOfDay(m.at)}`,
+      photoAlt: (m) => (m.role === "shopper" ? "Your photo" : `Photo from ${this.whoSaid(m)}`),
+      photoTestId: () => "chat-photo",
+      photoCaption: (m) => (m.kind === "snapshot" ? "Snapshot" : m.role === "shopper" ? "Photo sent" : "Photo"),
+      photoSize: "both",
+      token: () => this.session && this.session.token,
+      base: config.server,
+    });
+    this.el.callLabel.textContent = config.label;
+
+    const el = this.el;
+    el.call.addEventListener("click", () => this.openChooser());
+    el.modeVideo.addEventListener("click", () => this.startCall("video"));
+    el.modeVoice.addEventListener("click", () => this.startCall("audio"));
+    el.again.addEventListener("click", () => this.openChooser());
+    el.close.addEventListener("click", () => this.closePanel());
+    el.x.addEventListener("click", () => this.closePanel());
+    el.hangup.addEventListener("click", () => this.hangUp());
+    el.cancel.addEventListener("click", () => this.hangUp());
+    el.mute.addEventListener("click", () => this.toggleMute());
+    el.camera.addEventListener("click", () => this.toggleCamera());
+    el.switchCam.addEventListener("click", () => this.switchCamera());
+    el.callbackInstead.addEventListener("click", () => {
+      this.callbackOpen = true;
+      this.render();
+      el.cbName.focus();
+    });
+    el.cbBack.addEventListener("click", () => {
+      this.callbackOpen = false;
+      this.render();
+      el.callbackInstead.focus();
+    });
+    el.cbForm.addEventListener("input", () => this.show({ cbError: "" }));
+    el.rateForm.addEventListener("input", () => this.show({ rateError: "" }));
+    el.cbForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this.submitCallback();
+    });
+    el.chatForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this.sendChat();
+    });
+    el.file.addEventListener("change", () => {
+      const file = el.file.files && el.file.files[0];
+      el.file.value = "";
+      if (file) this.sendPhoto(file);
+    });
+    el.consentYes.addEventListener("click", () => this.answerConsent(true));
+    el.consentNo.addEventListener("click", () => this.answerConsent(false));
+    for (const star of el.stars) {
+      star.addEventListener("click", () => this.setScore(Number(star.dataset.score)));
+    }
+    el.rateForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this.submitRating();
+    });
+    el.panel.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape" && !LIVE.has(this.state)) this.closePanel();
+    });
+    window.addEventListener("pagehide", () => this.session && this.session.leave());
+
+    this.setState("idle");
+  }
+
+  // --- flow -----------------------------------------------------------------------------
+
+  openChooser() {
+    if (this.session && LIVE.has(this.state)) {
+      this.openPanel();
+      return;
+    }
+    if (this.session) {
+      // A finished call may still hold its socket (an unavailable call waits for a callback request).
+      this.session.leave();
+      this.session = null;
+    }
+    this.resetCall();
+    this.openPanel();
+    this.show({ title: "Talk to an expert" });
+    this.setState("choose");
+    queueMicrotask(() => this.el.modeVideo.focus());
+  }
+
+  resetCall() {
+    this.answered = false;
+    this.callbackOpen = false;
+    this.rated = false;
+    this.queue = null;
+    this.recording = "off";
+    this.agentName = null;
+    this.setScore(0);
+    this.el.rateComment.value = "";
+    this.el.cbSubmit.disabled = false;
+    this.el.rateSubmit.disabled = false;
+    this.show({ rateError: "", cbError: "", error: "", notice: "", supervisorNotice: null, consent: null });
+    this.chat.clear();
+    this.resetToggles();
+  }
+
+  getToken() {
+    return fetchShopperToken(this.config.tokenUrl, attrOf(this.config.tag, "customer-id"));
+  }
+
+  async startCall(mode) {
+    if (this.session && LIVE.has(this.state)) return;
+    this.mode = mode === "audio" ? "audio" : "video";
+    this.resetCall();
+    this.show({ title: this.mode === "audio" ? "Voice call with an expert" : "Video call with an expert" });
+    const session = new ShopperCall({
+      getToken: () => this.getToken(),
+      wsUrl: this.config.wsUrl,
+      localVideo: this.mode === "video" ? this.el.local : null,
+      remoteVideo: this.el.remote,
+      extraAudio: this.el.extra,
+      media: this.mode,
+      otherName: "the expert",
+      debug: this.config.debug,
+      context: pageContext(this.config.tag, this.mode),
+    });
+    this.session = session;
+    session.on("state", (s) => {
+      if (this.session !== session) return;
+      if (s.state === "connecting" || s.state === "connected") {
+        this.answered = true;
+        this.callbackOpen = false;
+      }
+      if (s.state === "ended" && s.reason === "callback") return; // `callback-accepted` shows thanks
+      let words = s.words;
+      if (s.state === "ended" && !this.answered && s.by === "shopper" && s.reason === "hang_up") words = "You cancelled the call.";
+      this.setState(s.state, words);
+    });
+    session.on("participant-state", (m) => {
+      if (this.session !== session) return;
+      this.show({ notice: m.state === "connected" ? "" : m.words });
+    });
+    session.on("error", (e) => {
+      if (this.session !== session || !e.words) return;
+      if (e.code === "unknown_type") return; // a feature this server does not have yet
+      this.show({ error: e.words });
+    });
+    session.on("local-stream", () => {
+      if (this.session === session) this.updateCameraChoice();
+    });
+    session.on("message", (m) => {
+      if (this.session === session) this.onMessage(m);
+    });
+    // The camera (or, voice only, the microphone) starts while the call is being set up.
+    session.acquireMedia().catch((err) => {
+      if (this.session === session) session.fail(err);
+    });
+    try {
+      await session.start();
+    } catch (err) {
+      if (this.session === session && session.state !== "error") session.fail(err);
+    }
+  }
+
+  onMessage(m) {
+    switch (m.type) {
+      case "agent-joined":
+        if (typeof m.name === "string" && m.name) {
+          this.agentName = m.name;
+          this.show({ title: `${this.mode === "audio" ? "Voice call" : "Video call"} with ${m.name}` });
+        }
+        break;
+      case "queue-position":
+        this.queue = { position: m.position, estimate: m.estimated_wait_s, waited: m.waited_s };
+        this.queueAt = Date.now();
+        this.renderQueue();
+        break;
+      case "chat":
+        this.chat.addChat(m);
+        break;
+      case "photo":
+        this.chat.addPhoto(m);
+        break;
+      case "recording":
+        this.recording = ["on", "paused"].includes(m.state) ? m.state : "off";
+        this.renderRecording();
+        break;
+      case "recording-consent-request":
+        this.show({ consent: "asked" });
+        this.el.consentYes.focus();
+        break;
+      case "supervisor":
+        if (m.mode === "barge") {
+          this.show({ supervisorNotice: "A supervisor joined the call. They can hear you and the expert." });
+        } else if (m.mode === "left" || m.mode === "silent") {
+          this.show({ supervisorNotice: null });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  hangUp() {
+    const s = this.session;
+    if (!s) return;
+    if (s.state === "starting" || !s.callId) {
+      s.leave();
+      this.setState("ended", "You cancelled the call.");
+      return;
+    }
+    this.el.hangup.disabled = true;
+    this.el.cancel.disabled = true;
+    this.el.hangup.textContent = "Ending…";
+    s.hangup();
+  }
+
+  // --- callback requests ---------------------------------------------------------------
+
+  async submitCallback() {
+    const el = this.el;
+    const name = el.cbName.value.trim();
+    const contact = el.cbContact.value.trim();
+    this.show({ cbError: "" });
+    if (!name) {
+      this.show({ cbError: "Please tell us your name." });
+      el.cbName.focus();
+      return;
+    }
+    if (!contact || !(/@/.test(contact) || /\d{5,}/.test(contact.replace(/[\s()+.-]/g, "")))) {
+      this.show({ cbError: "Please give a phone number or an e-mail address we can reach you on." });
+      el.cbContact.focus();
+      return;
+    }
+    const s = this.session;
+    if (!s) return;
+    el.cbSubmit.disabled = true;
+    el.cbSubmit.textContent = "Sending…";
+    try {
+      await s.requestCallback({ name, contact, question: el.cbQuestion.value.trim() });
+      this.callbackOpen = false;
+      this.show({
+        thanksTitle: "Thank you — we'll call you back.",
+        thanksText: `An expert will contact you at ${contact} as soon as possible.`,
+      });
+      this.setState("callback-sent", "Callback requested");
+      queueMicrotask(() => this.el.thanks.focus());
+    } catch (err) {
+      this.show({ cbError: err.words || "The request could not be sent. Please try again." });
+      el.cbSubmit.disabled = false;
+    } finally {
+      el.cbSubmit.textContent = "Request a callback";
+    }
+  }
+
+  // --- chat and photos -----------------------------------------------------------------
+
+  sendChat() {
+    const text = this.el.chatInput.value.trim();
+    if (!text || !this.session) return;
+    try {
+      this.session.sendMessage("chat", { call_id: this.session.callId, text: text.slice(0, 2000) });
+      this.el.chatInput.value = "";
+    } catch (err) {
+      this.show({ error: err.words || "The message could not be sent." });
+    }
+  }
+
+  whoSaid(m) {
+    if (m.role === "shopper") return "You";
+    if (m.role === "agent") return m.name || this.agentName || "Expert";
+    if (m.role === "supervisor") return `${m.name || "Supervisor"} (supervisor)`;
+    return m.name || m.role || "";
+  }
+
+  async sendPhoto(file) {
+    const el = this.el;
+    const s = this.session;
+    this.show({ error: "" });
+    if (!s || !s.callId) return;
+    this.show({ notice: "Sending your photo…" });
+    try {
+      await uploadPhoto(s.callId, file, s.token, this.config.server);
+      // everybody, us included, gets `photo`: it shows in the chat then
+    } catch (err) {
+      this.show({ error: err.words || "The photo could not be sent. Please try again." });
+    } finally {
+      this.show({ notice: "" });
+    }
+  }
+
+  // --- recording ----------------------------------------------------------------------
+
+  answerConsent(granted) {
+    const s = this.session;
+    this.show({ consent: "sending" });
+    try {
+      s.sendMessage("recording-consent", { call_id: s.callId, granted });
+      this.show({ consent: null, notice: granted ? "Thank you. The call may be recorded." : "This call will not be recorded." });
+    } catch (err) {
+      this.show({ consent: "asked", error: err.words || "Your answer could not be sent." });
+    }
+  }
+
+  // --- rating -------------------------------------------------------------------------
+
+  setScore(score) {
+    this.score = score;
+    if (score) this.view.rateError = "";
+    const words = ["", "Poor", "Fair", "Good", "Very good", "Excellent"];
+    for (const star of this.el.stars) {
+      const n = Number(star.dataset.score);
+      star.setAttribute("aria-pressed", String(n === score));
+      star.classList.toggle("sl-lit", n <= score);
+    }
+    this.el.starWords.textContent = score ? `${score} of 5 — ${words[score]}` : "";
+  }
+
+  async submitRating() {
+    const el = this.el;
+    this.show({ rateError: "" });
+    if (!this.score) {
+      this.show({ rateError: "Please choose 1 to 5 stars first." });
+      el.stars[4].focus();
+      return;
+    }
+    const s = this.session;
+    if (!s || !s.callId || !s.token) return;
+    el.rateSubmit.disabled = true;
+    try {
+      await sendRating(this.config.server, s.callId, s.token, this.score, el.rateComment.value.trim());
+    } catch (err) {
+      this.show({ rateError: err.words });
+      el.rateSubmit.disabled = false;
+      return;
+    }
+    this.rated = true;
+    this.show({ thanksTitle: "Thank you for your feedback!", thanksText: "It helps us give you better advice next time." });
+    this.render();
+    queueMicrotask(() => el.thanks.focus());
+  }
+
+  // --- media controls ----------------------------------------------------------------
+
+  toggleMute() {
+    const stream = this.session && this.session.localStream;
+    if (!stream) return;
+    this.muted = !this.muted;
+    setTracksEnabled(stream, "audio", !this.muted);
+    this.render();
+  }
+
+  toggleCamera() {
+    const stream = this.session && this.session.localStream;
+    if (!stream) return;
+    this.cameraOff = !this.cameraOff;
+    setTracksEnabled(stream, "video", !this.cameraOff);
+    this.render();
+  }
+
+  resetToggles() {
+    this.muted = false;
+    this.cameraOff = false;
+    this.backCamera = false;
+  }
+
+  /** Shows "Switch camera" only when there is more than one camera. */
+  async updateCameraChoice() {
+    if (this.mode !== "video") return;
+    this.cameras = await countCameras();
+    this.render();
+  }
+
+  async switchCamera() {
+    const btn = this.el.switchCam;
+    btn.disabled = true;
+    try {
+      const facing = await switchCamera(this.session);
+      if (facing === undefined) return;
+      this.backCamera = facing === "environment";
+      this.render();
+      this.show({ notice: this.backCamera ? "Showing your back camera." : "Switched camera." });
+    } catch (err) {
+      this.show({ error: err.words || "Could not switch the camera." });
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  // --- panel ------------------------------------------------------------------------
+
+  openPanel() {
+    this.el.panel.hidden = false;
+    this.el.call.hidden = this.floating;
+    this.el.call.setAttribute("aria-expanded", "true");
+    this.el.title.focus();
+  }
+
+  closePanel() {
+    if (this.session && LIVE.has(this.state)) return;
+    if (this.session) this.session.leave();
+    this.session = null;
+    this.el.panel.hidden = true;
+    this.el.call.hidden = false;
+    this.el.call.setAttribute("aria-expanded", "false");
+    this.setState("idle");
+    this.el.call.focus();
+  }
+
+  setState(state, words) {
+    if (state !== this.state) this.history.push(state);
+    const was = this.state;
+    this.state = state;
+    this.words = words || STATE_WORDS[state] || state;
+    if (state === "connected") this.view.error = ""; // earlier hiccups are over
+    if (state === "error") this.view.error = words || "Something went wrong.";
+    if (state === "ended" && was !== "ended") this.view.notice = "";
+    if (!LIVE.has(state)) Object.assign(this.view, { supervisorNotice: null, consent: null });
+    this.render();
+    const el = this.el;
+    if (state === "unavailable" && was !== "unavailable") queueMicrotask(() => el.cbTitle.focus());
+    if (state === "ended" && was !== "ended") {
+      queueMicrotask(() => (this.answered && !this.rated ? el.rateTitle : el.again).focus());
+    }
+    if (state === "error") queueMicrotask(() => el.again.focus());
+    clearInterval(this.waitTicker);
+    if (state === "waiting") this.waitTicker = setInterval(() => this.renderWaited(), 1000);
+  }
+
+  /** Changes what the panel says, then renders. */
+  show(patch) {
+    Object.assign(this.view, patch);
+    this.render();
+  }
+
+  render() {
+    renderPanel(this);
+  }
+
+  renderQueue() {
+    renderQueue(this);
+  }
+
+  renderWaited() {
+    renderWaited(this);
+  }
+
+  renderRecording() {
+    renderRecording(this);
+  }
+}
