@@ -9,25 +9,30 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from aiortc import RTCIceServer
 
-from sfu import CloseReason, SfuNode
-from signaling.auth import TokenService
-from signaling.calls import CallService, CallSettings
-from signaling.conversation import Conversation
-from signaling.demo import DemoTokens, page_routes
+from media.clock import Clock, SystemClock
 from recorder import Recorder
-from signaling.media_urls import MediaSigner
-from signaling.photos import PhotoStore
-from signaling.qa_api import QaApi
-from signaling.queues import Queues
-from signaling.recording import RecordingService
-from signaling.rest import RestApi, error_middleware
-from signaling.store import MemoryStateStore, StateStore
-from signaling.ws import SignalingEndpoint
+from sfu import CloseReason, SfuNode
+from signaling.api.demo import DemoTokens
+from signaling.api.media_urls import MediaSigner
+from signaling.api.pages import page_routes
+from signaling.api.photos import PhotoApi
+from signaling.api.qa_api import QaApi
+from signaling.api.rest import RestApi, error_middleware
+from signaling.api.ws import SignalingEndpoint
+from signaling.auth import TokenService
+from signaling.centre.calls import CallService, CallSettings
+from signaling.centre.conversation import Conversation
+from signaling.centre.queues import Queues
+from signaling.centre.recording import RecordingService
+from signaling.state.memory import MemoryStateStore
+from signaling.state.photos import PhotoStore
+from signaling.state.store import StateStore
 from silkline.config import Config
 
 logger = logging.getLogger(__name__)
 
 CONFIG = web.AppKey("config", Config)
+CLOCK = web.AppKey("clock", Clock)
 STORE = web.AppKey("store", StateStore)
 SFU = web.AppKey("sfu", SfuNode)
 CALLS = web.AppKey("calls", CallService)
@@ -37,20 +42,23 @@ RECORDER = web.AppKey("recorder", Recorder)
 MEDIA_SIGNER = web.AppKey("media_signer", MediaSigner)
 
 
-def make_store(config: Config) -> StateStore:
+def make_store(config: Config, clock: Clock) -> StateStore:
     if config.redis_url:
-        from signaling.redis_store import RedisStateStore
+        from signaling.state.redis_store import RedisStateStore
 
-        return RedisStateStore(config.redis_url)
-    return MemoryStateStore(config.data_dir)
+        return RedisStateStore(config.redis_url, clock)
+    return MemoryStateStore(config.data_dir, clock)
 
 
-def create_app(config: Config) -> web.Application:
+def create_app(config: Config, clock: Clock | None = None) -> web.Application:
+    """The server, wired. ``clock`` drives every timer and timestamp (a test passes a VirtualClock)."""
+    clock = clock or SystemClock()
     app = web.Application(middlewares=[error_middleware], client_max_size=6 * 1024 ** 2)
     app[CONFIG] = config
     tokens = TokenService(config.resolved_secret(), config.token_ttl)
     app[TOKENS] = tokens
-    store = make_store(config)
+    app[CLOCK] = clock
+    store = make_store(config, clock)
     app[STORE] = store
     ice = [RTCIceServer(**server) for server in config.ice_servers]
     sfu = SfuNode(ice, config.resolved_media_addresses(), config.media_timeout,
@@ -61,11 +69,12 @@ def create_app(config: Config) -> web.Application:
         CallSettings(grace_period=config.grace_period, ring_timeout=config.ring_timeout),
         queues=Queues.from_config(config.queues),
         ice_servers=config.ice_servers,
+        clock=clock,
     )
     app[CALLS] = calls
     recorder = Recorder(config.recordings_dir)
     app[RECORDER] = recorder
-    recording = RecordingService(recorder, store, calls.clock, layout=config.layout)
+    recording = RecordingService(recorder, store, clock.now, layout=config.layout)
     calls.recording = recording
     photos = PhotoStore(config.data_dir / "photos")
     conversation = Conversation(calls, photos)
@@ -73,7 +82,8 @@ def create_app(config: Config) -> web.Application:
     app[SIGNALING] = signaling
 
     app.router.add_get("/ws", signaling.handle)
-    app.router.add_routes(RestApi(calls, store, tokens, conversation, photos).routes())
+    app.router.add_routes(RestApi(calls, store, tokens).routes())
+    app.router.add_routes(PhotoApi(calls, store, tokens, conversation, photos).routes())
     signer = MediaSigner(config.resolved_secret())
     app[MEDIA_SIGNER] = signer
     app.router.add_routes(QaApi(store, tokens, recording, signer, photos, config.data_dir).routes())

@@ -100,7 +100,7 @@ async def run_contact_centre(server):
     assert total["answered"] > 0 and total["abandoned"] + total["callbacks"] > 0
     # what each shopper saw agrees with the record
     by_id = {r["call_id"]: r for r in records}
-    from signaling.figures import outcome
+    from signaling.centre.figures import outcome
     for call_id, seen in outcomes.items():
         if seen in ("answered", "callback"):
             assert outcome(by_id[call_id]) == seen, (call_id, seen, by_id[call_id]["events"])

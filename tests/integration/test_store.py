@@ -11,8 +11,8 @@ import textwrap
 
 import pytest
 
-from signaling.redis_store import RedisStateStore
-from signaling.store import MemoryStateStore
+from signaling.state.redis_store import RedisStateStore
+from signaling.state.memory import MemoryStateStore
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -37,7 +37,8 @@ async def test_records_events_and_filters(store):
     await store.create_call({"call_id": "c2", "created_at": 200.0, "state": "waiting"})
     await store.append_call_event("c1", {"type": "requested", "at": 100.0})
     await store.update_call("c1", {"agent_id": "a1", "context": {"title": "Ring"}})
-    await store.append_call_event("c1", {"type": "ended", "at": 150.0, "reason": "hang_up"})
+    await store.append_call_event("c1", {"type": "ended", "at": 150.0, "reason": "hang_up"},
+                                  fields={"state": "ended", "end_reason": "hang_up", "ended_at": 150.0})
     record = await store.get_call("c1")
     assert record["agent_id"] == "a1" and record["context"] == {"title": "Ring"}
     assert [e["type"] for e in record["events"]] == ["requested", "ended"]
@@ -77,12 +78,13 @@ def test_journal_survives_kill_9_and_marks_live_calls_interrupted(tmp_path):
     script = textwrap.dedent(f"""
         import asyncio, os, signal, sys
         sys.path.insert(0, {str(os.getcwd())!r})
-        from signaling.store import MemoryStateStore
+        from signaling.state.memory import MemoryStateStore
         async def main():
             store = MemoryStateStore({str(tmp_path)!r})
             await store.open()
             await store.create_call({{"call_id": "done", "created_at": 1, "state": "waiting"}})
-            await store.append_call_event("done", {{"type": "ended", "at": 2, "reason": "hang_up"}})
+            await store.append_call_event("done", {{"type": "ended", "at": 2, "reason": "hang_up"}},
+                                          fields={{"state": "ended", "end_reason": "hang_up", "ended_at": 2}})
             await store.create_call({{"call_id": "live", "created_at": 3, "state": "waiting"}})
             await store.append_call_event("live", {{"type": "accepted", "at": 4}})
             print("acknowledged", flush=True)

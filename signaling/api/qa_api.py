@@ -13,13 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
+from signaling.api.media_urls import MediaSigner
+from signaling.api.rest import authorize, json_error
 from signaling.auth import Claims, Role, TokenService
-from signaling.figures import call_facts, first_event_at
-from signaling.media_urls import MediaSigner
-from signaling.photos import PhotoStore
-from signaling.recording import RecordingService
-from signaling.rest import authorize, json_error
-from signaling.store import StateStore
+from signaling.centre.figures import call_facts, first_event_at
+from signaling.centre.recording import RecordingService
+from signaling.state.photos import PhotoStore
+from signaling.state.store import StateStore
 
 logger = logging.getLogger(__name__)
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from media.clock import Clock, SystemClock
+
 PREFIX = "silkline"
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -24,8 +26,9 @@ def _encode(fields: dict[str, Any]) -> dict[str, str]:
 
 
 class RedisStateStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, clock: Clock | None = None) -> None:
         self.url = url
+        self.clock: Clock = clock or SystemClock()  # for what the store stamps itself
         self._redis: redis.Redis | None = None
 
     @property
@@ -54,12 +57,12 @@ class RedisStateStore:
             pipe.zadd(f"{PREFIX}:calls", {record["call_id"]: float(record.get("created_at", 0))})
             await pipe.execute()
 
-    async def append_call_event(self, call_id: str, event: dict[str, Any]) -> None:
+    async def append_call_event(self, call_id: str, event: dict[str, Any],
+                                fields: dict[str, Any] | None = None) -> None:
         async with self.r.pipeline(transaction=True) as pipe:
             pipe.rpush(self._key(call_id) + ":events", json.dumps(event, default=str))
-            if event.get("type") == "ended":
-                pipe.hset(self._key(call_id), mapping=_encode({
-                    "state": "ended", "end_reason": event.get("reason"), "ended_at": event.get("at")}))
+            if fields:
+                pipe.hset(self._key(call_id), mapping=_encode(fields))
             await pipe.execute()
 
     async def update_call(self, call_id: str, fields: dict[str, Any]) -> None:

@@ -21,10 +21,10 @@ from typing import Any, Protocol
 from sfu import Participant
 from sfu.publisher import Publisher
 from sfu.tasks import TaskSet
+from signaling.api.protocol import message
 from signaling.auth import Role
-from signaling.call import Call, Party
-from signaling.protocol import message
-from signaling.store import StateStore
+from signaling.centre.call import Call, Party
+from signaling.state.store import StateStore
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from signaling.auth import AuthError, Claims, Role, TokenService
-from signaling.calls import CallError, CallService
-from signaling.conversation import Conversation
-from signaling.protocol import (
+from signaling.api.protocol import (
     MAX_MESSAGE_BYTES,
     Accept,
     CallbackRequest,
@@ -41,6 +38,10 @@ from signaling.protocol import (
     error,
     parse,
 )
+from signaling.auth import AuthError, Claims, Role, TokenService
+from signaling.centre.calls import CallService
+from signaling.centre.conversation import Conversation
+from signaling.errors import CallError
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class SignalingEndpoint:
             self.sessions.discard(session)
             try:
                 if session.claims is not None:
-                    await asyncio.shield(self.calls.run_owned(self.calls.session_closed(session)))
+                    await asyncio.shield(self.calls.spawn(self.calls.reconnect.session_closed(session)))
             finally:
                 await session.stop()
                 if not ws.closed:
@@ -154,7 +155,7 @@ class SignalingEndpoint:
                 timeout = max(0.0, joined_deadline - asyncio.get_running_loop().time())
             try:
                 msg = await ws.receive(timeout=timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 session.send(error("unauthorized", "send join with a token first"))
                 await session.close(4401, "join timeout")
                 return
@@ -212,25 +213,25 @@ class SignalingEndpoint:
             raise AuthError("unauthorized", "token_expired: the token has expired")
         if isinstance(msg, Offer):
             self._check_call(session, msg.call_id)
-            await self.calls.offer(session, msg.call_id, msg.sdp)
+            await self.calls.negotiation.offer(session, msg.call_id, msg.sdp)
         elif isinstance(msg, Candidate):
             self._check_call(session, msg.call_id)
             candidate = None
             if msg.candidate is not None:
                 candidate = {"candidate": msg.candidate.candidate, "sdpMid": msg.candidate.sdpMid,
                              "sdpMLineIndex": msg.candidate.sdpMLineIndex}
-            await self.calls.candidate(session, msg.call_id, candidate)
+            await self.calls.negotiation.candidate(session, msg.call_id, candidate)
         elif isinstance(msg, Accept):
-            await self.calls.accept(session, msg.call_id)
+            await self.calls.actions.accept(session, msg.call_id)
         elif isinstance(msg, Decline):
-            await self.calls.decline(session, msg.call_id)
+            await self.calls.actions.decline(session, msg.call_id)
         elif isinstance(msg, Hangup):
             self._check_call(session, msg.call_id)
-            await self.calls.hangup(session, msg.call_id)
+            await self.calls.ending.hangup(session, msg.call_id)
         elif isinstance(msg, SetState):
-            await self.calls.set_agent_state(session, msg.state)
+            await self.calls.presence.set_state(session, msg.state)
         elif isinstance(msg, Leave):
-            await self.calls.leave(session)
+            await self.calls.ending.leave(session)
             await session.close(1000, "left")
         elif isinstance(msg, Chat):
             self._check_call(session, msg.call_id)
@@ -238,27 +239,27 @@ class SignalingEndpoint:
         elif isinstance(msg, Snapshot):
             await self.conversation.snapshot(session, msg.call_id)
         elif isinstance(msg, Transfer):
-            await self.calls.transfer(session, msg.call_id, msg.to_agent, msg.to_queue)
+            await self.calls.actions.transfer(session, msg.call_id, msg.to_agent, msg.to_queue)
         elif isinstance(msg, WrapUp):
-            await self.calls.finish_wrap_up(session, msg.call_id, msg.disposition[:80], msg.notes[:4000])
+            await self.calls.wrap_ups.finish(session, msg.call_id, msg.disposition[:80], msg.notes[:4000])
         elif isinstance(msg, CallbackRequest):
             self._check_call(session, msg.call_id)
             if not msg.name.strip() or not msg.contact.strip():
                 raise CallError("invalid_message", "callback: name and phone or e-mail are needed")
-            await self.calls.request_callback(session, msg.call_id, {
+            await self.calls.ending.request_callback(session, msg.call_id, {
                 "name": msg.name.strip()[:120], "contact": msg.contact.strip()[:200],
                 "question": msg.question.strip()[:2000]})
         elif isinstance(msg, Monitor):
-            await self.calls.start_monitor(session, msg.call_id)
+            await self.calls.supervision.start(session, msg.call_id)
         elif isinstance(msg, MonitorModeChange):
-            await self.calls.set_monitor_mode(session, msg.call_id, msg.mode)
+            await self.calls.supervision.set_mode(session, msg.call_id, msg.mode)
         elif isinstance(msg, Unmonitor):
-            await self.calls.unmonitor(session, msg.call_id)
+            await self.calls.supervision.unmonitor(session, msg.call_id)
         elif isinstance(msg, RecordingConsent):
             self._check_call(session, msg.call_id)
-            await self.calls.recording_consent(session, msg.call_id, msg.granted)
+            await self.calls.call_recording.consent(session, msg.call_id, msg.granted)
         elif isinstance(msg, (PauseRecording, ResumeRecording)):
-            await self.calls.pause_recording(session, msg.call_id, isinstance(msg, PauseRecording))
+            await self.calls.call_recording.pause(session, msg.call_id, isinstance(msg, PauseRecording))
 
     @staticmethod
     def _check_call(session: SignalingSession, call_id: str) -> None:

@@ -10,12 +10,13 @@ import asyncio
 import uuid
 
 from media.snapshot import decode_picture
+from signaling.api.protocol import message
 from signaling.auth import Role
-from signaling.call import LIVE_MEDIA_STATES, Call, Party
-from signaling.calls import CallError, CallService
-from signaling.photos import PhotoStore
-from signaling.protocol import message
-from signaling.session import Session
+from signaling.centre.call import LIVE_MEDIA_STATES, Call, Party
+from signaling.centre.calls import CallService
+from signaling.centre.session import Session
+from signaling.errors import CallError
+from signaling.state.photos import PhotoStore
 
 MAX_CHAT_CHARS = 2000
 
@@ -42,7 +43,7 @@ class Conversation:
             raise CallError("invalid_message", f"chat: at most {MAX_CHAT_CHARS} characters")
         call, party = self._speaker(session, call_id)
         chat_id = "m_" + uuid.uuid4().hex[:10]
-        at = self.calls.clock()
+        at = self.calls.clock.now()
         await self.calls.event(call_id, "chat", chat_id=chat_id, role=party.role.value,
                                name=party.name, text=text)
         self.calls.broadcast(call, message("chat", call_id=call_id, chat_id=chat_id,
@@ -80,7 +81,7 @@ class Conversation:
         await self.calls.event(call.call_id, kind, photo_id=photo_id, role=role, name=name,
                                width=width, height=height)
         msg = message("photo", call_id=call.call_id, photo_id=photo_id, kind=kind, role=role,
-                      name=name, url=url, width=width, height=height, at=self.calls.clock())
+                      name=name, url=url, width=width, height=height, at=self.calls.clock.now())
         for party in (only if only is not None else call.audience()):
             if party.session is not None:
                 party.session.send(msg)

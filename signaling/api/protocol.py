@@ -49,9 +49,9 @@ class Offer(_Message, tag="offer"):
 
 class IceCandidate(msgspec.Struct, forbid_unknown_fields=False):
     candidate: str = ""
-    sdpMid: str | None = None  # noqa: N815 - the browser's field name
-    sdpMLineIndex: int | None = None  # noqa: N815
-    usernameFragment: str | None = None  # noqa: N815
+    sdpMid: str | None = None
+    sdpMLineIndex: int | None = None
+    usernameFragment: str | None = None
 
 
 class Candidate(_Message, tag="candidate"):

@@ -1,5 +1,5 @@
-"""REST API: call records, photos, ratings, callbacks, live view and figures.
-Every route but health carries a Bearer token (photos also accept ``?token=`` for <img>)."""
+"""REST API: call records, ratings, callbacks, live view and figures (photos: photos.py).
+Every route but health carries a Bearer token."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import time
 from aiohttp import web
 
 from signaling.auth import AuthError, Claims, Role, TokenService
-from signaling.calls import CallError, CallService
-from signaling.conversation import Conversation
-from signaling.figures import agents_of, call_facts, figures
-from signaling.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore
-from signaling.store import StateStore
+from signaling.centre.calls import CallService
+from signaling.centre.figures import call_facts, figures
+from signaling.errors import CallError
+from signaling.state.store import StateStore
 
 STAFF = {Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN}
 MANAGERS = {Role.SUPERVISOR, Role.QA, Role.ADMIN}
@@ -56,21 +55,16 @@ def _number(request: web.Request, name: str) -> float | None:
 
 
 class RestApi:
-    def __init__(self, calls: CallService, store: StateStore, tokens: TokenService,
-                 conversation: Conversation, photos: PhotoStore) -> None:
+    def __init__(self, calls: CallService, store: StateStore, tokens: TokenService) -> None:
         self.calls = calls
         self.store = store
         self.tokens = tokens
-        self.conversation = conversation
-        self.photos = photos
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/api/health", self.health),
             web.get("/api/calls", self.list_calls),
             web.get("/api/calls/{call_id}", self.get_call),
-            web.post("/api/calls/{call_id}/photos", self.upload_photo),
-            web.get("/api/calls/{call_id}/photos/{photo_id}", self.get_photo),
             web.post("/api/calls/{call_id}/rating", self.rate),
             web.post("/api/calls/{call_id}/callback", self.callback),
             web.get("/api/callbacks", self.list_callbacks),
@@ -120,41 +114,6 @@ class RestApi:
             return json_error(404, "call_not_found", f"no call {call_id!r}")
         return web.json_response({**record, "outcome": call_facts(record)["outcome"]})
 
-    async def upload_photo(self, request: web.Request) -> web.Response:
-        call_id = request.match_info["call_id"]
-        claims = self._auth(request, {Role.SHOPPER, Role.AGENT})
-        self._own_call(claims, call_id)
-        call = self.calls.calls.get(call_id)
-        if call is None:
-            return json_error(404, "call_not_found", "photos can be sent only during a live call")
-        if claims.role is Role.AGENT and (call.agent is None or call.agent.identity != claims.sub):
-            raise AuthError("forbidden", "you are not the agent of this call")
-        if request.content_length is not None and request.content_length > MAX_PHOTO_BYTES + 64 * 1024:
-            return json_error(413, "too_large", "photos are limited to 5 MB")
-        data = await _read_upload(request)
-        try:
-            result = await self.conversation.photo_uploaded(call_id, claims.role, claims.name, data)
-        except PhotoError as exc:
-            return json_error(413 if exc.code == "too_large" else 400, exc.code, exc.message)
-        except CallError as exc:
-            return json_error(409, exc.code, exc.message)
-        return web.json_response(result, status=201)
-
-    async def get_photo(self, request: web.Request) -> web.StreamResponse:
-        call_id, photo_id = request.match_info["call_id"], request.match_info["photo_id"]
-        claims = self._auth(request, STAFF | {Role.SHOPPER}, allow_query=True)
-        self._own_call(claims, call_id)
-        if claims.role is Role.AGENT:
-            record = await self.store.get_call(call_id)
-            if record is None or claims.sub not in agents_of(record):
-                raise AuthError("forbidden", "you did not handle this call")
-        try:
-            path = self.photos.open(call_id, photo_id)
-        except PhotoError as exc:
-            return json_error(404, exc.code, exc.message)
-        return web.FileResponse(path, headers={"Content-Type": "image/jpeg",
-                                               "Cache-Control": "private, max-age=300"})
-
     async def _shopper_body(self, request: web.Request, shape: str) -> tuple[str, Claims, dict]:
         """The shopper of this call, and a JSON object body (a clear 400 otherwise)."""
         call_id = request.match_info["call_id"]
@@ -189,7 +148,7 @@ class RestApi:
         await self.store.update_call(call_id, {"rating": rating})
         await self.store.append_call_event(call_id, {"type": "rated", "at": rating["at"], "score": score})
         if record.get("agent_id"):
-            self.calls.ratings[record["agent_id"]].append(score)
+            self.calls.dispatch.ratings[record["agent_id"]].append(score)
         return web.json_response({"call_id": call_id, "rating": rating}, status=201)
 
     async def callback(self, request: web.Request) -> web.Response:
@@ -202,7 +161,7 @@ class RestApi:
         request_ = {"name": fields["name"].strip()[:120], "contact": fields["contact"].strip()[:200],
                     "question": (fields["question"] or "").strip()[:2000] if isinstance(fields["question"], (str, type(None))) else ""}
         try:
-            await self.calls.request_callback(None, call_id, request_, claims=claims)
+            await self.calls.ending.request_callback(None, call_id, request_, claims=claims)
         except CallError as exc:
             return json_error(404 if exc.code == "call_not_found" else 409, exc.code, exc.message)
         return web.json_response({"call_id": call_id, "status": "open"}, status=201)
@@ -221,7 +180,7 @@ class RestApi:
 
     async def live(self, request: web.Request) -> web.Response:
         self._auth(request, {Role.SUPERVISOR, Role.ADMIN})
-        return web.json_response(self.calls.dashboard())
+        return web.json_response(self.calls.dashboard.snapshot())
 
     async def figures(self, request: web.Request) -> web.Response:
         self._auth(request, MANAGERS)
@@ -232,30 +191,6 @@ class RestApi:
     async def sfu_stats(self, request: web.Request) -> web.Response:
         self._auth(request, {Role.SUPERVISOR, Role.ADMIN})
         return web.json_response(self.calls.sfu.stats())
-
-
-async def _read_upload(request: web.Request) -> bytes:
-    """Raw body (image/jpeg, image/png) or a multipart form with a 'photo' field; bounded."""
-    limit = MAX_PHOTO_BYTES + 1
-    if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
-        async for part in reader:
-            if getattr(part, "name", None) == "photo":
-                chunks, size = [], 0
-                while chunk := await part.read_chunk(64 * 1024):
-                    size += len(chunk)
-                    if size > limit:
-                        break
-                    chunks.append(chunk)
-                return b"".join(chunks)[:limit]
-        return b""
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        chunks.append(chunk)
-        if size > limit:
-            break
-    return b"".join(chunks)[:limit]
 
 
 @web.middleware
