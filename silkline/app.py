@@ -55,7 +55,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     clock = clock or SystemClock()
     app = web.Application(middlewares=[error_middleware], client_max_size=6 * 1024 ** 2)
     app[CONFIG] = config
-    tokens = TokenService(config.resolved_secret(), config.token_ttl)
+    tokens = TokenService(config.resolved_secret(), config.token_ttl, clock)
     app[TOKENS] = tokens
     app[CLOCK] = clock
     store = make_store(config, clock)
@@ -84,9 +84,9 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.router.add_get("/ws", signaling.handle)
     app.router.add_routes(RestApi(calls, store, tokens).routes())
     app.router.add_routes(PhotoApi(calls, store, tokens, conversation, photos).routes())
-    signer = MediaSigner(config.resolved_secret())
+    signer = MediaSigner(config.resolved_secret(), clock=clock)
     app[MEDIA_SIGNER] = signer
-    app.router.add_routes(QaApi(store, tokens, recording, signer, photos, config.data_dir).routes())
+    app.router.add_routes(QaApi(store, tokens, recording, signer, photos, config.data_dir, clock).routes())
     if config.demo:
         app.router.add_routes(DemoTokens(tokens).routes())
     app.router.add_routes(page_routes())

@@ -7,12 +7,12 @@ import asyncio
 import json
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from media.clock import Clock, SystemClock
 from signaling.api.media_urls import MediaSigner
 from signaling.api.rest import authorize, json_error
 from signaling.auth import Claims, Role, TokenService
@@ -29,7 +29,8 @@ SCORE_CRITERIA = ("greeting", "product_knowledge", "problem_solved", "courtesy",
 
 class QaApi:
     def __init__(self, store: StateStore, tokens: TokenService, recording: RecordingService,
-                 signer: MediaSigner, photos: PhotoStore, data_dir: Path) -> None:
+                 signer: MediaSigner, photos: PhotoStore, data_dir: Path, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
         self.store = store
         self.tokens = tokens
         self.recording = recording
@@ -178,7 +179,7 @@ class QaApi:
             return json_error(400, "invalid_message", "comment must be text")
         if await self.store.get_call(call_id) is None:
             return json_error(404, "call_not_found", f"no call {call_id!r}")
-        card = {"scores": scores, "comment": comment.strip()[:4000], "by": claims.sub, "at": time.time(),
+        card = {"scores": scores, "comment": comment.strip()[:4000], "by": claims.sub, "at": self.clock.now(),
                 "total": round(sum(scores.values()) / (5 * len(scores)) * 100)}
         await self.store.update_call(call_id, {"scorecard": card})
         await self.store.append_call_event(call_id, {"type": "scored", "at": card["at"], "by": claims.sub,
@@ -204,7 +205,7 @@ class QaApi:
         photos = sum([await asyncio.to_thread(self.photos.delete_call, c) for c in call_ids])
         for call_id in call_ids:
             await self.store.delete_call(call_id)
-        entry = {"at": time.time(), "by": claims.sub, "customer": customer, "calls": call_ids,
+        entry = {"at": self.clock.now(), "by": claims.sub, "customer": customer, "calls": call_ids,
                  "recording_files": len(deleted_files), "photos": photos}
         await asyncio.to_thread(_append_line, self.erasure_log, entry)
         logger.warning("erased customer %s: %d calls, %d recording files, %d photos (by %s)",

@@ -3,8 +3,6 @@ Every route but health carries a Bearer token."""
 
 from __future__ import annotations
 
-import time
-
 from aiohttp import web
 
 from signaling.auth import AuthError, Claims, Role, TokenService
@@ -144,7 +142,7 @@ class RestApi:
             return json_error(409, "invalid_state", "only an answered call can be rated")
         if record.get("rating"):
             return json_error(409, "invalid_state", "this call has already been rated")
-        rating = {"score": score, "comment": comment.strip()[:2000], "at": time.time()}
+        rating = {"score": score, "comment": comment.strip()[:2000], "at": self.calls.clock.now()}
         await self.store.update_call(call_id, {"rating": rating})
         await self.store.append_call_event(call_id, {"type": "rated", "at": rating["at"], "score": score})
         if record.get("agent_id"):
@@ -173,8 +171,9 @@ class RestApi:
     async def callback_done(self, request: web.Request) -> web.Response:
         claims = self._auth(request, STAFF)
         call_id = request.match_info["call_id"]
-        await self.store.close_callback(call_id, {"done_by": claims.sub, "done_at": time.time()})
-        await self.store.append_call_event(call_id, {"type": "callback_done", "at": time.time(),
+        now = self.calls.clock.now()
+        await self.store.close_callback(call_id, {"done_by": claims.sub, "done_at": now})
+        await self.store.append_call_event(call_id, {"type": "callback_done", "at": now,
                                                      "agent_id": claims.sub})
         return web.json_response({"call_id": call_id, "status": "done"})
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from media.clock import Clock, SystemClock, Timer
+from sfu.tasks import TaskSet
 from signaling.api.protocol import (
     MAX_MESSAGE_BYTES,
     Accept,
@@ -53,13 +54,14 @@ MAX_VIOLATIONS = 100
 
 
 class TokenBucket:
-    def __init__(self, rate: float, burst: float) -> None:
+    def __init__(self, rate: float, burst: float, clock: Clock) -> None:
         self.rate, self.burst = rate, burst
+        self.clock = clock
         self.tokens = burst
-        self.stamp = time.monotonic()
+        self.stamp = clock.monotonic()
 
     def take(self) -> bool:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1:
@@ -69,14 +71,19 @@ class TokenBucket:
 
 
 class SignalingSession:
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    """One socket: a bounded outbox drained by its writer task, which it owns (and a close it
+    starts itself when the client does not read)."""
+
+    def __init__(self, ws: web.WebSocketResponse, clock: Clock | None = None) -> None:
         self.session_id = uuid.uuid4().hex[:12]
         self.ws = ws
         self.claims: Claims | None = None
         self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(OUTBOX_SIZE)
         self._writer: asyncio.Task | None = None
-        self.bucket = TokenBucket(RATE_PER_SECOND, RATE_BURST)
+        self._tasks = TaskSet(f"session {self.session_id}")
+        self.bucket = TokenBucket(RATE_PER_SECOND, RATE_BURST, clock or SystemClock())
         self.violations = 0
+        self.join_timer: Timer | None = None
 
     def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write())
@@ -86,30 +93,42 @@ class SignalingSession:
             self._outbox.put_nowait(msg)
         except asyncio.QueueFull:
             logger.warning("session %s outbox full; closing a client that does not read", self.session_id)
-            asyncio.get_running_loop().create_task(self.close(1008, "not reading"))
+            self._tasks.spawn(self.close(1008, "not reading"))
 
     async def _write(self) -> None:
         while True:
             msg = await self._outbox.get()
-            if msg is None or self.ws.closed:
-                return
             try:
+                if msg is None or self.ws.closed:
+                    return
                 await self.ws.send_str(json.dumps(msg, separators=(",", ":")))
             except (ConnectionError, RuntimeError):
                 return
+            finally:
+                self._outbox.task_done()
 
     async def close(self, code: int, reason: str) -> None:
         if not self.ws.closed:
             await self.flush()
             await self.ws.close(code=code, message=reason.encode()[:120])
 
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close from a timer callback: the close runs as a task this session owns."""
+        self._tasks.spawn(self.close(code, reason))
+
     async def flush(self, timeout: float = 2.0) -> None:
-        """Let queued messages go out before a close."""
-        deadline = time.monotonic() + timeout
-        while not self._outbox.empty() and time.monotonic() < deadline and not self.ws.closed:
-            await asyncio.sleep(0.01)
+        """Let queued messages go out before a close (bounded: a socket that stalls is closed anyway)."""
+        if self._writer is None or self._writer.done():
+            return
+        try:
+            await asyncio.wait_for(self._outbox.join(), timeout)
+        except TimeoutError:
+            pass
 
     async def stop(self) -> None:
+        if self.join_timer is not None:
+            self.join_timer.cancel()
+        await self._tasks.cancel()
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
@@ -119,6 +138,7 @@ class SignalingEndpoint:
     def __init__(self, calls: CallService, conversation: Conversation, tokens: TokenService,
                  heartbeat: float = 5.0) -> None:
         self.calls = calls
+        self.clock = calls.clock
         self.conversation = conversation
         self.tokens = tokens
         self.heartbeat = heartbeat
@@ -127,8 +147,9 @@ class SignalingEndpoint:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=MAX_MESSAGE_BYTES)
         await ws.prepare(request)
-        session = SignalingSession(ws)
+        session = SignalingSession(ws, self.clock)
         session.start()
+        session.join_timer = self.clock.call_later(JOIN_DEADLINE, self._join_timed_out, session)
         self.sessions.add(session)
         try:
             await self._serve(session)
@@ -148,17 +169,8 @@ class SignalingEndpoint:
 
     async def _serve(self, session: SignalingSession) -> None:
         ws = session.ws
-        joined_deadline = asyncio.get_running_loop().time() + JOIN_DEADLINE
         while not ws.closed:
-            timeout = None
-            if session.claims is None:
-                timeout = max(0.0, joined_deadline - asyncio.get_running_loop().time())
-            try:
-                msg = await ws.receive(timeout=timeout)
-            except TimeoutError:
-                session.send(error("unauthorized", "send join with a token first"))
-                await session.close(4401, "join timeout")
-                return
+            msg = await ws.receive()
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                 return
             if msg.type is WSMsgType.ERROR:
@@ -209,7 +221,7 @@ class SignalingEndpoint:
             return
         if session.claims is None:
             raise CallError("not_joined", "send join with a token first")
-        if session.claims.expires_at < time.time():
+        if self.tokens.expired(session.claims.expires_at):
             raise AuthError("unauthorized", "token_expired: the token has expired")
         if isinstance(msg, Offer):
             self._check_call(session, msg.call_id)
@@ -260,6 +272,13 @@ class SignalingEndpoint:
             await self.calls.call_recording.consent(session, msg.call_id, msg.granted)
         elif isinstance(msg, (PauseRecording, ResumeRecording)):
             await self.calls.call_recording.pause(session, msg.call_id, isinstance(msg, PauseRecording))
+
+    def _join_timed_out(self, session: SignalingSession) -> None:
+        """No join within JOIN_DEADLINE: say why and close (the session owns the close)."""
+        session.join_timer = None
+        if session.claims is None and not session.ws.closed:
+            session.send(error("unauthorized", "send join with a token first"))
+            session.close_soon(4401, "join timeout")
 
     @staticmethod
     def _check_call(session: SignalingSession, call_id: str) -> None:

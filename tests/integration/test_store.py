@@ -11,6 +11,8 @@ import textwrap
 
 import pytest
 
+from media.clock import VirtualClock
+
 from signaling.state.redis_store import RedisStateStore
 from signaling.state.memory import MemoryStateStore
 
@@ -18,7 +20,7 @@ from signaling.state.memory import MemoryStateStore
 @pytest.fixture(params=["memory", "redis"])
 async def store(request, tmp_path):
     if request.param == "memory":
-        backend = MemoryStateStore(tmp_path)
+        backend = MemoryStateStore(tmp_path, VirtualClock())
     else:
         import redis.asyncio as aioredis
 
@@ -66,7 +68,10 @@ async def test_agent_reservation_is_atomic_and_expires(store):
     assert sum(results) == 1  # exactly one call wins the agent
     winner = f"c{results.index(True)}"
     assert await store.reserve_agent("a1", winner, 0.3)  # idempotent for the holder
-    await asyncio.sleep(0.45)
+    if isinstance(store, MemoryStateStore):
+        await store.clock.advance(0.45)  # the embedded store keeps time by its Clock
+    else:
+        await asyncio.sleep(0.45)  # Redis expires the key itself (PX)
     assert await store.reserve_agent("a1", "other", 0.3)  # expired by itself
     await store.release_agent("a1", "not-the-holder")
     assert not await store.reserve_agent("a1", "third", 0.3)

@@ -343,3 +343,34 @@ async def test_returning_customer_is_offered_to_their_last_agent():
     assert service.calls["c2"].offered_to == served_by
     assert other.claims.sub != served_by
     await service.close()
+
+
+# ---------------------------------------------------------------- timers on the virtual clock
+
+async def test_ring_timeout_and_wrap_up_end_when_the_clock_says_so():
+    clock = VirtualClock(1000.0)
+    service = CallService(SfuNode(), MemoryStateStore(None, clock), CallSettings(ring_timeout=30),
+                          queues=Queues.from_config([QueueConfig("general", wrap_up_s=60)], {}), clock=clock)
+    await service.start()
+    ann = FakeSession(Claims(Role.AGENT, "ann", None, None, 1e12, skills={"general": 3}))
+    await service.join(ann, ann.claims, None)
+    shopper = FakeSession(Claims(Role.SHOPPER, "s", "c1", None, 1e12))
+    await service.join(shopper, shopper.claims, {})
+    assert service.calls["c1"].offered_to == "ann" and service.agents["ann"].call_id == "c1"
+    await clock.advance(29)
+    assert service.agents["ann"].state is AgentState.RINGING
+    await clock.advance(2)
+    assert service.agents["ann"].state is AgentState.AWAY and service.agents["ann"].call_id is None
+    assert service.calls["c1"].state is CallState.WAITING and service.calls["c1"].offered_to is None
+    await service.presence.set_state(ann, "available")
+    await service.actions.accept(ann, "c1")
+    await service.ending.hangup(shopper, "c1")
+    wrap = service.agents["ann"].wrap_up
+    assert service.agents["ann"].state is AgentState.WRAP_UP and wrap is not None and wrap.call_id == "c1"
+    await clock.advance(59)
+    assert service.agents["ann"].state is AgentState.WRAP_UP
+    await clock.advance(2)
+    assert service.agents["ann"].state is AgentState.AVAILABLE and service.agents["ann"].wrap_up is None
+    record = await service.store.get_call("c1")
+    assert record["state"] == "ended" and record["end_reason"] == "hang_up" and record["ended_at"] == clock.now() - 61
+    await service.close()
