@@ -9,6 +9,7 @@ from enum import Enum
 import jwt
 
 from media.clock import Clock, SystemClock
+from signaling.errors import ErrorCode, SignalingError
 
 
 class Role(str, Enum):
@@ -17,13 +18,6 @@ class Role(str, Enum):
     SUPERVISOR = "supervisor"
     QA = "qa"
     ADMIN = "admin"
-
-
-class AuthError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +84,7 @@ class TokenService:
 
     def verify(self, token: str) -> Claims:
         if not token or not isinstance(token, str):
-            raise AuthError("unauthorized", "a token is required")
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "a token is required")
         try:
             data = jwt.decode(
                 token,
@@ -102,18 +96,18 @@ class TokenService:
                          "verify_nbf": False},
             )
         except jwt.InvalidTokenError as exc:
-            raise AuthError("unauthorized", f"the token is not valid ({exc})") from None
+            raise SignalingError(ErrorCode.UNAUTHORIZED, f"the token is not valid ({exc})") from None
         if not isinstance(data.get("exp"), (int, float)):
-            raise AuthError("unauthorized", "the token is not valid (exp must be a number)")
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "the token is not valid (exp must be a number)")
         if self.expired(float(data["exp"])):
-            raise AuthError("unauthorized", "token_expired: the token has expired")
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "token_expired: the token has expired")
         try:
             role = Role(data.get("role"))
         except ValueError:
-            raise AuthError("unauthorized", "the token names no known role") from None
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "the token names no known role") from None
         call_id = data.get("call")
         if role is Role.SHOPPER and not call_id:
-            raise AuthError("unauthorized", "a shopper token must name a call")
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "a shopper token must name a call")
         skills = data.get("skills")
         if not isinstance(skills, dict) or not all(
                 isinstance(k, str) and isinstance(v, int) for k, v in skills.items()):

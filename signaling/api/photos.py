@@ -6,12 +6,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from signaling.api.rest import authorize, json_error
-from signaling.auth import AuthError, Claims, Role, TokenService
+from signaling.auth import Claims, Role, TokenService
 from signaling.centre.calls import CallService
 from signaling.centre.conversation import Conversation
 from signaling.centre.figures import agents_of
-from signaling.errors import CallError
-from signaling.state.photos import MAX_PHOTO_BYTES, PhotoError, PhotoStore
+from signaling.errors import ErrorCode, SignalingError
+from signaling.state.photos import MAX_PHOTO_BYTES, PhotoStore
 from signaling.state.store import StateStore
 
 STAFF = {Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN}
@@ -38,7 +38,7 @@ class PhotoApi:
     @staticmethod
     def _own_call(claims: Claims, call_id: str) -> None:
         if claims.role is Role.SHOPPER and claims.call_id != call_id:
-            raise AuthError("forbidden", "your token is for another call")
+            raise SignalingError(ErrorCode.FORBIDDEN, "your token is for another call")
 
     async def upload_photo(self, request: web.Request) -> web.Response:
         call_id = request.match_info["call_id"]
@@ -46,18 +46,18 @@ class PhotoApi:
         self._own_call(claims, call_id)
         call = self.calls.calls.get(call_id)
         if call is None:
-            return json_error(404, "call_not_found", "photos can be sent only during a live call")
+            return json_error(ErrorCode.CALL_NOT_FOUND, "photos can be sent only during a live call")
         if claims.role is Role.AGENT and (call.agent is None or call.agent.identity != claims.sub):
-            raise AuthError("forbidden", "you are not the agent of this call")
+            raise SignalingError(ErrorCode.FORBIDDEN, "you are not the agent of this call")
         if request.content_length is not None and request.content_length > MAX_PHOTO_BYTES + 64 * 1024:
-            return json_error(413, "too_large", "photos are limited to 5 MB")
+            return json_error(ErrorCode.TOO_LARGE, "photos are limited to 5 MB")
         data = await _read_upload(request)
         try:
             result = await self.conversation.photo_uploaded(call_id, claims.role, claims.name, data)
-        except PhotoError as exc:
-            return json_error(413 if exc.code == "too_large" else 400, exc.code, exc.message)
-        except CallError as exc:
-            return json_error(409, exc.code, exc.message)
+        except SignalingError as exc:
+            # the photo itself has its own codes; the call having ended meanwhile is a 409
+            photo = exc.code in (ErrorCode.TOO_LARGE, ErrorCode.NOT_AN_IMAGE)
+            return json_error(exc.code, exc.message, None if photo else 409)
         return web.json_response(result, status=201)
 
     async def get_photo(self, request: web.Request) -> web.StreamResponse:
@@ -67,11 +67,11 @@ class PhotoApi:
         if claims.role is Role.AGENT:
             record = await self.store.get_call(call_id)
             if record is None or claims.sub not in agents_of(record):
-                raise AuthError("forbidden", "you did not handle this call")
+                raise SignalingError(ErrorCode.FORBIDDEN, "you did not handle this call")
         try:
             path = self.photos.open(call_id, photo_id)
-        except PhotoError as exc:
-            return json_error(404, exc.code, exc.message)
+        except SignalingError as exc:
+            return json_error(exc.code, exc.message, 404)
         return web.FileResponse(path, headers={"Content-Type": "image/jpeg",
                                                "Cache-Control": "private, max-age=300"})
 

@@ -1,7 +1,7 @@
 """The WebSocket protocol, version 1 (docs/protocol.md): typed messages validated at the edge.
 
 Inside the server nothing re-checks raw dicts: ``parse`` returns one of the message classes
-below or raises :class:`ProtocolError` with a stable code.
+below or raises :class:`~signaling.errors.SignalingError` with a stable code.
 """
 
 from __future__ import annotations
@@ -10,16 +10,10 @@ from typing import Any, Union
 
 import msgspec
 
+from signaling.errors import ErrorCode, SignalingError
+
 VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
-
-
-class ProtocolError(Exception):
-    def __init__(self, code: str, message: str, ref: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.ref = ref
 
 
 class _Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=False, kw_only=True):
@@ -134,23 +128,23 @@ _decoder = msgspec.json.Decoder()
 
 def parse(raw: str | bytes) -> ClientMessage:
     if len(raw) > MAX_MESSAGE_BYTES:
-        raise ProtocolError("message_too_large", f"messages are limited to {MAX_MESSAGE_BYTES} bytes")
+        raise SignalingError(ErrorCode.MESSAGE_TOO_LARGE, f"messages are limited to {MAX_MESSAGE_BYTES} bytes")
     try:
         obj = _decoder.decode(raw)
     except msgspec.DecodeError as exc:
-        raise ProtocolError("bad_json", f"the message is not valid JSON ({exc})") from None
+        raise SignalingError(ErrorCode.BAD_JSON, f"the message is not valid JSON ({exc})") from None
     if not isinstance(obj, dict):
-        raise ProtocolError("invalid_message", "a message must be a JSON object")
+        raise SignalingError(ErrorCode.INVALID_MESSAGE, "a message must be a JSON object")
     ref = obj.get("id") if isinstance(obj.get("id"), str) else None
     if obj.get("v") != VERSION:
-        raise ProtocolError("unsupported_version", f"protocol version must be {VERSION}", ref)
+        raise SignalingError(ErrorCode.UNSUPPORTED_VERSION, f"protocol version must be {VERSION}", ref)
     kind = obj.get("type")
     if not isinstance(kind, str) or kind not in TYPES:
-        raise ProtocolError("unknown_type", f"unknown message type {kind!r}", ref)
+        raise SignalingError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}", ref)
     try:
         return msgspec.convert(obj, ClientMessage)
     except msgspec.ValidationError as exc:
-        raise ProtocolError("invalid_message", f"{kind}: {exc}", ref) from None
+        raise SignalingError(ErrorCode.INVALID_MESSAGE, f"{kind}: {exc}", ref) from None
 
 
 def message(msg_type: str, /, **fields: Any) -> dict[str, Any]:
@@ -158,5 +152,5 @@ def message(msg_type: str, /, **fields: Any) -> dict[str, Any]:
     return {"v": VERSION, "type": msg_type, **{k: v for k, v in fields.items() if v is not None}}
 
 
-def error(code: str, text: str, ref: str | None = None) -> dict[str, Any]:
-    return message("error", code=code, message=text, ref=ref)
+def error(code: ErrorCode, text: str, ref: str | None = None) -> dict[str, Any]:
+    return message("error", code=ErrorCode(code).value, message=text, ref=ref)

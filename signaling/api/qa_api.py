@@ -18,6 +18,7 @@ from signaling.api.rest import authorize, json_error
 from signaling.auth import Claims, Role, TokenService
 from signaling.centre.figures import call_facts, first_event_at
 from signaling.centre.recording import RecordingService
+from signaling.errors import ErrorCode
 from signaling.state.photos import PhotoStore
 from signaling.state.store import StateStore
 
@@ -110,7 +111,7 @@ class QaApi:
         call_id = request.match_info["call_id"]
         record = await self.store.get_call(call_id)
         if record is None:
-            return json_error(404, "call_not_found", f"no call {call_id!r}")
+            return json_error(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
         composite = dict(record.get("composite") or {})
         job = self.recording.jobs.get(call_id)
         if job is not None and getattr(job, "state", None) in ("queued", "running"):
@@ -146,14 +147,14 @@ class QaApi:
         call_id = request.match_info["call_id"]
         record = await self.store.get_call(call_id)
         if record is None or not record.get("recordings"):
-            return json_error(404, "call_not_found", "no recording for this call")
+            return json_error(ErrorCode.CALL_NOT_FOUND, "no recording for this call")
         try:
             body = await request.json()
         except ValueError:
             body = {}
         layout = body.get("layout") if isinstance(body, dict) else None
         if layout not in (None, "side_by_side", "pip"):
-            return json_error(400, "invalid_message", "layout must be side_by_side or pip")
+            return json_error(ErrorCode.INVALID_MESSAGE, "layout must be side_by_side or pip")
         start = first_event_at(record, "connected") or first_event_at(record, "accepted")
         job = self.recording.recorder.compose(call_id, start=start, end=record.get("ended_at"),
                                               layout=layout)
@@ -167,18 +168,18 @@ class QaApi:
         try:
             body = await request.json()
         except ValueError:
-            return json_error(400, "bad_json", "send {\"scores\": {criterion: 0-5}, \"comment\": …}")
+            return json_error(ErrorCode.BAD_JSON, "send {\"scores\": {criterion: 0-5}, \"comment\": …}")
         scores = body.get("scores") if isinstance(body, dict) else None
         if not isinstance(scores, dict) or not scores or any(
                 k not in SCORE_CRITERIA or not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 5
                 for k, v in scores.items()):
-            return json_error(400, "invalid_message",
+            return json_error(ErrorCode.INVALID_MESSAGE,
                               f"scores: 0-5 for each of {', '.join(SCORE_CRITERIA)}")
         comment = body.get("comment", "")
         if not isinstance(comment, str):
-            return json_error(400, "invalid_message", "comment must be text")
+            return json_error(ErrorCode.INVALID_MESSAGE, "comment must be text")
         if await self.store.get_call(call_id) is None:
-            return json_error(404, "call_not_found", f"no call {call_id!r}")
+            return json_error(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
         card = {"scores": scores, "comment": comment.strip()[:4000], "by": claims.sub, "at": self.clock.now(),
                 "total": round(sum(scores.values()) / (5 * len(scores)) * 100)}
         await self.store.update_call(call_id, {"scorecard": card})
@@ -215,13 +216,13 @@ class QaApi:
     async def media(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
         if not self.signer.check(path, request.query.get("exp", ""), request.query.get("sig", "")):
-            return json_error(403, "forbidden", "this media link is not valid or has expired")
+            return json_error(ErrorCode.FORBIDDEN, "this media link is not valid or has expired")
         try:
             file = self.recording.recorder.resolve(path)
         except Exception:  # the recorder refuses anything outside its directory
-            return json_error(404, "not_found", "no such media")
+            return json_error(ErrorCode.NOT_FOUND, "no such media")
         if not file.is_file():
-            return json_error(404, "not_found", "no such media")
+            return json_error(ErrorCode.NOT_FOUND, "no such media")
         # FileResponse answers Range requests (seeking in <video>) and sets the type.
         return web.FileResponse(file, headers={"Cache-Control": "private, max-age=300"})
 

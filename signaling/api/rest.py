@@ -5,22 +5,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from signaling.auth import AuthError, Claims, Role, TokenService
+from signaling.auth import Claims, Role, TokenService
 from signaling.centre.calls import CallService
 from signaling.centre.figures import call_facts, figures
-from signaling.errors import CallError
+from signaling.errors import ErrorCode, SignalingError
 from signaling.state.store import StateStore
 
 STAFF = {Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN}
 MANAGERS = {Role.SUPERVISOR, Role.QA, Role.ADMIN}
 
 
-class BadBody(Exception):
-    """A request body that is not the JSON object the route expects (answered 400 bad_json)."""
 
-
-def json_error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+def json_error(code: ErrorCode, message: str, status: int | None = None) -> web.Response:
+    """An HTTP refusal: the code's own status unless ``status`` says otherwise."""
+    return web.json_response({"error": {"code": code.value, "message": message}},
+                             status=status or code.status)
 
 
 def bearer_claims(request: web.Request, tokens: TokenService, allow_query: bool = False) -> Claims:
@@ -30,7 +29,7 @@ def bearer_claims(request: web.Request, tokens: TokenService, allow_query: bool 
         return tokens.verify(token.strip())
     if allow_query and request.query.get("token"):
         return tokens.verify(request.query["token"])
-    raise AuthError("unauthorized", "send Authorization: Bearer <token>")
+    raise SignalingError(ErrorCode.UNAUTHORIZED, "send Authorization: Bearer <token>")
 
 
 def authorize(request: web.Request, tokens: TokenService, roles: set[Role],
@@ -38,7 +37,7 @@ def authorize(request: web.Request, tokens: TokenService, roles: set[Role],
     """The request's verified claims, if its role is one of ``roles``."""
     claims = bearer_claims(request, tokens, allow_query)
     if claims.role not in roles:
-        raise AuthError("forbidden", f"the {claims.role.value} role may not do this")
+        raise SignalingError(ErrorCode.FORBIDDEN, f"the {claims.role.value} role may not do this")
     return claims
 
 
@@ -77,7 +76,7 @@ class RestApi:
 
     def _own_call(self, claims: Claims, call_id: str) -> None:
         if claims.role is Role.SHOPPER and claims.call_id != call_id:
-            raise AuthError("forbidden", "your token is for another call")
+            raise SignalingError(ErrorCode.FORBIDDEN, "your token is for another call")
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({
@@ -90,7 +89,7 @@ class RestApi:
         try:
             limit = max(1, min(1000, int(request.query.get("limit", "100"))))
         except ValueError:
-            return json_error(400, "invalid_message", "limit must be a number")
+            return json_error(ErrorCode.INVALID_MESSAGE, "limit must be a number")
         records = await self.store.list_calls(limit=limit, since=_number(request, "from"),
                                               until=_number(request, "to"))
         agent, queue, wanted = (request.query.get(k) for k in ("agent", "queue", "outcome"))
@@ -109,7 +108,7 @@ class RestApi:
         self._own_call(claims, call_id)
         record = await self.store.get_call(call_id)
         if record is None:
-            return json_error(404, "call_not_found", f"no call {call_id!r}")
+            return json_error(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
         return web.json_response({**record, "outcome": call_facts(record)["outcome"]})
 
     async def _shopper_body(self, request: web.Request, shape: str) -> tuple[str, Claims, dict]:
@@ -122,7 +121,7 @@ class RestApi:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise BadBody(f"send a JSON object: {shape}")
+            raise SignalingError(ErrorCode.BAD_JSON, f"send a JSON object: {shape}")
         return call_id, claims, body
 
     async def rate(self, request: web.Request) -> web.Response:
@@ -130,18 +129,18 @@ class RestApi:
         score = body.get("score")
         comment = body.get("comment", "")
         if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-            return json_error(400, "invalid_message", "score must be a whole number from 1 to 5")
+            return json_error(ErrorCode.INVALID_MESSAGE, "score must be a whole number from 1 to 5")
         if not isinstance(comment, str):
-            return json_error(400, "invalid_message", "comment must be text")
+            return json_error(ErrorCode.INVALID_MESSAGE, "comment must be text")
         record = await self.store.get_call(call_id)
         if record is None:
-            return json_error(404, "call_not_found", f"no call {call_id!r}")
+            return json_error(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
         if record.get("state") != "ended":
-            return json_error(409, "invalid_state", "rate the call once it has ended")
+            return json_error(ErrorCode.INVALID_STATE, "rate the call once it has ended")
         if call_facts(record)["outcome"] != "answered":
-            return json_error(409, "invalid_state", "only an answered call can be rated")
+            return json_error(ErrorCode.INVALID_STATE, "only an answered call can be rated")
         if record.get("rating"):
-            return json_error(409, "invalid_state", "this call has already been rated")
+            return json_error(ErrorCode.INVALID_STATE, "this call has already been rated")
         rating = {"score": score, "comment": comment.strip()[:2000], "at": self.calls.clock.now()}
         await self.store.update_call(call_id, {"rating": rating})
         await self.store.append_call_event(call_id, {"type": "rated", "at": rating["at"], "score": score})
@@ -155,13 +154,14 @@ class RestApi:
             request, '{"name": "…", "contact": "phone or e-mail", "question": "…"}')
         fields = {k: body.get(k) for k in ("name", "contact", "question")}
         if not all(isinstance(fields[k], str) and fields[k].strip() for k in ("name", "contact")):
-            return json_error(400, "invalid_message", "name and phone or e-mail are needed")
+            return json_error(ErrorCode.INVALID_MESSAGE, "name and phone or e-mail are needed")
         request_ = {"name": fields["name"].strip()[:120], "contact": fields["contact"].strip()[:200],
                     "question": (fields["question"] or "").strip()[:2000] if isinstance(fields["question"], (str, type(None))) else ""}
         try:
             await self.calls.ending.request_callback(None, call_id, request_, claims=claims)
-        except CallError as exc:
-            return json_error(404 if exc.code == "call_not_found" else 409, exc.code, exc.message)
+        except SignalingError as exc:
+            # a refusal of the contact centre here is about the call's state
+            return json_error(exc.code, exc.message, None if exc.code.status in (404, 409) else 409)
         return web.json_response({"call_id": call_id, "status": "open"}, status=201)
 
     async def list_callbacks(self, request: web.Request) -> web.Response:
@@ -197,12 +197,10 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
     """Auth failures and unknown routes answer JSON with a stable code, never a traceback."""
     try:
         return await handler(request)
-    except AuthError as exc:
-        return json_error(403 if exc.code == "forbidden" else 401, exc.code, exc.message)
-    except BadBody as exc:
-        return json_error(400, "bad_json", str(exc))
+    except SignalingError as exc:
+        return json_error(exc.code, exc.message)
     except web.HTTPException as exc:
         if request.path.startswith("/api/") and exc.status >= 400:
-            code = {404: "not_found", 413: "too_large"}.get(exc.status, "bad_request")
-            return json_error(exc.status, code, exc.reason)
+            code = {404: ErrorCode.NOT_FOUND, 413: ErrorCode.TOO_LARGE}.get(exc.status, ErrorCode.BAD_REQUEST)
+            return json_error(code, exc.reason, exc.status)
         raise

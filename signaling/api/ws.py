@@ -28,7 +28,6 @@ from signaling.api.protocol import (
     MonitorModeChange,
     Offer,
     PauseRecording,
-    ProtocolError,
     RecordingConsent,
     ResumeRecording,
     SetState,
@@ -39,10 +38,10 @@ from signaling.api.protocol import (
     error,
     parse,
 )
-from signaling.auth import AuthError, Claims, Role, TokenService
+from signaling.auth import Claims, Role, TokenService
 from signaling.centre.calls import CallService
 from signaling.centre.conversation import Conversation
-from signaling.errors import CallError
+from signaling.errors import CloseCode, ErrorCode, SignalingError
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +92,7 @@ class SignalingSession:
             self._outbox.put_nowait(msg)
         except asyncio.QueueFull:
             logger.warning("session %s outbox full; closing a client that does not read", self.session_id)
-            self._tasks.spawn(self.close(1008, "not reading"))
+            self._tasks.spawn(self.close(CloseCode.POLICY, "not reading"))
 
     async def _write(self) -> None:
         while True:
@@ -178,16 +177,16 @@ class SignalingEndpoint:
                 logger.info("session %s socket error: %s", session.session_id, ws.exception())
                 return
             if msg.type is WSMsgType.BINARY:
-                session.send(error("bad_json", "binary frames are not part of the protocol"))
+                session.send(error(ErrorCode.BAD_JSON, "binary frames are not part of the protocol"))
                 continue
             if msg.type is not WSMsgType.TEXT:
                 continue
             if not session.bucket.take():
                 session.violations += 1
                 if session.violations == 1 or session.violations % 50 == 0:
-                    session.send(error("rate_limited", "too many messages; slow down"))
+                    session.send(error(ErrorCode.RATE_LIMITED, "too many messages; slow down"))
                 if session.violations > MAX_VIOLATIONS:
-                    await session.close(1008, "message flood")
+                    await session.close(CloseCode.POLICY, "message flood")
                     return
                 continue
             await self._handle_text(session, msg.data)
@@ -198,21 +197,18 @@ class SignalingEndpoint:
             parsed = parse(data)
             ref = parsed.id
             await self._dispatch(session, parsed)
-        except ProtocolError as exc:
-            session.send(error(exc.code, exc.message, exc.ref))
-        except CallError as exc:
-            session.send(error(exc.code, exc.message, ref))
-        except AuthError as exc:
-            session.send(error(exc.code, exc.message, ref))
-            await session.close(4401, "unauthorized")
+        except SignalingError as exc:
+            session.send(error(exc.code, exc.message, exc.ref if exc.ref is not None else ref))
+            if exc.code is ErrorCode.UNAUTHORIZED:  # a bad or expired token ends the connection
+                await session.close(CloseCode.UNAUTHORIZED, "unauthorized")
         except Exception:
             logger.exception("session %s: message failed", session.session_id)
-            session.send(error("internal_error", "something went wrong on our side", ref))
+            session.send(error(ErrorCode.INTERNAL_ERROR, "something went wrong on our side", ref))
 
     async def _dispatch(self, session: SignalingSession, msg: Any) -> None:
         if isinstance(msg, Join):
             if session.claims is not None:
-                raise CallError("already_joined", "this connection has already joined")
+                raise SignalingError(ErrorCode.ALREADY_JOINED, "this connection has already joined")
             claims = self.tokens.verify(msg.token)
             session.claims = claims
             if claims.role is not Role.SHOPPER and msg.context:
@@ -220,9 +216,9 @@ class SignalingEndpoint:
             await self.calls.join(session, claims, msg.context)
             return
         if session.claims is None:
-            raise CallError("not_joined", "send join with a token first")
+            raise SignalingError(ErrorCode.NOT_JOINED, "send join with a token first")
         if self.tokens.expired(session.claims.expires_at):
-            raise AuthError("unauthorized", "token_expired: the token has expired")
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "token_expired: the token has expired")
         if isinstance(msg, Offer):
             self._check_call(session, msg.call_id)
             await self.calls.negotiation.offer(session, msg.call_id, msg.sdp)
@@ -244,7 +240,7 @@ class SignalingEndpoint:
             await self.calls.presence.set_state(session, msg.state)
         elif isinstance(msg, Leave):
             await self.calls.ending.leave(session)
-            await session.close(1000, "left")
+            await session.close(CloseCode.LEFT, "left")
         elif isinstance(msg, Chat):
             self._check_call(session, msg.call_id)
             await self.conversation.chat(session, msg.call_id, msg.text)
@@ -257,7 +253,7 @@ class SignalingEndpoint:
         elif isinstance(msg, CallbackRequest):
             self._check_call(session, msg.call_id)
             if not msg.name.strip() or not msg.contact.strip():
-                raise CallError("invalid_message", "callback: name and phone or e-mail are needed")
+                raise SignalingError(ErrorCode.INVALID_MESSAGE, "callback: name and phone or e-mail are needed")
             await self.calls.ending.request_callback(session, msg.call_id, {
                 "name": msg.name.strip()[:120], "contact": msg.contact.strip()[:200],
                 "question": msg.question.strip()[:2000]})
@@ -277,16 +273,16 @@ class SignalingEndpoint:
         """No join within JOIN_DEADLINE: say why and close (the session owns the close)."""
         session.join_timer = None
         if session.claims is None and not session.ws.closed:
-            session.send(error("unauthorized", "send join with a token first"))
-            session.close_soon(4401, "join timeout")
+            session.send(error(ErrorCode.UNAUTHORIZED, "send join with a token first"))
+            session.close_soon(CloseCode.UNAUTHORIZED, "join timeout")
 
     @staticmethod
     def _check_call(session: SignalingSession, call_id: str) -> None:
         claims = session.claims
         assert claims is not None
         if claims.role is Role.SHOPPER and claims.call_id != call_id:
-            raise CallError("forbidden", "your token is for another call")
+            raise SignalingError(ErrorCode.FORBIDDEN, "your token is for another call")
 
     async def close_all(self) -> None:
         for session in list(self.sessions):
-            await session.close(1001, "server shutting down")
+            await session.close(CloseCode.GOING_AWAY, "server shutting down")

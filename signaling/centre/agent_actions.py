@@ -11,7 +11,7 @@ from signaling.centre.agents import Agent, AgentState
 from signaling.centre.call import LIVE_MEDIA_STATES, CallState, Party
 from signaling.centre.negotiation import PartyObserver
 from signaling.centre.session import Session
-from signaling.errors import CallError
+from signaling.errors import ErrorCode, SignalingError
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService
@@ -26,7 +26,7 @@ class AgentActions:
         agent = service.presence.agent_for(session)
         call = service.live_call(call_id)
         if call.state is not CallState.RINGING or call.offered_to != agent.agent_id:
-            raise CallError("invalid_state", "this call is not ringing for you")
+            raise SignalingError(ErrorCode.INVALID_STATE, "this call is not ringing for you")
         now = service.clock.now()
         call.state = CallState.CONNECTING
         call.answered_at = call.answered_at or now
@@ -58,7 +58,7 @@ class AgentActions:
         agent = self.service.presence.agent_for(session)
         call = self.service.live_call(call_id)
         if call.state is not CallState.RINGING or call.offered_to != agent.agent_id:
-            raise CallError("invalid_state", "this call is not ringing for you")
+            raise SignalingError(ErrorCode.INVALID_STATE, "this call is not ringing for you")
         await self.service.dispatch.withdraw(call_id, "declined", AgentState.AVAILABLE)
 
     async def transfer(self, session: Session, call_id: str, to_agent: str | None,
@@ -68,18 +68,18 @@ class AgentActions:
         agent = service.presence.agent_for(session)
         call = service.live_call(call_id)
         if call.agent is None or call.agent.identity != agent.agent_id or call.state not in LIVE_MEDIA_STATES:
-            raise CallError("invalid_state", "you can only transfer a call you are in")
+            raise SignalingError(ErrorCode.INVALID_STATE, "you can only transfer a call you are in")
         target: Agent | None = None
         if to_agent:
             target = service.agents.get(to_agent)
             if target is None or target.session is None or target.state is not AgentState.AVAILABLE \
                     or target is agent:
-                raise CallError("invalid_state", f"agent {to_agent!r} is not available")
+                raise SignalingError(ErrorCode.INVALID_STATE, f"agent {to_agent!r} is not available")
         elif to_queue:
             if to_queue not in service.queues.configs:
-                raise CallError("invalid_message", f"no queue {to_queue!r}")
+                raise SignalingError(ErrorCode.INVALID_MESSAGE, f"no queue {to_queue!r}")
         else:
-            raise CallError("invalid_message", "transfer needs to_agent or to_queue")
+            raise SignalingError(ErrorCode.INVALID_MESSAGE, "transfer needs to_agent or to_queue")
         old = call.agent
         call.agent = None
         call.state = CallState.WAITING

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from signaling.auth import Role
 from signaling.centre.call import Call
 from signaling.centre.session import Session
-from signaling.errors import CallError
+from signaling.errors import ErrorCode, SignalingError
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService
@@ -38,9 +38,9 @@ class CallRecording:
     async def consent(self, session: Session, call_id: str, granted: bool) -> None:
         call = self.service.live_call(call_id)
         if call.shopper.session is not session:
-            raise CallError("forbidden", "only the shopper answers the recording question")
+            raise SignalingError(ErrorCode.FORBIDDEN, "only the shopper answers the recording question")
         if self.service.recording is None:
-            raise CallError("invalid_state", "recording is not available on this server")
+            raise SignalingError(ErrorCode.INVALID_STATE, "recording is not available on this server")
         await self._ask(self.service.recording.consent(call, granted))
         self.attach(call)
 
@@ -48,16 +48,11 @@ class CallRecording:
         call = self.service.live_call(call_id)
         party = call.party_of(session)
         if party is None or party.role is not Role.AGENT:
-            raise CallError("forbidden", "only the agent of this call can pause the recording")
+            raise SignalingError(ErrorCode.FORBIDDEN, "only the agent of this call can pause the recording")
         if self.service.recording is None:
-            raise CallError("invalid_state", "this call is not being recorded")
+            raise SignalingError(ErrorCode.INVALID_STATE, "this call is not being recorded")
         await self._ask(self.service.recording.pause(call, paused, by=party.identity))
 
     @staticmethod
     async def _ask(coro: Any) -> None:
-        from signaling.centre.recording import RecordingError
-
-        try:
-            await coro
-        except RecordingError as exc:
-            raise CallError(exc.code, exc.message) from None
+        await coro  # RecordingService refuses with a SignalingError of its own

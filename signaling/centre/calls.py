@@ -44,7 +44,7 @@ from signaling.centre.routing import Router, SkillRouter
 from signaling.centre.session import Session
 from signaling.centre.supervision import Supervision
 from signaling.centre.wrap_up import WrapUps
-from signaling.errors import CallError
+from signaling.errors import ErrorCode, SignalingError
 from signaling.state.store import StateStore
 
 logger = logging.getLogger(__name__)
@@ -125,16 +125,16 @@ class CallService:
         call = self.calls.get(call_id)
         if call is not None:
             if call.shopper.identity != claims.sub:
-                raise CallError("forbidden", "this call belongs to somebody else")
+                raise SignalingError(ErrorCode.FORBIDDEN, "this call belongs to somebody else")
             await self.reconnect.resume(call, call.shopper, session)
             session.send(self.joined(call, call.shopper, resumed=True))
             if call.state is CallState.WAITING:
                 self.dispatch.send_position(call)
             return
         if await self.store.get_call(call_id) is not None:
-            raise CallError("invalid_state", "this call has already ended; start a new one")
+            raise SignalingError(ErrorCode.INVALID_STATE, "this call has already ended; start a new one")
         if self.closing:
-            raise CallError("invalid_state", "the server is shutting down")
+            raise SignalingError(ErrorCode.INVALID_STATE, "the server is shutting down")
         now = self.clock.now()
         context = _clean_context(context)
         customer = claims.customer_id or (str(context["customer_id"]) if context.get("customer_id") else None)
@@ -161,7 +161,7 @@ class CallService:
     def live_call(self, call_id: str) -> Call:
         call = self.calls.get(call_id)
         if call is None or call.state is CallState.ENDED:
-            raise CallError("call_not_found", f"no live call {call_id!r}")
+            raise SignalingError(ErrorCode.CALL_NOT_FOUND, f"no live call {call_id!r}")
         return call
 
     def send_state(self, call: Call) -> None:

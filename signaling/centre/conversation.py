@@ -15,7 +15,7 @@ from signaling.auth import Role
 from signaling.centre.call import LIVE_MEDIA_STATES, Call, Party
 from signaling.centre.calls import CallService
 from signaling.centre.session import Session
-from signaling.errors import CallError
+from signaling.errors import ErrorCode, SignalingError
 from signaling.state.photos import PhotoStore
 
 MAX_CHAT_CHARS = 2000
@@ -30,17 +30,17 @@ class Conversation:
         call = self.calls.live_call(call_id)
         party = call.party_of(session)
         if party is None:
-            raise CallError("forbidden", "you are not in this call")
+            raise SignalingError(ErrorCode.FORBIDDEN, "you are not in this call")
         if party.role is Role.SUPERVISOR and (party.mode is None or party.mode.value != "barge"):
-            raise CallError("forbidden", "barge in before writing in this call")
+            raise SignalingError(ErrorCode.FORBIDDEN, "barge in before writing in this call")
         return call, party
 
     async def chat(self, session: Session, call_id: str, text: str) -> None:
         text = text.strip()
         if not text:
-            raise CallError("invalid_message", "chat: text is empty")
+            raise SignalingError(ErrorCode.INVALID_MESSAGE, "chat: text is empty")
         if len(text) > MAX_CHAT_CHARS:
-            raise CallError("invalid_message", f"chat: at most {MAX_CHAT_CHARS} characters")
+            raise SignalingError(ErrorCode.INVALID_MESSAGE, f"chat: at most {MAX_CHAT_CHARS} characters")
         call, party = self._speaker(session, call_id)
         chat_id = "m_" + uuid.uuid4().hex[:10]
         at = self.calls.clock.now()
@@ -60,17 +60,17 @@ class Conversation:
         call = self.calls.live_call(call_id)
         party = call.party_of(session)
         if party is None or party.role is not Role.AGENT:
-            raise CallError("forbidden", "only the agent of this call can take a snapshot")
+            raise SignalingError(ErrorCode.FORBIDDEN, "only the agent of this call can take a snapshot")
         if call.state not in LIVE_MEDIA_STATES:
-            raise CallError("invalid_state", "the call has no video yet")
+            raise SignalingError(ErrorCode.INVALID_STATE, "the call has no video yet")
         participant = self.calls.sfu.room(call_id).get(call.shopper.participant_id)
         publisher = participant.publishers.get("video") if participant else None
         if publisher is None:
-            raise CallError("invalid_state", "the shopper is not sending video")
+            raise SignalingError(ErrorCode.INVALID_STATE, "the shopper is not sending video")
         frames = publisher.picture_frames()
         image = await asyncio.get_running_loop().run_in_executor(None, decode_picture, frames)
         if image is None:
-            raise CallError("invalid_state", "no picture yet; try again in a second")
+            raise SignalingError(ErrorCode.INVALID_STATE, "no picture yet; try again in a second")
         photo_id, width, height = await self.photos.save_image(call_id, image)
         await self._announce(call, photo_id, width, height, "agent", party.name, "snapshot",
                              only=[party] + call.monitors)

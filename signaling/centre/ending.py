@@ -17,7 +17,7 @@ from signaling.auth import Claims, Role
 from signaling.centre.agents import AgentState
 from signaling.centre.call import LIVE_MEDIA_STATES, Call, CallState
 from signaling.centre.session import Session
-from signaling.errors import CallError
+from signaling.errors import ErrorCode, SignalingError
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService
@@ -33,7 +33,7 @@ class Ending:
         call = self.service.live_call(call_id)
         party = call.party_of(session)
         if party is None or party.role is Role.SUPERVISOR:
-            raise CallError("forbidden", "you are not in this call")
+            raise SignalingError(ErrorCode.FORBIDDEN, "you are not in this call")
         await self.end_call(call, CloseReason.HANG_UP, by=party.role.value)
 
     async def leave(self, session: Session) -> None:
@@ -51,15 +51,15 @@ class Ending:
         service = self.service
         claims = claims or (session.claims if session is not None else None)
         if claims is None or claims.role is not Role.SHOPPER or claims.call_id != call_id:
-            raise CallError("forbidden", "only the shopper of this call can ask for a callback")
+            raise SignalingError(ErrorCode.FORBIDDEN, "only the shopper of this call can ask for a callback")
         call = service.calls.get(call_id)
         if call is not None and call.state in LIVE_MEDIA_STATES:
-            raise CallError("invalid_state", "you are already talking to an expert")
+            raise SignalingError(ErrorCode.INVALID_STATE, "you are already talking to an expert")
         record = await service.store.get_call(call_id)
         if record is None:
-            raise CallError("call_not_found", f"no call {call_id!r}")
+            raise SignalingError(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
         if record.get("callback"):
-            raise CallError("invalid_state", "a callback was already requested for this call")
+            raise SignalingError(ErrorCode.INVALID_STATE, "a callback was already requested for this call")
         entry = {**request, "at": service.clock.now()}
         await service.store.add_callback(call_id, entry)
         if call is not None:

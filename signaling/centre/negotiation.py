@@ -10,7 +10,7 @@ from signaling.api.protocol import message
 from signaling.auth import Role
 from signaling.centre.call import LIVE_MEDIA_STATES, Call, CallState, Party
 from signaling.centre.session import Session
-from signaling.errors import CallError
+from signaling.errors import ErrorCode, SignalingError
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService
@@ -24,12 +24,12 @@ class Negotiation:
         call = self.service.live_call(call_id)
         party = call.party_of(session)
         if party is None:
-            raise CallError("forbidden", "you are not in this call")
+            raise SignalingError(ErrorCode.FORBIDDEN, "you are not in this call")
         if call.state not in LIVE_MEDIA_STATES and party.role is not Role.SHOPPER:
-            raise CallError("invalid_state", f"the call is {call.state.value}, not accepted yet")
+            raise SignalingError(ErrorCode.INVALID_STATE, f"the call is {call.state.value}, not accepted yet")
         participant = self.service.sfu.room(call_id).get(party.participant_id)
         if participant is None:
-            raise CallError("invalid_state", "this call has no media session yet")
+            raise SignalingError(ErrorCode.INVALID_STATE, "this call has no media session yet")
         return call, party, participant
 
     async def offer(self, session: Session, call_id: str, sdp: str) -> None:
@@ -37,7 +37,7 @@ class Negotiation:
         try:
             answer = await participant.negotiate(sdp)
         except BadSdpError as exc:
-            raise CallError("bad_sdp", str(exc)) from None
+            raise SignalingError(ErrorCode.BAD_SDP, str(exc)) from None
         if call.state is not CallState.ENDED:
             session.send(message("answer", call_id=call_id, sdp=answer))
 
@@ -46,7 +46,7 @@ class Negotiation:
         try:
             await participant.add_candidate(candidate)
         except BadCandidateError as exc:
-            raise CallError("bad_candidate", str(exc)) from None
+            raise SignalingError(ErrorCode.BAD_CANDIDATE, str(exc)) from None
 
 
 class PartyObserver:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from signaling.api.protocol import message
+from signaling.api.protocol import error, message
 from signaling.auth import Claims, Role
 from signaling.centre.agents import Agent, AgentState
 from signaling.centre.call import CallState
 from signaling.centre.session import Session
-from signaling.errors import CallError
+from signaling.errors import CloseCode, ErrorCode, SignalingError
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService
@@ -24,10 +24,10 @@ class Presence:
         """The agent this connection speaks for (refused unless it is the agent's current one)."""
         claims = session.claims
         if claims is None or claims.role is not Role.AGENT:
-            raise CallError("forbidden", "only an agent can do this")
+            raise SignalingError(ErrorCode.FORBIDDEN, "only an agent can do this")
         agent = self.agents.get(claims.sub)
         if agent is None or agent.session is not session:
-            raise CallError("invalid_state", "this connection is not the agent's current one")
+            raise SignalingError(ErrorCode.INVALID_STATE, "this connection is not the agent's current one")
         return agent
 
     async def sign_in(self, session: Session, claims: Claims) -> None:
@@ -43,8 +43,8 @@ class Presence:
         else:
             old, agent.session = agent.session, session
             if old is not None and old is not session:
-                old.send(message("error", code="replaced", message="signed in from another window"))
-                service.spawn(old.close(4409, "signed in elsewhere"))
+                old.send(error(ErrorCode.REPLACED, "signed in from another window"))
+                service.spawn(old.close(CloseCode.REPLACED, "signed in elsewhere"))
             call = service.calls.get(agent.call_id or "")
             if call is not None and call.agent is not None and call.agent.identity == agent.agent_id:
                 resumed = call
@@ -67,9 +67,9 @@ class Presence:
         agent = self.agent_for(session)
         allowed = {AgentState.AVAILABLE.value, AgentState.AWAY.value}
         if state not in allowed:
-            raise CallError("invalid_message", f"state must be one of {sorted(allowed)}")
+            raise SignalingError(ErrorCode.INVALID_MESSAGE, f"state must be one of {sorted(allowed)}")
         if agent.state in (AgentState.RINGING, AgentState.BUSY):
-            raise CallError("invalid_state", "finish the current call first")
+            raise SignalingError(ErrorCode.INVALID_STATE, "finish the current call first")
         agent.set_state(AgentState(state), self.service.clock.now())
         session.send(message("agent-state", state=agent.state.value))
         self.service.dashboard.changed()

@@ -15,6 +15,7 @@ from signaling.api.protocol import message
 from signaling.auth import Role
 from signaling.centre.call import Call, CallState, Party
 from signaling.centre.session import Session
+from signaling.errors import CloseCode
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService
@@ -31,7 +32,7 @@ class Reconnect:
         service = self.service
         old, party.session = party.session, session
         if old is not None and old is not session:
-            service.spawn(old.close(4409, "rejoined from another connection"))
+            service.spawn(old.close(CloseCode.REPLACED, "rejoined from another connection"))
         await service.record(call, "rejoined", role=party.role.value)
         recording = service.recording
         if recording is not None and recording.state_for(call.call_id) != "off":

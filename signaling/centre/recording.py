@@ -24,6 +24,7 @@ from sfu.tasks import TaskSet
 from signaling.api.protocol import message
 from signaling.auth import Role
 from signaling.centre.call import Call, Party
+from signaling.errors import ErrorCode, SignalingError
 from signaling.state.store import StateStore
 
 logger = logging.getLogger(__name__)
@@ -49,13 +50,6 @@ class _Active:
     recording: bool = False
     paused: bool = False
     sinks: dict[int, tuple[Publisher, Any]] = field(default_factory=dict)
-
-
-class RecordingError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class RecordingService:
@@ -84,7 +78,7 @@ class RecordingService:
     async def consent(self, call: Call, granted: bool) -> None:
         active = self.calls.get(call.call_id)
         if active is None:
-            raise RecordingError("invalid_state", "this call is not being asked for consent")
+            raise SignalingError(ErrorCode.INVALID_STATE, "this call is not being asked for consent")
         await self.store.update_call(call.call_id, {"recording_consent": granted})
         await self._event(call.call_id, "recording_consent", granted=granted)
         if granted and not active.recording:
@@ -125,7 +119,7 @@ class RecordingService:
     async def pause(self, call: Call, paused: bool, by: str) -> None:
         active = self.calls.get(call.call_id)
         if active is None or not active.recording:
-            raise RecordingError("invalid_state", "this call is not being recorded")
+            raise SignalingError(ErrorCode.INVALID_STATE, "this call is not being recorded")
         if active.paused == paused:
             return
         active.paused = paused

@@ -15,7 +15,7 @@ from signaling.auth import Role
 from signaling.centre.call import LIVE_MEDIA_STATES, Call, MonitorMode, Party
 from signaling.centre.negotiation import PartyObserver
 from signaling.centre.session import Session
-from signaling.errors import CallError
+from signaling.errors import ErrorCode, SignalingError
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService
@@ -29,12 +29,12 @@ class Supervision:
         service = self.service
         claims = session.claims
         if claims is None or claims.role not in (Role.SUPERVISOR, Role.ADMIN):
-            raise CallError("forbidden", "only a supervisor can monitor calls")
+            raise SignalingError(ErrorCode.FORBIDDEN, "only a supervisor can monitor calls")
         call = service.live_call(call_id)
         if call.state not in LIVE_MEDIA_STATES:
-            raise CallError("invalid_state", "only an answered call can be monitored")
+            raise SignalingError(ErrorCode.INVALID_STATE, "only an answered call can be monitored")
         if any(m.session is session for m in call.monitors):
-            raise CallError("invalid_state", "you are already monitoring this call")
+            raise SignalingError(ErrorCode.INVALID_STATE, "you are already monitoring this call")
         party = Party(Role.SUPERVISOR, claims.sub, f"supervisor-{claims.sub}-{uuid.uuid4().hex[:4]}",
                       session, name=claims.name, mode=MonitorMode.SILENT)
         call.monitors.append(party)
@@ -53,7 +53,7 @@ class Supervision:
         try:
             chosen = MonitorMode(mode)
         except ValueError:
-            raise CallError("invalid_message", "mode must be silent, whisper or barge") from None
+            raise SignalingError(ErrorCode.INVALID_MESSAGE, "mode must be silent, whisper or barge") from None
         party.mode = chosen
         if chosen is MonitorMode.SILENT:
             audience: frozenset[str] | None = frozenset()
@@ -98,5 +98,5 @@ class Supervision:
     def _monitor(call: Call, session: Session) -> Party:
         party = next((m for m in call.monitors if m.session is session), None)
         if party is None:
-            raise CallError("invalid_state", "you are not monitoring this call")
+            raise SignalingError(ErrorCode.INVALID_STATE, "you are not monitoring this call")
         return party

@@ -9,7 +9,7 @@ from signaling.centre.agents import Agent, AgentState, WrapUp
 from signaling.centre.call import Call
 from signaling.centre.figures import agents_of
 from signaling.centre.session import Session
-from signaling.errors import CallError
+from signaling.errors import ErrorCode, SignalingError
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService
@@ -48,7 +48,7 @@ class WrapUps:
         agent = service.presence.agent_for(session)
         record = await service.store.get_call(call_id)
         if record is None or agent.agent_id not in agents_of(record):
-            raise CallError("forbidden", "you did not handle this call")
+            raise SignalingError(ErrorCode.FORBIDDEN, "you did not handle this call")
         await service.store.update_call(call_id, {"disposition": disposition, "notes": notes})
         await service.store.append_call_event(call_id, {"type": "wrap_up", "at": service.clock.now(),
                                                         "agent_id": agent.agent_id,

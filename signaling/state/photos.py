@@ -17,30 +17,24 @@ import cv2
 import numpy as np
 
 from media.snapshot import to_jpeg
+from signaling.errors import ErrorCode, SignalingError
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class PhotoError(ValueError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 def _decode(data: bytes) -> np.ndarray:
     if len(data) > MAX_PHOTO_BYTES:
-        raise PhotoError("too_large", f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+        raise SignalingError(ErrorCode.TOO_LARGE, f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
     if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
-        raise PhotoError("not_an_image", "only JPEG and PNG photos are accepted")
+        raise SignalingError(ErrorCode.NOT_AN_IMAGE, "only JPEG and PNG photos are accepted")
     header = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
     if header is None or header.size * 64 > MAX_PIXELS:
-        raise PhotoError("not_an_image", "the file is not a readable image (or is too large)")
+        raise SignalingError(ErrorCode.NOT_AN_IMAGE, "the file is not a readable image (or is too large)")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        raise PhotoError("not_an_image", "the file is not a readable image")
+        raise SignalingError(ErrorCode.NOT_AN_IMAGE, "the file is not a readable image")
     return image
 
 
@@ -50,7 +44,7 @@ class PhotoStore:
 
     def _path(self, call_id: str, photo_id: str) -> Path:
         if not _ID.match(call_id) or not _ID.match(photo_id):
-            raise PhotoError("not_found", "no such photo")
+            raise SignalingError(ErrorCode.NOT_FOUND, "no such photo")
         return self.root / call_id / f"{photo_id}.jpg"
 
     async def save_upload(self, call_id: str, data: bytes) -> tuple[str, int, int]:
@@ -70,7 +64,7 @@ class PhotoStore:
     def open(self, call_id: str, photo_id: str) -> Path:
         path = self._path(call_id, photo_id)
         if not path.is_file():
-            raise PhotoError("not_found", "no such photo")
+            raise SignalingError(ErrorCode.NOT_FOUND, "no such photo")
         return path
 
     def delete_call(self, call_id: str) -> int:

@@ -24,7 +24,7 @@ from signaling.centre.routing import (
     WaitingCall,
     eligible,
 )
-from signaling.errors import CallError
+from signaling.errors import SignalingError
 from signaling.state.memory import MemoryStateStore
 
 
@@ -178,7 +178,7 @@ class ContactCentre(RuleBasedStateMachine):
     def run(self, coro) -> None:
         try:
             self.loop.run_until_complete(coro)
-        except CallError:
+        except SignalingError:
             pass
 
     def teardown(self) -> None:
