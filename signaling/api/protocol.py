@@ -6,7 +6,7 @@ below or raises :class:`~signaling.errors.SignalingError` with a stable code.
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
@@ -14,6 +14,8 @@ from signaling.errors import ErrorCode, SignalingError
 
 VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
+MAX_CHAT_CHARS = 2000
+Id = Annotated[str, msgspec.Meta(max_length=128)]  # call, agent and queue ids
 
 
 class _Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=False, kw_only=True):
@@ -26,6 +28,10 @@ class _Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=False, kw
 class Join(_Message, tag="join"):
     token: str
     context: dict[str, Any] | None = None  # shopper: the page the call starts from
+
+    def __post_init__(self) -> None:
+        if self.context is not None:
+            self.context = clean_context(self.context)
 
 
 class Accept(_Message, tag="accept"):
@@ -62,12 +68,19 @@ class Leave(_Message, tag="leave"):
 
 
 class SetState(_Message, tag="set-state"):
-    state: str
+    state: Literal["available", "away"]  # the states an agent chooses; the others follow calls
 
 
 class Chat(_Message, tag="chat"):
     call_id: str
     text: str
+
+    def __post_init__(self) -> None:
+        self.text = self.text.strip()
+        if not self.text:
+            raise ValueError("text is empty")
+        if len(self.text) > MAX_CHAT_CHARS:
+            raise ValueError(f"at most {MAX_CHAT_CHARS} characters")
 
 
 class Snapshot(_Message, tag="snapshot"):
@@ -76,14 +89,21 @@ class Snapshot(_Message, tag="snapshot"):
 
 class Transfer(_Message, tag="transfer"):
     call_id: str
-    to_agent: str | None = None
-    to_queue: str | None = None
+    to_agent: Id | None = None
+    to_queue: Id | None = None
+
+    def __post_init__(self) -> None:
+        if not self.to_agent and not self.to_queue:
+            raise ValueError("transfer needs to_agent or to_queue")
 
 
 class WrapUp(_Message, tag="wrap-up"):
     call_id: str
     disposition: str
     notes: str = ""
+
+    def __post_init__(self) -> None:
+        self.disposition, self.notes = self.disposition[:80], self.notes[:4000]
 
 
 class CallbackRequest(_Message, tag="callback"):
@@ -92,6 +112,15 @@ class CallbackRequest(_Message, tag="callback"):
     contact: str
     question: str = ""
 
+    def __post_init__(self) -> None:
+        self.name, self.contact = self.name.strip()[:120], self.contact.strip()[:200]
+        self.question = self.question.strip()[:2000]
+        if not self.name or not self.contact:
+            raise ValueError("name and phone or e-mail are needed")
+
+    def details(self) -> dict[str, str]:
+        return {"name": self.name, "contact": self.contact, "question": self.question}
+
 
 class Monitor(_Message, tag="monitor"):
     call_id: str
@@ -99,7 +128,7 @@ class Monitor(_Message, tag="monitor"):
 
 class MonitorModeChange(_Message, tag="monitor-mode"):
     call_id: str
-    mode: str
+    mode: Literal["silent", "whisper", "barge"]
 
 
 class Unmonitor(_Message, tag="unmonitor"):
@@ -145,6 +174,19 @@ def parse(raw: str | bytes) -> ClientMessage:
         return msgspec.convert(obj, ClientMessage)
     except msgspec.ValidationError as exc:
         raise SignalingError(ErrorCode.INVALID_MESSAGE, f"{kind}: {exc}", ref) from None
+
+
+def clean_context(context: dict[str, Any]) -> dict[str, Any]:
+    """Keep the page context small and flat: it is shown to agents and stored."""
+    clean: dict[str, Any] = {}
+    for key, value in list(context.items())[:32]:
+        if not isinstance(key, str) or len(key) > 64:
+            continue
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            clean[key] = value[:500] if isinstance(value, str) else value
+        elif isinstance(value, list):
+            clean[key] = [str(v)[:300] for v in value[:10]]
+    return clean
 
 
 def message(msg_type: str, /, **fields: Any) -> dict[str, Any]:

@@ -249,14 +249,10 @@ class SignalingEndpoint:
         elif isinstance(msg, Transfer):
             await self.calls.actions.transfer(session, msg.call_id, msg.to_agent, msg.to_queue)
         elif isinstance(msg, WrapUp):
-            await self.calls.wrap_ups.finish(session, msg.call_id, msg.disposition[:80], msg.notes[:4000])
+            await self.calls.wrap_ups.finish(session, msg.call_id, msg.disposition, msg.notes)
         elif isinstance(msg, CallbackRequest):
             self._check_call(session, msg.call_id)
-            if not msg.name.strip() or not msg.contact.strip():
-                raise SignalingError(ErrorCode.INVALID_MESSAGE, "callback: name and phone or e-mail are needed")
-            await self.calls.ending.request_callback(session, msg.call_id, {
-                "name": msg.name.strip()[:120], "contact": msg.contact.strip()[:200],
-                "question": msg.question.strip()[:2000]})
+            await self.calls.ending.request_callback(session, msg.call_id, msg.details())
         elif isinstance(msg, Monitor):
             await self.calls.supervision.start(session, msg.call_id)
         elif isinstance(msg, MonitorModeChange):

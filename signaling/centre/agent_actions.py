@@ -75,11 +75,8 @@ class AgentActions:
             if target is None or target.session is None or target.state is not AgentState.AVAILABLE \
                     or target is agent:
                 raise SignalingError(ErrorCode.INVALID_STATE, f"agent {to_agent!r} is not available")
-        elif to_queue:
-            if to_queue not in service.queues.configs:
-                raise SignalingError(ErrorCode.INVALID_MESSAGE, f"no queue {to_queue!r}")
-        else:
-            raise SignalingError(ErrorCode.INVALID_MESSAGE, "transfer needs to_agent or to_queue")
+        elif to_queue not in service.queues.configs:  # the protocol demands one of the two
+            raise SignalingError(ErrorCode.INVALID_MESSAGE, f"no queue {to_queue!r}")
         old = call.agent
         call.agent = None
         call.state = CallState.WAITING

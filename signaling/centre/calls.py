@@ -136,7 +136,6 @@ class CallService:
         if self.closing:
             raise SignalingError(ErrorCode.INVALID_STATE, "the server is shutting down")
         now = self.clock.now()
-        context = _clean_context(context)
         customer = claims.customer_id or (str(context["customer_id"]) if context.get("customer_id") else None)
         party = Party(Role.SHOPPER, claims.sub, f"shopper-{claims.sub}", session, name=claims.name)
         call = Call(call_id, now, party, queue=self.queues.queue_for(context.get("category")),
@@ -195,15 +194,3 @@ class CallService:
             await self.recording.close()
         await self._tasks.drain()
 
-
-def _clean_context(context: dict) -> dict:
-    """Keep the page context small and flat: it is shown to agents and stored."""
-    clean: dict[str, Any] = {}
-    for key, value in list(context.items())[:32]:
-        if not isinstance(key, str) or len(key) > 64:
-            continue
-        if isinstance(value, (str, int, float, bool)) or value is None:
-            clean[key] = value[:500] if isinstance(value, str) else value
-        elif isinstance(value, list):
-            clean[key] = [str(v)[:300] for v in value[:10]]
-    return clean

@@ -63,11 +63,9 @@ class Presence:
         await service.dispatch.dispatch()
 
     async def set_state(self, session: Session, state: str) -> None:
-        """The agent chooses available or away (not while ringing or in a call)."""
+        """The agent chooses available or away (the protocol allows only these two), not while
+        ringing or in a call."""
         agent = self.agent_for(session)
-        allowed = {AgentState.AVAILABLE.value, AgentState.AWAY.value}
-        if state not in allowed:
-            raise SignalingError(ErrorCode.INVALID_MESSAGE, f"state must be one of {sorted(allowed)}")
         if agent.state in (AgentState.RINGING, AgentState.BUSY):
             raise SignalingError(ErrorCode.INVALID_STATE, "finish the current call first")
         agent.set_state(AgentState(state), self.service.clock.now())

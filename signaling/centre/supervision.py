@@ -50,10 +50,7 @@ class Supervision:
         service = self.service
         call = service.live_call(call_id)
         party = self._monitor(call, session)
-        try:
-            chosen = MonitorMode(mode)
-        except ValueError:
-            raise SignalingError(ErrorCode.INVALID_MESSAGE, "mode must be silent, whisper or barge") from None
+        chosen = MonitorMode(mode)  # the protocol allows only the three modes
         party.mode = chosen
         if chosen is MonitorMode.SILENT:
             audience: frozenset[str] | None = frozenset()
