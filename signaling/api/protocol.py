@@ -188,11 +188,3 @@ def clean_context(context: dict[str, Any]) -> dict[str, Any]:
             clean[key] = [str(v)[:300] for v in value[:10]]
     return clean
 
-
-def message(msg_type: str, /, **fields: Any) -> dict[str, Any]:
-    """A server → client message."""
-    return {"v": VERSION, "type": msg_type, **{k: v for k, v in fields.items() if v is not None}}
-
-
-def error(code: ErrorCode, text: str, ref: str | None = None) -> dict[str, Any]:
-    return message("error", code=ErrorCode(code).value, message=text, ref=ref)

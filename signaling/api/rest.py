@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from signaling.api.server_messages import encode
 from signaling.auth import Claims, Role, TokenService
 from signaling.centre.calls import CallService
 from signaling.centre.figures import call_facts, figures
@@ -179,7 +180,7 @@ class RestApi:
 
     async def live(self, request: web.Request) -> web.Response:
         self._auth(request, {Role.SUPERVISOR, Role.ADMIN})
-        return web.json_response(self.calls.dashboard.snapshot())
+        return web.Response(body=encode(self.calls.dashboard.snapshot()), content_type="application/json")
 
     async def figures(self, request: web.Request) -> web.Response:
         self._auth(request, MANAGERS)

@@ -5,7 +5,6 @@ sends oversized frames is closed; nothing a client sends can take the server dow
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from typing import Any
@@ -35,9 +34,9 @@ from signaling.api.protocol import (
     Transfer,
     Unmonitor,
     WrapUp,
-    error,
     parse,
 )
+from signaling.api.server_messages import ServerMessage, encode, error
 from signaling.auth import Claims, Role, TokenService
 from signaling.centre.calls import CallService
 from signaling.centre.conversation import Conversation
@@ -77,7 +76,7 @@ class SignalingSession:
         self.session_id = uuid.uuid4().hex[:12]
         self.ws = ws
         self.claims: Claims | None = None
-        self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(OUTBOX_SIZE)
+        self._outbox: asyncio.Queue[ServerMessage | None] = asyncio.Queue(OUTBOX_SIZE)
         self._writer: asyncio.Task | None = None
         self._tasks = TaskSet(f"session {self.session_id}")
         self.bucket = TokenBucket(RATE_PER_SECOND, RATE_BURST, clock or SystemClock())
@@ -87,7 +86,7 @@ class SignalingSession:
     def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write())
 
-    def send(self, msg: dict[str, Any]) -> None:
+    def send(self, msg: ServerMessage) -> None:
         try:
             self._outbox.put_nowait(msg)
         except asyncio.QueueFull:
@@ -100,7 +99,7 @@ class SignalingSession:
             try:
                 if msg is None or self.ws.closed:
                     return
-                await self.ws.send_str(json.dumps(msg, separators=(",", ":")))
+                await self.ws.send_str(encode(msg).decode())  # encoded once, here
             except (ConnectionError, RuntimeError):
                 return
             finally:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sfu import CloseReason
-from signaling.api.protocol import message
+from signaling.api.server_messages import (
+    AgentJoined,
+    AgentStateChanged,
+    CallEnded,
+    CallStateChanged,
+)
 from signaling.auth import Role
 from signaling.centre.agents import Agent, AgentState
 from signaling.centre.call import LIVE_MEDIA_STATES, CallState, Party
@@ -35,7 +40,7 @@ class AgentActions:
         call.agents_served.append(agent.agent_id)
         agent.set_state(AgentState.BUSY, now)
         agent.calls_today += 1
-        session.send(message("agent-state", state=agent.state.value, call_id=call_id))
+        session.send(AgentStateChanged(state=agent.state.value, call_id=call_id))
         if call.customer_id:
             service.dispatch.last_agent[call.customer_id] = agent.agent_id
         await service.store.release_agent(agent.agent_id, call_id)
@@ -48,7 +53,7 @@ class AgentActions:
         await service.record(call, "accepted", agent_id=agent.agent_id, name=agent.name)
         service.send_state(call)
         if call.shopper.session is not None:
-            call.shopper.session.send(message("agent-joined", call_id=call_id, name=agent.name))
+            call.shopper.session.send(AgentJoined(call_id=call_id, name=agent.name))
         if service.recording is not None:
             await service.recording.call_answered(call, service.queues.configs[call.queue].record)
             service.call_recording.attach(call)
@@ -85,11 +90,11 @@ class AgentActions:
         await service.record(call, "transferred", from_agent=agent.agent_id, to_agent=to_agent,
                              to_queue=to_queue)
         await service.sfu.room(call_id).remove_participant(old.participant_id, CloseReason.TRANSFERRED)
-        session.send(message("call-ended", call_id=call_id, reason=CloseReason.TRANSFERRED.value,
+        session.send(CallEnded(call_id=call_id, reason=CloseReason.TRANSFERRED.value,
                              by="agent"))
         service.wrap_ups.start(agent, call)
         if call.shopper.session is not None:
-            call.shopper.session.send(message("call-state", call_id=call_id, state="waiting",
+            call.shopper.session.send(CallStateChanged(call_id=call_id, state="waiting",
                                               reason="transferred"))
         if target is not None and await service.store.reserve_agent(target.agent_id, call_id,
                                                                     service.settings.ring_timeout):

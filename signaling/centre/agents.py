@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from media.clock import Timer
+from signaling.api.server_messages import AgentSummary
 from signaling.centre.session import Session
 
 
@@ -74,7 +75,7 @@ class Agent:
             self.wrap_up.timer.cancel()
             self.wrap_up = None
 
-    def public(self, now: float) -> dict:
-        return {"agent_id": self.agent_id, "name": self.name, "state": self.state.value,
-                "call_id": self.call_id, "skills": self.skills, "calls_today": self.calls_today,
-                "in_state_s": round(now - self.state_since, 1) if self.state_since else None}
+    def public(self, now: float) -> AgentSummary:
+        return AgentSummary(agent_id=self.agent_id, name=self.name, state=self.state.value,
+                            call_id=self.call_id, skills=self.skills, calls_today=self.calls_today,
+                            in_state_s=round(now - self.state_since, 1) if self.state_since else None)

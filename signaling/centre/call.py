@@ -12,6 +12,7 @@ from typing import Any
 
 from media.clock import Timer
 from sfu import MediaState
+from signaling.api.server_messages import CallSummary
 from signaling.auth import Role
 from signaling.centre.session import Session
 
@@ -108,13 +109,13 @@ class Call:
     def other_parties(self, party: Party) -> list[Party]:
         return [p for p in self.audience() if p is not party]
 
-    def public(self, now: float) -> dict[str, Any]:
-        return {
-            "call_id": self.call_id, "state": self.state.value, "queue": self.queue,
-            "agent_id": self.agent.identity if self.agent else self.offered_to,
-            "shopper_id": self.shopper.identity, "priority": self.priority,
-            "waited_s": round(((self.answered_at or now) - self.created_at), 1),
-            "duration_s": round(now - self.connected_at, 1) if self.connected_at else None,
-            "context": {k: self.context.get(k) for k in ("title", "product_id", "category")},
-            "monitored_by": [m.identity for m in self.monitors],
-        }
+    def public(self, now: float) -> CallSummary:
+        return CallSummary(
+            call_id=self.call_id, state=self.state.value, queue=self.queue,
+            agent_id=self.agent.identity if self.agent else self.offered_to,
+            shopper_id=self.shopper.identity, priority=self.priority,
+            waited_s=round(((self.answered_at or now) - self.created_at), 1),
+            duration_s=round(now - self.connected_at, 1) if self.connected_at else None,
+            context={k: self.context.get(k) for k in ("title", "product_id", "category")},
+            monitored_by=[m.identity for m in self.monitors],
+        )

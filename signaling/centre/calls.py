@@ -28,7 +28,7 @@ from typing import Any
 from media.clock import Clock, SystemClock
 from sfu import SfuNode
 from sfu.tasks import TaskSet
-from signaling.api.protocol import message
+from signaling.api.server_messages import CallStateChanged, Joined, ServerMessage
 from signaling.auth import Claims, Role
 from signaling.centre.agent_actions import AgentActions
 from signaling.centre.call import Call, CallState, Party
@@ -114,7 +114,7 @@ class CallService:
         elif claims.role is Role.AGENT:
             await self.presence.sign_in(session, claims)
         else:  # supervisor / qa / admin
-            session.send(message("joined", role=claims.role.value, participant_id=claims.sub,
+            session.send(Joined(role=claims.role.value, participant_id=claims.sub,
                                  ice_servers=self.ice_servers, resumed=False))
             if claims.role in (Role.SUPERVISOR, Role.ADMIN):
                 self.dashboard.watch(session)
@@ -151,8 +151,8 @@ class CallService:
         session.send(self.joined(call, party, resumed=False))
         await self.dispatch.admit(call)
 
-    def joined(self, call: Call, party: Party, resumed: bool) -> dict:
-        return message("joined", role=party.role.value, participant_id=party.participant_id,
+    def joined(self, call: Call, party: Party, resumed: bool) -> Joined:
+        return Joined(role=party.role.value, participant_id=party.participant_id,
                        call_id=call.call_id, state=call.state.value, queue=call.queue,
                        ice_servers=self.ice_servers, resumed=resumed)
 
@@ -164,9 +164,9 @@ class CallService:
         return call
 
     def send_state(self, call: Call) -> None:
-        self.broadcast(call, message("call-state", call_id=call.call_id, state=call.state.value))
+        self.broadcast(call, CallStateChanged(call_id=call.call_id, state=call.state.value))
 
-    def broadcast(self, call: Call, msg: dict) -> None:
+    def broadcast(self, call: Call, msg: ServerMessage) -> None:
         for party in call.audience():
             if party.session is not None:
                 party.session.send(msg)

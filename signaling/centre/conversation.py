@@ -10,7 +10,7 @@ import asyncio
 import uuid
 
 from media.snapshot import decode_picture
-from signaling.api.protocol import message
+from signaling.api.server_messages import ChatLine, Photo
 from signaling.auth import Role
 from signaling.centre.call import LIVE_MEDIA_STATES, Call, Party
 from signaling.centre.calls import CallService
@@ -39,7 +39,7 @@ class Conversation:
         at = self.calls.clock.now()
         await self.calls.event(call_id, "chat", chat_id=chat_id, role=party.role.value,
                                name=party.name, text=text)
-        self.calls.broadcast(call, message("chat", call_id=call_id, chat_id=chat_id,
+        self.calls.broadcast(call, ChatLine(call_id=call_id, chat_id=chat_id,
                                            role=party.role.value, name=party.name, text=text, at=at))
 
     async def photo_uploaded(self, call_id: str, role: Role, name: str | None, data: bytes) -> dict:
@@ -73,7 +73,7 @@ class Conversation:
         url = f"/api/calls/{call.call_id}/photos/{photo_id}"
         await self.calls.event(call.call_id, kind, photo_id=photo_id, role=role, name=name,
                                width=width, height=height)
-        msg = message("photo", call_id=call.call_id, photo_id=photo_id, kind=kind, role=role,
+        msg = Photo(call_id=call.call_id, photo_id=photo_id, kind=kind, role=role,
                       name=name, url=url, width=width, height=height, at=self.calls.clock.now())
         for party in (only if only is not None else call.audience()):
             if party.session is not None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from signaling.api.protocol import message
+from signaling.api import server_messages as out
+from signaling.api.server_messages import QueueFigures
 from signaling.centre.agents import AgentState
 from signaling.centre.session import Session
 
@@ -27,7 +28,7 @@ class Dashboard:
     def unwatch(self, session: Session) -> None:
         self.watchers.discard(session)
 
-    def queue_figures(self) -> list[dict]:
+    def queue_figures(self) -> list[QueueFigures]:
         service = self.service
         now = service.clock.now()
         out = []
@@ -35,18 +36,18 @@ class Dashboard:
             waiting = service.queues.in_queue(name)
             agents = [a for a in service.agents.values() if a.skills.get(config.skill, 0) > 0
                       and a.session is not None]
-            out.append({
-                "queue": name, "waiting": len(waiting),
-                "longest_wait_s": round(max((w.waited(now) for w in waiting), default=0.0), 1),
-                "agents_signed_in": len(agents),
-                "agents_available": sum(1 for a in agents if a.state is AgentState.AVAILABLE),
-            })
+            out.append(QueueFigures(
+                queue=name, waiting=len(waiting),
+                longest_wait_s=round(max((w.waited(now) for w in waiting), default=0.0), 1),
+                agents_signed_in=len(agents),
+                agents_available=sum(1 for a in agents if a.state is AgentState.AVAILABLE),
+            ))
         return out
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> out.Dashboard:
         service = self.service
         now = service.clock.now()
-        return message("dashboard", at=now,
+        return out.Dashboard(at=now,
                        calls=[c.public(now) for c in service.calls.values()],
                        agents=[a.public(now) for a in service.agents.values()],
                        queues=self.queue_figures())

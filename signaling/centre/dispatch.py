@@ -14,7 +14,13 @@ from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any
 
 from sfu import CloseReason
-from signaling.api.protocol import message
+from signaling.api.server_messages import (
+    AgentStateChanged,
+    CallOffered,
+    CallStateChanged,
+    CallWithdrawn,
+    QueuePosition,
+)
 from signaling.centre.agents import Agent, AgentState
 from signaling.centre.call import Call, CallState, Ring
 from signaling.centre.routing import AgentView, Router, WaitingCall, estimated_wait
@@ -115,7 +121,7 @@ class Dispatch:
     async def unavailable(self, call: Call, reason: str) -> None:
         """Nobody can take the call: say so in words; the shopper may leave a callback request."""
         if call.shopper.session is not None:
-            call.shopper.session.send(message("call-state", call_id=call.call_id, state="unavailable",
+            call.shopper.session.send(CallStateChanged(call_id=call.call_id, state="unavailable",
                                               reason=reason, message=_UNAVAILABLE_TEXT[reason]))
         await self.service.ending.end_call(call, CloseReason.UNAVAILABLE, by="server", detail=reason)
 
@@ -139,8 +145,8 @@ class Dispatch:
         handle = (sum(self.handle_times) / len(self.handle_times)) if self.handle_times \
             else service.settings.default_handle_s
         wait = estimated_wait(position - 1, serving, handle)
-        call.shopper.session.send(message(
-            "queue-position", call_id=call.call_id, position=position,
+        call.shopper.session.send(QueuePosition(
+            call_id=call.call_id, position=position,
             estimated_wait_s=None if wait == float("inf") else round(wait),
             waited_s=round(service.clock.now() - call.created_at)))
 
@@ -181,13 +187,13 @@ class Dispatch:
         agent.set_state(AgentState.RINGING, service.clock.now())
         await service.record(call, "offered", agent_id=agent.agent_id)
         assert agent.session is not None
-        agent.session.send(message("agent-state", state=agent.state.value, call_id=call.call_id))
+        agent.session.send(AgentStateChanged(state=agent.state.value, call_id=call.call_id))
         agent.session.send(self.offer_message(call))
         service.send_state(call)
         service.dashboard.changed()
 
-    def offer_message(self, call: Call) -> dict:
-        return message("call-offered", call_id=call.call_id, context=call.context, queue=call.queue,
+    def offer_message(self, call: Call) -> CallOffered:
+        return CallOffered(call_id=call.call_id, context=call.context, queue=call.queue,
                        priority=call.priority, audio_only=call.audio_only,
                        returning=bool(call.customer_id and call.customer_id in self.last_agent),
                        waited_s=round(self.service.clock.now() - call.created_at, 1))
@@ -211,8 +217,8 @@ class Dispatch:
         if agent is not None:
             agent.set_state(agent_state, service.clock.now())
             if agent.session is not None:
-                agent.session.send(message("call-withdrawn", call_id=call_id, reason=reason))
-                agent.session.send(message("agent-state", state=agent.state.value))
+                agent.session.send(CallWithdrawn(call_id=call_id, reason=reason))
+                agent.session.send(AgentStateChanged(state=agent.state.value))
         if call.state is not CallState.WAITING:
             return  # ended meanwhile
         self.enqueue(call)

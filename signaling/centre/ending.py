@@ -12,7 +12,13 @@ import logging
 from typing import TYPE_CHECKING
 
 from sfu import CloseReason
-from signaling.api.protocol import message
+from signaling.api.server_messages import (
+    AgentStateChanged,
+    CallbackAccepted,
+    CallbacksChanged,
+    CallEnded,
+    CallWithdrawn,
+)
 from signaling.auth import Claims, Role
 from signaling.centre.agents import AgentState
 from signaling.centre.call import LIVE_MEDIA_STATES, Call, CallState
@@ -68,10 +74,10 @@ class Ending:
         else:
             await service.store.append_call_event(call_id, {"type": "callback_requested", "at": entry["at"]})
         if session is not None:
-            session.send(message("callback-accepted", call_id=call_id))
+            session.send(CallbackAccepted(call_id=call_id))
         for agent in service.agents.values():
             if agent.session is not None:
-                agent.session.send(message("callbacks-changed"))
+                agent.session.send(CallbacksChanged())
         service.dashboard.changed()
 
     async def end_call(self, call: Call, reason: CloseReason, by: str | None = None,
@@ -98,7 +104,7 @@ class Ending:
             await service.store.append_call_event(call.call_id, event, fields={
                 "state": CallState.ENDED.value, "end_reason": reason.value, "ended_at": now})
         finally:
-            service.broadcast(call, message("call-ended", call_id=call.call_id, reason=reason.value,
+            service.broadcast(call, CallEnded(call_id=call.call_id, reason=reason.value,
                                             by=by, detail=detail))
             self._release_agent(call, previous, rung, reason)
             logger.info("call %s ended: %s by %s", call.call_id, reason.value, by)
@@ -120,10 +126,10 @@ class Ending:
                 return
             service.spawn(service.store.release_agent(agent.agent_id, call.call_id))
             if agent.session is not None:
-                agent.session.send(message("call-withdrawn", call_id=call.call_id, reason=reason.value))
+                agent.session.send(CallWithdrawn(call_id=call.call_id, reason=reason.value))
             agent.set_state(AgentState.AVAILABLE, service.clock.now())
             if agent.session is not None:
-                agent.session.send(message("agent-state", state=agent.state.value))
+                agent.session.send(AgentStateChanged(state=agent.state.value))
             return
         agent = service.agents.get(call.agent.identity) if call.agent is not None else None
         if agent is not None:

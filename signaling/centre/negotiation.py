@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sfu import BadCandidateError, BadSdpError, MediaState, Participant
-from signaling.api.protocol import message
+from signaling.api.server_messages import Answer
 from signaling.auth import Role
 from signaling.centre.call import LIVE_MEDIA_STATES, Call, CallState, Party
 from signaling.centre.session import Session
@@ -39,7 +39,7 @@ class Negotiation:
         except BadSdpError as exc:
             raise SignalingError(ErrorCode.BAD_SDP, str(exc)) from None
         if call.state is not CallState.ENDED:
-            session.send(message("answer", call_id=call_id, sdp=answer))
+            session.send(Answer(call_id=call_id, sdp=answer))
 
     async def candidate(self, session: Session, call_id: str, candidate: dict | None) -> None:
         _, _, participant = self._media_party(session, call_id)

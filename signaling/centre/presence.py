@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from signaling.api.protocol import error, message
+from signaling.api.server_messages import AgentStateChanged, Joined, error
 from signaling.auth import Claims, Role
 from signaling.centre.agents import Agent, AgentState
 from signaling.centre.call import CallState
@@ -51,7 +51,7 @@ class Presence:
                 await service.reconnect.resume(call, call.agent, session)
             elif agent.state is AgentState.OFFLINE:
                 agent.set_state(AgentState.AVAILABLE, now)
-        session.send(message("joined", role="agent", participant_id=f"agent-{agent.agent_id}",
+        session.send(Joined(role="agent", participant_id=f"agent-{agent.agent_id}",
                              agent_id=agent.agent_id, name=agent.name, state=agent.state.value,
                              skills=agent.skills, call_id=resumed.call_id if resumed else None,
                              queues=service.dashboard.queue_figures(), ice_servers=service.ice_servers,
@@ -69,7 +69,7 @@ class Presence:
         if agent.state in (AgentState.RINGING, AgentState.BUSY):
             raise SignalingError(ErrorCode.INVALID_STATE, "finish the current call first")
         agent.set_state(AgentState(state), self.service.clock.now())
-        session.send(message("agent-state", state=agent.state.value))
+        session.send(AgentStateChanged(state=agent.state.value))
         self.service.dashboard.changed()
         await self.service.dispatch.dispatch()
 

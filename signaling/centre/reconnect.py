@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from sfu import CloseReason, MediaState
-from signaling.api.protocol import message
+from signaling.api.server_messages import ParticipantState, RecordingState
 from signaling.auth import Role
 from signaling.centre.call import Call, CallState, Party
 from signaling.centre.session import Session
@@ -36,7 +36,7 @@ class Reconnect:
         await service.record(call, "rejoined", role=party.role.value)
         recording = service.recording
         if recording is not None and recording.state_for(call.call_id) != "off":
-            session.send(message("recording", call_id=call.call_id, state=recording.state_for(call.call_id)))
+            session.send(RecordingState(call_id=call.call_id, state=recording.state_for(call.call_id)))
         self.refresh(call, party)
 
     async def session_closed(self, session: Session) -> None:
@@ -94,7 +94,7 @@ class Reconnect:
 
     def _tell_others(self, call: Call, party: Party, state: str) -> None:
         grace = self.service.settings.grace_period if state == "reconnecting" else None
-        msg = message("participant-state", call_id=call.call_id, role=party.role.value,
+        msg = ParticipantState(call_id=call.call_id, role=party.role.value,
                       state=state, grace_s=grace)
         for other in call.other_parties(party):
             if other.session is not None:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sfu import Participant
 from sfu.publisher import Publisher
 from sfu.tasks import TaskSet
-from signaling.api.protocol import message
+from signaling.api.server_messages import RecordingConsentRequest, RecordingState
 from signaling.auth import Role
 from signaling.centre.call import Call, Party
 from signaling.errors import ErrorCode, SignalingError
@@ -73,7 +73,7 @@ class RecordingService:
         elif policy == "ask":
             await self._event(call.call_id, "recording_consent_asked")
             if call.shopper.session is not None:
-                call.shopper.session.send(message("recording-consent-request", call_id=call.call_id))
+                call.shopper.session.send(RecordingConsentRequest(call_id=call.call_id))
 
     async def consent(self, call: Call, granted: bool) -> None:
         active = self.calls.get(call.call_id)
@@ -165,7 +165,7 @@ class RecordingService:
     def _tell(self, call: Call, state: str, reason: str | None = None) -> None:
         for party in call.parties():
             if party.session is not None:
-                party.session.send(message("recording", call_id=call.call_id, state=state, reason=reason))
+                party.session.send(RecordingState(call_id=call.call_id, state=state, reason=reason))
 
     def state_for(self, call_id: str) -> str:
         active = self.calls.get(call_id)

@@ -10,7 +10,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from sfu import CloseReason
-from signaling.api.protocol import message
+from signaling.api.server_messages import CallEnded, Monitoring, SupervisorPresence
 from signaling.auth import Role
 from signaling.centre.call import LIVE_MEDIA_STATES, Call, MonitorMode, Party
 from signaling.centre.negotiation import PartyObserver
@@ -42,7 +42,7 @@ class Supervision:
                                                   audience=frozenset(),
                                                   observer=PartyObserver(service, call, party))
         await service.record(call, "monitor_started", supervisor=claims.sub)
-        session.send(message("monitoring", call_id=call_id, mode="silent", state=call.state.value,
+        session.send(Monitoring(call_id=call_id, mode="silent", state=call.state.value,
                              context=call.context))
         service.dashboard.changed()
 
@@ -60,16 +60,16 @@ class Supervision:
             audience = None
         service.sfu.room(call_id).set_audience(party.participant_id, audience)
         await service.record(call, "monitor_mode", supervisor=party.identity, mode=chosen.value)
-        session.send(message("monitoring", call_id=call_id, mode=chosen.value, state=call.state.value))
+        session.send(Monitoring(call_id=call_id, mode=chosen.value, state=call.state.value))
         # whisper is announced to the agent only; barge-in to both; silent to nobody
         for conversant in call.parties():
             if conversant.session is None:
                 continue
             if chosen is MonitorMode.BARGE or (chosen is MonitorMode.WHISPER and conversant.role is Role.AGENT):
-                conversant.session.send(message("supervisor", call_id=call_id, mode=chosen.value,
+                conversant.session.send(SupervisorPresence(call_id=call_id, mode=chosen.value,
                                                 name=party.name or "Supervisor"))
             elif chosen is MonitorMode.SILENT:
-                conversant.session.send(message("supervisor", call_id=call_id, mode="left"))
+                conversant.session.send(SupervisorPresence(call_id=call_id, mode="left"))
 
     async def stop(self, call: Call, party: Party, by_socket: bool = False) -> None:
         service = self.service
@@ -81,9 +81,9 @@ class Supervision:
         if party.mode is not None and party.mode is not MonitorMode.SILENT:
             for conversant in call.parties():
                 if conversant.session is not None:
-                    conversant.session.send(message("supervisor", call_id=call.call_id, mode="left"))
+                    conversant.session.send(SupervisorPresence(call_id=call.call_id, mode="left"))
         if not by_socket and party.session is not None:
-            party.session.send(message("call-ended", call_id=call.call_id,
+            party.session.send(CallEnded(call_id=call.call_id,
                                        reason=CloseReason.MONITOR_END.value, by="supervisor"))
         service.dashboard.changed()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from signaling.api.protocol import message
+from signaling.api.server_messages import AgentStateChanged
 from signaling.centre.agents import Agent, AgentState, WrapUp
 from signaling.centre.call import Call
 from signaling.centre.figures import agents_of
@@ -27,7 +27,7 @@ class WrapUps:
         seconds = service.queues.configs[call.queue].wrap_up_s
         timer = service.clock.call_later(seconds, self._over, agent.agent_id)
         agent.begin_wrap_up(WrapUp(call.call_id, seconds, timer), service.clock.now())
-        agent.session.send(message("agent-state", state=agent.state.value, call_id=call.call_id,
+        agent.session.send(AgentStateChanged(state=agent.state.value, call_id=call.call_id,
                                    wrap_up_s=seconds))
 
     def _over(self, agent_id: str) -> None:
@@ -38,7 +38,7 @@ class WrapUps:
         agent.wrap_up = None  # its timer has fired
         agent.set_state(AgentState.AVAILABLE, service.clock.now())
         if agent.session is not None:
-            agent.session.send(message("agent-state", state=agent.state.value))
+            agent.session.send(AgentStateChanged(state=agent.state.value))
         service.dashboard.changed()
         service.spawn(service.dispatch.dispatch())
 
@@ -55,6 +55,6 @@ class WrapUps:
                                                         "disposition": disposition})
         if agent.wrap_up is not None and agent.wrap_up.call_id == call_id:
             agent.set_state(AgentState.AVAILABLE, service.clock.now())
-            session.send(message("agent-state", state=agent.state.value))
+            session.send(AgentStateChanged(state=agent.state.value))
             service.dashboard.changed()
             await service.dispatch.dispatch()

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import random
 
-
 from signaling.auth import Role
+from tests.support.eventually import eventually
 
 SHOPPERS = 50
 AGENTS = 5

@@ -11,6 +11,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from media.clock import VirtualClock
 from sfu import SfuNode
+from signaling.api.server_messages import ServerMessage, as_dict
 from signaling.auth import Claims, Role
 from signaling.centre.agents import AgentState
 from signaling.centre.call import CallState
@@ -150,8 +151,8 @@ class FakeSession:
         self.sent: list[dict] = []
         self.closed = False
 
-    def send(self, msg: dict) -> None:
-        self.sent.append(msg)
+    def send(self, msg: ServerMessage) -> None:
+        self.sent.append(as_dict(msg))  # as the client decodes it
 
     async def close(self, code: int, reason: str) -> None:
         self.closed = True
