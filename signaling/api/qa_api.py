@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from media.clock import Clock, SystemClock
+from signaling.api.bodies import SCORE_CRITERIA, Scorecard, read_body
 from signaling.api.media_urls import MediaSigner
 from signaling.api.rest import authorize, json_error
 from signaling.auth import Claims, Role, TokenService
@@ -25,7 +26,6 @@ from signaling.state.store import StateStore
 logger = logging.getLogger(__name__)
 
 QA_ROLES = {Role.QA, Role.SUPERVISOR, Role.ADMIN}
-SCORE_CRITERIA = ("greeting", "product_knowledge", "problem_solved", "courtesy", "compliance")
 
 
 class QaApi:
@@ -165,22 +165,12 @@ class QaApi:
     async def score(self, request: web.Request) -> web.Response:
         claims = self._auth(request, {Role.QA, Role.SUPERVISOR, Role.ADMIN})
         call_id = request.match_info["call_id"]
-        try:
-            body = await request.json()
-        except ValueError:
-            return json_error(ErrorCode.BAD_JSON, "send {\"scores\": {criterion: 0-5}, \"comment\": …}")
-        scores = body.get("scores") if isinstance(body, dict) else None
-        if not isinstance(scores, dict) or not scores or any(
-                k not in SCORE_CRITERIA or not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 5
-                for k, v in scores.items()):
-            return json_error(ErrorCode.INVALID_MESSAGE,
-                              f"scores: 0-5 for each of {', '.join(SCORE_CRITERIA)}")
-        comment = body.get("comment", "")
-        if not isinstance(comment, str):
-            return json_error(ErrorCode.INVALID_MESSAGE, "comment must be text")
+        body = await read_body(request, Scorecard, '{"scores": {criterion: 0-5}, "comment": …}',
+                               not_an_object=ErrorCode.INVALID_MESSAGE)
+        scores = body.scores
         if await self.store.get_call(call_id) is None:
             return json_error(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
-        card = {"scores": scores, "comment": comment.strip()[:4000], "by": claims.sub, "at": self.clock.now(),
+        card = {"scores": scores, "comment": body.comment, "by": claims.sub, "at": self.clock.now(),
                 "total": round(sum(scores.values()) / (5 * len(scores)) * 100)}
         await self.store.update_call(call_id, {"scorecard": card})
         await self.store.append_call_event(call_id, {"type": "scored", "at": card["at"], "by": claims.sub,

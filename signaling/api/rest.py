@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from signaling.api.bodies import CallbackDetails, Rating, read_body
 from signaling.api.server_messages import encode
 from signaling.auth import Claims, Role, TokenService
 from signaling.centre.calls import CallService
@@ -112,27 +113,17 @@ class RestApi:
             return json_error(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
         return web.json_response({**record, "outcome": call_facts(record)["outcome"]})
 
-    async def _shopper_body(self, request: web.Request, shape: str) -> tuple[str, Claims, dict]:
-        """The shopper of this call, and a JSON object body (a clear 400 otherwise)."""
+    def _shopper(self, request: web.Request) -> tuple[str, Claims]:
+        """The call of the route and its shopper's claims."""
         call_id = request.match_info["call_id"]
         claims = self._auth(request, {Role.SHOPPER})
         self._own_call(claims, call_id)
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise SignalingError(ErrorCode.BAD_JSON, f"send a JSON object: {shape}")
-        return call_id, claims, body
+        return call_id, claims
 
     async def rate(self, request: web.Request) -> web.Response:
-        call_id, _, body = await self._shopper_body(request, '{"score": 1-5, "comment": "…"}')
-        score = body.get("score")
-        comment = body.get("comment", "")
-        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-            return json_error(ErrorCode.INVALID_MESSAGE, "score must be a whole number from 1 to 5")
-        if not isinstance(comment, str):
-            return json_error(ErrorCode.INVALID_MESSAGE, "comment must be text")
+        call_id, _ = self._shopper(request)
+        body = await read_body(request, Rating, '{"score": 1-5, "comment": "…"}')
+        score = body.score
         record = await self.store.get_call(call_id)
         if record is None:
             return json_error(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
@@ -142,7 +133,7 @@ class RestApi:
             return json_error(ErrorCode.INVALID_STATE, "only an answered call can be rated")
         if record.get("rating"):
             return json_error(ErrorCode.INVALID_STATE, "this call has already been rated")
-        rating = {"score": score, "comment": comment.strip()[:2000], "at": self.calls.clock.now()}
+        rating = {"score": score, "comment": body.comment, "at": self.calls.clock.now()}
         await self.store.update_call(call_id, {"rating": rating})
         await self.store.append_call_event(call_id, {"type": "rated", "at": rating["at"], "score": score})
         if record.get("agent_id"):
@@ -151,15 +142,11 @@ class RestApi:
 
     async def callback(self, request: web.Request) -> web.Response:
         """The shopper's callback request, also after the call (or its socket) is gone."""
-        call_id, claims, body = await self._shopper_body(
-            request, '{"name": "…", "contact": "phone or e-mail", "question": "…"}')
-        fields = {k: body.get(k) for k in ("name", "contact", "question")}
-        if not all(isinstance(fields[k], str) and fields[k].strip() for k in ("name", "contact")):
-            return json_error(ErrorCode.INVALID_MESSAGE, "name and phone or e-mail are needed")
-        request_ = {"name": fields["name"].strip()[:120], "contact": fields["contact"].strip()[:200],
-                    "question": (fields["question"] or "").strip()[:2000] if isinstance(fields["question"], (str, type(None))) else ""}
+        call_id, claims = self._shopper(request)
+        body = await read_body(request, CallbackDetails,
+                               '{"name": "…", "contact": "phone or e-mail", "question": "…"}')
         try:
-            await self.calls.ending.request_callback(None, call_id, request_, claims=claims)
+            await self.calls.ending.request_callback(None, call_id, body.details(), claims=claims)
         except SignalingError as exc:
             # a refusal of the contact centre here is about the call's state
             return json_error(exc.code, exc.message, None if exc.code.status in (404, 409) else 409)
