@@ -75,7 +75,7 @@ class MemoryStateStore:
             record = self._calls.get(entry["call_id"])
             if record is not None:
                 record.setdefault("events", []).append(entry["event"])
-                record.update(entry.get("fields") or {})
+                record.update(entry.get("fields") or _written_before_fields(entry["event"]))
         elif op == "update":
             record = self._calls.get(entry["call_id"])
             if record is not None:
@@ -161,3 +161,11 @@ class MemoryStateStore:
         held = self._reservations.get(agent_id)
         if held is not None and held[0] == call_id:
             del self._reservations[agent_id]
+
+
+def _written_before_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """Journals written before calls wrote their own ended state carry a bare ``ended``
+    event; reading one, the record still ends (nothing acknowledged is lost)."""
+    if event.get("type") != "ended":
+        return {}
+    return {"state": "ended", "end_reason": event.get("reason"), "ended_at": event.get("at")}
