@@ -47,9 +47,9 @@ class ErrorCode(str, Enum):
 class SignalingError(Exception):
     """A request refused, anywhere in signaling (edge, contact centre, stores, recording)."""
 
-    def __init__(self, code: ErrorCode | str, message: str, ref: str | None = None) -> None:
+    def __init__(self, code: ErrorCode, message: str, ref: str | None = None) -> None:
         super().__init__(message)
-        self.code = ErrorCode(code)
+        self.code = code
         self.message = message
         self.ref = ref  # the client's message id, when the refusal answers one
 

@@ -46,7 +46,7 @@ def make_store(config: Config, clock: Clock) -> StateStore:
     if config.redis_url:
         from signaling.state.redis_store import RedisStateStore
 
-        return RedisStateStore(config.redis_url, clock)
+        return RedisStateStore(config.redis_url)  # reservations expire in Redis (PX)
     return MemoryStateStore(config.data_dir, clock)
 
 

@@ -214,4 +214,4 @@ def as_dict(msg: ServerMessage) -> dict[str, Any]:
 
 
 def error(code: ErrorCode, text: str, ref: str | None = None) -> Error:
-    return Error(code=ErrorCode(code).value, message=text, ref=ref)
+    return Error(code=code.value, message=text, ref=ref)

@@ -12,8 +12,6 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from media.clock import Clock, SystemClock
-
 PREFIX = "silkline"
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -26,9 +24,8 @@ def _encode(fields: dict[str, Any]) -> dict[str, str]:
 
 
 class RedisStateStore:
-    def __init__(self, url: str, clock: Clock | None = None) -> None:
+    def __init__(self, url: str) -> None:
         self.url = url
-        self.clock: Clock = clock or SystemClock()  # for what the store stamps itself
         self._redis: redis.Redis | None = None
 
     @property

@@ -97,13 +97,17 @@ async def test_ring_timeout_sets_agent_away_and_offers_the_next_agent(server):
     assert "ring_timeout" in [e["type"] for e in record["events"]]
 
 
+@pytest.mark.parametrize("clock", ["virtual"], indirect=True)
 async def test_skill_routing_vip_first_and_decline(server):
     novice = await signed_in_agent(server, "novice", jewellery=1, general=1)
     expert = await signed_in_agent(server, "expert", jewellery=5, general=1)
     await expert.send("set-state", state="away")
     await expert.expect("agent-state", state="away")
     shopper, token = await calling_shopper(server, category="rings", title="Sapphire")
-    await asyncio.sleep(0.5)
+    await server.clock.advance(19)  # the queue ticker runs 19 times
+    # a round trip on the novice's socket: an offer sent before it would have arrived first
+    await novice.send("accept", call_id="c_none", id="barrier")
+    await novice.expect("error", ref="barrier")
     assert not novice.seen("call-offered")  # jewellery needs level 3 for the first 20 s
     await expert.send("set-state", state="available")
     offer = await expert.expect("call-offered", call_id=token["call_id"])

@@ -12,9 +12,8 @@ import textwrap
 import pytest
 
 from media.clock import VirtualClock
-
-from signaling.state.redis_store import RedisStateStore
 from signaling.state.memory import MemoryStateStore
+from signaling.state.redis_store import RedisStateStore
 
 
 @pytest.fixture(params=["memory", "redis"])
