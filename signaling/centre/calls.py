@@ -184,6 +184,10 @@ class CallService:
         return self._tasks.spawn(coro)
 
 
+    async def idle(self) -> None:
+        """Wait until the tasks this service started (timers' work, cleanups) are done."""
+        await self._tasks.drain()
+
     async def close(self) -> None:
         """Node shutdown: end every live call with ``node_drain`` so records are complete."""
         await self.dispatch.stop()

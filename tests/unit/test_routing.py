@@ -168,7 +168,7 @@ class ContactCentre(RuleBasedStateMachine):
         self.clock = VirtualClock(1000.0)
         queues = Queues.from_config([QueueConfig("general", wrap_up_s=3600),
                                      QueueConfig("vip", relax=(RelaxStep(0, 2), RelaxStep(30, 1)))], {})
-        self.service = CallService(SfuNode(), MemoryStateStore(None), CallSettings(ring_timeout=3600, grace_period=3600),
+        self.service = CallService(SfuNode(), MemoryStateStore(None), CallSettings(ring_timeout=30, grace_period=3600),
                                    queues=queues, clock=self.clock)
         self.loop.run_until_complete(self.service.start())  # the queue ticker runs on the clock
         self.shoppers: dict[str, FakeSession] = {}
@@ -181,6 +181,7 @@ class ContactCentre(RuleBasedStateMachine):
             self.loop.run_until_complete(coro)
         except SignalingError:
             pass
+        self.loop.run_until_complete(self.service.idle())  # what the step set off has finished
 
     def teardown(self) -> None:
         self.loop.run_until_complete(self.service.close())
@@ -219,8 +220,9 @@ class ContactCentre(RuleBasedStateMachine):
     @precondition(lambda self: self._agents_in(AgentState.RINGING))
     @rule(data=st.data())
     def ring_times_out(self, data):
-        agent = data.draw(st.sampled_from(self._agents_in(AgentState.RINGING)))
-        self.run(self.service.dispatch.withdraw(agent.call_id, "timeout", AgentState.AWAY))
+        ringing = data.draw(st.sampled_from(self._agents_in(AgentState.RINGING)))
+        self.run(self.clock.advance(self.service.settings.ring_timeout))
+        assert ringing.state is AgentState.AWAY  # a missed ring sets the agent away
 
     @precondition(lambda self: self._agents_in(AgentState.AWAY) + self._agents_in(AgentState.WRAP_UP))
     @rule(data=st.data())
