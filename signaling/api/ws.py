@@ -91,7 +91,7 @@ class SignalingSession:
             self._outbox.put_nowait(msg)
         except asyncio.QueueFull:
             logger.warning("session %s outbox full; closing a client that does not read", self.session_id)
-            self._tasks.spawn(self.close(CloseCode.POLICY, "not reading"))
+            self.close_soon(CloseCode.POLICY, "not reading")
 
     async def _write(self) -> None:
         while True:

@@ -31,6 +31,7 @@ from sfu.tasks import TaskSet
 from signaling.api.server_messages import CallStateChanged, Joined, ServerMessage
 from signaling.auth import Claims, Role
 from signaling.centre.agent_actions import AgentActions
+from signaling.centre.agents import Agent
 from signaling.centre.call import Call, CallState, Party
 from signaling.centre.call_recording import CallRecording
 from signaling.centre.dashboard import Dashboard
@@ -95,7 +96,7 @@ class CallService:
         self.dashboard = Dashboard(self)
 
     @property
-    def agents(self) -> dict:
+    def agents(self) -> dict[str, Agent]:
         return self.presence.agents
 
     async def start(self) -> None:
