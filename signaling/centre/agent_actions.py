@@ -32,6 +32,8 @@ class AgentActions:
         call = service.live_call(call_id)
         if call.state is not CallState.RINGING or call.offered_to != agent.agent_id:
             raise SignalingError(ErrorCode.INVALID_STATE, "this call is not ringing for you")
+        if call.callback_requested:
+            raise SignalingError(ErrorCode.INVALID_STATE, "the shopper has just asked for a callback instead")
         now = service.clock.now()
         call.state = CallState.CONNECTING
         call.answered_at = call.answered_at or now

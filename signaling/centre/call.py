@@ -74,6 +74,7 @@ class Call:
     monitors: list[Party] = field(default_factory=list)
     declined_by: set[str] = field(default_factory=set)
     agents_served: list[str] = field(default_factory=list)
+    callback_requested: bool = False  # the shopper is leaving for a callback: nobody may take it now
 
     @property
     def offered_to(self) -> str | None:

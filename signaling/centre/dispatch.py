@@ -160,7 +160,8 @@ class Dispatch:
             now = service.clock.now()
             waiting = [w for w in service.queues.waiting.values()
                        if (c := service.calls.get(w.call_id)) is not None
-                       and c.state is CallState.WAITING and c.shopper.session is not None]
+                       and c.state is CallState.WAITING and c.shopper.session is not None
+                       and not c.callback_requested]
             views = [self._view(a) for a in service.agents.values() if a.session is not None]
             for call_id, agent_id in self.router.assign(service.queues.configs, waiting, views, now):
                 call, agent = service.calls.get(call_id), service.agents.get(agent_id)

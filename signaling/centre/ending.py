@@ -61,13 +61,22 @@ class Ending:
         call = service.calls.get(call_id)
         if call is not None and call.state in LIVE_MEDIA_STATES:
             raise SignalingError(ErrorCode.INVALID_STATE, "you are already talking to an expert")
-        record = await service.store.get_call(call_id)
-        if record is None:
-            raise SignalingError(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
-        if record.get("callback"):
-            raise SignalingError(ErrorCode.INVALID_STATE, "a callback was already requested for this call")
-        entry = {**request, "at": service.clock.now()}
-        await service.store.add_callback(call_id, entry)
+        if call is not None:
+            if call.callback_requested:
+                raise SignalingError(ErrorCode.INVALID_STATE, "a callback was already requested for this call")
+            call.callback_requested = True  # at once: an accept racing the awaits below now fails
+        try:
+            record = await service.store.get_call(call_id)
+            if record is None:
+                raise SignalingError(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
+            if record.get("callback"):
+                raise SignalingError(ErrorCode.INVALID_STATE, "a callback was already requested for this call")
+            entry = {**request, "at": service.clock.now()}
+            await service.store.add_callback(call_id, entry)
+        except BaseException:
+            if call is not None:
+                call.callback_requested = False
+            raise
         if call is not None:
             await service.record(call, "callback_requested")
             await self.end_call(call, CloseReason.CALLBACK, by="shopper")
