@@ -75,9 +75,10 @@ class Supervision:
         service = self.service
         if party not in call.monitors:
             return
-        call.monitors.remove(party)
-        await service.sfu.room(call.call_id).remove_participant(party.participant_id, CloseReason.MONITOR_END)
+        call.monitors.remove(party)  # at once: a second stop finds nothing to stop
+        # journalled before anybody can see it (a dashboard push may happen while the SFU closes the peer)
         await service.record(call, "monitor_stopped", supervisor=party.identity)
+        await service.sfu.room(call.call_id).remove_participant(party.participant_id, CloseReason.MONITOR_END)
         if party.mode is not None and party.mode is not MonitorMode.SILENT:
             for conversant in call.parties():
                 if conversant.session is not None:
