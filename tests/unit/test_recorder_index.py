@@ -12,14 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from recorder import (
-    Recorder,
-    RecordingIndex,
-    RetentionTask,
-    UnsafePath,
-    erase,
-    purge_expired,
-)
+from recorder import Recorder, RecordingIndex, RetentionTask, UnsafePath, erase, purge_expired
 from recorder.index import atomic_write_json, check_id, resolve_inside
 
 ROOT = Path(__file__).resolve().parents[2]
