@@ -1,2 +1,21 @@
-"""Signaling: the aiohttp face of Silkline (REST, WebSocket protocol, auth) and the call
-lifecycle. It asks the SFU for media through ``sfu.SfuNode`` and never touches RTP."""
+"""Signaling: the aiohttp face of Silkline and the contact centre behind it. It asks the SFU
+for media through ``sfu.SfuNode`` and never touches RTP.
+
+Three layers, outside in (each only imports the ones below it, plus ``auth.py`` and
+``errors.py`` which all share):
+
+- ``api/``    the faces: ``ws.py`` (WebSocket endpoint, sessions), ``protocol.py`` (client
+              messages, checked), ``server_messages.py`` (server messages, typed), ``rest.py``,
+              ``bodies.py`` (REST bodies), ``photos.py`` (photo upload face), ``qa_api.py``,
+              ``media_urls.py`` (signed links), ``demo.py`` (demo tokens), ``pages.py``.
+- ``centre/`` the contact centre: ``calls.py`` (CallService, the lifecycle core, and the map of
+              its facets), ``dispatch.py`` (queues → agent, ringing), ``routing.py`` (how an agent
+              is chosen), ``presence.py``, ``agent_actions.py`` (accept, decline, transfer),
+              ``reconnect.py`` (a party's network drops: grace period), ``negotiation.py``,
+              ``ending.py`` (hang-up, callbacks, the end of a call), ``wrap_up.py``,
+              ``supervision.py``, ``dashboard.py``, ``queues.py``, ``figures.py``,
+              ``conversation.py``, ``recording.py`` (policy, RecorderPort, finalising),
+              ``call_recording.py`` (consent, pause).
+- ``state/``  where it is kept: ``store.py`` (StateStore), ``memory.py`` (embedded, journalled),
+              ``redis_store.py``, ``photos.py`` (photo files).
+"""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from enum import Enum
 
 import jwt
+
+from media.clock import Clock, SystemClock
+from signaling.errors import ErrorCode, SignalingError
 
 
 class Role(str, Enum):
@@ -16,13 +18,6 @@ class Role(str, Enum):
     SUPERVISOR = "supervisor"
     QA = "qa"
     ADMIN = "admin"
-
-
-class AuthError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +36,12 @@ class TokenService:
     algorithm = "HS256"
     issuer = "silkline"
 
-    def __init__(self, secret: str, default_ttl: float = 3600.0) -> None:
+    def __init__(self, secret: str, default_ttl: float = 3600.0, clock: Clock | None = None) -> None:
         if len(secret) < 16:
             raise ValueError("the token secret must be at least 16 characters")
         self._secret = secret
         self.default_ttl = default_ttl
+        self.clock: Clock = clock or SystemClock()
 
     def issue(
         self,
@@ -62,7 +58,7 @@ class TokenService:
     ) -> str:
         if role is Role.SHOPPER and not call_id:
             raise ValueError("a shopper token must name its call")
-        issued = time.time() if now is None else now
+        issued = self.clock.now() if now is None else now
         claims = {
             "iss": self.issuer,
             "sub": sub,
@@ -83,28 +79,35 @@ class TokenService:
             claims["customer"] = customer_id
         return jwt.encode(claims, self._secret, algorithm=self.algorithm)
 
+    def expired(self, expires_at: float) -> bool:
+        return expires_at <= self.clock.now()
+
     def verify(self, token: str) -> Claims:
         if not token or not isinstance(token, str):
-            raise AuthError("unauthorized", "a token is required")
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "a token is required")
         try:
             data = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[self.algorithm],
                 issuer=self.issuer,
-                options={"require": ["exp", "sub", "iss"]},
+                # expiry is checked below against the server's clock, not the library's
+                options={"require": ["exp", "sub", "iss"], "verify_exp": False, "verify_iat": False,
+                         "verify_nbf": False},
             )
-        except jwt.ExpiredSignatureError:
-            raise AuthError("unauthorized", "token_expired: the token has expired") from None
         except jwt.InvalidTokenError as exc:
-            raise AuthError("unauthorized", f"the token is not valid ({exc})") from None
+            raise SignalingError(ErrorCode.UNAUTHORIZED, f"the token is not valid ({exc})") from None
+        if not isinstance(data.get("exp"), (int, float)):
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "the token is not valid (exp must be a number)")
+        if self.expired(float(data["exp"])):
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "token_expired: the token has expired")
         try:
             role = Role(data.get("role"))
         except ValueError:
-            raise AuthError("unauthorized", "the token names no known role") from None
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "the token names no known role") from None
         call_id = data.get("call")
         if role is Role.SHOPPER and not call_id:
-            raise AuthError("unauthorized", "a shopper token must name a call")
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "a shopper token must name a call")
         skills = data.get("skills")
         if not isinstance(skills, dict) or not all(
                 isinstance(k, str) and isinstance(v, int) for k, v in skills.items()):

@@ -9,33 +9,37 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from aiortc import RTCIceServer
 
-from media.clock import SystemClock
-from sfu import CloseReason, SfuNode
-from signaling.auth import TokenService
-from signaling.call_metrics import CallSampler
-from signaling.calls import CallService, CallSettings
-from signaling.conversation import Conversation
-from signaling.demo import DemoTokens, page_routes
-from signaling.health import Health
-from signaling.images import ImageGuard, ImageLimits
+from media.clock import Clock, SystemClock
 from recorder import Recorder
-from signaling.media_urls import MediaSigner
-from signaling.metrics import Metrics
-from signaling.metrics_api import MetricsApi
-from signaling.page_security import PageSecurity
-from signaling.photos import PhotoStore
-from signaling.qa_api import QaApi
-from signaling.queues import Queues
-from signaling.recording import RecordingService
-from signaling.rest import RestApi, error_middleware
-from signaling.store import MemoryStateStore, StateStore
+from sfu import CloseReason, SfuNode
+from signaling.api.demo import DemoTokens
+from signaling.api.health import Health
+from signaling.api.media_urls import MediaSigner
+from signaling.api.metrics_api import MetricsApi
+from signaling.api.page_security import PageSecurity
+from signaling.api.pages import page_routes
+from signaling.api.photos import PhotoApi
+from signaling.api.qa_api import QaApi
+from signaling.api.rest import RestApi, error_middleware
+from signaling.api.ws import SignalingEndpoint
+from signaling.auth import TokenService
+from signaling.centre.calls import CallService, CallSettings
+from signaling.centre.conversation import Conversation
+from signaling.centre.queues import Queues
+from signaling.centre.recording import RecordingService
+from signaling.images import ImageGuard, ImageLimits
+from signaling.metrics.sampler import CallSampler
+from signaling.metrics.series import Metrics
+from signaling.state.memory import MemoryStateStore
+from signaling.state.photos import PhotoStore
+from signaling.state.store import StateStore
 from signaling.turn import IceServers, TurnCredentials
-from signaling.ws import SignalingEndpoint
 from silkline.config import Config
 
 logger = logging.getLogger(__name__)
 
 CONFIG = web.AppKey("config", Config)
+CLOCK = web.AppKey("clock", Clock)
 STORE = web.AppKey("store", StateStore)
 SFU = web.AppKey("sfu", SfuNode)
 CALLS = web.AppKey("calls", CallService)
@@ -47,21 +51,24 @@ METRICS = web.AppKey("metrics", Metrics)
 HEALTH = web.AppKey("health", Health)
 
 
-def make_store(config: Config) -> StateStore:
+def make_store(config: Config, clock: Clock) -> StateStore:
     if config.redis_url:
-        from signaling.redis_store import RedisStateStore
+        from signaling.state.redis_store import RedisStateStore
 
-        return RedisStateStore(config.redis_url)
-    return MemoryStateStore(config.data_dir)
+        return RedisStateStore(config.redis_url)  # reservations expire in Redis (PX)
+    return MemoryStateStore(config.data_dir, clock)
 
 
-def create_app(config: Config) -> web.Application:
+def create_app(config: Config, clock: Clock | None = None) -> web.Application:
+    """The server, wired. ``clock`` drives every timer and timestamp (a test passes a VirtualClock)."""
+    clock = clock or SystemClock()
     app = web.Application(middlewares=[error_middleware], client_max_size=6 * 1024 ** 2)
     app[CONFIG] = config
     PageSecurity(shop_frame_ancestors=config.frame_ancestors).install(app)
-    tokens = TokenService(config.resolved_secret(), config.token_ttl)
+    tokens = TokenService(config.resolved_secret(), config.token_ttl, clock)
     app[TOKENS] = tokens
-    store = make_store(config)
+    app[CLOCK] = clock
+    store = make_store(config, clock)
     app[STORE] = store
     ice = [RTCIceServer(**server) for server in config.ice_servers]
     sfu = SfuNode(ice, config.resolved_media_addresses(), config.media_timeout,
@@ -72,11 +79,12 @@ def create_app(config: Config) -> web.Application:
         CallSettings(grace_period=config.grace_period, ring_timeout=config.ring_timeout),
         queues=Queues.from_config(config.queues),
         ice_servers=config.ice_servers,
+        clock=clock,
     )
     app[CALLS] = calls
-    recorder = Recorder(config.recordings_dir)
+    recorder = Recorder(config.recordings_dir, clock=clock)
     app[RECORDER] = recorder
-    recording = RecordingService(recorder, store, calls.clock, layout=config.layout)
+    recording = RecordingService(recorder, store, clock.now, layout=config.layout)
     calls.recording = recording
     photos = PhotoStore(config.data_dir / "photos", ImageGuard(
         ImageLimits(max_pixels=config.max_image_pixels, max_side=config.max_image_side)))
@@ -87,7 +95,7 @@ def create_app(config: Config) -> web.Application:
     client_ice = IceServers(config.ice_servers, turn) if turn is not None else None
     metrics = Metrics(calls, recorder)
     app[METRICS] = metrics
-    sampler = CallSampler(calls, metrics, SystemClock())
+    sampler = CallSampler(calls, metrics, clock)
     metrics_api = MetricsApi(metrics, config.metrics_token)
     app.middlewares.insert(0, metrics_api.middleware())
     signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat,
@@ -99,10 +107,11 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/ws", signaling.handle)
     app.router.add_routes(health.routes())
     app.router.add_routes(metrics_api.routes())
-    app.router.add_routes(RestApi(calls, store, tokens, conversation, photos).routes())
-    signer = MediaSigner(config.resolved_secret())
+    app.router.add_routes(RestApi(calls, store, tokens).routes())
+    app.router.add_routes(PhotoApi(calls, store, tokens, conversation, photos).routes())
+    signer = MediaSigner(config.resolved_secret(), clock=clock)
     app[MEDIA_SIGNER] = signer
-    app.router.add_routes(QaApi(store, tokens, recording, signer, photos, config.data_dir).routes())
+    app.router.add_routes(QaApi(store, tokens, recording, signer, photos, config.data_dir, clock).routes())
     if config.demo:
         app.router.add_routes(DemoTokens(tokens).routes())
     app.router.add_routes(page_routes())

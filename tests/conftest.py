@@ -15,7 +15,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from client import SignalingClient, demo_token
-from silkline.app import CALLS, SFU, SIGNALING, STORE, TOKENS, create_app
+from media.clock import Clock, SystemClock, VirtualClock
+from silkline.app import CALLS, CLOCK, SFU, SIGNALING, STORE, TOKENS, create_app
 from silkline.config import Config
 from tests.support.peers import ClientPeer, agent_clip
 
@@ -46,6 +47,10 @@ class Running:
         return self.app[TOKENS]
 
     @property
+    def clock(self) -> Clock:
+        return self.app[CLOCK]
+
+    @property
     def signaling(self):  # type: ignore[no-untyped-def]
         return self.app[SIGNALING]
 
@@ -72,8 +77,16 @@ def server_config(tmp_path: Path) -> Config:
 
 
 @pytest.fixture
-async def server(server_config: Config) -> AsyncIterator[Running]:
-    app = create_app(server_config)
+def clock(request: pytest.FixtureRequest) -> Clock:
+    """The server's clock: real, unless a test asks for ``virtual`` time
+    (``@pytest.mark.parametrize("clock", ["virtual"], indirect=True)``) and moves it with
+    ``server.clock.advance(seconds)``."""
+    return VirtualClock() if getattr(request, "param", None) == "virtual" else SystemClock()
+
+
+@pytest.fixture
+async def server(server_config: Config, clock: Clock) -> AsyncIterator[Running]:
+    app = create_app(server_config, clock=clock)
     test_server = TestServer(app, host="127.0.0.1")
     await test_server.start_server()
     url = str(test_server.make_url("")).rstrip("/")

@@ -13,6 +13,7 @@ import pytest
 from media import framestamp
 from signaling.auth import Role
 from tests.conftest import close_sides, make_config, start_call
+from tests.support.eventually import eventually
 from tests.support.peers import ClientPeer, MonitorPeer, hashes
 
 
@@ -80,11 +81,15 @@ def server_config(tmp_path, request):
 
 
 @pytest.mark.parametrize("server_config", [{"ring_timeout": 1.0}], indirect=True)
+@pytest.mark.parametrize("clock", ["virtual"], indirect=True)
 async def test_ring_timeout_sets_agent_away_and_offers_the_next_agent(server):
     slow = await signed_in_agent(server, "slow")
     shopper, token = await calling_shopper(server)
     await slow.expect("call-offered", call_id=token["call_id"])
     fast = await signed_in_agent(server, "fast")
+    await server.clock.advance(0.9)
+    assert not slow.seen("call-withdrawn")  # not before the ring timeout
+    await server.clock.advance(0.2)
     await slow.expect("call-withdrawn", call_id=token["call_id"], timeout=5)
     await slow.expect("agent-state", state="away")
     await fast.expect("call-offered", call_id=token["call_id"], timeout=5)
@@ -92,13 +97,17 @@ async def test_ring_timeout_sets_agent_away_and_offers_the_next_agent(server):
     assert "ring_timeout" in [e["type"] for e in record["events"]]
 
 
+@pytest.mark.parametrize("clock", ["virtual"], indirect=True)
 async def test_skill_routing_vip_first_and_decline(server):
     novice = await signed_in_agent(server, "novice", jewellery=1, general=1)
     expert = await signed_in_agent(server, "expert", jewellery=5, general=1)
     await expert.send("set-state", state="away")
     await expert.expect("agent-state", state="away")
     shopper, token = await calling_shopper(server, category="rings", title="Sapphire")
-    await asyncio.sleep(0.5)
+    await server.clock.advance(19)  # the queue ticker runs 19 times
+    # a round trip on the novice's socket: an offer sent before it would have arrived first
+    await novice.send("accept", call_id="c_none", id="barrier")
+    await novice.expect("error", ref="barrier")
     assert not novice.seen("call-offered")  # jewellery needs level 3 for the first 20 s
     await expert.send("set-state", state="available")
     offer = await expert.expect("call-offered", call_id=token["call_id"])
@@ -217,10 +226,8 @@ async def test_supervisor_monitors_silently_then_whispers_then_barges_in(server)
     await supervisor_ws.send("offer", call_id=call_id, sdp=await monitor.offer())
     await monitor.accept_answer((await supervisor_ws.expect("answer", timeout=15))["sdp"])
 
-    async def both_sides_seen():
-        while min(len(h) for h in monitor.video_hashes) < 30 or len(monitor.audio_hashes) < 50:
-            await asyncio.sleep(0.05)
-    await asyncio.wait_for(both_sides_seen(), 20)
+    await eventually(lambda: min(len(h) for h in monitor.video_hashes) >= 30
+                     and len(monitor.audio_hashes) >= 50, timeout=20, message="both sides on the monitor")
     sources = [set(h) for h in monitor.video_hashes]
     assert shopper.peer.sent_hashes.isdisjoint(agent.peer.sent_hashes)
     senders = sorted("shopper" if s <= shopper.peer.sent_hashes else
@@ -242,20 +249,14 @@ async def test_supervisor_monitors_silently_then_whispers_then_barges_in(server)
     await supervisor_ws.send("monitor-mode", call_id=call_id, mode="whisper")
     await agent.ws.expect("supervisor", mode="whisper")
 
-    async def agent_hears():
-        while not heard_supervisor(agent.peer):
-            await asyncio.sleep(0.05)
-    await asyncio.wait_for(agent_hears(), 10)
+    await eventually(lambda: heard_supervisor(agent.peer), timeout=10, message="the agent hears the whisper")
     await asyncio.sleep(0.5)
     assert not heard_supervisor(shopper.peer) and not shopper.ws.seen("supervisor")
 
     await supervisor_ws.send("monitor-mode", call_id=call_id, mode="barge")
     await shopper.ws.expect("supervisor", mode="barge")
 
-    async def shopper_hears():
-        while not heard_supervisor(shopper.peer):
-            await asyncio.sleep(0.05)
-    await asyncio.wait_for(shopper_hears(), 10)
+    await eventually(lambda: heard_supervisor(shopper.peer), timeout=10, message="the shopper hears the barge-in")
 
     await supervisor_ws.send("unmonitor", call_id=call_id)
     await supervisor_ws.expect("call-ended", reason="monitor_end")

@@ -11,14 +11,15 @@ import textwrap
 
 import pytest
 
-from signaling.redis_store import RedisStateStore
-from signaling.store import MemoryStateStore
+from media.clock import VirtualClock
+from signaling.state.memory import MemoryStateStore
+from signaling.state.redis_store import RedisStateStore
 
 
 @pytest.fixture(params=["memory", "redis"])
 async def store(request, tmp_path):
     if request.param == "memory":
-        backend = MemoryStateStore(tmp_path)
+        backend = MemoryStateStore(tmp_path, VirtualClock())
     else:
         import redis.asyncio as aioredis
 
@@ -37,7 +38,8 @@ async def test_records_events_and_filters(store):
     await store.create_call({"call_id": "c2", "created_at": 200.0, "state": "waiting"})
     await store.append_call_event("c1", {"type": "requested", "at": 100.0})
     await store.update_call("c1", {"agent_id": "a1", "context": {"title": "Ring"}})
-    await store.append_call_event("c1", {"type": "ended", "at": 150.0, "reason": "hang_up"})
+    await store.append_call_event("c1", {"type": "ended", "at": 150.0, "reason": "hang_up"},
+                                  fields={"state": "ended", "end_reason": "hang_up", "ended_at": 150.0})
     record = await store.get_call("c1")
     assert record["agent_id"] == "a1" and record["context"] == {"title": "Ring"}
     assert [e["type"] for e in record["events"]] == ["requested", "ended"]
@@ -65,7 +67,10 @@ async def test_agent_reservation_is_atomic_and_expires(store):
     assert sum(results) == 1  # exactly one call wins the agent
     winner = f"c{results.index(True)}"
     assert await store.reserve_agent("a1", winner, 0.3)  # idempotent for the holder
-    await asyncio.sleep(0.45)
+    if isinstance(store, MemoryStateStore):
+        await store.clock.advance(0.45)  # the embedded store keeps time by its Clock
+    else:
+        await asyncio.sleep(0.45)  # Redis expires the key itself (PX)
     assert await store.reserve_agent("a1", "other", 0.3)  # expired by itself
     await store.release_agent("a1", "not-the-holder")
     assert not await store.reserve_agent("a1", "third", 0.3)
@@ -77,12 +82,13 @@ def test_journal_survives_kill_9_and_marks_live_calls_interrupted(tmp_path):
     script = textwrap.dedent(f"""
         import asyncio, os, signal, sys
         sys.path.insert(0, {str(os.getcwd())!r})
-        from signaling.store import MemoryStateStore
+        from signaling.state.memory import MemoryStateStore
         async def main():
             store = MemoryStateStore({str(tmp_path)!r})
             await store.open()
             await store.create_call({{"call_id": "done", "created_at": 1, "state": "waiting"}})
-            await store.append_call_event("done", {{"type": "ended", "at": 2, "reason": "hang_up"}})
+            await store.append_call_event("done", {{"type": "ended", "at": 2, "reason": "hang_up"}},
+                                          fields={{"state": "ended", "end_reason": "hang_up", "ended_at": 2}})
             await store.create_call({{"call_id": "live", "created_at": 3, "state": "waiting"}})
             await store.append_call_event("live", {{"type": "accepted", "at": 4}})
             print("acknowledged", flush=True)

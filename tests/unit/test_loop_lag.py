@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from media.clock import VirtualClock
-from signaling.loop_lag import LoopLagProbe
+from signaling.metrics.loop_lag import LoopLagProbe
 
 
 class LateClock(VirtualClock):

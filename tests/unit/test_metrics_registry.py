@@ -6,9 +6,9 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from sfu import SfuNode
-from signaling.calls import CallService
-from signaling.metrics import Metrics
-from signaling.store import MemoryStateStore
+from signaling.centre.calls import CallService
+from signaling.metrics.series import Metrics
+from signaling.state.memory import MemoryStateStore
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple], float]:
@@ -40,7 +40,7 @@ async def test_recorded_bytes_and_failures_are_counted_from_a_real_recorder(tmp_
     from media.encoded import EncodedFrame, is_keyframe
     from media.synthetic import encode_vp8_clip
     from recorder import Recorder
-    from signaling.call_metrics import CallSampler
+    from signaling.metrics.sampler import CallSampler
 
     recorder = Recorder(tmp_path / "recordings")
     calls = CallService(SfuNode(), MemoryStateStore(None))

@@ -9,14 +9,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from media.clock import VirtualClock
 from sfu import SfuNode
-from signaling.agents import AgentState
+from signaling.api.server_messages import ServerMessage, as_dict
 from signaling.auth import Claims, Role
-from signaling.call import CallState
-from signaling.calls import CallError, CallService, CallSettings
-from signaling.queues import Queues
-from signaling.routing import AgentView, QueueConfig, RelaxStep, SkillRouter, WaitingCall, eligible
-from signaling.store import MemoryStateStore
+from signaling.centre.agents import AgentState
+from signaling.centre.call import CallState
+from signaling.centre.calls import CallService, CallSettings
+from signaling.centre.queues import Queues
+from signaling.centre.routing import (
+    AgentView,
+    QueueConfig,
+    RelaxStep,
+    SkillRouter,
+    WaitingCall,
+    eligible,
+)
+from signaling.errors import SignalingError
+from signaling.state.memory import MemoryStateStore
 
 
 def agent(agent_id: str, level: int = 3, idle: float = 0.0, calls: int = 0, rating: float | None = None,
@@ -141,8 +151,8 @@ class FakeSession:
         self.sent: list[dict] = []
         self.closed = False
 
-    def send(self, msg: dict) -> None:
-        self.sent.append(msg)
+    def send(self, msg: ServerMessage) -> None:
+        self.sent.append(as_dict(msg))  # as the client decodes it
 
     async def close(self, code: int, reason: str) -> None:
         self.closed = True
@@ -155,11 +165,12 @@ class ContactCentre(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
-        self.now = 1000.0
+        self.clock = VirtualClock(1000.0)
         queues = Queues.from_config([QueueConfig("general", wrap_up_s=3600),
                                      QueueConfig("vip", relax=(RelaxStep(0, 2), RelaxStep(30, 1)))], {})
-        self.service = CallService(SfuNode(), MemoryStateStore(None), CallSettings(ring_timeout=3600, grace_period=3600),
-                                   queues=queues, clock=lambda: self.now)
+        self.service = CallService(SfuNode(), MemoryStateStore(None), CallSettings(ring_timeout=30, grace_period=3600),
+                                   queues=queues, clock=self.clock)
+        self.loop.run_until_complete(self.service.start())  # the queue ticker runs on the clock
         self.shoppers: dict[str, FakeSession] = {}
         self.agent_sessions: dict[str, FakeSession] = {}
         self.created: set[str] = set()
@@ -168,8 +179,9 @@ class ContactCentre(RuleBasedStateMachine):
     def run(self, coro) -> None:
         try:
             self.loop.run_until_complete(coro)
-        except CallError:
+        except SignalingError:
             pass
+        self.loop.run_until_complete(self.service.idle())  # what the step set off has finished
 
     def teardown(self) -> None:
         self.loop.run_until_complete(self.service.close())
@@ -201,21 +213,22 @@ class ContactCentre(RuleBasedStateMachine):
     def agent_answers_or_declines(self, data, answer):
         agent = data.draw(st.sampled_from(self._agents_in(AgentState.RINGING)))
         if answer:
-            self.run(self.service.accept(agent.session, agent.call_id))
+            self.run(self.service.actions.accept(agent.session, agent.call_id))
         else:
-            self.run(self.service.decline(agent.session, agent.call_id))
+            self.run(self.service.actions.decline(agent.session, agent.call_id))
 
     @precondition(lambda self: self._agents_in(AgentState.RINGING))
     @rule(data=st.data())
     def ring_times_out(self, data):
-        agent = data.draw(st.sampled_from(self._agents_in(AgentState.RINGING)))
-        self.run(self.service._withdraw(agent.call_id, "timeout", AgentState.AWAY))
+        ringing = data.draw(st.sampled_from(self._agents_in(AgentState.RINGING)))
+        self.run(self.clock.advance(self.service.settings.ring_timeout))
+        assert ringing.state is AgentState.AWAY  # a missed ring sets the agent away
 
     @precondition(lambda self: self._agents_in(AgentState.AWAY) + self._agents_in(AgentState.WRAP_UP))
     @rule(data=st.data())
     def agent_becomes_available(self, data):
         agent = data.draw(st.sampled_from(self._agents_in(AgentState.AWAY) + self._agents_in(AgentState.WRAP_UP)))
-        self.run(self.service.set_agent_state(agent.session, "available"))
+        self.run(self.service.presence.set_state(agent.session, "available"))
 
     @precondition(lambda self: self.service.calls)
     @rule(data=st.data(), who=st.sampled_from(["shopper", "agent"]))
@@ -223,19 +236,18 @@ class ContactCentre(RuleBasedStateMachine):
         call = data.draw(st.sampled_from(sorted(self.service.calls.values(), key=lambda c: c.call_id)))
         party = call.agent if who == "agent" and call.agent else call.shopper
         if party.session is not None:
-            self.run(self.service.hangup(party.session, call.call_id))
+            self.run(self.service.ending.hangup(party.session, call.call_id))
 
     @precondition(lambda self: self.agent_sessions)
     @rule(data=st.data())
     def agent_tab_closes(self, data):
         agent_id = data.draw(st.sampled_from(sorted(self.agent_sessions)))
         session = self.agent_sessions.pop(agent_id)
-        self.run(self.service.session_closed(session))
+        self.run(self.service.reconnect.session_closed(session))
 
     @rule(seconds=st.floats(1, 40))
     def time_passes(self, seconds):
-        self.now += seconds
-        self.run(self.service._tick())
+        self.run(self.clock.advance(seconds))
 
     @invariant()
     def never_offered_to_two_agents_and_no_agent_over_capacity(self):
@@ -268,25 +280,26 @@ TestContactCentre = ContactCentre.TestCase
 
 # ---------------------------------------------------------------- time-driven queue rules
 
-def _service(now: list[float], queues: list[QueueConfig]) -> CallService:
-    return CallService(SfuNode(), MemoryStateStore(None), CallSettings(ring_timeout=3600),
-                       queues=Queues.from_config(queues, {}), clock=lambda: now[0])
+async def _service(clock: VirtualClock, queues: list[QueueConfig]) -> CallService:
+    service = CallService(SfuNode(), MemoryStateStore(None), CallSettings(ring_timeout=3600),
+                          queues=Queues.from_config(queues, {}), clock=clock)
+    await service.start()
+    return service
 
 
 async def test_overflow_to_another_queue_after_the_threshold():
-    now = [1000.0]
-    service = _service(now, [QueueConfig("general"),
+    clock = VirtualClock(1000.0)
+    service = await _service(clock, [QueueConfig("general"),
                              QueueConfig("vip", overflow_after_s=10, overflow_to="general")])
     general_only = FakeSession(Claims(Role.AGENT, "g", None, None, 1e12, skills={"general": 3}))
     vip_agent = FakeSession(Claims(Role.AGENT, "v", None, None, 1e12, skills={"vip": 3}))
     await service.join(vip_agent, vip_agent.claims, None)
-    await service.set_agent_state(vip_agent, "away")  # the vip expert stepped away
+    await service.presence.set_state(vip_agent, "away")  # the vip expert stepped away
     await service.join(general_only, general_only.claims, None)
     shopper = FakeSession(Claims(Role.SHOPPER, "s", "c1", None, 1e12))
     await service.join(shopper, shopper.claims, {"category": "vip"})
     assert service.calls["c1"].state is CallState.WAITING
-    now[0] += 11
-    await service._tick()
+    await clock.advance(11)
     assert service.calls["c1"].queue == "general"
     assert service.calls["c1"].offered_to == "g"
     events = [e["type"] for e in (await service.store.get_call("c1"))["events"]]
@@ -295,15 +308,14 @@ async def test_overflow_to_another_queue_after_the_threshold():
 
 
 async def test_wait_limit_makes_the_call_unavailable_in_words():
-    now = [1000.0]
-    service = _service(now, [QueueConfig("general", max_wait_s=30)])
+    clock = VirtualClock(1000.0)
+    service = await _service(clock, [QueueConfig("general", max_wait_s=30)])
     agent = FakeSession(Claims(Role.AGENT, "a", None, None, 1e12, skills={"general": 1}))
     await service.join(agent, agent.claims, None)
-    await service.set_agent_state(agent, "away")
+    await service.presence.set_state(agent, "away")
     shopper = FakeSession(Claims(Role.SHOPPER, "s", "c1", None, 1e12))
     await service.join(shopper, shopper.claims, {})
-    now[0] += 31
-    await service._tick()
+    await clock.advance(31)
     told = [m for m in shopper.sent if m["type"] == "call-state" and m["state"] == "unavailable"]
     assert told and told[0]["reason"] == "wait_limit" and told[0]["message"]
     record = await service.store.get_call("c1")
@@ -312,8 +324,8 @@ async def test_wait_limit_makes_the_call_unavailable_in_words():
 
 
 async def test_returning_customer_is_offered_to_their_last_agent():
-    now = [1000.0]
-    service = _service(now, [QueueConfig("general", returning_customer_s=15)])
+    clock = VirtualClock(1000.0)
+    service = await _service(clock, [QueueConfig("general", returning_customer_s=15)])
     ann = FakeSession(Claims(Role.AGENT, "ann", None, None, 1e12, skills={"general": 3}))
     bob = FakeSession(Claims(Role.AGENT, "bob", None, None, 1e12, skills={"general": 3}))
     for s in (ann, bob):
@@ -323,14 +335,45 @@ async def test_returning_customer_is_offered_to_their_last_agent():
     served_by = service.calls["c1"].offered_to
     other = bob if served_by == "ann" else ann
     mine = ann if served_by == "ann" else bob
-    await service.accept(mine, "c1")
-    await service.hangup(first, "c1")
-    await service.finish_wrap_up(mine, "c1", "resolved", "")
-    await service.set_agent_state(mine, "away")
+    await service.actions.accept(mine, "c1")
+    await service.ending.hangup(first, "c1")
+    await service.wrap_ups.finish(mine, "c1", "resolved", "")
+    await service.presence.set_state(mine, "away")
     again = FakeSession(Claims(Role.SHOPPER, "s2", "c2", None, 1e12, customer_id="cust"))
     await service.join(again, again.claims, {})
     assert service.calls["c2"].state is CallState.WAITING  # waits for the agent they know
-    await service.set_agent_state(mine, "available")
+    await service.presence.set_state(mine, "available")
     assert service.calls["c2"].offered_to == served_by
     assert other.claims.sub != served_by
+    await service.close()
+
+
+# ---------------------------------------------------------------- timers on the virtual clock
+
+async def test_ring_timeout_and_wrap_up_end_when_the_clock_says_so():
+    clock = VirtualClock(1000.0)
+    service = CallService(SfuNode(), MemoryStateStore(None, clock), CallSettings(ring_timeout=30),
+                          queues=Queues.from_config([QueueConfig("general", wrap_up_s=60)], {}), clock=clock)
+    await service.start()
+    ann = FakeSession(Claims(Role.AGENT, "ann", None, None, 1e12, skills={"general": 3}))
+    await service.join(ann, ann.claims, None)
+    shopper = FakeSession(Claims(Role.SHOPPER, "s", "c1", None, 1e12))
+    await service.join(shopper, shopper.claims, {})
+    assert service.calls["c1"].offered_to == "ann" and service.agents["ann"].call_id == "c1"
+    await clock.advance(29)
+    assert service.agents["ann"].state is AgentState.RINGING
+    await clock.advance(2)
+    assert service.agents["ann"].state is AgentState.AWAY and service.agents["ann"].call_id is None
+    assert service.calls["c1"].state is CallState.WAITING and service.calls["c1"].offered_to is None
+    await service.presence.set_state(ann, "available")
+    await service.actions.accept(ann, "c1")
+    await service.ending.hangup(shopper, "c1")
+    wrap = service.agents["ann"].wrap_up
+    assert service.agents["ann"].state is AgentState.WRAP_UP and wrap is not None and wrap.call_id == "c1"
+    await clock.advance(59)
+    assert service.agents["ann"].state is AgentState.WRAP_UP
+    await clock.advance(2)
+    assert service.agents["ann"].state is AgentState.AVAILABLE and service.agents["ann"].wrap_up is None
+    record = await service.store.get_call("c1")
+    assert record["state"] == "ended" and record["end_reason"] == "hang_up" and record["ended_at"] == clock.now() - 61
     await service.close()

@@ -7,29 +7,31 @@ import asyncio
 import json
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from media.clock import Clock, SystemClock
+from signaling.api.bodies import SCORE_CRITERIA, Scorecard, read_body
+from signaling.api.media_urls import MediaSigner
+from signaling.api.rest import authorize, json_error
 from signaling.auth import Claims, Role, TokenService
-from signaling.figures import call_facts, first_event_at
-from signaling.media_urls import MediaSigner
-from signaling.photos import PhotoStore
-from signaling.recording import RecordingService
-from signaling.rest import authorize, json_error
-from signaling.store import StateStore
+from signaling.centre.figures import call_facts, first_event_at
+from signaling.centre.recording import RecordingService
+from signaling.errors import ErrorCode
+from signaling.state.photos import PhotoStore
+from signaling.state.store import StateStore
 
 logger = logging.getLogger(__name__)
 
 QA_ROLES = {Role.QA, Role.SUPERVISOR, Role.ADMIN}
-SCORE_CRITERIA = ("greeting", "product_knowledge", "problem_solved", "courtesy", "compliance")
 
 
 class QaApi:
     def __init__(self, store: StateStore, tokens: TokenService, recording: RecordingService,
-                 signer: MediaSigner, photos: PhotoStore, data_dir: Path) -> None:
+                 signer: MediaSigner, photos: PhotoStore, data_dir: Path, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
         self.store = store
         self.tokens = tokens
         self.recording = recording
@@ -109,7 +111,7 @@ class QaApi:
         call_id = request.match_info["call_id"]
         record = await self.store.get_call(call_id)
         if record is None:
-            return json_error(404, "call_not_found", f"no call {call_id!r}")
+            return json_error(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
         composite = dict(record.get("composite") or {})
         job = self.recording.jobs.get(call_id)
         if job is not None and getattr(job, "state", None) in ("queued", "running"):
@@ -145,14 +147,14 @@ class QaApi:
         call_id = request.match_info["call_id"]
         record = await self.store.get_call(call_id)
         if record is None or not record.get("recordings"):
-            return json_error(404, "call_not_found", "no recording for this call")
+            return json_error(ErrorCode.CALL_NOT_FOUND, "no recording for this call")
         try:
             body = await request.json()
         except ValueError:
             body = {}
         layout = body.get("layout") if isinstance(body, dict) else None
         if layout not in (None, "side_by_side", "pip"):
-            return json_error(400, "invalid_message", "layout must be side_by_side or pip")
+            return json_error(ErrorCode.INVALID_MESSAGE, "layout must be side_by_side or pip")
         start = first_event_at(record, "connected") or first_event_at(record, "accepted")
         job = self.recording.recorder.compose(call_id, start=start, end=record.get("ended_at"),
                                               layout=layout)
@@ -163,22 +165,12 @@ class QaApi:
     async def score(self, request: web.Request) -> web.Response:
         claims = self._auth(request, {Role.QA, Role.SUPERVISOR, Role.ADMIN})
         call_id = request.match_info["call_id"]
-        try:
-            body = await request.json()
-        except ValueError:
-            return json_error(400, "bad_json", "send {\"scores\": {criterion: 0-5}, \"comment\": …}")
-        scores = body.get("scores") if isinstance(body, dict) else None
-        if not isinstance(scores, dict) or not scores or any(
-                k not in SCORE_CRITERIA or not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 5
-                for k, v in scores.items()):
-            return json_error(400, "invalid_message",
-                              f"scores: 0-5 for each of {', '.join(SCORE_CRITERIA)}")
-        comment = body.get("comment", "")
-        if not isinstance(comment, str):
-            return json_error(400, "invalid_message", "comment must be text")
+        body = await read_body(request, Scorecard, '{"scores": {criterion: 0-5}, "comment": …}',
+                               not_an_object=ErrorCode.INVALID_MESSAGE)
+        scores = body.scores
         if await self.store.get_call(call_id) is None:
-            return json_error(404, "call_not_found", f"no call {call_id!r}")
-        card = {"scores": scores, "comment": comment.strip()[:4000], "by": claims.sub, "at": time.time(),
+            return json_error(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
+        card = {"scores": scores, "comment": body.comment, "by": claims.sub, "at": self.clock.now(),
                 "total": round(sum(scores.values()) / (5 * len(scores)) * 100)}
         await self.store.update_call(call_id, {"scorecard": card})
         await self.store.append_call_event(call_id, {"type": "scored", "at": card["at"], "by": claims.sub,
@@ -204,7 +196,7 @@ class QaApi:
         photos = sum([await asyncio.to_thread(self.photos.delete_call, c) for c in call_ids])
         for call_id in call_ids:
             await self.store.delete_call(call_id)
-        entry = {"at": time.time(), "by": claims.sub, "customer": customer, "calls": call_ids,
+        entry = {"at": self.clock.now(), "by": claims.sub, "customer": customer, "calls": call_ids,
                  "recording_files": len(deleted_files), "photos": photos}
         await asyncio.to_thread(_append_line, self.erasure_log, entry)
         logger.warning("erased customer %s: %d calls, %d recording files, %d photos (by %s)",
@@ -214,13 +206,13 @@ class QaApi:
     async def media(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
         if not self.signer.check(path, request.query.get("exp", ""), request.query.get("sig", "")):
-            return json_error(403, "forbidden", "this media link is not valid or has expired")
+            return json_error(ErrorCode.FORBIDDEN, "this media link is not valid or has expired")
         try:
             file = self.recording.recorder.resolve(path)
         except Exception:  # the recorder refuses anything outside its directory
-            return json_error(404, "not_found", "no such media")
+            return json_error(ErrorCode.NOT_FOUND, "no such media")
         if not file.is_file():
-            return json_error(404, "not_found", "no such media")
+            return json_error(ErrorCode.NOT_FOUND, "no such media")
         # FileResponse answers Range requests (seeking in <video>) and sets the type.
         return web.FileResponse(file, headers={"Cache-Control": "private, max-age=300"})
 

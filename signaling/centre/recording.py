@@ -21,10 +21,11 @@ from typing import Any, Protocol
 from sfu import Participant
 from sfu.publisher import Publisher
 from sfu.tasks import TaskSet
+from signaling.api.server_messages import RecordingConsentRequest, RecordingState
 from signaling.auth import Role
-from signaling.call import Call, Party
-from signaling.protocol import message
-from signaling.store import StateStore
+from signaling.centre.call import Call, Party
+from signaling.errors import ErrorCode, SignalingError
+from signaling.state.store import StateStore
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +52,6 @@ class _Active:
     sinks: dict[int, tuple[Publisher, Any]] = field(default_factory=dict)
 
 
-class RecordingError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 class RecordingService:
     def __init__(self, recorder: RecorderPort, store: StateStore, clock: Callable[[], float],
                  layout: str = "side_by_side") -> None:
@@ -79,12 +73,12 @@ class RecordingService:
         elif policy == "ask":
             await self._event(call.call_id, "recording_consent_asked")
             if call.shopper.session is not None:
-                call.shopper.session.send(message("recording-consent-request", call_id=call.call_id))
+                call.shopper.session.send(RecordingConsentRequest(call_id=call.call_id))
 
     async def consent(self, call: Call, granted: bool) -> None:
         active = self.calls.get(call.call_id)
         if active is None:
-            raise RecordingError("invalid_state", "this call is not being asked for consent")
+            raise SignalingError(ErrorCode.INVALID_STATE, "this call is not being asked for consent")
         await self.store.update_call(call.call_id, {"recording_consent": granted})
         await self._event(call.call_id, "recording_consent", granted=granted)
         if granted and not active.recording:
@@ -125,7 +119,7 @@ class RecordingService:
     async def pause(self, call: Call, paused: bool, by: str) -> None:
         active = self.calls.get(call.call_id)
         if active is None or not active.recording:
-            raise RecordingError("invalid_state", "this call is not being recorded")
+            raise SignalingError(ErrorCode.INVALID_STATE, "this call is not being recorded")
         if self.recorder.is_paused(call.call_id) == paused:
             return
         now = self.clock()
@@ -170,7 +164,7 @@ class RecordingService:
     def _tell(self, call: Call, state: str, reason: str | None = None) -> None:
         for party in call.parties():
             if party.session is not None:
-                party.session.send(message("recording", call_id=call.call_id, state=state, reason=reason))
+                party.session.send(RecordingState(call_id=call.call_id, state=state, reason=reason))
 
     def state_for(self, call_id: str) -> str:
         active = self.calls.get(call_id)

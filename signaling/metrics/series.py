@@ -4,7 +4,7 @@ Each app has its own ``CollectorRegistry``, so many apps in one process (the tes
 share or clash over a series. Figures that are a state of the node (calls, rooms, queues,
 agents, live track recordings) are read when Prometheus scrapes, by :class:`LiveFigures`;
 what happens between scrapes is counted as it happens (rejected inputs) or by the
-:class:`~signaling.call_metrics.CallSampler` each tick (join times, call durations, queue
+:class:`~signaling.metrics.sampler.CallSampler` each tick (join times, call durations, queue
 waits, forwarded frames, recorded bytes and failed recordings, event-loop lag).
 """
 
@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from signaling.calls import CallService
+from signaling.centre.calls import CallService
 
 CALL_STATES = ("waiting", "ringing", "connecting", "connected")
 
@@ -62,9 +62,9 @@ class LiveFigures(Collector):
         longest = GaugeMetricFamily("silkline_queue_longest_wait_seconds",
                                     "How long the oldest waiting call has waited, per queue",
                                     labels=["queue"])
-        for figure in self.calls.queue_figures():
-            waiting.add_metric([figure["queue"]], figure["waiting"])
-            longest.add_metric([figure["queue"]], figure["longest_wait_s"])
+        for figure in self.calls.dashboard.queue_figures():
+            waiting.add_metric([figure.queue], figure.waiting)
+            longest.add_metric([figure.queue], figure.longest_wait_s)
         yield waiting
         yield longest
         if self.recordings is not None:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from signaling.metrics import Metrics
+from signaling.metrics.series import Metrics
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

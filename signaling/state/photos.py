@@ -17,26 +17,20 @@ from pathlib import Path
 import numpy as np
 
 from media.snapshot import to_jpeg
+from signaling.errors import ErrorCode, SignalingError
 from signaling.images import ImageGuard, ImageRejected
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class PhotoError(ValueError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 def _decode(guard: ImageGuard, data: bytes) -> np.ndarray:
     if len(data) > MAX_PHOTO_BYTES:
-        raise PhotoError("too_large", f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+        raise SignalingError(ErrorCode.TOO_LARGE, f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
     try:
         return guard.decode(data)
     except ImageRejected as exc:
-        raise PhotoError(exc.code, exc.message) from exc
+        raise SignalingError(ErrorCode(exc.code), exc.message) from exc
 
 
 class PhotoStore:
@@ -46,7 +40,7 @@ class PhotoStore:
 
     def _path(self, call_id: str, photo_id: str) -> Path:
         if not _ID.match(call_id) or not _ID.match(photo_id):
-            raise PhotoError("not_found", "no such photo")
+            raise SignalingError(ErrorCode.NOT_FOUND, "no such photo")
         return self.root / call_id / f"{photo_id}.jpg"
 
     async def save_upload(self, call_id: str, data: bytes) -> tuple[str, int, int]:
@@ -66,7 +60,7 @@ class PhotoStore:
     def open(self, call_id: str, photo_id: str) -> Path:
         path = self._path(call_id, photo_id)
         if not path.is_file():
-            raise PhotoError("not_found", "no such photo")
+            raise SignalingError(ErrorCode.NOT_FOUND, "no such photo")
         return path
 
     def delete_call(self, call_id: str) -> int:

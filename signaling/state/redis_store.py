@@ -54,12 +54,12 @@ class RedisStateStore:
             pipe.zadd(f"{PREFIX}:calls", {record["call_id"]: float(record.get("created_at", 0))})
             await pipe.execute()
 
-    async def append_call_event(self, call_id: str, event: dict[str, Any]) -> None:
+    async def append_call_event(self, call_id: str, event: dict[str, Any],
+                                fields: dict[str, Any] | None = None) -> None:
         async with self.r.pipeline(transaction=True) as pipe:
             pipe.rpush(self._key(call_id) + ":events", json.dumps(event, default=str))
-            if event.get("type") == "ended":
-                pipe.hset(self._key(call_id), mapping=_encode({
-                    "state": "ended", "end_reason": event.get("reason"), "ended_at": event.get("at")}))
+            if fields:
+                pipe.hset(self._key(call_id), mapping=_encode(fields))
             await pipe.execute()
 
     async def update_call(self, call_id: str, fields: dict[str, Any]) -> None:

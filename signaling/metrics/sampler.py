@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from media.clock import Clock
-from signaling.call import Call
-from signaling.calls import CallService
-from signaling.loop_lag import LoopLagProbe
-from signaling.metrics import Metrics
+from signaling.centre.call import Call
+from signaling.centre.calls import CallService
+from signaling.metrics.loop_lag import LoopLagProbe
+from signaling.metrics.series import Metrics
 
 TICK_S = 0.25
 
@@ -96,7 +96,7 @@ class CallSampler:
             if not seen.joined and call.connected_at is not None and call.answered_at is not None:
                 seen.joined = True
                 self.metrics.join_seconds.observe(max(0.0, call.connected_at - call.answered_at))
-        now = self.calls.clock()
+        now = self.calls.clock.now()
         for call_id in [c for c in self._seen if c not in live]:
             seen = self._seen.pop(call_id)
             if seen.call.connected_at is not None:

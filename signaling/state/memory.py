@@ -1,10 +1,8 @@
-"""StateStore: where call records live. One interface, chosen once in the composition root.
-
-``MemoryStateStore`` is the embedded default: records in memory, every change appended and
+"""The embedded StateStore (signaling/state/store.py): ``MemoryStateStore`` is the default: records in memory, every change appended and
 fsynced to a journal file first, so a crash (even ``kill -9``) loses nothing acknowledged.
 On start the journal is replayed; a call that was live when the process died is closed with
 reason ``error`` ("server stopped during the call") instead of vanishing.
-A Redis backend implements the same interface for many nodes.
+The Redis backend (redis_store.py) implements the same interface for many nodes.
 """
 
 from __future__ import annotations
@@ -13,37 +11,18 @@ import asyncio
 import json
 import logging
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+
+from media.clock import Clock, SystemClock
 
 logger = logging.getLogger(__name__)
 
 
-class StateStore(Protocol):
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
-    # call records: durable
-    async def create_call(self, record: dict[str, Any]) -> None: ...
-    async def append_call_event(self, call_id: str, event: dict[str, Any]) -> None: ...
-    async def update_call(self, call_id: str, fields: dict[str, Any]) -> None: ...
-    async def get_call(self, call_id: str) -> dict[str, Any] | None: ...
-    async def list_calls(self, limit: int = 100, since: float | None = None,
-                         until: float | None = None) -> list[dict[str, Any]]: ...
-    async def delete_call(self, call_id: str) -> None: ...
-    # callback requests: durable
-    async def add_callback(self, call_id: str, request: dict[str, Any]) -> None: ...
-    async def list_callbacks(self) -> list[dict[str, Any]]: ...
-    async def close_callback(self, call_id: str, fields: dict[str, Any]) -> None: ...
-    # agent reservations: atomic, expire by themselves (a lost message never leaves an
-    # agent stuck ringing)
-    async def reserve_agent(self, agent_id: str, call_id: str, ttl: float) -> bool: ...
-    async def release_agent(self, agent_id: str, call_id: str) -> None: ...
-
-
 class MemoryStateStore:
-    def __init__(self, data_dir: Path | None) -> None:
+    def __init__(self, data_dir: Path | None, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
         self._calls: dict[str, dict[str, Any]] = {}
         self._journal_path = Path(data_dir) / "calls.jsonl" if data_dir else None
         self._journal: Any = None
@@ -60,10 +39,11 @@ class MemoryStateStore:
         self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115
         for call_id, record in self._calls.items():
             if record.get("state") != "ended":
+                now = self.clock.now()
                 await self.append_call_event(call_id, {
                     "type": "ended", "reason": "error", "by": "server",
-                    "detail": "the server stopped during the call", "at": time.time(),
-                })
+                    "detail": "the server stopped during the call", "at": now,
+                }, fields={"state": "ended", "end_reason": "error", "ended_at": now})
 
     def _cut_torn_tail(self) -> None:
         """A crash mid-write can leave a last line without its newline; appending after it
@@ -95,10 +75,7 @@ class MemoryStateStore:
             record = self._calls.get(entry["call_id"])
             if record is not None:
                 record.setdefault("events", []).append(entry["event"])
-                if entry["event"].get("type") == "ended":
-                    record["state"] = "ended"
-                    record["end_reason"] = entry["event"].get("reason")
-                    record["ended_at"] = entry["event"].get("at")
+                record.update(entry.get("fields") or _written_before_fields(entry["event"]))
         elif op == "update":
             record = self._calls.get(entry["call_id"])
             if record is not None:
@@ -129,8 +106,12 @@ class MemoryStateStore:
         record = {**record, "events": list(record.get("events", []))}
         await self._persist({"op": "create", "record": record})
 
-    async def append_call_event(self, call_id: str, event: dict[str, Any]) -> None:
-        await self._persist({"op": "event", "call_id": call_id, "event": event})
+    async def append_call_event(self, call_id: str, event: dict[str, Any],
+                                fields: dict[str, Any] | None = None) -> None:
+        entry: dict[str, Any] = {"op": "event", "call_id": call_id, "event": event}
+        if fields:
+            entry["fields"] = fields
+        await self._persist(entry)
 
     async def update_call(self, call_id: str, fields: dict[str, Any]) -> None:
         await self._persist({"op": "update", "call_id": call_id, "fields": fields})
@@ -169,7 +150,7 @@ class MemoryStateStore:
                                                          "status": "done"}})
 
     async def reserve_agent(self, agent_id: str, call_id: str, ttl: float) -> bool:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         held = self._reservations.get(agent_id)
         if held is not None and held[1] > now and held[0] != call_id:
             return False
@@ -180,3 +161,11 @@ class MemoryStateStore:
         held = self._reservations.get(agent_id)
         if held is not None and held[0] == call_id:
             del self._reservations[agent_id]
+
+
+def _written_before_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """Journals written before calls wrote their own ended state carry a bare ``ended``
+    event; reading one, the record still ends (nothing acknowledged is lost)."""
+    if event.get("type") != "ended":
+        return {}
+    return {"state": "ended", "end_reason": event.get("reason"), "ended_at": event.get("at")}

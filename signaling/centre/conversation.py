@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import uuid
 
+from signaling.api.server_messages import ChatLine, Photo
 from signaling.auth import Role
-from signaling.call import LIVE_MEDIA_STATES, Call, Party
-from signaling.calls import CallError, CallService
-from signaling.photos import PhotoStore
-from signaling.protocol import message
-from signaling.session import Session
-
-MAX_CHAT_CHARS = 2000
+from signaling.centre.call import LIVE_MEDIA_STATES, Call, Party
+from signaling.centre.calls import CallService
+from signaling.centre.session import Session
+from signaling.errors import ErrorCode, SignalingError
+from signaling.state.photos import PhotoStore
 
 
 class Conversation:
@@ -27,23 +26,18 @@ class Conversation:
         call = self.calls.live_call(call_id)
         party = call.party_of(session)
         if party is None:
-            raise CallError("forbidden", "you are not in this call")
+            raise SignalingError(ErrorCode.FORBIDDEN, "you are not in this call")
         if party.role is Role.SUPERVISOR and (party.mode is None or party.mode.value != "barge"):
-            raise CallError("forbidden", "barge in before writing in this call")
+            raise SignalingError(ErrorCode.FORBIDDEN, "barge in before writing in this call")
         return call, party
 
     async def chat(self, session: Session, call_id: str, text: str) -> None:
-        text = text.strip()
-        if not text:
-            raise CallError("invalid_message", "chat: text is empty")
-        if len(text) > MAX_CHAT_CHARS:
-            raise CallError("invalid_message", f"chat: at most {MAX_CHAT_CHARS} characters")
         call, party = self._speaker(session, call_id)
         chat_id = "m_" + uuid.uuid4().hex[:10]
-        at = self.calls.clock()
+        at = self.calls.clock.now()
         await self.calls.event(call_id, "chat", chat_id=chat_id, role=party.role.value,
                                name=party.name, text=text)
-        self.calls.broadcast(call, message("chat", call_id=call_id, chat_id=chat_id,
+        self.calls.broadcast(call, ChatLine(call_id=call_id, chat_id=chat_id,
                                            role=party.role.value, name=party.name, text=text, at=at))
 
     async def photo_uploaded(self, call_id: str, role: Role, name: str | None, data: bytes) -> dict:
@@ -57,16 +51,16 @@ class Conversation:
         call = self.calls.live_call(call_id)
         party = call.party_of(session)
         if party is None or party.role is not Role.AGENT:
-            raise CallError("forbidden", "only the agent of this call can take a snapshot")
+            raise SignalingError(ErrorCode.FORBIDDEN, "only the agent of this call can take a snapshot")
         if call.state not in LIVE_MEDIA_STATES:
-            raise CallError("invalid_state", "the call has no video yet")
+            raise SignalingError(ErrorCode.INVALID_STATE, "the call has no video yet")
         participant = self.calls.sfu.room(call_id).get(call.shopper.participant_id)
         publisher = participant.publishers.get("video") if participant else None
         if publisher is None:
-            raise CallError("invalid_state", "the shopper is not sending video")
+            raise SignalingError(ErrorCode.INVALID_STATE, "the shopper is not sending video")
         jpeg = await publisher.snapshot_jpeg()  # the SFU decodes; signaling only stores it
         if jpeg is None:
-            raise CallError("invalid_state", "no picture yet; try again in a second")
+            raise SignalingError(ErrorCode.INVALID_STATE, "no picture yet; try again in a second")
         photo_id, width, height = await self.photos.save_upload(call_id, jpeg)
         await self._announce(call, photo_id, width, height, "agent", party.name, "snapshot",
                              only=[party] + call.monitors)
@@ -76,8 +70,8 @@ class Conversation:
         url = f"/api/calls/{call.call_id}/photos/{photo_id}"
         await self.calls.event(call.call_id, kind, photo_id=photo_id, role=role, name=name,
                                width=width, height=height)
-        msg = message("photo", call_id=call.call_id, photo_id=photo_id, kind=kind, role=role,
-                      name=name, url=url, width=width, height=height, at=self.calls.clock())
+        msg = Photo(call_id=call.call_id, photo_id=photo_id, kind=kind, role=role,
+                      name=name, url=url, width=width, height=height, at=self.calls.clock.now())
         for party in (only if only is not None else call.audience()):
             if party.session is not None:
                 party.session.send(msg)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from signaling.routing import QueueConfig, RelaxStep, WaitingCall, order
+from signaling.centre.routing import QueueConfig, RelaxStep, WaitingCall, order
 
 DEFAULT_QUEUES = [
     QueueConfig("general", strategy="longest_idle", record="ask"),

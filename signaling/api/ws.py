@@ -5,19 +5,17 @@ sends oversized frames is closed; nothing a client sends can take the server dow
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from aiohttp import WSMsgType, web
 
-from signaling.auth import AuthError, Claims, Role, TokenService
-from signaling.calls import CallError, CallService
-from signaling.conversation import Conversation
-from signaling.protocol import (
+from media.clock import Clock, SystemClock, Timer
+from sfu.tasks import TaskSet
+from signaling.api.protocol import (
     MAX_MESSAGE_BYTES,
     Accept,
     CallbackRequest,
@@ -31,7 +29,6 @@ from signaling.protocol import (
     MonitorModeChange,
     Offer,
     PauseRecording,
-    ProtocolError,
     RecordingConsent,
     ResumeRecording,
     SetState,
@@ -39,9 +36,13 @@ from signaling.protocol import (
     Transfer,
     Unmonitor,
     WrapUp,
-    error,
     parse,
 )
+from signaling.api.server_messages import Error, Joined, ServerMessage, encode, error
+from signaling.auth import Claims, Role, TokenService
+from signaling.centre.calls import CallService
+from signaling.centre.conversation import Conversation
+from signaling.errors import CloseCode, ErrorCode, SignalingError
 from signaling.turn import IceServers
 
 logger = logging.getLogger(__name__)
@@ -54,13 +55,14 @@ MAX_VIOLATIONS = 100
 
 
 class TokenBucket:
-    def __init__(self, rate: float, burst: float) -> None:
+    def __init__(self, rate: float, burst: float, clock: Clock) -> None:
         self.rate, self.burst = rate, burst
+        self.clock = clock
         self.tokens = burst
-        self.stamp = time.monotonic()
+        self.stamp = clock.monotonic()
 
     def take(self) -> bool:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1:
@@ -70,55 +72,72 @@ class TokenBucket:
 
 
 class SignalingSession:
-    def __init__(self, ws: web.WebSocketResponse, ice: IceServers | None = None,
+    """One socket: a bounded outbox drained by its writer task, which it owns (and a close it
+    starts itself when the client does not read)."""
+
+    def __init__(self, ws: web.WebSocketResponse, clock: Clock | None = None, ice: IceServers | None = None,
                  rejected: Callable[[str], None] | None = None) -> None:
         self.session_id = uuid.uuid4().hex[:12]
         self.ws = ws
         self.ice = ice
         self.rejected = rejected  # counts each error sent, by code (metrics)
         self.claims: Claims | None = None
-        self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(OUTBOX_SIZE)
+        self._outbox: asyncio.Queue[ServerMessage | None] = asyncio.Queue(OUTBOX_SIZE)
         self._writer: asyncio.Task | None = None
-        self.bucket = TokenBucket(RATE_PER_SECOND, RATE_BURST)
+        self._tasks = TaskSet(f"session {self.session_id}")
+        self.bucket = TokenBucket(RATE_PER_SECOND, RATE_BURST, clock or SystemClock())
         self.violations = 0
+        self.join_timer: Timer | None = None
 
     def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write())
 
-    def send(self, msg: dict[str, Any]) -> None:
-        if self.ice is not None and msg.get("type") == "joined":
+    def send(self, msg: ServerMessage) -> None:
+        if self.ice is not None and isinstance(msg, Joined):
             # a TURN credential of this participant's own, minted at join
-            msg = {**msg, "ice_servers": self.ice.for_participant(str(msg.get("participant_id")))}
-        elif self.rejected is not None and msg.get("type") == "error":
-            self.rejected(str(msg.get("code")))
+            msg = msgspec.structs.replace(msg, ice_servers=self.ice.for_participant(msg.participant_id))
+        elif self.rejected is not None and isinstance(msg, Error):
+            self.rejected(msg.code)
         try:
             self._outbox.put_nowait(msg)
         except asyncio.QueueFull:
             logger.warning("session %s outbox full; closing a client that does not read", self.session_id)
-            asyncio.get_running_loop().create_task(self.close(1008, "not reading"))
+            self.close_soon(CloseCode.POLICY, "not reading")
 
     async def _write(self) -> None:
         while True:
             msg = await self._outbox.get()
-            if msg is None or self.ws.closed:
-                return
             try:
-                await self.ws.send_str(json.dumps(msg, separators=(",", ":")))
+                if msg is None or self.ws.closed:
+                    return
+                await self.ws.send_str(encode(msg).decode())  # encoded once, here
             except (ConnectionError, RuntimeError):
                 return
+            finally:
+                self._outbox.task_done()
 
     async def close(self, code: int, reason: str) -> None:
         if not self.ws.closed:
             await self.flush()
             await self.ws.close(code=code, message=reason.encode()[:120])
 
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close from a timer callback: the close runs as a task this session owns."""
+        self._tasks.spawn(self.close(code, reason))
+
     async def flush(self, timeout: float = 2.0) -> None:
-        """Let queued messages go out before a close."""
-        deadline = time.monotonic() + timeout
-        while not self._outbox.empty() and time.monotonic() < deadline and not self.ws.closed:
-            await asyncio.sleep(0.01)
+        """Let queued messages go out before a close (bounded: a socket that stalls is closed anyway)."""
+        if self._writer is None or self._writer.done():
+            return
+        try:
+            await asyncio.wait_for(self._outbox.join(), timeout)
+        except TimeoutError:
+            pass
 
     async def stop(self) -> None:
+        if self.join_timer is not None:
+            self.join_timer.cancel()
+        await self._tasks.cancel()
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
@@ -131,6 +150,7 @@ class SignalingEndpoint:
         self.calls = calls
         self.ice = ice
         self.rejected = rejected
+        self.clock = calls.clock
         self.conversation = conversation
         self.tokens = tokens
         self.heartbeat = heartbeat
@@ -139,8 +159,9 @@ class SignalingEndpoint:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=MAX_MESSAGE_BYTES)
         await ws.prepare(request)
-        session = SignalingSession(ws, self.ice, self.rejected)
+        session = SignalingSession(ws, self.clock, self.ice, self.rejected)
         session.start()
+        session.join_timer = self.clock.call_later(JOIN_DEADLINE, self._join_timed_out, session)
         self.sessions.add(session)
         try:
             await self._serve(session)
@@ -151,7 +172,7 @@ class SignalingEndpoint:
             self.sessions.discard(session)
             try:
                 if session.claims is not None:
-                    await asyncio.shield(self.calls.run_owned(self.calls.session_closed(session)))
+                    await asyncio.shield(self.calls.spawn(self.calls.reconnect.session_closed(session)))
             finally:
                 await session.stop()
                 if not ws.closed:
@@ -160,17 +181,8 @@ class SignalingEndpoint:
 
     async def _serve(self, session: SignalingSession) -> None:
         ws = session.ws
-        joined_deadline = asyncio.get_running_loop().time() + JOIN_DEADLINE
         while not ws.closed:
-            timeout = None
-            if session.claims is None:
-                timeout = max(0.0, joined_deadline - asyncio.get_running_loop().time())
-            try:
-                msg = await ws.receive(timeout=timeout)
-            except asyncio.TimeoutError:
-                session.send(error("unauthorized", "send join with a token first"))
-                await session.close(4401, "join timeout")
-                return
+            msg = await ws.receive()
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                 return
             if msg.type is WSMsgType.ERROR:
@@ -178,16 +190,16 @@ class SignalingEndpoint:
                 logger.info("session %s socket error: %s", session.session_id, ws.exception())
                 return
             if msg.type is WSMsgType.BINARY:
-                session.send(error("bad_json", "binary frames are not part of the protocol"))
+                session.send(error(ErrorCode.BAD_JSON, "binary frames are not part of the protocol"))
                 continue
             if msg.type is not WSMsgType.TEXT:
                 continue
             if not session.bucket.take():
                 session.violations += 1
                 if session.violations == 1 or session.violations % 50 == 0:
-                    session.send(error("rate_limited", "too many messages; slow down"))
+                    session.send(error(ErrorCode.RATE_LIMITED, "too many messages; slow down"))
                 if session.violations > MAX_VIOLATIONS:
-                    await session.close(1008, "message flood")
+                    await session.close(CloseCode.POLICY, "message flood")
                     return
                 continue
             await self._handle_text(session, msg.data)
@@ -198,21 +210,18 @@ class SignalingEndpoint:
             parsed = parse(data)
             ref = parsed.id
             await self._dispatch(session, parsed)
-        except ProtocolError as exc:
-            session.send(error(exc.code, exc.message, exc.ref))
-        except CallError as exc:
-            session.send(error(exc.code, exc.message, ref))
-        except AuthError as exc:
-            session.send(error(exc.code, exc.message, ref))
-            await session.close(4401, "unauthorized")
+        except SignalingError as exc:
+            session.send(error(exc.code, exc.message, exc.ref if exc.ref is not None else ref))
+            if exc.code is ErrorCode.UNAUTHORIZED:  # a bad or expired token ends the connection
+                await session.close(CloseCode.UNAUTHORIZED, "unauthorized")
         except Exception:
             logger.exception("session %s: message failed", session.session_id)
-            session.send(error("internal_error", "something went wrong on our side", ref))
+            session.send(error(ErrorCode.INTERNAL_ERROR, "something went wrong on our side", ref))
 
     async def _dispatch(self, session: SignalingSession, msg: Any) -> None:
         if isinstance(msg, Join):
             if session.claims is not None:
-                raise CallError("already_joined", "this connection has already joined")
+                raise SignalingError(ErrorCode.ALREADY_JOINED, "this connection has already joined")
             claims = self.tokens.verify(msg.token)
             session.claims = claims
             if claims.role is not Role.SHOPPER and msg.context:
@@ -220,66 +229,69 @@ class SignalingEndpoint:
             await self.calls.join(session, claims, msg.context)
             return
         if session.claims is None:
-            raise CallError("not_joined", "send join with a token first")
-        if session.claims.expires_at < time.time():
-            raise AuthError("unauthorized", "token_expired: the token has expired")
+            raise SignalingError(ErrorCode.NOT_JOINED, "send join with a token first")
+        if self.tokens.expired(session.claims.expires_at):
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "token_expired: the token has expired")
         if isinstance(msg, Offer):
             self._check_call(session, msg.call_id)
-            await self.calls.offer(session, msg.call_id, msg.sdp)
+            await self.calls.negotiation.offer(session, msg.call_id, msg.sdp)
         elif isinstance(msg, Candidate):
             self._check_call(session, msg.call_id)
             candidate = None
             if msg.candidate is not None:
                 candidate = {"candidate": msg.candidate.candidate, "sdpMid": msg.candidate.sdpMid,
                              "sdpMLineIndex": msg.candidate.sdpMLineIndex}
-            await self.calls.candidate(session, msg.call_id, candidate)
+            await self.calls.negotiation.candidate(session, msg.call_id, candidate)
         elif isinstance(msg, Accept):
-            await self.calls.accept(session, msg.call_id)
+            await self.calls.actions.accept(session, msg.call_id)
         elif isinstance(msg, Decline):
-            await self.calls.decline(session, msg.call_id)
+            await self.calls.actions.decline(session, msg.call_id)
         elif isinstance(msg, Hangup):
             self._check_call(session, msg.call_id)
-            await self.calls.hangup(session, msg.call_id)
+            await self.calls.ending.hangup(session, msg.call_id)
         elif isinstance(msg, SetState):
-            await self.calls.set_agent_state(session, msg.state)
+            await self.calls.presence.set_state(session, msg.state)
         elif isinstance(msg, Leave):
-            await self.calls.leave(session)
-            await session.close(1000, "left")
+            await self.calls.ending.leave(session)
+            await session.close(CloseCode.LEFT, "left")
         elif isinstance(msg, Chat):
             self._check_call(session, msg.call_id)
             await self.conversation.chat(session, msg.call_id, msg.text)
         elif isinstance(msg, Snapshot):
             await self.conversation.snapshot(session, msg.call_id)
         elif isinstance(msg, Transfer):
-            await self.calls.transfer(session, msg.call_id, msg.to_agent, msg.to_queue)
+            await self.calls.actions.transfer(session, msg.call_id, msg.to_agent, msg.to_queue)
         elif isinstance(msg, WrapUp):
-            await self.calls.finish_wrap_up(session, msg.call_id, msg.disposition[:80], msg.notes[:4000])
+            await self.calls.wrap_ups.finish(session, msg.call_id, msg.disposition, msg.notes)
         elif isinstance(msg, CallbackRequest):
             self._check_call(session, msg.call_id)
-            if not msg.name.strip() or not msg.contact.strip():
-                raise CallError("invalid_message", "callback: name and phone or e-mail are needed")
-            await self.calls.request_callback(session, msg.call_id, {
-                "name": msg.name.strip()[:120], "contact": msg.contact.strip()[:200],
-                "question": msg.question.strip()[:2000]})
+            await self.calls.ending.request_callback(session, msg.call_id, msg.details())
         elif isinstance(msg, Monitor):
-            await self.calls.start_monitor(session, msg.call_id)
+            await self.calls.supervision.start(session, msg.call_id)
         elif isinstance(msg, MonitorModeChange):
-            await self.calls.set_monitor_mode(session, msg.call_id, msg.mode)
+            await self.calls.supervision.set_mode(session, msg.call_id, msg.mode)
         elif isinstance(msg, Unmonitor):
-            await self.calls.unmonitor(session, msg.call_id)
+            await self.calls.supervision.unmonitor(session, msg.call_id)
         elif isinstance(msg, RecordingConsent):
             self._check_call(session, msg.call_id)
-            await self.calls.recording_consent(session, msg.call_id, msg.granted)
+            await self.calls.call_recording.consent(session, msg.call_id, msg.granted)
         elif isinstance(msg, (PauseRecording, ResumeRecording)):
-            await self.calls.pause_recording(session, msg.call_id, isinstance(msg, PauseRecording))
+            await self.calls.call_recording.pause(session, msg.call_id, isinstance(msg, PauseRecording))
+
+    def _join_timed_out(self, session: SignalingSession) -> None:
+        """No join within JOIN_DEADLINE: say why and close (the session owns the close)."""
+        session.join_timer = None
+        if session.claims is None and not session.ws.closed:
+            session.send(error(ErrorCode.UNAUTHORIZED, "send join with a token first"))
+            session.close_soon(CloseCode.UNAUTHORIZED, "join timeout")
 
     @staticmethod
     def _check_call(session: SignalingSession, call_id: str) -> None:
         claims = session.claims
         assert claims is not None
         if claims.role is Role.SHOPPER and claims.call_id != call_id:
-            raise CallError("forbidden", "your token is for another call")
+            raise SignalingError(ErrorCode.FORBIDDEN, "your token is for another call")
 
     async def close_all(self) -> None:
         for session in list(self.sessions):
-            await session.close(1001, "server shutting down")
+            await session.close(CloseCode.GOING_AWAY, "server shutting down")

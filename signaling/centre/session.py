@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
+from signaling.api.server_messages import ServerMessage
 from signaling.auth import Claims
 
 
@@ -11,7 +12,7 @@ class Session(Protocol):
     session_id: str
     claims: Claims | None
 
-    def send(self, msg: dict[str, Any]) -> None:
+    def send(self, msg: ServerMessage) -> None:
         """Queue a message for the client; never blocks."""
 
     async def close(self, code: int, reason: str) -> None: ...

@@ -1,14 +1,20 @@
-"""A Call: one customer-service conversation, and its parties."""
+"""A Call: one customer-service conversation, its parties, and the ring that offers it.
+
+Each fact has one home here: who a call rings is ``Call.ring`` (an agent's ``call_id`` is
+derived from the calls), a party's media is one ``MediaState``.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from media.clock import Timer
+from sfu import MediaState
+from signaling.api.server_messages import CallSummary
 from signaling.auth import Role
-from signaling.session import Session
+from signaling.centre.session import Session
 
 
 class CallState(str, Enum):
@@ -37,10 +43,17 @@ class Party:
     participant_id: str
     session: Session | None
     name: str | None = None
-    media_ok: bool = False  # the SFU reports media flowing from this party
-    media_lost: bool = False  # the SFU reported its media stopped, and it has not resumed
-    grace: asyncio.TimerHandle | None = None
+    media: MediaState = MediaState.NEW  # as the SFU last reported it (CONNECTED or LOST)
+    grace: Timer | None = None  # running while the party is reconnecting
     mode: MonitorMode | None = None  # supervisors only
+
+
+@dataclass(eq=False)
+class Ring:
+    """The call is offered to one agent (reserved for it in the StateStore) until ``timer``."""
+
+    agent_id: str
+    timer: Timer
 
 
 @dataclass(eq=False)
@@ -52,8 +65,7 @@ class Call:
     context: dict[str, Any] = field(default_factory=dict)
     state: CallState = CallState.WAITING
     agent: Party | None = None
-    offered_to: str | None = None
-    ring_timer: asyncio.TimerHandle | None = None
+    ring: Ring | None = None
     connected_at: float | None = None
     answered_at: float | None = None
     priority: int = 0
@@ -62,6 +74,24 @@ class Call:
     monitors: list[Party] = field(default_factory=list)
     declined_by: set[str] = field(default_factory=set)
     agents_served: list[str] = field(default_factory=list)
+    callback_requested: bool = False  # the shopper is leaving for a callback: nobody may take it now
+
+    @property
+    def offered_to(self) -> str | None:
+        """The agent this call is ringing for, if it is ringing."""
+        return self.ring.agent_id if self.ring is not None else None
+
+    def stop_ringing(self) -> str | None:
+        """Cancel the ring (if any); returns the agent it was ringing for."""
+        ring, self.ring = self.ring, None
+        if ring is None:
+            return None
+        ring.timer.cancel()
+        return ring.agent_id
+
+    def holds(self, agent_id: str) -> bool:
+        """Whether this call is ringing for, or is served by, ``agent_id``."""
+        return self.offered_to == agent_id or (self.agent is not None and self.agent.identity == agent_id)
 
     def parties(self) -> list[Party]:
         """The conversants: shopper and (if any) agent."""
@@ -80,13 +110,13 @@ class Call:
     def other_parties(self, party: Party) -> list[Party]:
         return [p for p in self.audience() if p is not party]
 
-    def public(self, now: float) -> dict[str, Any]:
-        return {
-            "call_id": self.call_id, "state": self.state.value, "queue": self.queue,
-            "agent_id": self.agent.identity if self.agent else self.offered_to,
-            "shopper_id": self.shopper.identity, "priority": self.priority,
-            "waited_s": round(((self.answered_at or now) - self.created_at), 1),
-            "duration_s": round(now - self.connected_at, 1) if self.connected_at else None,
-            "context": {k: self.context.get(k) for k in ("title", "product_id", "category")},
-            "monitored_by": [m.identity for m in self.monitors],
-        }
+    def public(self, now: float) -> CallSummary:
+        return CallSummary(
+            call_id=self.call_id, state=self.state.value, queue=self.queue,
+            agent_id=self.agent.identity if self.agent else self.offered_to,
+            shopper_id=self.shopper.identity, priority=self.priority,
+            waited_s=round(((self.answered_at or now) - self.created_at), 1),
+            duration_s=round(now - self.connected_at, 1) if self.connected_at else None,
+            context={k: self.context.get(k) for k in ("title", "product_id", "category")},
+            monitored_by=[m.identity for m in self.monitors],
+        )

@@ -1,25 +1,21 @@
 """The WebSocket protocol, version 1 (docs/protocol.md): typed messages validated at the edge.
 
 Inside the server nothing re-checks raw dicts: ``parse`` returns one of the message classes
-below or raises :class:`ProtocolError` with a stable code.
+below or raises :class:`~signaling.errors.SignalingError` with a stable code.
 """
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
+from signaling.errors import ErrorCode, SignalingError
+
 VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
-
-
-class ProtocolError(Exception):
-    def __init__(self, code: str, message: str, ref: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.ref = ref
+MAX_CHAT_CHARS = 2000
+Id = Annotated[str, msgspec.Meta(max_length=128)]  # call, agent and queue ids
 
 
 class _Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=False, kw_only=True):
@@ -32,6 +28,10 @@ class _Message(msgspec.Struct, tag_field="type", forbid_unknown_fields=False, kw
 class Join(_Message, tag="join"):
     token: str
     context: dict[str, Any] | None = None  # shopper: the page the call starts from
+
+    def __post_init__(self) -> None:
+        if self.context is not None:
+            self.context = clean_context(self.context)
 
 
 class Accept(_Message, tag="accept"):
@@ -49,9 +49,9 @@ class Offer(_Message, tag="offer"):
 
 class IceCandidate(msgspec.Struct, forbid_unknown_fields=False):
     candidate: str = ""
-    sdpMid: str | None = None  # noqa: N815 - the browser's field name
-    sdpMLineIndex: int | None = None  # noqa: N815
-    usernameFragment: str | None = None  # noqa: N815
+    sdpMid: str | None = None
+    sdpMLineIndex: int | None = None
+    usernameFragment: str | None = None
 
 
 class Candidate(_Message, tag="candidate"):
@@ -68,12 +68,19 @@ class Leave(_Message, tag="leave"):
 
 
 class SetState(_Message, tag="set-state"):
-    state: str
+    state: Literal["available", "away"]  # the states an agent chooses; the others follow calls
 
 
 class Chat(_Message, tag="chat"):
     call_id: str
     text: str
+
+    def __post_init__(self) -> None:
+        self.text = self.text.strip()
+        if not self.text:
+            raise ValueError("text is empty")
+        if len(self.text) > MAX_CHAT_CHARS:
+            raise ValueError(f"at most {MAX_CHAT_CHARS} characters")
 
 
 class Snapshot(_Message, tag="snapshot"):
@@ -82,14 +89,21 @@ class Snapshot(_Message, tag="snapshot"):
 
 class Transfer(_Message, tag="transfer"):
     call_id: str
-    to_agent: str | None = None
-    to_queue: str | None = None
+    to_agent: Id | None = None
+    to_queue: Id | None = None
+
+    def __post_init__(self) -> None:
+        if not self.to_agent and not self.to_queue:
+            raise ValueError("transfer needs to_agent or to_queue")
 
 
 class WrapUp(_Message, tag="wrap-up"):
     call_id: str
     disposition: str
     notes: str = ""
+
+    def __post_init__(self) -> None:
+        self.disposition, self.notes = self.disposition[:80], self.notes[:4000]
 
 
 class CallbackRequest(_Message, tag="callback"):
@@ -98,6 +112,15 @@ class CallbackRequest(_Message, tag="callback"):
     contact: str
     question: str = ""
 
+    def __post_init__(self) -> None:
+        self.name, self.contact = self.name.strip()[:120], self.contact.strip()[:200]
+        self.question = self.question.strip()[:2000]
+        if not self.name or not self.contact:
+            raise ValueError("name and phone or e-mail are needed")
+
+    def details(self) -> dict[str, str]:
+        return {"name": self.name, "contact": self.contact, "question": self.question}
+
 
 class Monitor(_Message, tag="monitor"):
     call_id: str
@@ -105,7 +128,7 @@ class Monitor(_Message, tag="monitor"):
 
 class MonitorModeChange(_Message, tag="monitor-mode"):
     call_id: str
-    mode: str
+    mode: Literal["silent", "whisper", "barge"]
 
 
 class Unmonitor(_Message, tag="unmonitor"):
@@ -134,29 +157,34 @@ _decoder = msgspec.json.Decoder()
 
 def parse(raw: str | bytes) -> ClientMessage:
     if len(raw) > MAX_MESSAGE_BYTES:
-        raise ProtocolError("message_too_large", f"messages are limited to {MAX_MESSAGE_BYTES} bytes")
+        raise SignalingError(ErrorCode.MESSAGE_TOO_LARGE, f"messages are limited to {MAX_MESSAGE_BYTES} bytes")
     try:
         obj = _decoder.decode(raw)
     except msgspec.DecodeError as exc:
-        raise ProtocolError("bad_json", f"the message is not valid JSON ({exc})") from None
+        raise SignalingError(ErrorCode.BAD_JSON, f"the message is not valid JSON ({exc})") from None
     if not isinstance(obj, dict):
-        raise ProtocolError("invalid_message", "a message must be a JSON object")
+        raise SignalingError(ErrorCode.INVALID_MESSAGE, "a message must be a JSON object")
     ref = obj.get("id") if isinstance(obj.get("id"), str) else None
     if obj.get("v") != VERSION:
-        raise ProtocolError("unsupported_version", f"protocol version must be {VERSION}", ref)
+        raise SignalingError(ErrorCode.UNSUPPORTED_VERSION, f"protocol version must be {VERSION}", ref)
     kind = obj.get("type")
     if not isinstance(kind, str) or kind not in TYPES:
-        raise ProtocolError("unknown_type", f"unknown message type {kind!r}", ref)
+        raise SignalingError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}", ref)
     try:
         return msgspec.convert(obj, ClientMessage)
     except msgspec.ValidationError as exc:
-        raise ProtocolError("invalid_message", f"{kind}: {exc}", ref) from None
+        raise SignalingError(ErrorCode.INVALID_MESSAGE, f"{kind}: {exc}", ref) from None
 
 
-def message(msg_type: str, /, **fields: Any) -> dict[str, Any]:
-    """A server → client message."""
-    return {"v": VERSION, "type": msg_type, **{k: v for k, v in fields.items() if v is not None}}
+def clean_context(context: dict[str, Any]) -> dict[str, Any]:
+    """Keep the page context small and flat: it is shown to agents and stored."""
+    clean: dict[str, Any] = {}
+    for key, value in list(context.items())[:32]:
+        if not isinstance(key, str) or len(key) > 64:
+            continue
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            clean[key] = value[:500] if isinstance(value, str) else value
+        elif isinstance(value, list):
+            clean[key] = [str(v)[:300] for v in value[:10]]
+    return clean
 
-
-def error(code: str, text: str, ref: str | None = None) -> dict[str, Any]:
-    return message("error", code=code, message=text, ref=ref)

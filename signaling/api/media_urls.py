@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from urllib.parse import quote
+
+from media.clock import Clock, SystemClock
 
 
 class MediaSigner:
-    def __init__(self, secret: str, ttl: float = 600.0) -> None:
+    def __init__(self, secret: str, ttl: float = 600.0, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
         self._key = hashlib.sha256(("media:" + secret).encode()).digest()
         self.ttl = ttl
 
@@ -22,7 +24,7 @@ class MediaSigner:
         return hmac.new(self._key, f"{path}\n{exp}".encode(), hashlib.sha256).hexdigest()
 
     def url(self, path: str, now: float | None = None) -> str:
-        exp = int((time.time() if now is None else now) + self.ttl)
+        exp = int((self.clock.now() if now is None else now) + self.ttl)
         return f"/media/{quote(path)}?exp={exp}&sig={self._sig(path, exp)}"
 
     def check(self, path: str, exp: str, sig: str, now: float | None = None) -> bool:
@@ -30,6 +32,6 @@ class MediaSigner:
             expires = int(exp)
         except (TypeError, ValueError):
             return False
-        if expires < (time.time() if now is None else now):
+        if expires < (self.clock.now() if now is None else now):
             return False
         return hmac.compare_digest(self._sig(path, expires), sig or "")

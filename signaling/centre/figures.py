@@ -39,7 +39,7 @@ def agents_of(record: dict[str, Any]) -> set[str]:
 def call_facts(record: dict[str, Any]) -> dict[str, Any]:
     created = record.get("created_at") or first_event_at(record, "requested") or 0.0
     accepted = first_event_at(record, "accepted")
-    ended = first_event_at(record, "ended")
+    ended = record.get("ended_at") if record.get("state") == "ended" else None  # written by the call
     connected = first_event_at(record, "connected")
     rating = record.get("rating") or {}
     return {

@@ -1,0 +1,217 @@
+"""Server → client messages of the WebSocket protocol, version 1 (docs/protocol.md), typed.
+
+The contact centre builds these classes; the socket's writer encodes each once
+(:func:`encode`), adding the protocol version. A field left at ``None`` is not sent, as
+before; the dashboard's rows (``CallSummary``, ``AgentSummary``, ``QueueFigures``) send every
+field, ``null`` included, because the pages read them as columns.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+import msgspec
+
+from signaling.errors import ErrorCode
+
+VERSION = 1
+
+
+class _Out(msgspec.Struct, tag_field="type", omit_defaults=True, kw_only=True):
+    """One message to a client; ``v`` is added when it is encoded."""
+
+
+class _Row(msgspec.Struct, kw_only=True):
+    """A row of the dashboard: every field is sent."""
+
+
+class QueueFigures(_Row):
+    queue: str
+    waiting: int
+    longest_wait_s: float
+    agents_signed_in: int
+    agents_available: int
+
+
+class CallSummary(_Row):
+    call_id: str
+    state: str
+    queue: str
+    agent_id: str | None
+    shopper_id: str
+    priority: int
+    waited_s: float
+    duration_s: float | None
+    context: dict[str, Any]
+    monitored_by: list[str]
+
+
+class AgentSummary(_Row):
+    agent_id: str
+    name: str
+    state: str
+    call_id: str | None
+    skills: dict[str, int]
+    calls_today: int
+    in_state_s: float | None
+
+
+class Joined(_Out, tag="joined"):
+    role: str
+    participant_id: str
+    ice_servers: list[dict[str, Any]]
+    resumed: bool
+    call_id: str | None = None  # shopper: their call; agent: the call resumed
+    state: str | None = None  # shopper: the call's state; agent: the agent's
+    queue: str | None = None  # shopper
+    agent_id: str | None = None  # agent
+    name: str | None = None  # agent
+    skills: dict[str, int] | None = None  # agent
+    queues: list[QueueFigures] | None = None  # agent
+
+
+class CallStateChanged(_Out, tag="call-state"):
+    call_id: str
+    state: str
+    reason: str | None = None  # unavailable: why; waiting: "transferred"
+    message: str | None = None  # unavailable: in words
+
+
+class QueuePosition(_Out, tag="queue-position"):
+    call_id: str
+    position: int
+    waited_s: int
+    estimated_wait_s: int | None = None  # none when nobody is taking calls
+
+
+class AgentStateChanged(_Out, tag="agent-state"):
+    state: str
+    call_id: str | None = None
+    wrap_up_s: float | None = None
+
+
+class CallOffered(_Out, tag="call-offered"):
+    call_id: str
+    context: dict[str, Any]
+    queue: str
+    priority: int
+    audio_only: bool
+    returning: bool
+    waited_s: float
+
+
+class CallWithdrawn(_Out, tag="call-withdrawn"):
+    call_id: str
+    reason: str
+
+
+class CallEnded(_Out, tag="call-ended"):
+    call_id: str
+    reason: str
+    by: str | None = None
+    detail: str | None = None
+
+
+class AgentJoined(_Out, tag="agent-joined"):
+    call_id: str
+    name: str
+
+
+class Answer(_Out, tag="answer"):
+    call_id: str
+    sdp: str
+
+
+class ParticipantState(_Out, tag="participant-state"):
+    call_id: str
+    role: str
+    state: str  # reconnecting | connected
+    grace_s: float | None = None
+
+
+class RecordingState(_Out, tag="recording"):
+    call_id: str
+    state: str  # on | paused | off
+    reason: str | None = None
+
+
+class RecordingConsentRequest(_Out, tag="recording-consent-request"):
+    call_id: str
+
+
+class Monitoring(_Out, tag="monitoring"):
+    call_id: str
+    mode: str
+    state: str
+    context: dict[str, Any] | None = None
+
+
+class SupervisorPresence(_Out, tag="supervisor"):
+    call_id: str
+    mode: str  # whisper | barge | left
+    name: str | None = None
+
+
+class Dashboard(_Out, tag="dashboard"):
+    at: float
+    calls: list[CallSummary]
+    agents: list[AgentSummary]
+    queues: list[QueueFigures]
+
+
+class ChatLine(_Out, tag="chat"):
+    call_id: str
+    chat_id: str
+    role: str
+    text: str
+    at: float
+    name: str | None = None
+
+
+class Photo(_Out, tag="photo"):
+    call_id: str
+    photo_id: str
+    kind: str  # photo | snapshot
+    role: str
+    url: str
+    width: int
+    height: int
+    at: float
+    name: str | None = None
+
+
+class CallbackAccepted(_Out, tag="callback-accepted"):
+    call_id: str
+
+
+class CallbacksChanged(_Out, tag="callbacks-changed"):
+    pass
+
+
+class Error(_Out, tag="error"):
+    code: str
+    message: str
+    ref: str | None = None  # the id of the client message this answers
+
+
+ServerMessage = Union[Joined, CallStateChanged, QueuePosition, AgentStateChanged, CallOffered,
+                      CallWithdrawn, CallEnded, AgentJoined, Answer, ParticipantState, RecordingState,
+                      RecordingConsentRequest, Monitoring, SupervisorPresence, Dashboard, ChatLine, Photo,
+                      CallbackAccepted, CallbacksChanged, Error]
+
+_encoder = msgspec.json.Encoder()
+_VERSIONED = b'{"v":%d,' % VERSION
+
+
+def encode(msg: ServerMessage) -> bytes:
+    """The message as sent: ``{"v": 1, "type": …, …}``."""
+    return _VERSIONED + _encoder.encode(msg)[1:]
+
+
+def as_dict(msg: ServerMessage) -> dict[str, Any]:
+    """The message as the client decodes it (for REST answers and tests)."""
+    return {"v": VERSION, **msgspec.to_builtins(msg)}
+
+
+def error(code: ErrorCode, text: str, ref: str | None = None) -> Error:
+    return Error(code=code.value, message=text, ref=ref)

@@ -1,0 +1,1 @@
+"""The contact centre: calls, queues, routing, agents, supervision, recording policy."""

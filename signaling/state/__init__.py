@@ -1,0 +1,1 @@
+"""Where signaling keeps its state: the StateStore (memory + journal, Redis) and photo files."""
