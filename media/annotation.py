@@ -13,7 +13,9 @@ An annotation event in the call record::
 top-left. Per shape: pointer 1 point; arrow 2 (tail → head); circle 2 (centre, a point on the
 rim); pen 2..256; text 1 (anchor: top-left of the label) plus ``text``; undo and clear none.
 ``undo`` removes the author's latest mark on that target that is still shown; ``clear`` removes
-every mark on that target, whoever drew it. A mark fades out over the last
+every mark on that target, whoever drew it. A pointer is a laser pointer: the author's newer
+pointer on the same target replaces the older one (so pointer moves may be sent as new pointer
+events, rate-limited by the sender). A mark fades out over the last
 :data:`FADE_TAIL` seconds of ``fade_s`` unless pinned; a pinned mark stays until undone or
 cleared.
 """
@@ -206,6 +208,11 @@ class AnnotationLayer:
         for a in parsed:
             t = a.at - origin
             if a.draws:
+                if a.shape == "pointer":  # it moves: the author's previous pointer there goes
+                    for s in spans:
+                        if (s.annotation.shape == "pointer" and s.annotation.by == a.by
+                                and s.annotation.target == a.target and s.start <= t < s.end):
+                            s.end = t
                 fade_end = math.inf if a.pinned else t + a.fade_s
                 spans.append(_Span(a, t, fade_end, fade_end))
                 continue
@@ -238,7 +245,8 @@ class AnnotationLayer:
         if i == 0 or self._reach[i - 1] <= t:
             return []
         out: list[VisibleMark] = []
-        for s in self._spans[:i]:
+        for k in range(i):
+            s = self._spans[k]
             if t >= s.end or (target is not None and s.annotation.target != target):
                 continue
             opacity = min(1.0, (s.fade_end - t) / FADE_TAIL) if FADE_TAIL > 0 else 1.0

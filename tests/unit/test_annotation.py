@@ -167,3 +167,14 @@ def test_events_are_taken_in_time_order_and_bad_ones_skipped():
     assert layer.skipped == 1 and len(layer) == 1
     assert set(shown(layer, 2.9)) == {"an_late_in_record"} and shown(layer, 3.0) == {}
     assert [a.annotation_id for a in layer.marks] == ["an_late_in_record"]
+
+
+def test_a_newer_pointer_moves_the_authors_pointer():
+    layer = AnnotationLayer([
+        event("pointer", 1.0, annotation_id="an_p1"),
+        event("pointer", 1.1, annotation_id="an_p2"),
+        event("pointer", 1.2, annotation_id="an_shopper", by="shopper"),  # another author's stays
+        event("pointer", 1.3, annotation_id="an_on_agent", target="agent"),  # another video's too
+    ], origin=T0)
+    assert shown(layer, 1.05) == {"an_p1": 1.0}
+    assert set(shown(layer, 1.5)) == {"an_p2", "an_shopper", "an_on_agent"}
