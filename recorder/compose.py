@@ -5,7 +5,8 @@ clock by a :class:`~recorder.timeline.CallTimeline`. Output, in
 ``<recordings_dir>/<call_id>/composed/``: ``<id>.mp4`` (:mod:`recorder.mp4`: H.264 + AAC,
 faststart), ``<id>.poster.jpg`` and ``<id>.thumbs.jpg``.
 
-The output is rendered frame by frame on the call clock (:mod:`recorder.render`) from the
+The output is rendered frame by frame on the call clock (:mod:`recorder.render`, with the
+timeline's annotation marks on the tiles they were drawn on) from the
 track files read forward along it (:mod:`recorder.lanes`): a tile shows the latest frame at
 or before the output time, held for ``hold_last`` seconds across gaps, then black; missing
 audio is silence.
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from media.annotation import AnnotationLayer
 from recorder.lanes import AUDIO_RATE, Mixer, VideoLane
 from recorder.mp4 import Mp4Output, Stills, move_into_place
 from recorder.paths import check_id
@@ -108,7 +110,8 @@ def compose_call(
     agent = f"  |  Agent {ascii_text(timeline.agent_name)}" if timeline.agent_name else ""
     renderer = Renderer(options.layout, options.width, options.height, roles,
                         pip_main=options.pip_main, header=f"Call {timeline.call_id}{agent}",
-                        burn_in=options.burn_in)
+                        burn_in=options.burn_in,
+                        annotations=AnnotationLayer(timeline.annotations, timeline.start))
 
     final = {"video": out / f"{name}.mp4", "poster": out / f"{name}.poster.jpg",
              "thumbnails": out / f"{name}.thumbs.jpg"}
@@ -124,6 +127,9 @@ def compose_call(
     def tile(role: str, w: int, h: int) -> np.ndarray | None:
         return lanes[role].tile(t, options.hold_last, w, h)
 
+    def picture(role: str) -> tuple[int, int, int, int] | None:
+        return lanes[role].picture
+
     output = Mp4Output(tmp["video"], width=options.width, height=options.height, fps=fps,
                        crf=options.crf, preset=options.preset, threads=options.threads,
                        audio_rate=AUDIO_RATE, audio_bitrate=options.audio_bitrate)
@@ -132,7 +138,7 @@ def compose_call(
         last_report = -1.0
         for k in range(n_frames):
             t = k / fps
-            all_live = renderer.draw(t, timeline.start + t, timeline.paused_at(t), tile)
+            all_live = renderer.draw(t, timeline.start + t, timeline.paused_at(t), tile, picture)
             stills.offer(t, renderer.canvas, all_live, fps)
             output.picture(k, renderer.canvas)
 

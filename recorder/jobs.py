@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,9 @@ class ComposeJob:
 
     def start(self, index: RecordingIndex, slots: asyncio.Semaphore, options: ComposeOptions,
               *, start: float | None, end: float | None, agent_name: str | None,
-              timeline: CallTimeline | None) -> None:
+              timeline: CallTimeline | None, events: Sequence[Mapping[str, Any]] = ()) -> None:
         self.task = asyncio.get_running_loop().create_task(
-            self._run(index, slots, options, start, end, agent_name, timeline),
+            self._run(index, slots, options, start, end, agent_name, timeline, events),
             name=f"compose-{self.job_id}")
 
     async def wait(self) -> dict[str, Any]:
@@ -64,14 +65,15 @@ class ComposeJob:
 
     async def _run(self, index: RecordingIndex, slots: asyncio.Semaphore, opts: ComposeOptions,
                    start: float | None, end: float | None, agent_name: str | None,
-                   timeline: CallTimeline | None) -> dict[str, Any]:
+                   timeline: CallTimeline | None, events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         try:
             async with slots:
                 self.state = "running"
                 opts.check()
                 if timeline is None:
                     timeline = timeline_for_call(index.records(call_id=self.call_id), self.call_id,
-                                                 start=start, end=end, agent_name=agent_name)
+                                                 start=start, end=end, agent_name=agent_name,
+                                                 events=events)
                 elif timeline.call_id != self.call_id:
                     raise ValueError("the timeline is of another call")
                 spec = self._spec_path(index)

@@ -19,6 +19,7 @@ import av
 import numpy as np
 
 from recorder.paths import resolve_inside
+from recorder.render import Rect
 from recorder.timeline import Segment
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class VideoLane:
         self.decoded = 0
         self._tile_key: tuple[int, int, int] | None = None
         self._tile: np.ndarray | None = None
+        self.picture: Rect | None = None  # where the picture sits inside the last tile
 
     def _all_frames(self) -> Iterator[tuple[float, av.VideoFrame]]:
         for segment in self.segments:
@@ -70,7 +72,8 @@ class VideoLane:
             return None
         key = (id(self.latest), width, height)
         if key != self._tile_key:
-            self._tile = _fit(self.latest, width, height)
+            self.picture = fit_rect(self.latest.width, self.latest.height, width, height)
+            self._tile = _fit(self.latest, self.picture, width, height)
             self._tile_key = key
         return self._tile
 
@@ -97,16 +100,22 @@ def _decode_video(root: Path, segment: Segment, threads: int) -> Iterator[tuple[
         logger.warning("cannot read video %s: %s", segment.file, exc)
 
 
-def _fit(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
-    """The frame scaled into a width×height BGR tile, aspect kept, black bars."""
-    scale = min(width / frame.width, height / frame.height)
-    w = max(2, int(frame.width * scale) & ~1)
-    h = max(2, int(frame.height * scale) & ~1)
+def fit_rect(source_w: int, source_h: int, width: int, height: int) -> Rect:
+    """Where a source_w×source_h picture lands in a width×height tile: scaled with its aspect
+    kept, centred (x, y, w, h within the tile; the rest is black bars)."""
+    scale = min(width / source_w, height / source_h)
+    w = max(2, int(source_w * scale) & ~1)
+    h = max(2, int(source_h * scale) & ~1)
+    return (width - w) // 2, (height - h) // 2, w, h
+
+
+def _fit(frame: av.VideoFrame, picture: Rect, width: int, height: int) -> np.ndarray:
+    """The frame scaled into a width×height BGR tile at ``picture``, black bars around."""
+    x, y, w, h = picture
     image = frame.reformat(width=w, height=h, format="bgr24").to_ndarray()
     if (w, h) == (width, height):
         return image
     tile = np.zeros((height, width, 3), np.uint8)
-    x, y = (width - w) // 2, (height - h) // 2
     tile[y : y + h, x : x + w] = image
     return tile
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -190,11 +190,13 @@ class Recorder:
         layout: str | None = None,
         options: ComposeOptions | None = None,
         timeline: CallTimeline | None = None,
+        events: Sequence[Mapping[str, Any]] = (),
     ) -> ComposeJob:
         """Start composing the call's QA playback file in a child process (call it on the
         event loop). ``start``/``end``: the call's wall-clock bounds (epoch seconds, e.g.
         the call record's connected_at / ended_at); by default the span of its recordings.
-        ``timeline`` overrides what is derived from the index."""
+        ``events``: the call record's events (its annotations are drawn onto the video).
+        ``timeline`` overrides what is derived from the index (and carries its own annotations)."""
         check_id(call_id, "call id")
         opts = options or self.compose_options
         if layout is not None:
@@ -202,7 +204,7 @@ class Recorder:
         job = ComposeJob(new_id("m"), call_id)
         self._jobs[job.job_id] = job
         job.start(self.index, self._compose_slots, opts, start=start, end=end,
-                  agent_name=agent_name, timeline=timeline)
+                  agent_name=agent_name, timeline=timeline, events=list(events))
         return job
 
     def job(self, job_id: str) -> ComposeJob | None:

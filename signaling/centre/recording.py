@@ -13,7 +13,7 @@ root hands it the real ``recorder.Recorder``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,7 +39,8 @@ class RecorderPort(Protocol):
     async def stop_track(self, track: Any) -> dict[str, Any]: ...
     async def finish(self, call_id: str) -> list[dict[str, Any]]: ...
     def compose(self, call_id: str, *, start: float | None = None, end: float | None = None,
-                agent_name: str | None = None, layout: str | None = None) -> Any: ...
+                agent_name: str | None = None, layout: str | None = None,
+                events: Sequence[Mapping[str, Any]] = ()) -> Any: ...
     def list(self, **filters: Any) -> list[dict[str, Any]]: ...
     def resolve(self, relative: str) -> Path: ...
     async def erase(self, *, call_ids: list[str] = ..., recording_ids: list[str] = ...,
@@ -144,8 +145,10 @@ class RecordingService:
         await self.store.update_call(call.call_id, {"recordings": summary})
         await self._event(call.call_id, "recording_finished", tracks=len(records), failed=len(failed))
         if any(r.get("state") == "complete" and r.get("frames") for r in records):
+            record = await self.store.get_call(call.call_id) or {}
             job = self.recorder.compose(call.call_id, start=connected_at, end=ended_at,
-                                        agent_name=agent_name, layout=self.layout)
+                                        agent_name=agent_name, layout=self.layout,
+                                        events=record.get("events", []))  # its annotations are drawn
             self.jobs[call.call_id] = job
             self._spawn(self._composed(call.call_id, job, connected_at))
 
