@@ -90,7 +90,7 @@ def flash_onsets(times: Sequence[float], brightness: Sequence[float], threshold:
     """Times at which the mean brightness rises above ``threshold`` (rising edges)."""
     onsets: list[float] = []
     previous = False
-    for t, value in zip(times, brightness):
+    for t, value in zip(times, brightness, strict=False):
         on = value > threshold
         if on and not previous and (not onsets or t - onsets[-1] >= min_gap):
             onsets.append(float(t))

@@ -1,13 +1,16 @@
 """Signaling: the aiohttp face of Silkline and the contact centre behind it. It asks the SFU
 for media through ``sfu.SfuNode`` and never touches RTP.
 
-Three layers, outside in (each only imports the ones below it, plus ``auth.py`` and
-``errors.py`` which all share):
+Three layers, outside in (each only imports the ones below it, plus what all share:
+``auth.py`` (tokens, roles), ``errors.py`` (ErrorCode, CloseCode), ``server_messages.py``
+(what the server sends, typed), ``turn.py`` (TURN credentials), ``images.py`` (the upload
+guard); ``tests/unit/test_architecture.py`` checks it):
 
 - ``api/``    the faces: ``ws.py`` (WebSocket endpoint, sessions), ``protocol.py`` (client
-              messages, checked), ``server_messages.py`` (server messages, typed), ``rest.py``,
-              ``bodies.py`` (REST bodies), ``photos.py`` (photo upload face), ``qa_api.py``,
-              ``media_urls.py`` (signed links), ``demo.py`` (demo tokens), ``pages.py``.
+              messages, checked), ``rest.py``, ``bodies.py`` (REST bodies), ``photos.py`` (photo
+              upload face), ``qa_api.py``, ``media_urls.py`` (signed links), ``demo.py`` (demo
+              tokens), ``pages.py``, ``health.py``, ``metrics_api.py``, ``page_security.py``
+              (CSP and security headers).
 - ``centre/`` the contact centre: ``calls.py`` (CallService, the lifecycle core, and the map of
               its facets), ``dispatch.py`` (queues → agent, ringing), ``routing.py`` (how an agent
               is chosen), ``presence.py``, ``agent_actions.py`` (accept, decline, transfer),
@@ -18,4 +21,5 @@ Three layers, outside in (each only imports the ones below it, plus ``auth.py`` 
               ``call_recording.py`` (consent, pause).
 - ``state/``  where it is kept: ``store.py`` (StateStore), ``memory.py`` (embedded, journalled),
               ``redis_store.py``, ``photos.py`` (photo files).
+- ``metrics/`` the Prometheus series and the sampler that reads the centre and the SFU.
 """

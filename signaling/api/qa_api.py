@@ -156,10 +156,7 @@ class QaApi:
         if layout not in (None, "side_by_side", "pip"):
             return json_error(ErrorCode.INVALID_MESSAGE, "layout must be side_by_side or pip")
         start = first_event_at(record, "connected") or first_event_at(record, "accepted")
-        job = self.recording.recorder.compose(call_id, start=start, end=record.get("ended_at"),
-                                              layout=layout)
-        self.recording.jobs[call_id] = job
-        self.recording._spawn(self.recording._composed(call_id, job, start))
+        job = self.recording.compose(call_id, record, start=start, end=record.get("ended_at"), layout=layout)
         return web.json_response({"call_id": call_id, "job": job.to_dict()}, status=202)
 
     async def score(self, request: web.Request) -> web.Response:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from signaling.api.bodies import CallbackDetails, Rating, read_body
-from signaling.api.server_messages import encode
 from signaling.auth import Claims, Role, TokenService
 from signaling.centre.calls import CallService
 from signaling.centre.figures import call_facts, figures
 from signaling.errors import ErrorCode, SignalingError
+from signaling.server_messages import encode
 from signaling.state.store import StateStore
 
 STAFF = {Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN}

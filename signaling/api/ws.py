@@ -38,11 +38,11 @@ from signaling.api.protocol import (
     WrapUp,
     parse,
 )
-from signaling.api.server_messages import Error, Joined, ServerMessage, encode, error
 from signaling.auth import Claims, Role, TokenService
 from signaling.centre.calls import CallService
 from signaling.centre.conversation import Conversation
 from signaling.errors import CloseCode, ErrorCode, SignalingError
+from signaling.server_messages import Error, Joined, ServerMessage, encode, error
 from signaling.turn import IceServers
 
 logger = logging.getLogger(__name__)

@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sfu import CloseReason
-from signaling.api.server_messages import (
-    AgentJoined,
-    AgentStateChanged,
-    CallEnded,
-    CallStateChanged,
-)
 from signaling.auth import Role
 from signaling.centre.agents import Agent, AgentState
 from signaling.centre.call import LIVE_MEDIA_STATES, CallState, Party
 from signaling.centre.negotiation import PartyObserver
 from signaling.centre.session import Session
 from signaling.errors import ErrorCode, SignalingError
+from signaling.server_messages import (
+    AgentJoined,
+    AgentStateChanged,
+    CallEnded,
+    CallStateChanged,
+)
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService

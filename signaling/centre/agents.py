@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from media.clock import Timer
-from signaling.api.server_messages import AgentSummary
 from signaling.centre.session import Session
+from signaling.server_messages import AgentSummary
 
 
 class AgentState(str, Enum):

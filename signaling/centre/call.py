@@ -12,9 +12,9 @@ from typing import Any
 
 from media.clock import Timer
 from sfu import MediaState
-from signaling.api.server_messages import CallSummary
 from signaling.auth import Role
 from signaling.centre.session import Session
+from signaling.server_messages import CallSummary
 
 
 class CallState(str, Enum):

@@ -28,7 +28,6 @@ from typing import Any
 from media.clock import Clock, SystemClock
 from sfu import SfuNode
 from sfu.tasks import TaskSet
-from signaling.api.server_messages import CallStateChanged, Joined, ServerMessage
 from signaling.auth import Claims, Role
 from signaling.centre.agent_actions import AgentActions
 from signaling.centre.agents import Agent
@@ -46,6 +45,7 @@ from signaling.centre.session import Session
 from signaling.centre.supervision import Supervision
 from signaling.centre.wrap_up import WrapUps
 from signaling.errors import ErrorCode, SignalingError
+from signaling.server_messages import CallStateChanged, Joined, ServerMessage
 from signaling.state.store import StateStore
 
 logger = logging.getLogger(__name__)

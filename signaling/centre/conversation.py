@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import uuid
 
-from signaling.api.server_messages import ChatLine, Photo
 from signaling.auth import Role
 from signaling.centre.call import LIVE_MEDIA_STATES, Call, Party
 from signaling.centre.calls import CallService
 from signaling.centre.session import Session
 from signaling.errors import ErrorCode, SignalingError
+from signaling.server_messages import ChatLine, Photo
 from signaling.state.photos import PhotoStore
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from signaling.api import server_messages as out
-from signaling.api.server_messages import QueueFigures
+from signaling import server_messages as out
 from signaling.centre.agents import AgentState
 from signaling.centre.session import Session
+from signaling.server_messages import QueueFigures
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService

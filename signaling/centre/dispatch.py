@@ -14,16 +14,16 @@ from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any
 
 from sfu import CloseReason
-from signaling.api.server_messages import (
+from signaling.centre.agents import Agent, AgentState
+from signaling.centre.call import Call, CallState, Ring
+from signaling.centre.routing import AgentView, Router, WaitingCall, estimated_wait
+from signaling.server_messages import (
     AgentStateChanged,
     CallOffered,
     CallStateChanged,
     CallWithdrawn,
     QueuePosition,
 )
-from signaling.centre.agents import Agent, AgentState
-from signaling.centre.call import Call, CallState, Ring
-from signaling.centre.routing import AgentView, Router, WaitingCall, estimated_wait
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService

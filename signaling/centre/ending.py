@@ -12,18 +12,18 @@ import logging
 from typing import TYPE_CHECKING
 
 from sfu import CloseReason
-from signaling.api.server_messages import (
+from signaling.auth import Claims, Role
+from signaling.centre.agents import AgentState
+from signaling.centre.call import LIVE_MEDIA_STATES, Call, CallState
+from signaling.centre.session import Session
+from signaling.errors import ErrorCode, SignalingError
+from signaling.server_messages import (
     AgentStateChanged,
     CallbackAccepted,
     CallbacksChanged,
     CallEnded,
     CallWithdrawn,
 )
-from signaling.auth import Claims, Role
-from signaling.centre.agents import AgentState
-from signaling.centre.call import LIVE_MEDIA_STATES, Call, CallState
-from signaling.centre.session import Session
-from signaling.errors import ErrorCode, SignalingError
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService

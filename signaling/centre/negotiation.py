@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sfu import BadCandidateError, BadSdpError, MediaState, Participant
-from signaling.api.server_messages import Answer
 from signaling.auth import Role
 from signaling.centre.call import LIVE_MEDIA_STATES, Call, CallState, Party
 from signaling.centre.session import Session
 from signaling.errors import ErrorCode, SignalingError
+from signaling.server_messages import Answer
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService

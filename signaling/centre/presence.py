@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from signaling.api.server_messages import AgentStateChanged, Joined, error
 from signaling.auth import Claims, Role
 from signaling.centre.agents import Agent, AgentState
 from signaling.centre.call import CallState
 from signaling.centre.session import Session
 from signaling.errors import CloseCode, ErrorCode, SignalingError
+from signaling.server_messages import AgentStateChanged, Joined, error
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService

@@ -11,11 +11,11 @@ import logging
 from typing import TYPE_CHECKING
 
 from sfu import CloseReason, MediaState
-from signaling.api.server_messages import ParticipantState, RecordingState
 from signaling.auth import Role
 from signaling.centre.call import Call, CallState, Party
 from signaling.centre.session import Session
 from signaling.errors import CloseCode
+from signaling.server_messages import ParticipantState, RecordingState
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService

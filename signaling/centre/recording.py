@@ -21,10 +21,10 @@ from typing import Any, Protocol
 from sfu import Participant
 from sfu.publisher import Publisher
 from sfu.tasks import TaskSet
-from signaling.api.server_messages import RecordingConsentRequest, RecordingState
 from signaling.auth import Role
 from signaling.centre.call import Call, Party
 from signaling.errors import ErrorCode, SignalingError
+from signaling.server_messages import RecordingConsentRequest, RecordingState
 from signaling.state.store import StateStore
 
 logger = logging.getLogger(__name__)
@@ -146,11 +146,18 @@ class RecordingService:
         await self._event(call.call_id, "recording_finished", tracks=len(records), failed=len(failed))
         if any(r.get("state") == "complete" and r.get("frames") for r in records):
             record = await self.store.get_call(call.call_id) or {}
-            job = self.recorder.compose(call.call_id, start=connected_at, end=ended_at,
-                                        agent_name=agent_name, layout=self.layout,
-                                        events=record.get("events", []))  # its annotations are drawn
-            self.jobs[call.call_id] = job
-            self._spawn(self._composed(call.call_id, job, connected_at))
+            self.compose(call.call_id, record, start=connected_at, end=ended_at,
+                         agent_name=agent_name, layout=self.layout)
+
+    def compose(self, call_id: str, record: Mapping[str, Any], *, start: float | None, end: float | None,
+                layout: str | None, agent_name: str | None = None) -> Any:
+        """Start the QA composition of a finished call (at its end, or again from the QA page);
+        the record's events travel with it, so its annotations are drawn."""
+        job = self.recorder.compose(call_id, start=start, end=end, agent_name=agent_name, layout=layout,
+                                    events=record.get("events", []))
+        self.jobs[call_id] = job
+        self._spawn(self._composed(call_id, job, start))
+        return job
 
     async def _composed(self, call_id: str, job: Any, start_at: float | None = None) -> None:
         try:

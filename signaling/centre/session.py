@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from signaling.api.server_messages import ServerMessage
 from signaling.auth import Claims
+from signaling.server_messages import ServerMessage
 
 
 class Session(Protocol):

@@ -10,12 +10,12 @@ import uuid
 from typing import TYPE_CHECKING
 
 from sfu import CloseReason
-from signaling.api.server_messages import CallEnded, Monitoring, SupervisorPresence
 from signaling.auth import Role
 from signaling.centre.call import LIVE_MEDIA_STATES, Call, MonitorMode, Party
 from signaling.centre.negotiation import PartyObserver
 from signaling.centre.session import Session
 from signaling.errors import ErrorCode, SignalingError
+from signaling.server_messages import CallEnded, Monitoring, SupervisorPresence
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService

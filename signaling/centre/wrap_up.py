@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from signaling.api.server_messages import AgentStateChanged
 from signaling.centre.agents import Agent, AgentState, WrapUp
 from signaling.centre.call import Call
 from signaling.centre.figures import agents_of
 from signaling.centre.session import Session
 from signaling.errors import ErrorCode, SignalingError
+from signaling.server_messages import AgentStateChanged
 
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService

@@ -36,7 +36,8 @@ class MemoryStateStore:
         if self._journal_path.exists():
             self._cut_torn_tail()
             self._replay()
-        self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115
+        # opened once at start, before any call: not on the live path
+        self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115, ASYNC230
         for call_id, record in self._calls.items():
             if record.get("state") != "ended":
                 now = self.clock.now()

@@ -11,8 +11,8 @@ import jwt
 import pytest
 
 from signaling.auth import Role, TokenService
-from tests.support.peers import ClientPeer
 from tests.conftest import close_sides, start_call
+from tests.support.peers import ClientPeer
 
 
 async def joined_agent(server):
@@ -65,7 +65,7 @@ async def test_oversized_message_closes_cleanly(server):
 
 async def test_flood_is_rate_limited_then_closed(server):
     ws = await joined_agent(server)
-    for i in range(400):
+    for _ in range(400):
         if ws.closed.is_set():
             break
         await ws.send_raw('{"v": 1, "type": "set-state", "state": "away"}')

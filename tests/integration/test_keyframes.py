@@ -58,6 +58,6 @@ async def test_keyframe_requests_are_rate_limited():
     await asyncio.sleep(0.25)
     requester.close()
     assert 2 <= len(sent) <= 5
-    gaps = [b - a for a, b in zip(sent, sent[1:])]
+    gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
     assert all(g >= 0.19 for g in gaps), gaps
     assert requester.folded >= 40

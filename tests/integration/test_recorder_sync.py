@@ -21,8 +21,7 @@ import av
 import numpy as np
 import pytest
 
-from media.avsync import (beep_onsets, beep_signal, encode_opus, encode_vp8, flash_image,
-                          flash_onsets, pair_offsets)
+from media.avsync import beep_onsets, beep_signal, encode_opus, encode_vp8, flash_image, flash_onsets, pair_offsets
 from media.encoded import EncodedFrame, is_keyframe
 from recorder import ComposeOptions, Recorder
 from recorder.compose import compose_call, timeline_for_call
@@ -46,7 +45,7 @@ def video_frames(runs, flashes, ts0):
         times = [start + i / FPS for i in range(count)]
         images = [flash_image(WIDTH, HEIGHT, i, any(f <= t < f + 0.1 for f in flashes))
                   for i, t in enumerate(times)]
-        for t, data in zip(times, encode_vp8(images, FPS, keyframe_interval=15)):
+        for t, data in zip(times, encode_vp8(images, FPS, keyframe_interval=15), strict=False):
             ts = (ts0 + round(t * 90000)) % (1 << 32)
             out.append((t, EncodedFrame("video", "VP8", data, ts, 90000, is_keyframe("VP8", data))))
     return out

@@ -469,7 +469,7 @@ async def expect_state(bp: BrowserPage, state, timeout: int = PAGE_TIMEOUT_MS) -
 
 
 async def screenshot(bp: BrowserPage, name: str, *, full_page: bool = False, scroll_to_top: bool = False) -> None:
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a test helper
     path = SCREENSHOT_DIR / f"{name}.png"
     if scroll_to_top:
         await bp.page.evaluate("() => window.scrollTo(0, 0)")

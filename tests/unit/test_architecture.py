@@ -70,3 +70,36 @@ def test_live_path_never_uses_a_transcoding_relay():
     from silkline.config import Config
 
     assert Config().forwarding == "encoded"
+
+
+# inside signaling/: the faces may ask the centre and the state; the centre never reaches back
+# up to a face, and the state knows neither.
+SIGNALING_LAYERS: dict[str, set[str]] = {
+    "api": {"centre", "state", "metrics"},
+    "metrics": {"centre", "state"},
+    "centre": {"state"},
+    "state": set(),
+}
+
+
+def _signaling_layers_imported(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    layers: set[str] = set()
+    for node in ast.walk(tree):
+        module = node.module if isinstance(node, ast.ImportFrom) and node.level == 0 else None
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        for name in ([module] if module else []) + names:
+            parts = name.split(".")
+            if parts[0] == "signaling" and len(parts) > 1 and parts[1] in SIGNALING_LAYERS:
+                layers.add(parts[1])
+    return layers
+
+
+def test_signaling_layers_point_inwards():
+    problems = []
+    for layer, allowed in SIGNALING_LAYERS.items():
+        for path in sorted((ROOT / "signaling" / layer).rglob("*.py")):
+            bad = _signaling_layers_imported(path) - allowed - {layer}
+            if bad:
+                problems.append(f"{path.relative_to(ROOT)} imports signaling.{sorted(bad)}")
+    assert problems == []

@@ -11,7 +11,6 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from media.clock import VirtualClock
 from sfu import SfuNode
-from signaling.api.server_messages import ServerMessage, as_dict
 from signaling.auth import Claims, Role
 from signaling.centre.agents import AgentState
 from signaling.centre.call import CallState
@@ -26,6 +25,7 @@ from signaling.centre.routing import (
     eligible,
 )
 from signaling.errors import SignalingError
+from signaling.server_messages import ServerMessage, as_dict
 from signaling.state.memory import MemoryStateStore
 
 
