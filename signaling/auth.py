@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import jwt
 
@@ -59,7 +60,7 @@ class TokenService:
         if role is Role.SHOPPER and not call_id:
             raise ValueError("a shopper token must name its call")
         issued = self.clock.now() if now is None else now
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": sub,
             "role": role.value,
@@ -112,7 +113,8 @@ class TokenService:
         if not isinstance(skills, dict) or not all(
                 isinstance(k, str) and isinstance(v, int) for k, v in skills.items()):
             skills = None
-        priority = data.get("priority") if isinstance(data.get("priority"), int) else 0
+        raw_priority = data.get("priority")
+        priority = raw_priority if isinstance(raw_priority, int) else 0
         customer = data.get("customer") if isinstance(data.get("customer"), str) else None
         return Claims(role, str(data["sub"]), call_id, data.get("name"), float(data["exp"]),
                       skills, priority, customer)

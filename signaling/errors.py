@@ -12,6 +12,11 @@ from enum import Enum, IntEnum
 class ErrorCode(str, Enum):
     status: int
 
+    @classmethod
+    def from_code(cls, code: str) -> ErrorCode:
+        """The member whose wire code is ``code`` (ValueError for an unknown one)."""
+        return cls._value2member_map_[code]  # type: ignore[return-value]
+
     def __new__(cls, code: str, status: int) -> ErrorCode:  # noqa: PYI034 - an Enum member factory
         member = str.__new__(cls, code)
         member._value_ = code

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from signaling.metrics.series import Metrics
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class MetricsApi:
@@ -36,7 +34,7 @@ class MetricsApi:
         body, content_type = self.metrics.exposition(request.headers.get("Accept", ""))
         return web.Response(body=body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 
-    def middleware(self) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    def middleware(self) -> Middleware:
         """Counts every HTTP answer ≥ 400 by its error code (outside the error middleware,
         which has already turned exceptions into coded JSON)."""
         metrics = self.metrics

@@ -24,7 +24,7 @@ WEB_CLIENT = find_web_client()
 
 
 def page_routes(web_root: Path = WEB_CLIENT) -> list[web.AbstractRouteDef]:
-    def page(name: str):  # type: ignore[no-untyped-def]
+    def page(name: str):  # noqa: ANN202 - returns an aiohttp handler
         async def handler(request: web.Request) -> web.FileResponse:
             return web.FileResponse(web_root / name, headers={"Cache-Control": "no-cache"})
         return handler

@@ -3,7 +3,7 @@ fetch it (``?token=`` is accepted too, for <img>). Storage is signaling/state/ph
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from signaling.api.rest import authorize, json_error
 from signaling.auth import Claims, Role, TokenService
@@ -82,7 +82,7 @@ async def _read_upload(request: web.Request) -> bytes:
     if request.content_type.startswith("multipart/"):
         reader = await request.multipart()
         async for part in reader:
-            if getattr(part, "name", None) == "photo":
+            if isinstance(part, BodyPartReader) and part.name == "photo":
                 chunks, size = [], 0
                 while chunk := await part.read_chunk(64 * 1024):
                     size += len(chunk)

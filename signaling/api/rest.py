@@ -4,6 +4,7 @@ Every route but health carries a Bearer token."""
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from signaling.api.bodies import CallbackDetails, Rating, read_body
 from signaling.auth import Claims, Role, TokenService
@@ -181,7 +182,7 @@ class RestApi:
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Auth failures and unknown routes answer JSON with a stable code, never a traceback."""
     try:
         return await handler(request)

@@ -12,6 +12,7 @@ root hands it the real ``recorder.Recorder``.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,10 +42,10 @@ class RecorderPort(Protocol):
     def compose(self, call_id: str, *, start: float | None = None, end: float | None = None,
                 agent_name: str | None = None, layout: str | None = None,
                 events: Sequence[Mapping[str, Any]] = ()) -> Any: ...
-    def list(self, **filters: Any) -> list[dict[str, Any]]: ...
+    def list(self, **filters: Any) -> builtins.list[dict[str, Any]]: ...
     def resolve(self, relative: str) -> Path: ...
-    async def erase(self, *, call_ids: list[str] = ..., recording_ids: list[str] = ...,
-                    reason: str = ...) -> list[str]: ...
+    async def erase(self, *, call_ids: builtins.list[str] = ..., recording_ids: builtins.list[str] = ...,
+                    reason: str = ...) -> builtins.list[str]: ...
 
 
 @dataclass

@@ -30,7 +30,7 @@ def _decode(guard: ImageGuard, data: bytes) -> np.ndarray:
     try:
         return guard.decode(data)
     except ImageRejected as exc:
-        raise SignalingError(ErrorCode(exc.code), exc.message) from exc
+        raise SignalingError(ErrorCode.from_code(exc.code), exc.message) from exc
 
 
 class PhotoStore:

@@ -8,9 +8,11 @@ JSON-encoded fields (so an update is one atomic HSET) plus a list of events.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as redis
+from redis.typing import EncodableT, FieldT
 
 PREFIX = "silkline"
 _RELEASE = """
@@ -19,8 +21,14 @@ return 0
 """
 
 
-def _encode(fields: dict[str, Any]) -> dict[str, str]:
-    return {k: json.dumps(v, separators=(",", ":"), default=str) for k, v in fields.items()}
+RedisMapping = Mapping[FieldT, EncodableT]
+
+
+def _encode(fields: dict[str, Any]) -> RedisMapping:
+    """Each field as JSON, in the shape redis-py's ``hset(mapping=)`` is typed for."""
+    out: dict[FieldT, EncodableT] = {
+        k: json.dumps(v, separators=(",", ":"), default=str) for k, v in fields.items()}
+    return out
 
 
 class RedisStateStore:
@@ -81,7 +89,7 @@ class RedisStateStore:
         high = "+inf" if until is None else f"({until}"
         low = "-inf" if since is None else since
         ids = await self.r.zrevrangebyscore(f"{PREFIX}:calls", high, low, start=0, num=limit)
-        records = [await self.get_call(call_id) for call_id in ids]
+        records = [await self.get_call(str(call_id)) for call_id in ids]
         return [r for r in records if r is not None]
 
     async def delete_call(self, call_id: str) -> None:
@@ -100,7 +108,7 @@ class RedisStateStore:
     async def list_callbacks(self) -> list[dict[str, Any]]:
         out = []
         for call_id in await self.r.zrange(f"{PREFIX}:callbacks", 0, 499):
-            record = await self.get_call(call_id)
+            record = await self.get_call(str(call_id))
             if record and record.get("callback"):
                 out.append({"call_id": call_id, "queue": record.get("queue"),
                             "context": record.get("context"), **record["callback"]})
