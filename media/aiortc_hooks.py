@@ -207,10 +207,29 @@ def intercept_srtp(
     Relies on: ``RTCDtlsTransport.transport._connection`` (the aioice ``Connection``), its
     ``_protocols`` (one ``StunProtocol`` per local candidate, whose ``datagram_received`` asyncio
     looks up on the instance for each datagram), and ``RTCDtlsTransport._rx_srtp`` (the
-    pylibsrtp session, None until the DTLS handshake is done; aiortc drops SRTP until then too).
+    pylibsrtp session, None until the DTLS handshake is done). Datagrams that arrive while the
+    handshake's last flight is still queued pass to aiortc, which unprotects them once it has
+    the keys and hands them to ``_handle_rtp_data`` / ``_handle_rtcp_data``: those are
+    replaced too, so even these reach ``on_rtp``/``on_rtcp`` and never aiortc's receivers.
     """
     connection = _ice_connection(dtls)
     restores: list[Callable[[], None]] = []
+
+    async def late_rtp(data: bytes, arrival_time_ms: int) -> None:
+        on_rtp(data)
+
+    async def late_rtcp(data: bytes) -> None:
+        on_rtcp(data)
+
+    original_rtp, original_rtcp = dtls._handle_rtp_data, dtls._handle_rtcp_data
+    dtls._handle_rtp_data = late_rtp  # type: ignore[method-assign]
+    dtls._handle_rtcp_data = late_rtcp  # type: ignore[method-assign]
+
+    def restore_dtls() -> None:
+        dtls._handle_rtp_data = original_rtp  # type: ignore[method-assign]
+        dtls._handle_rtcp_data = original_rtcp  # type: ignore[method-assign]
+
+    restores.append(restore_dtls)
 
     for protocol in list(connection._protocols):
         original = protocol.datagram_received

@@ -67,6 +67,7 @@ class Publisher:
         self.frames = 0
         self.bytes = 0
         self.packets = 0
+        self.remb_relayed = 0
         self.keyframes_received = 0
         self.last_frame_at: float | None = None
         self.closed = False
@@ -184,6 +185,7 @@ class Publisher:
                      if e is not None]
         if not estimates:
             return b""
+        self.remb_relayed += 1
         return rtcp.remb(self.feedback_ssrc, min(estimates), [self.stream.ssrc])
 
     def _start_assembler(self) -> None:
@@ -349,7 +351,7 @@ class Publisher:
             "subscribers": len(self._subscribers),
         }
         if self.stream is not None:
-            stats.update(packets=self.packets, nacks_sent=self.stream.nacks_sent,
+            stats.update(packets=self.packets, nacks_sent=self.stream.nacks_sent, remb_relayed=self.remb_relayed,
                          recovered=self.stream.recovered,
                          frames_assembled=self._assembler.frames if self._assembler else None)
         return stats
