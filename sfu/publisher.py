@@ -129,12 +129,11 @@ class Publisher:
             return
         if rtx:  # RFC 4588: restore the original sequence number and payload type
             original = unwrap_rtx(data, header)
-            if original is None:
-                return  # padding only (a bandwidth probe)
+            if original is None or self._media_ssrc is None:
+                return  # padding only (a bandwidth probe), or before any media to repair
             header.sequence_number, header.payload_start = original
             header.payload_type = self._payload_type
-            if self._media_ssrc is not None:
-                header.ssrc = self._media_ssrc
+            header.ssrc = self._media_ssrc
         elif self._media_ssrc is None:
             self._media_ssrc = header.ssrc
         now = time.monotonic()

@@ -78,10 +78,13 @@ def remb_bitrate(packet: RtcpPsfbPacket) -> tuple[int, list[int]] | None:
         return None
 
 
-def sender_report(ssrc: int, ntp: int, rtp_timestamp: int, packets: int, octets: int) -> bytes:
+def sender_report(ssrc: int, ntp: int, rtp_timestamp: int, packets: int, octets: int,
+                  reports: list[RtcpReceiverInfo] | None = None) -> bytes:
+    """SR (RFC 3550 6.4.1), carrying report blocks when this SSRC also receives."""
     return bytes(RtcpSrPacket(ssrc=ssrc, sender_info=RtcpSenderInfo(
         ntp_timestamp=ntp, rtp_timestamp=rtp_timestamp & 0xFFFFFFFF,
-        packet_count=packets & 0xFFFFFFFF, octet_count=octets & 0xFFFFFFFF)))
+        packet_count=packets & 0xFFFFFFFF, octet_count=octets & 0xFFFFFFFF),
+        reports=list(reports or [])[:31]))
 
 
 def receiver_report(ssrc: int, reports: list[RtcpReceiverInfo]) -> bytes:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import random
 import struct
-from dataclasses import dataclass
 
 _FIXED = struct.Struct("!BBHII")
 _OSN = struct.Struct("!H")
+_EXT_HEAD = struct.Struct("!HH")
 ONE_BYTE_PROFILE = 0xBEDE
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
@@ -22,19 +22,35 @@ ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
 
 
-@dataclass(slots=True)
 class RtpHeader:
-    """What routing needs from one RTP packet; ``payload_start`` indexes the packet bytes."""
+    """What routing needs from one RTP packet; ``payload_start`` indexes the packet bytes.
 
-    marker: int
-    payload_type: int
-    sequence_number: int
-    timestamp: int
-    ssrc: int
-    first_byte: int  # V, P, X, CC as received
-    csrc: bytes
-    extensions: list[tuple[int, bytes]]
-    payload_start: int
+    The extension elements are read only when asked for (:meth:`extensions`): a leg that
+    rewrites every extension it sends (video: MID, abs-send-time) never needs them.
+    """
+
+    __slots__ = ("_elements", "csrc", "ext_block", "ext_profile", "first_byte", "marker",
+                 "payload_start", "payload_type", "sequence_number", "ssrc", "timestamp")
+
+    def __init__(self, marker: int, payload_type: int, sequence_number: int, timestamp: int, ssrc: int,
+                 first_byte: int, csrc: bytes, ext_profile: int, ext_block: bytes, payload_start: int) -> None:
+        self.marker = marker
+        self.payload_type = payload_type
+        self.sequence_number = sequence_number
+        self.timestamp = timestamp
+        self.ssrc = ssrc
+        self.first_byte = first_byte  # V, P, X, CC as received
+        self.csrc = csrc
+        self.ext_profile = ext_profile
+        self.ext_block = ext_block
+        self.payload_start = payload_start
+        self._elements: list[tuple[int, bytes]] | None = None
+
+    def extensions(self) -> list[tuple[int, bytes]]:
+        """(id, value) of each header extension element (RFC 8285)."""
+        if self._elements is None:
+            self._elements = _read_extensions(self.ext_profile, self.ext_block) if self.ext_block else []
+        return self._elements
 
 
 def parse_header(data: bytes) -> RtpHeader:
@@ -44,21 +60,23 @@ def parse_header(data: bytes) -> RtpHeader:
     b0, b1, seq, ts, ssrc = _FIXED.unpack_from(data)
     if b0 >> 6 != 2:
         raise ValueError("not RTP version 2")
-    pos = 12 + 4 * (b0 & 0x0F)
-    if pos > len(data):
-        raise ValueError("RTP CSRC list truncated")
-    csrc = data[12:pos]
-    extensions: list[tuple[int, bytes]] = []
+    pos = 12
+    csrc = b""
+    if b0 & 0x0F:
+        pos += 4 * (b0 & 0x0F)
+        csrc = data[12:pos]
+    profile = 0
+    block = b""
     if b0 & 0x10:
-        if pos + 4 > len(data):
-            raise ValueError("RTP extension header truncated")
-        profile, words = struct.unpack_from("!HH", data, pos)
+        profile, words = _EXT_HEAD.unpack_from(data, pos)
         end = pos + 4 + 4 * words
         if end > len(data):
             raise ValueError("RTP extension truncated")
-        extensions = _read_extensions(profile, data[pos + 4:end])
+        block = data[pos + 4:end]
         pos = end
-    return RtpHeader(b1 >> 7, b1 & 0x7F, seq, ts, ssrc, b0, csrc, extensions, pos)
+    if pos > len(data):
+        raise ValueError("RTP header truncated")
+    return RtpHeader(b1 >> 7, b1 & 0x7F, seq, ts, ssrc, b0, csrc, profile, block, pos)
 
 
 def _read_extensions(profile: int, block: bytes) -> list[tuple[int, bytes]]:
@@ -118,37 +136,59 @@ class ExtensionPlan:
     Matched by URI: an extension the subscriber leg did not negotiate is dropped; ``mid``
     carries the subscriber leg's own MID (browsers demultiplex a BUNDLE by it); abs-send-time
     is restamped with the node's send time (it feeds the receiver's bandwidth estimate).
+    Compiled once per (publisher, leg): the MID element is pre-packed, and when nothing is
+    copied from the packet (aiortc's video: MID and abs-send-time only) the block is built
+    without reading the packet's extensions at all.
     """
 
-    __slots__ = ("_abs", "_copy", "_fixed", "_fixed_block", "_mid")
+    __slots__ = ("_abs_head", "_copy", "_fixed", "_mid", "_one_byte")
 
     def __init__(self, source: dict[int, str], target: dict[str, int], mid: str | None) -> None:
         self._copy: dict[int, int] = {}
-        self._abs: int | None = target.get(ABS_SEND_TIME_URI)
-        self._mid: tuple[int, bytes] | None = None
         for ext_id, uri in source.items():
-            if uri in (MID_URI, ABS_SEND_TIME_URI):
-                continue
-            if uri in target:
+            if uri not in (MID_URI, ABS_SEND_TIME_URI) and uri in target:
                 self._copy[ext_id] = target[uri]
-        if MID_URI in target and mid:
-            self._mid = (target[MID_URI], mid.encode())
-        self._fixed = not self._copy and self._abs is None  # the block is the same for every packet
-        if self._fixed:
-            self._fixed_block = pack_extensions([self._mid] if self._mid else [])
+        abs_id = target.get(ABS_SEND_TIME_URI)
+        mid_id = target.get(MID_URI) if mid else None
+        mid_value = (mid or "").encode()
+        ids = [i for i in (abs_id, mid_id, *self._copy.values()) if i is not None]
+        self._one_byte = all(0 < i < 15 for i in ids) and len(mid_value) <= 16
+        self._mid = b""
+        if mid_id is not None:
+            self._mid = (bytes(((mid_id << 4) | (len(mid_value) - 1),)) if self._one_byte
+                         else bytes((mid_id, len(mid_value)))) + mid_value
+        self._abs_head: bytes | None = None
+        if abs_id is not None:
+            self._abs_head = bytes(((abs_id << 4) | 2,)) if self._one_byte else bytes((abs_id, 3))
+        self._fixed: bytes | None = None
+        if not self._copy and self._abs_head is None:
+            self._fixed = _finish(self._mid, self._one_byte)
 
-    def block(self, extensions: list[tuple[int, bytes]], send_time: bytes) -> bytes:
-        if self._fixed:
-            return self._fixed_block
-        out: list[tuple[int, bytes]] = [self._mid] if self._mid else []
-        if self._abs is not None:
-            out.append((self._abs, send_time))
-        copy = self._copy
-        for ext_id, value in extensions:
-            target = copy.get(ext_id)
-            if target is not None:
-                out.append((target, value))
-        return pack_extensions(out)
+    def block(self, header: RtpHeader, send_time: bytes) -> bytes:
+        if self._fixed is not None:
+            return self._fixed
+        body = self._mid
+        if self._abs_head is not None:
+            body += self._abs_head + send_time
+        if self._copy:
+            copy = self._copy
+            one = self._one_byte
+            for ext_id, value in header.extensions():
+                target = copy.get(ext_id)
+                if target is not None and value:
+                    if one and len(value) <= 16:
+                        body += bytes(((target << 4) | (len(value) - 1),)) + value
+                    elif not one:
+                        body += bytes((target, len(value))) + value
+        return _finish(body, self._one_byte)
+
+
+def _finish(body: bytes, one_byte: bool) -> bytes:
+    """Profile, length and padding around extension elements (RFC 8285 4.2, 4.3)."""
+    if not body:
+        return b""
+    body += b"\x00" * (-len(body) % 4)
+    return (b"\xbe\xde" if one_byte else b"\x10\x00") + (len(body) // 4).to_bytes(2, "big") + body
 
 
 class HeaderRewriter:
@@ -163,6 +203,7 @@ class HeaderRewriter:
 
     __slots__ = (
         "_first_seq",
+        "_guard",
         "_seq_offset",
         "_switching",
         "clock_rate",
@@ -190,6 +231,7 @@ class HeaderRewriter:
         self._seq_offset = 0
         self.ts_offset = 0
         self._first_seq = 0
+        self._guard = False
         self._switching = True
 
     def rebind(self, plan: ExtensionPlan | None) -> None:
@@ -201,22 +243,27 @@ class HeaderRewriter:
         seq = header.sequence_number
         if self._switching:
             self._switching = False
+            self._guard = True
             self._first_seq = seq
             self._seq_offset = (self.last_seq + 1 - seq) & 0xFFFF
             step = 0 if self.last_time is None else max(1, int((now - self.last_time) * self.clock_rate))
             self.ts_offset = (self.last_ts + step - header.timestamp) & 0xFFFFFFFF
-        elif ((seq - self._first_seq) & 0xFFFF) >= 0x8000:
-            return None  # from before the switch
+        elif self._guard:
+            ahead = (seq - self._first_seq) & 0xFFFF
+            if ahead >= 0x8000:
+                return None  # from before the switch
+            if ahead > 0x4000:
+                self._guard = False  # far past the switch: nothing from before it can come now
         out_seq = self.out_seq = (seq + self._seq_offset) & 0xFFFF
         out_ts = (header.timestamp + self.ts_offset) & 0xFFFFFFFF
-        if seq_newer(out_seq, self.last_seq):
+        if 0 < ((out_seq - self.last_seq) & 0xFFFF) < 0x8000:  # newer than the last (RFC 1982)
             self.last_seq = out_seq
             self.last_ts = out_ts
             self.last_time = now
         plan = self.plan
-        ext = plan.block(header.extensions, send_time) if plan is not None else b""
-        first = (header.first_byte & 0xEF) | (0x10 if ext else 0)
-        fixed = _FIXED.pack(first, (header.marker << 7) | self.payload_type, out_seq, out_ts, self.ssrc)
+        ext = plan.block(header, send_time) if plan is not None else b""
+        fixed = _FIXED.pack((header.first_byte & 0xEF) | (0x10 if ext else 0),
+                            (header.marker << 7) | self.payload_type, out_seq, out_ts, self.ssrc)
         return b"".join((fixed, header.csrc, ext, data[header.payload_start:]))
 
     def unrewrite_seq(self, out_seq: int) -> int:

@@ -155,7 +155,8 @@ class RtpLeg:
         return self.remb[0]
 
     # RTCP to the subscriber -------------------------------------------------------
-    def sender_report(self, now: float, wall: float | None = None) -> bytes:
+    def sender_report(self, now: float, wall: float | None = None,
+                      reports: list[rtcp.RtcpReceiverInfo] | None = None) -> bytes:
         """SR for this leg (RFC 3550 6.4.1), or b"" before the first packet.
 
         RTP time now = the publisher's last SR mapping, carried forward by the elapsed time
@@ -174,7 +175,8 @@ class RtpLeg:
             rtp_now = rewriter.last_ts + int((now - rewriter.last_time) * self.clock_rate)
         else:
             return b""
-        return rtcp.sender_report(self.ssrc, rtcp.ntp_now(wall), rtp_now, self.packets_sent, self.octets_sent)
+        return rtcp.sender_report(self.ssrc, rtcp.ntp_now(wall), rtp_now, self.packets_sent, self.octets_sent,
+                                  reports)
 
     def close(self) -> None:
         self.closed = True

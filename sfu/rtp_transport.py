@@ -165,23 +165,29 @@ class RtpTransport:
         return self.sender.send_rtcp(packet)
 
     def reports(self, now: float, wall: float | None = None) -> bytes:
-        """The compound RTCP packet of one reporting interval (RFC 3550 6.1)."""
+        """The compound RTCP packet of one reporting interval (RFC 3550 6.1): an SR per leg
+        that has sent, the report blocks about our publishers in the SR of the SSRC they are
+        sent from (or an RR of their own), SDES, then each publisher's relayed REMB."""
         wall = time.time() if wall is None else wall
-        parts = [leg.sender_report(now, wall) for leg in self.legs.values() if not leg.closed]
-        blocks = []
-        feedback_ssrc = None
+        blocks: dict[int, list[rtcp.RtcpReceiverInfo]] = {}
         rembs = []
         for publisher in self.publishers:
-            feedback_ssrc = publisher.feedback_ssrc
             block = publisher.stream.report(now) if publisher.stream is not None else None
-            if block is not None:
-                blocks.append(block)
+            if block is not None and publisher.feedback_ssrc is not None:
+                blocks.setdefault(publisher.feedback_ssrc, []).append(block)
             remb = publisher.relayed_remb(now)
             if remb:
                 rembs.append(remb)
-        if blocks and feedback_ssrc is not None:
-            parts.append(rtcp.receiver_report(feedback_ssrc, blocks))
-        if not any(parts):
+        parts = []
+        for leg in self.legs.values():
+            if leg.closed:
+                continue
+            report = leg.sender_report(now, wall, blocks.get(leg.ssrc))
+            if report:
+                blocks.pop(leg.ssrc, None)
+                parts.append(report)
+        parts += [rtcp.receiver_report(ssrc, items) for ssrc, items in blocks.items()]
+        if not parts:
             return b""
         cnames = {leg.ssrc: leg.cname for leg in self.legs.values() if leg.cname and leg.packets_sent}
         return rtcp.pack_compound([*parts, rtcp.sdes(cnames), *rembs])

@@ -66,7 +66,7 @@ def test_parse_reads_what_aiortc_wrote():
     data = packet(65535, 4_000_000_000, marker=1)
     h = parse_header(data)
     assert (h.sequence_number, h.timestamp, h.ssrc, h.payload_type, h.marker) == (65535, 4_000_000_000, 1111, 96, 1)
-    assert dict(h.extensions)[4] == b"7"
+    assert dict(h.extensions())[4] == b"7"
     assert data[h.payload_start:] == b"\x10\x00payload"
 
 
@@ -87,11 +87,11 @@ def test_extensions_the_leg_did_not_negotiate_are_dropped():
     data = packet(10, 960)
     out = rewriter.rewrite(parse_header(data), data, 0.0, SEND_TIME)
     assert out is not None
-    assert dict(parse_header(out).extensions) == {1: b"3"}
+    assert dict(parse_header(out).extensions()) == {1: b"3"}
     bare = HeaderRewriter(ssrc=5, payload_type=96, clock_rate=48000)
     bare.rebind(ExtensionPlan({4: MID_URI}, {}, mid=None))
     out = bare.rewrite(parse_header(data), data, 0.0, SEND_TIME)
-    assert out is not None and out[0] & 0x10 == 0 and parse_header(out).extensions == []
+    assert out is not None and out[0] & 0x10 == 0 and parse_header(out).extensions() == []
 
 
 def test_sequence_and_timestamp_run_on_across_a_rebind():
@@ -133,7 +133,7 @@ def test_rtx_wrap_and_unwrap_round_trip():
     assert (h.payload_type, h.sequence_number, h.ssrc, h.marker, h.timestamp) == (112, 42, 3333, 1, 9000)
     osn, start = unwrap_rtx(rtx, h)
     assert osn == 500 and rtx[start:] == b"\x10\x00payload"
-    assert dict(h.extensions) == dict(parse_header(original).extensions)
+    assert dict(h.extensions()) == dict(parse_header(original).extensions())
     padding = RtpPacket(payload_type=112, sequence_number=1, timestamp=0, ssrc=3333)
     padding.padding_size = 224
     probe = padding.serialize()
@@ -152,7 +152,7 @@ def test_one_and_two_byte_extension_blocks():
         rebuilt = bytes([head[0] | 0x10]) + head[1:] + block + b"payload"
         h = parse_header(rebuilt)
         assert rebuilt[h.payload_start:] == b"payload"
-        assert dict(h.extensions) == ({1: b"ab", 14: b"x"} if block is one else {20: b"abc"})
+        assert dict(h.extensions()) == ({1: b"ab", 14: b"x"} if block is one else {20: b"abc"})
 
 
 def test_vp8_frame_and_keyframe_starts():
@@ -172,3 +172,17 @@ def test_vp8_frame_and_keyframe_starts():
     assert starts_keyframe("H264", b"\x7c\x85rest") and not starts_frame("H264", b"\x7c\x05rest")
     assert not starts_keyframe("H264", b"\x41abc")
     assert starts_keyframe("opus", b"\x01")
+
+
+def test_a_long_stream_keeps_flowing_past_half_the_sequence_space():
+    rewriter = leg(first_seq=100)
+    data = packet(0, 0)
+    header = parse_header(data)
+    outs = []
+    for i in range(70_000):  # more than 2^16 packets of one source, wrapping twice
+        header.sequence_number = i & 0xFFFF
+        header.timestamp = (i * 300) & 0xFFFFFFFF
+        out = rewriter.rewrite(header, data, i / 100, SEND_TIME)
+        assert out is not None, i
+        outs.append(parse_header(out).sequence_number)
+    assert outs[-1] == (100 + 69_999) & 0xFFFF and outs[40_000] == (100 + 40_000) & 0xFFFF
