@@ -16,7 +16,6 @@ from typing import Any
 import aioice
 import aioice.ice
 import aiortc
-import pylibsrtp
 from aiortc import (
     RTCDtlsTransport,
     RTCRtpCodecParameters,
@@ -237,7 +236,7 @@ def intercept_srtp(
         def received(data: bytes, addr: Any, _original: Any = original) -> None:
             first = data[0] if data else 0
             srtp = dtls._rx_srtp
-            if first < 128 or first > 191 or srtp is None:
+            if first < 128 or first > 191 or srtp is None or len(data) < 12:
                 _original(data, addr)  # STUN, DTLS, or SRTP before the keys exist
                 return
             try:
@@ -245,7 +244,8 @@ def intercept_srtp(
                     on_rtcp(srtp.unprotect_rtcp(data))
                 else:
                     on_rtp(srtp.unprotect(data))
-            except pylibsrtp.Error as exc:  # replayed or unauthenticated: drop it
+            except Exception as exc:  # replayed or unauthenticated (pylibsrtp.Error), or a bug:
+                # never let it out, asyncio would close the socket for good
                 if on_error is not None:
                     on_error(exc)
 

@@ -74,6 +74,7 @@ class RtpLeg:
         self._history: list[bytes | None] | None = [None] * HISTORY if keep else None
         self._rtx_seq = self.rewriter.last_seq ^ 0x5A5A
         self.packets_sent = 0
+        self.frames_sent = 0  # packets with the marker bit (video), every packet (audio)
         self.octets_sent = 0
         self.dropped = 0
         self.retransmitted = 0
@@ -119,6 +120,8 @@ class RtpLeg:
         if self.sender.send_rtp(out):
             self.packets_sent += 1
             self.octets_sent += len(data) - header.payload_start
+            if header.marker or self.kind == "audio":
+                self.frames_sent += 1
 
     # RTCP from the subscriber ---------------------------------------------------
     def on_nack(self, lost: list[int]) -> None:
@@ -184,7 +187,8 @@ class RtpLeg:
         self._history = None
 
     def stats(self) -> dict:
-        return {"ssrc": self.ssrc, "packets_sent": self.packets_sent, "dropped": self.dropped,
+        return {"ssrc": self.ssrc, "packets_sent": self.packets_sent, "frames_sent": self.frames_sent,
+                "dropped": self.dropped,
                 "retransmitted": self.retransmitted, "nacks_forwarded": self.nacks_forwarded,
                 "keyframe_requests": self.keyframe_requests, "remote_loss": self.remote_loss,
                 "remb": self.remb[0] if self.remb else None}

@@ -24,6 +24,7 @@ import random
 import time
 from typing import TYPE_CHECKING
 
+import pylibsrtp
 from aiortc import RTCDtlsTransport
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -159,6 +160,8 @@ class RtpTransport:
 
     def _srtp_error(self, exc: Exception) -> None:
         self.srtp_errors += 1
+        if not isinstance(exc, pylibsrtp.Error):
+            self._errors.exception("%s: SRTP datagram handling failed", self.label)
 
     # outgoing RTCP ----------------------------------------------------------------
     def send_rtcp(self, packet: bytes) -> bool:

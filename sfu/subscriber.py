@@ -173,4 +173,5 @@ class Subscriber(MediaStreamTrack):
         }
         if self.leg is not None:
             stats["rtp"] = self.leg.stats()
+            stats["frames_sent"] = self.leg.frames_sent
         return stats
