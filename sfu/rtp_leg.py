@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 HISTORY = 1024  # packets kept for retransmission (~4 s of 1 Mbit/s video)
 REMB_FRESH = 5.0  # seconds a subscriber's bandwidth estimate stays valid
+MAX_HELD = 256  # packets of one video frame held before its marker (a 300 kB keyframe)
 
 
 class RtpSource(Protocol):
@@ -70,6 +71,7 @@ class RtpLeg:
         self.rewriter = HeaderRewriter(ssrc, payload_type, clock_rate)
         self.source: RtpSource | None = None
         self.need_keyframe = kind == "video"
+        self._held: list[tuple[RtpHeader, bytes, float, bytes]] = []  # the current video frame
         keep = rtx_payload_type is not None and rtx_ssrc is not None
         self._history: list[bytes | None] | None = [None] * HISTORY if keep else None
         self._rtx_seq = self.rewriter.last_seq ^ 0x5A5A
@@ -87,7 +89,10 @@ class RtpLeg:
 
     # binding -------------------------------------------------------------------
     def rebind(self, source: RtpSource | None) -> None:
-        """Forward ``source`` from its next keyframe (video); numbering runs on."""
+        """Forward ``source`` from its next keyframe (video); numbering runs on. The unsent
+        part of a frame of the previous source is dropped."""
+        self.dropped += len(self._held)
+        self._held = []
         self.source = source
         self.need_keyframe = self.kind == "video"
         plan = None if source is None else ExtensionPlan(source.extension_ids, self.extension_ids, self.mid)
@@ -103,6 +108,14 @@ class RtpLeg:
 
     # the media path (synchronous, per packet) --------------------------------------
     def forward(self, header: RtpHeader, data: bytes, now: float, send_time: bytes, keyframe: bool) -> None:
+        """Send one of the source's packets on this leg.
+
+        Video packets of a frame are held until the frame's marker-bit packet (or the next
+        frame's first packet, when the marker is lost), then sent together: the frame cannot
+        be decoded before its last packet anyway, and a rebind in the middle of a frame then
+        drops the unsent part instead of leaving the receiver half a frame, which it would
+        splice onto the next source's keyframe.
+        """
         if not self.ready:
             return
         if self.need_keyframe:
@@ -110,6 +123,26 @@ class RtpLeg:
                 self.dropped += 1
                 return
             self.need_keyframe = False
+        if self.kind != "video":
+            self._send(header, data, now, send_time)
+            return
+        held = self._held
+        if held and held[0][0].timestamp != header.timestamp:
+            self._flush()
+        if header.marker and not held:
+            self._send(header, data, now, send_time)
+            return
+        held.append((header, data, now, send_time))
+        if header.marker or len(held) >= MAX_HELD:
+            self._flush()
+
+    def _flush(self) -> None:
+        held = self._held
+        self._held = []
+        for header, data, now, send_time in held:
+            self._send(header, data, now, send_time)
+
+    def _send(self, header: RtpHeader, data: bytes, now: float, send_time: bytes) -> None:
         out = self.rewriter.rewrite(header, data, now, send_time)
         if out is None:
             self.dropped += 1
@@ -183,6 +216,7 @@ class RtpLeg:
 
     def close(self) -> None:
         self.closed = True
+        self._held = []
         self.source = None
         self._history = None
 

@@ -167,3 +167,25 @@ def test_frame_assembler_rebuilds_frames_and_drops_incomplete_ones():
     for data, _ in reversed(key_packets):
         assembler.add(parse_header(data), data)
     assert [f.data for f in frames] == clip[:1]
+
+
+def test_a_rebind_in_the_middle_of_a_frame_sends_no_half_frame_and_no_gap():
+    clip = encode_vp8_clip(frames=3, keyframe_interval=30)
+    first = vp8_packets(clip, first_seq=100)
+    key_ts = parse_header(first[0][0]).timestamp
+    key_packets = [p for p in first if parse_header(p[0]).timestamp == key_ts]
+    assert len(key_packets) >= 2
+    wire, old, new = Wire(), Source(), Source()
+    leg = new_leg(wire)
+    leg.rebind(old)
+    for data, key in key_packets[:-1]:  # the old publisher vanishes before the marker packet
+        leg.forward(parse_header(data), data, 0.0, b"\x00\x00\x00", key)
+    assert wire.rtp == []  # held: the frame is not complete
+    leg.rebind(new)
+    for data, key in vp8_packets(clip, first_seq=40_000):
+        leg.forward(parse_header(data), data, 0.1, b"\x00\x00\x00", key)
+    sent = [parse_header(p) for p in wire.rtp]
+    assert len(sent) == len(first)  # only the new source's whole frames
+    seqs = [h.sequence_number for h in sent]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # and no hole for the dropped part
+    assert sent[-1].marker == 1
