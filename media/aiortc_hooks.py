@@ -85,8 +85,11 @@ class MarkerJitterBuffer(JitterBuffer):
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         packets: list[Any] = []
         timestamp = None
+        origin = self._origin
+        if origin is None:
+            return None
         for count in range(self.capacity):
-            packet = self._packets[(self._origin + count) % self.capacity]
+            packet = self._packets[(origin + count) % self.capacity]
             if packet is None:
                 return None
             if timestamp is None:
@@ -343,7 +346,7 @@ def silence_sender_reports(sender: RTCRtpSender) -> None:
     original = sender._send_rtcp
 
     async def only_bye(packets: list[Any]) -> None:
-        byes = [p for p in packets if isinstance(p, RtcpByePacket)]
+        byes: list[Any] = [p for p in packets if isinstance(p, RtcpByePacket)]
         if byes:
             await original(byes)
 

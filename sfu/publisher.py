@@ -110,13 +110,13 @@ class Publisher:
         self._rtp = transport
         self._codec_params = codec
         self.codec = codec.name
-        self._payload_type = codec.payloadType
+        self._payload_type = codec.payloadType or 0
         self.extension_ids = dict(extension_ids)
         self.feedback_ssrc = feedback_ssrc
         rtx = rtx_ssrc_map(self._receiver)  # RTX SSRC -> media SSRC, if the SDP named them
         self._media_ssrc = next(iter(rtx.values()), None)
         self.stream = IncomingStream(self._media_ssrc or 0, codec.clockRate, nack)
-        transport.add_publisher(self, codec.payloadType, rtx_payload_type, self._media_ssrc,
+        transport.add_publisher(self, self._payload_type, rtx_payload_type, self._media_ssrc,
                                 next(iter(rtx), None))
         if self._sinks or self._picture_waiters:
             self._start_assembler()

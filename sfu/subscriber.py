@@ -16,7 +16,7 @@ import asyncio
 import fractions
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -163,7 +163,7 @@ class Subscriber(MediaStreamTrack):
                 pass
 
     def stats(self) -> dict:
-        stats = {
+        stats: dict[str, Any] = {
             "participant_id": self.participant_id,
             "kind": self.kind,
             "source": self.publisher.participant_id if self.publisher else None,
