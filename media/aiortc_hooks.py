@@ -17,13 +17,14 @@ import aioice
 import aioice.ice
 import aiortc
 from aiortc import (
+    RTCDtlsTransport,
     RTCRtpCodecParameters,
     RTCRtpReceiver,
     RTCRtpSender,
     RTCRtpTransceiver,
 )
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import RtcpByePacket, RtpPacket
 
 AIORTC_VERSION = "1.16.0"
 AIOICE_VERSION = "0.13.0"
@@ -84,8 +85,11 @@ class MarkerJitterBuffer(JitterBuffer):
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         packets: list[Any] = []
         timestamp = None
+        origin = self._origin
+        if origin is None:
+            return None
         for count in range(self.capacity):
-            packet = self._packets[(self._origin + count) % self.capacity]
+            packet = self._packets[(origin + count) % self.capacity]
             if packet is None:
                 return None
             if timestamp is None:
@@ -182,6 +186,198 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
     sender._send_keyframe = callback  # type: ignore[method-assign]
 
 
+# -- RTP path: SRTP and the nominated candidate pair of a DTLS transport --------------------
+
+def _ice_connection(dtls: RTCDtlsTransport) -> Any:
+    connection = getattr(dtls.transport, "_connection", None)
+    if connection is None or not hasattr(connection, "_protocols") or not hasattr(connection, "_nominated"):
+        raise RuntimeError("aiortc/aioice internals changed: no ICE connection behind the DTLS transport")
+    return connection
+
+
+def intercept_srtp(
+    dtls: RTCDtlsTransport,
+    on_rtp: Callable[[bytes], None],
+    on_rtcp: Callable[[bytes], None],
+    on_error: Callable[[Exception], None] | None = None,
+) -> Callable[[], None]:
+    """Take SRTP and SRTCP off aiortc's receive path: each datagram is unprotected and handed to
+    ``on_rtp``/``on_rtcp`` synchronously, in the datagram callback (no queue, no task hop, no
+    STUN parse attempt). STUN and DTLS still reach aioice and aiortc as before. Must be called
+    after ICE gathering (``setLocalDescription``); returns a function that undoes it.
+
+    Relies on: ``RTCDtlsTransport.transport._connection`` (the aioice ``Connection``), its
+    ``_protocols`` (one ``StunProtocol`` per local candidate, whose ``datagram_received`` asyncio
+    looks up on the instance for each datagram), and ``RTCDtlsTransport._rx_srtp`` (the
+    pylibsrtp session, None until the DTLS handshake is done). Datagrams that arrive while the
+    handshake's last flight is still queued pass to aiortc, which unprotects them once it has
+    the keys and hands them to ``_handle_rtp_data`` / ``_handle_rtcp_data``: those are
+    replaced too, so even these reach ``on_rtp``/``on_rtcp`` and never aiortc's receivers.
+    """
+    connection = _ice_connection(dtls)
+    restores: list[Callable[[], None]] = []
+
+    async def late_rtp(data: bytes, arrival_time_ms: int) -> None:
+        on_rtp(data)
+
+    async def late_rtcp(data: bytes) -> None:
+        on_rtcp(data)
+
+    original_rtp, original_rtcp = dtls._handle_rtp_data, dtls._handle_rtcp_data
+    dtls._handle_rtp_data = late_rtp  # type: ignore[method-assign]
+    dtls._handle_rtcp_data = late_rtcp  # type: ignore[method-assign]
+
+    def restore_dtls() -> None:
+        dtls._handle_rtp_data = original_rtp  # type: ignore[method-assign]
+        dtls._handle_rtcp_data = original_rtcp  # type: ignore[method-assign]
+
+    restores.append(restore_dtls)
+
+    for protocol in list(connection._protocols):
+        original = protocol.datagram_received
+
+        def received(data: bytes, addr: Any, _original: Any = original) -> None:
+            first = data[0] if data else 0
+            srtp = dtls._rx_srtp
+            if first < 128 or first > 191 or srtp is None or len(data) < 12:
+                _original(data, addr)  # STUN, DTLS, or SRTP before the keys exist
+                return
+            try:
+                if 192 <= data[1] <= 208:  # RTCP packet types 192-208 (RFC 5761 4)
+                    on_rtcp(srtp.unprotect_rtcp(data))
+                else:
+                    on_rtp(srtp.unprotect(data))
+            except Exception as exc:  # replayed or unauthenticated (pylibsrtp.Error), or a bug:
+                # never let it out, asyncio would close the socket for good
+                if on_error is not None:
+                    on_error(exc)
+
+        protocol.datagram_received = received
+
+        def restore(_protocol: Any = protocol, _original: Any = original) -> None:
+            _protocol.datagram_received = _original
+
+        restores.append(restore)
+
+    def undo() -> None:
+        for restore in restores:
+            restore()
+
+    return undo
+
+
+def intercept_datagrams(dtls: RTCDtlsTransport, keep: Callable[[bytes], bool]) -> Callable[[], None]:
+    """Let ``keep(datagram)`` drop incoming SRTP/SRTCP datagrams before anything sees them: an
+    impaired link in a test. Same reliance as :func:`intercept_srtp`."""
+    connection = _ice_connection(dtls)
+    restores: list[Callable[[], None]] = []
+    for protocol in list(connection._protocols):
+        original = protocol.datagram_received
+
+        def received(data: bytes, addr: Any, _original: Any = original) -> None:
+            if data and 127 < data[0] < 192 and not keep(data):
+                return
+            _original(data, addr)
+
+        protocol.datagram_received = received
+
+        def restore(_protocol: Any = protocol, _original: Any = original) -> None:
+            _protocol.datagram_received = _original
+
+        restores.append(restore)
+
+    def undo() -> None:
+        for restore in restores:
+            restore()
+
+    return undo
+
+
+class SrtpSender:
+    """Protects and sends on a DTLS transport's nominated candidate pair, synchronously.
+
+    Relies on: ``RTCDtlsTransport._tx_srtp`` (pylibsrtp session) and the aioice
+    ``Connection._nominated[1]`` candidate pair (``protocol.transport`` is the asyncio datagram
+    transport, ``remote_addr`` the peer's address); both looked up per send, so an ICE
+    re-nomination is followed.
+    """
+
+    __slots__ = ("_dtls", "_nominated", "failures", "packets")
+
+    def __init__(self, dtls: RTCDtlsTransport) -> None:
+        self._dtls = dtls
+        self._nominated: dict[int, Any] = _ice_connection(dtls)._nominated
+        self.packets = 0
+        self.failures = 0
+
+    def send_rtp(self, packet: bytes) -> bool:
+        srtp = self._dtls._tx_srtp
+        pair = self._nominated.get(1)
+        if srtp is None or pair is None:
+            return False
+        pair.protocol.transport.sendto(srtp.protect(packet), pair.remote_addr)
+        self.packets += 1
+        return True
+
+    def send_rtcp(self, packet: bytes) -> bool:
+        srtp = self._dtls._tx_srtp
+        pair = self._nominated.get(1)
+        if srtp is None or pair is None:
+            return False
+        pair.protocol.transport.sendto(srtp.protect_rtcp(packet), pair.remote_addr)
+        return True
+
+
+def sender_ssrcs(sender: RTCRtpSender) -> tuple[int, int]:
+    """(media SSRC, RTX SSRC) that aiortc announced for this sender in the SDP.
+
+    Relies on: ``RTCRtpSender._ssrc`` and ``_rtx_ssrc`` (random at construction).
+    """
+    return sender._ssrc, sender._rtx_ssrc
+
+
+def silence_sender_reports(sender: RTCRtpSender) -> None:
+    """Stop aiortc's own RTCP for a sender that no longer sends the media itself (its sender
+    reports would count nothing and map a clock nobody uses); only its BYE still goes out.
+
+    Relies on: ``RTCRtpSender._send_rtcp(packets)``, the one exit of ``_run_rtcp``'s SR/SDES
+    every 0.5-1.5 s and of its final BYE.
+    """
+    original = sender._send_rtcp
+
+    async def only_bye(packets: list[Any]) -> None:
+        byes: list[Any] = [p for p in packets if isinstance(p, RtcpByePacket)]
+        if byes:
+            await original(byes)
+
+    sender._send_rtcp = only_bye  # type: ignore[method-assign]
+
+
+def on_sender_started(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once aiortc starts this sender (DTLS connected, ``send()`` called from
+    ``RTCPeerConnection.__connect``): the moment aiortc itself would begin sending media.
+
+    Relies on: ``RTCPeerConnection.__connect`` awaiting ``transceiver.sender.send(parameters)``,
+    looked up on the instance.
+    """
+    original = sender.send
+
+    async def send(parameters: Any) -> None:
+        await original(parameters)
+        callback()
+
+    sender.send = send  # type: ignore[method-assign]
+
+
+def header_extensions(transceiver: RTCRtpTransceiver) -> dict[str, int]:
+    """URI → id of the RTP header extensions negotiated on this transceiver (RFC 8285).
+
+    Relies on: ``RTCRtpTransceiver._headerExtensions`` (the offer's ids, matched with
+    aiortc's supported list by ``setRemoteDescription``).
+    """
+    return {ext.uri: ext.id for ext in transceiver._headerExtensions}
+
+
 # -- ICE: which host candidates aioice gathers -----------------------------------------------
 
 _original_host_addresses = aioice.ice.get_host_addresses
@@ -212,20 +408,27 @@ __all__ = [
     "AIOICE_VERSION",
     "AIORTC_VERSION",
     "MarkerJitterBuffer",
+    "SrtpSender",
     "decoder_queue",
     "depayloaded",
+    "header_extensions",
     "host_addresses_restricted",
+    "intercept_datagrams",
     "intercept_rtp",
+    "intercept_srtp",
     "jitter_buffer",
     "marker_jitter_buffer",
     "narrow_codecs",
     "negotiated_codecs",
     "offer_direction",
     "on_keyframe_request",
+    "on_sender_started",
     "pinned_versions_installed",
     "replace_decoder_queue",
     "replace_jitter_buffer",
     "restrict_host_addresses",
     "rtx_ssrc_map",
     "send_pli",
+    "sender_ssrcs",
+    "silence_sender_reports",
 ]

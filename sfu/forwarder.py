@@ -58,7 +58,6 @@ class FrameTap:
 
     def get(self, *args: Any, **kwargs: Any) -> None:
         self._stopped.wait()
-        return None
 
 
 def install_tap(

@@ -1,4 +1,5 @@
-"""SfuNode: the rooms this process carries, and the node-wide media settings."""
+"""SfuNode: the rooms this process carries, and the node-wide media settings (which
+forwarding path, ICE servers, host addresses, media timeout)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ from sfu.room import Room
 
 logger = logging.getLogger(__name__)
 
+# rtp: raw RTP forwarding (rewrite, protect, send in the datagram callback);
+# frames: aiortc reassembles frames and repacketizes them per subscriber;
+# transcode: decode/re-encode, for load-test comparison only.
+FORWARDING_MODES = ("encoded", "rtp", "frames", "transcode")
+DEFAULT_ENCODED = "rtp"
+
 
 class SfuNode:
     def __init__(
@@ -21,9 +28,10 @@ class SfuNode:
         media_timeout: float = 3.0,
         forwarding: str = "encoded",
     ) -> None:
-        if forwarding not in ("encoded", "transcode"):
-            raise ValueError("forwarding must be 'encoded' or 'transcode' (comparison only)")
-        self.forwarding = forwarding
+        if forwarding not in FORWARDING_MODES:
+            raise ValueError("forwarding must be one of " + ", ".join(FORWARDING_MODES))
+        # "encoded" is the default encoded path; "rtp" / "frames" name one explicitly
+        self.forwarding = DEFAULT_ENCODED if forwarding == "encoded" else forwarding
         self.ice_servers = list(ice_servers or [])
         self.media_timeout = media_timeout
         self.rooms: dict[str, Room] = {}
@@ -33,8 +41,7 @@ class SfuNode:
         """The room for ``room_id``, created on first use."""
         room = self.rooms.get(room_id)
         if room is None or room.closed:
-            room = Room(room_id, self.ice_servers, self.media_timeout,
-                        transcode=self.forwarding == "transcode")
+            room = Room(room_id, self.ice_servers, self.media_timeout, forwarding=self.forwarding)
             self.rooms[room_id] = room
         return room
 

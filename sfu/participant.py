@@ -52,10 +52,11 @@ class Participant:
         ice_servers: list[RTCIceServer] | None = None,
         media_timeout: float = 3.0,
         observer: ParticipantObserver | None = None,
-        transcode: bool = False,
+        forwarding: str = "frames",
     ) -> None:
         self.room = room
-        self.transcode = transcode
+        self.forwarding = forwarding
+        self.transcode = forwarding == "transcode"
         self.participant_id = participant_id
         self.role = role
         # Who receives this participant's media: None = everybody else in the room; a set of
@@ -85,6 +86,7 @@ class Participant:
                 self.ice_servers,
                 on_track=self._track_arrived,
                 on_state=self._peer_state_changed,
+                forwarding=self.forwarding,
             )
             self.peer = peer
             try:
@@ -109,7 +111,7 @@ class Participant:
 
             track = TranscodingSubscriber(kind, self.participant_id)
         else:
-            track = Subscriber(kind, self.participant_id)
+            track = Subscriber(kind, self.participant_id, rtp=self.forwarding == "rtp")
         self.slots[kind].append(track)
         return track
 
@@ -120,9 +122,10 @@ class Participant:
         if old is not None:
             self._publisher_event(old, added=False)
             old.close()
-        publisher = Publisher(self.participant_id, kind, receiver, peer, transcode=self.transcode,
+        publisher = Publisher(self.participant_id, kind, receiver, peer, forwarding=self.forwarding,
                               on_first_frame=self._check_media)
         self.publishers[kind] = publisher
+        peer.publish(publisher)
         self.room.route()
         self._publisher_event(publisher, added=True)
 

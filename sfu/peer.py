@@ -2,14 +2,16 @@
 
 The Peer answers the participant's offer, taps every incoming track into a Publisher,
 attaches Subscriber tracks to the transceivers the client offered to receive on, and owns
-the small tasks it starts (keyframe requests), cancelling them on close.
+the small tasks it starts (keyframe requests, the RTP path's RTCP reports), cancelling them on
+close. With ``forwarding="rtp"`` it also owns the :class:`RtpTransport` that takes SRTP off
+aiortc's path, and gives each Publisher and each Subscriber its negotiated RTP parameters.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiortc import (
     RTCBundlePolicy,
@@ -23,12 +25,22 @@ from aiortc import (
 from aiortc.sdp import candidate_from_sdp
 
 from media.aiortc_hooks import (
+    header_extensions,
     narrow_codecs,
     negotiated_codecs,
     offer_direction,
     on_keyframe_request,
+    on_sender_started,
+    sender_ssrcs,
+    silence_sender_reports,
 )
+from sfu.rtp_leg import RtpLeg
+from sfu.rtp_transport import RtpTransport
 from sfu.tasks import TaskSet
+
+if TYPE_CHECKING:
+    from sfu.publisher import Publisher
+    from sfu.subscriber import Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +84,13 @@ class Peer:
         ice_servers: list[RTCIceServer],
         on_track: Callable[[Peer, str, RTCRtpReceiver], None],
         on_state: Callable[[Peer, str], None],
+        forwarding: str = "frames",
     ) -> None:
         self.label = label
+        self.forwarding = forwarding
+        self.rtp: RtpTransport | None = None
+        self._pending_publishers: list[Publisher] = []
+        self._legs: list[tuple[Any, Subscriber]] = []
         # max-bundle: one transport for everything. With aiortc's default ("balanced") a second
         # transceiver of a kind is left on a transport that BUNDLE then discards (aiortc 1.16),
         # and it never sends: a supervisor's second video would stay black.
@@ -129,9 +146,58 @@ class Peer:
                 transceiver.direction = direction
                 if not getattr(track, "transcodes", False):
                     on_keyframe_request(transceiver.sender, track.request_keyframe)  # relay PLI/FIR
+                    self._legs.append((transceiver, track))
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
+        if self.forwarding == "rtp":
+            self._start_rtp()
         return self.pc.localDescription.sdp
+
+    # the RTP path ------------------------------------------------------------------
+    def _start_rtp(self) -> None:
+        """Take SRTP off aiortc's path (ICE is gathered now) and wire publishers and legs."""
+        transceivers = self.pc.getTransceivers()
+        self.rtp = RtpTransport(self.label, transceivers[0].receiver.transport)  # max-bundle: one
+        cnames = _cnames(self.pc.localDescription.sdp)
+        for transceiver, track in self._legs:
+            codec, rtx = _codec_and_rtx(transceiver)
+            ssrc, rtx_ssrc = sender_ssrcs(transceiver.sender)
+            silence_sender_reports(transceiver.sender)  # the leg writes this SSRC's reports
+            leg = RtpLeg(transceiver.kind, self.rtp.sender, ssrc, codec.payloadType, codec.clockRate,
+                         header_extensions(transceiver), transceiver.mid,
+                         rtx_ssrc=rtx_ssrc if rtx else None,
+                         rtx_payload_type=rtx.payloadType if rtx else None, cname=cnames.get(ssrc))
+            self.rtp.add_leg(leg)
+            track.attach_leg(leg)
+            # an aiortc client registers its receivers only once its DTLS is up, one after the
+            # other: send when aiortc's own sender would, or the client drops the first keyframe
+            on_sender_started(transceiver.sender, leg.start)
+        self._legs.clear()
+        for publisher in self._pending_publishers:
+            self._attach(publisher)
+        self._pending_publishers.clear()
+        self._tasks.spawn(self.rtp.run_reports())
+
+    def publish(self, publisher: Publisher) -> None:
+        """Route an incoming track's packets to its Publisher (RTP path; a no-op otherwise)."""
+        if self.forwarding != "rtp":
+            return
+        if self.rtp is None:
+            self._pending_publishers.append(publisher)
+        else:
+            self._attach(publisher)
+
+    def _attach(self, publisher: Publisher) -> None:
+        assert self.rtp is not None
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.receiver is publisher.receiver:
+                codec, rtx = _codec_and_rtx(transceiver)
+                nack = any(fb.type == "nack" and not fb.parameter for fb in codec.rtcpFeedback)
+                by_id = {ext_id: uri for uri, ext_id in header_extensions(transceiver).items()}
+                publisher.attach_rtp(self.rtp, codec, rtx.payloadType if rtx else None, by_id,
+                                     feedback_ssrc=sender_ssrcs(transceiver.sender)[0],
+                                     nack=nack and transceiver.kind == "video")
+                return
 
     async def add_candidate(self, candidate: dict | None) -> None:
         """Add a browser's trickled candidate; None means end-of-candidates."""
@@ -152,7 +218,28 @@ class Peer:
             return
         self.closed = True
         await self._tasks.cancel()
+        if self.rtp is not None:
+            self.rtp.close()
         await self.pc.close()
+
+
+def _codec_and_rtx(transceiver: Any) -> tuple[Any, Any]:
+    codecs = negotiated_codecs(transceiver)
+    codec = codecs[0]
+    rtx = next((c for c in codecs[1:] if c.mimeType.lower().endswith("/rtx")
+                and c.parameters.get("apt") == codec.payloadType), None)
+    return codec, rtx
+
+
+def _cnames(sdp: str) -> dict[int, str]:
+    """SSRC → CNAME from ``a=ssrc:<ssrc> cname:<name>`` lines (RFC 5576)."""
+    out: dict[int, str] = {}
+    for line in sdp.splitlines():
+        if line.startswith("a=ssrc:") and " cname:" in line:
+            ssrc, _, rest = line[len("a=ssrc:"):].partition(" ")
+            if ssrc.isdigit():
+                out[int(ssrc)] = rest[len("cname:"):].strip()
+    return out
 
 
 def parse_candidate(candidate: dict | None) -> RTCIceCandidate | None:

@@ -21,9 +21,9 @@ logger = logging.getLogger(__name__)
 
 class Room:
     def __init__(self, room_id: str, ice_servers: list[RTCIceServer] | None = None,
-                 media_timeout: float = 3.0, transcode: bool = False) -> None:
+                 media_timeout: float = 3.0, forwarding: str = "frames") -> None:
         self.room_id = room_id
-        self.transcode = transcode
+        self.forwarding = forwarding
         self.ice_servers = list(ice_servers or [])
         self.media_timeout = media_timeout
         self.participants: dict[str, Participant] = {}
@@ -49,7 +49,7 @@ class Room:
             ice_servers=self.ice_servers,
             media_timeout=self.media_timeout,
             observer=observer,
-            transcode=self.transcode,
+            forwarding=self.forwarding,
         )
         self.participants[participant_id] = participant
         return participant

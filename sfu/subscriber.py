@@ -1,6 +1,10 @@
-"""A Subscriber is one outgoing track of a participant, fed encoded frames by a Publisher.
+"""A Subscriber is one outgoing track of a participant, fed by the Publisher it is bound to.
 
-It is an aiortc ``MediaStreamTrack`` that yields ``av.Packet`` objects, so the
+On the RTP path (``rtp=True``) the Subscriber is the routing end of an :class:`RtpLeg`, which
+rewrites and sends the publisher's packets itself; the track only keeps aiortc's sender idle
+(its ``recv`` waits until the track stops) while the leg does the work.
+
+On the frame path it is an aiortc ``MediaStreamTrack`` that yields ``av.Packet`` objects, so the
 ``RTCRtpSender`` only repacketizes them (``Encoder.pack``): no decoding, no re-encoding.
 Its queue is bounded: on overflow it drops everything up to the next keyframe and asks the
 publisher for one, rather than growing (as LiveKit's down-tracks and mediasoup's consumers do).
@@ -12,7 +16,7 @@ import asyncio
 import fractions
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -21,6 +25,7 @@ from media.encoded import EncodedFrame
 
 if TYPE_CHECKING:
     from sfu.publisher import Publisher
+    from sfu.rtp_leg import RtpLeg
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +35,14 @@ _QUEUE_SIZE = {"audio": 50, "video": 60}
 
 
 class Subscriber(MediaStreamTrack):
-    def __init__(self, kind: str, participant_id: str) -> None:
+    def __init__(self, kind: str, participant_id: str, rtp: bool = False) -> None:
         super().__init__()
         self.kind = kind
         self.participant_id = participant_id
         self.publisher: Publisher | None = None
+        self.rtp = rtp
+        self.leg: RtpLeg | None = None  # the RTP path's leg, attached by the Peer once negotiated
+        self._stopped = asyncio.Event()
         self.codec: str | None = None  # negotiated on this leg; set by the Peer
         self._queue: asyncio.Queue[EncodedFrame | None] = asyncio.Queue(_QUEUE_SIZE[kind])
         self._need_keyframe = kind == "video"
@@ -58,9 +66,20 @@ class Subscriber(MediaStreamTrack):
         self._rebase = True
         self._need_keyframe = self.kind == "video"
         self._drain()
+        self.rebind_leg()
         if publisher is not None:
             publisher.add_subscriber(self)
             publisher.request_keyframe()
+
+    def attach_leg(self, leg: RtpLeg) -> None:
+        self.leg = leg
+        self.rebind_leg()
+
+    def rebind_leg(self) -> None:
+        """Point the leg at the current publisher (if that one is on the RTP path yet)."""
+        if self.leg is not None:
+            publisher = self.publisher
+            self.leg.rebind(publisher if publisher is not None and publisher.stream is not None else None)
 
     def request_keyframe(self) -> None:
         """Called for this leg's PLI/FIR (wired to ``RTCRtpSender._send_keyframe``)."""
@@ -105,6 +124,9 @@ class Subscriber(MediaStreamTrack):
     async def recv(self) -> av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
+        if self.rtp:  # the leg sends the packets; aiortc's sender just waits here
+            await self._stopped.wait()
+            raise MediaStreamError
         frame = await self._queue.get()
         if frame is None or self.readyState != "live":
             raise MediaStreamError
@@ -131,6 +153,9 @@ class Subscriber(MediaStreamTrack):
         if self.readyState == "live":
             super().stop()
             self.bind(None)
+            self._stopped.set()
+            if self.leg is not None:
+                self.leg.close()
             self._drain()
             try:
                 self._queue.put_nowait(None)
@@ -138,7 +163,7 @@ class Subscriber(MediaStreamTrack):
                 pass
 
     def stats(self) -> dict:
-        return {
+        stats: dict[str, Any] = {
             "participant_id": self.participant_id,
             "kind": self.kind,
             "source": self.publisher.participant_id if self.publisher else None,
@@ -146,3 +171,7 @@ class Subscriber(MediaStreamTrack):
             "frames_dropped": self.frames_dropped,
             "queued": self._queue.qsize(),
         }
+        if self.leg is not None:
+            stats["rtp"] = self.leg.stats()
+            stats["frames_sent"] = self.leg.frames_sent
+        return stats

@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ring-timeout", type=float, help=f"seconds an offered call rings (default 30; {ENV['ring_timeout']})")
     serve.add_argument("--retention-days", type=float,
                        help=f"delete recordings older than this (default 90; {ENV['retention_days']})")
-    serve.add_argument("--forwarding", choices=["encoded", "transcode"],
-                       help="encoded (default) forwards frames as received; transcode decodes and "
+    serve.add_argument("--forwarding", choices=["encoded", "rtp", "frames", "transcode"],
+                       help="encoded (default): the node's encoded path; rtp forwards RTP packets, "
+                            "frames forwards reassembled frames; transcode decodes and "
                             "re-encodes with aiortc's MediaRelay — for load-test comparison only")
     serve.add_argument("--frame-ancestors", metavar="SOURCES",
                        help="CSP frame-ancestors of the shopper's pages, e.g. \"'self' https://shop.example\" "

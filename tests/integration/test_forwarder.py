@@ -271,3 +271,57 @@ def test_aiortc_internals_are_reached_only_through_the_hooks_module():
         modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         assert not {m for m in modules if m.split(".")[0] == "sfu"}, f"{path} imports the SFU"
+
+
+async def test_the_rtp_path_hooks_on_two_real_peers():
+    """SRTP taken off aiortc's path in the datagram callback, synchronous protect-and-send on
+    the nominated pair, the sender's SSRCs, its started moment, its silenced reports, and the
+    negotiated header-extension ids."""
+    from aiortc.rtp import RtcpPacket, RtcpSrPacket
+
+    from sfu import rtcp
+    from sfu.rtp_header import MID_URI, parse_header
+
+    hooks.restrict_host_addresses(["127.0.0.1"])
+    config = RTCConfiguration(iceServers=[])
+    offerer, answerer = RTCPeerConnection(config), RTCPeerConnection(config)
+    keyframe_requests: list[int] = []
+    started: list[int] = []
+    rtp: list[int] = []
+    reports: list[object] = []
+    datagrams: list[int] = []
+    try:
+        track = EncodedVideoTrack(encode_vp8_clip(frames=30, keyframe_interval=30))
+        sender = offerer.addTransceiver(track, "sendonly").sender
+        hooks.on_keyframe_request(sender, lambda: keyframe_requests.append(1))
+        hooks.on_sender_started(sender, lambda: started.append(1))
+        hooks.silence_sender_reports(sender)
+        await offerer.setLocalDescription(await offerer.createOffer())
+        await answerer.setRemoteDescription(offerer.localDescription)
+        await answerer.setLocalDescription(await answerer.createAnswer())
+        transceiver = answerer.getTransceivers()[0]
+        assert MID_URI in hooks.header_extensions(transceiver)
+        ssrc, rtx_ssrc = hooks.sender_ssrcs(sender)
+        assert f"a=ssrc:{ssrc} " in offerer.localDescription.sdp
+        assert f"a=ssrc:{rtx_ssrc} " in offerer.localDescription.sdp
+        dtls = transceiver.receiver.transport
+        undo = hooks.intercept_srtp(dtls, lambda d: rtp.append(parse_header(d).ssrc),
+                                    lambda d: reports.extend(RtcpPacket.parse(d)))
+        hooks.intercept_datagrams(offerer.getTransceivers()[0].sender.transport,
+                                  lambda d: datagrams.append(len(d)) is None)
+        await offerer.setRemoteDescription(RTCSessionDescription(answerer.localDescription.sdp, "answer"))
+        await eventually(lambda: len(rtp) >= 20, timeout=15, message="RTP in the datagram callback")
+        assert set(rtp) == {ssrc} and started == [1]
+        # nothing of it reached aiortc's receiver: no synchronization source was ever noted
+        assert transceiver.receiver.getSynchronizationSources() == []
+        wire = hooks.SrtpSender(dtls)
+        assert wire.send_rtcp(rtcp.pli(1, ssrc))  # protected and sent on the nominated pair
+        await eventually(lambda: keyframe_requests, timeout=5, message="PLI at the offerer")
+        assert datagrams  # our PLI passed the offerer's datagram interception
+        await asyncio.sleep(1.6)  # aiortc would have sent a sender report by now
+        assert not [r for r in reports if isinstance(r, RtcpSrPacket)]
+        undo()
+    finally:
+        await offerer.close()
+        await answerer.close()
+        hooks.restrict_host_addresses(None)

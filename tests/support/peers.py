@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import time
 from typing import Any
 
@@ -20,6 +21,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from media import framestamp
 from media.aiortc_hooks import (
     decoder_queue,
+    intercept_datagrams,
     intercept_rtp,
     on_keyframe_request,
     replace_decoder_queue,
@@ -116,6 +118,19 @@ class ClientPeer:
             return True
 
         intercept_rtp(receiver, keep)
+
+    def lose_incoming(self, fraction: float, seed: int = 7) -> None:
+        """Drop ``fraction`` of the SRTP/SRTCP datagrams arriving at this client, at random:
+        an impaired link (media and feedback alike; STUN and DTLS still pass)."""
+        chance = random.Random(seed)
+
+        def keep(datagram: bytes) -> bool:
+            if chance.random() < fraction:
+                self.dropped_packets += 1
+                return False
+            return True
+
+        intercept_datagrams(self.video_transceiver.receiver.transport, keep)
 
     def _sent(self, data: bytes, pts: int, at: float) -> None:
         self.sent_hashes.add(hashlib.sha256(data).hexdigest())
