@@ -21,7 +21,7 @@ from media.encoded import EncodedFrame
 from recorder.index import RecordingIndex
 from recorder.muxer import TrackWriter
 from recorder.record import RecordingState, TrackRecord
-from recorder.throttle import ThrottledLog
+from media.throttled_log import ThrottledLog
 from recorder.timestamps import PtsMapper
 from recorder.writer import FrameQueue, TrackWorker
 

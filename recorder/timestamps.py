@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from recorder.throttle import ThrottledLog
+from media.throttled_log import ThrottledLog
 
 logger = logging.getLogger(__name__)
 

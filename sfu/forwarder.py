@@ -22,7 +22,7 @@ from media.aiortc_hooks import (
     replace_jitter_buffer,
 )
 from media.encoded import EncodedFrame, is_keyframe
-from sfu.throttled_log import ThrottledLog
+from media.throttled_log import ThrottledLog
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class FrameTap:
         self.kind = kind
         self.on_frame = on_frame
         self._stopped = threading.Event()
-        self._errors = ThrottledLog(logger)
+        self._errors = ThrottledLog(logger, logging.ERROR)
 
     def put(self, item: Any) -> None:
         if item is None:

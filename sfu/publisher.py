@@ -29,7 +29,7 @@ from sfu.keyframes import KeyframeRequester
 from sfu.rtp_header import RtpHeader, abs_send_time, starts_keyframe, unwrap_rtx
 from sfu.rtp_receive import IncomingStream
 from sfu.snapshot import snapshot_jpeg
-from sfu.throttled_log import ThrottledLog
+from media.throttled_log import ThrottledLog
 
 if TYPE_CHECKING:
     from sfu.peer import Peer
@@ -72,7 +72,7 @@ class Publisher:
         self.last_frame_at: float | None = None
         self.closed = False
         self._gop: list[EncodedFrame] = []
-        self._sink_errors = ThrottledLog(logger)
+        self._sink_errors = ThrottledLog(logger, logging.ERROR)
         # the RTP path (set by attach_rtp once the answer is made)
         self.extension_ids: dict[int, str] = {}
         self.stream: IncomingStream | None = None

@@ -40,7 +40,7 @@ from aiortc.rtp import (
 from media.aiortc_hooks import SrtpSender, intercept_srtp
 from sfu import rtcp
 from sfu.rtp_header import parse_header
-from sfu.throttled_log import ThrottledLog
+from media.throttled_log import ThrottledLog
 
 if TYPE_CHECKING:
     from sfu.publisher import Publisher
@@ -59,7 +59,7 @@ class RtpTransport:
         self.legs: dict[int, RtpLeg] = {}
         self._by_ssrc: dict[int, tuple[Publisher, bool]] = {}  # ssrc -> (publisher, is RTX)
         self._by_pt: dict[int, tuple[Publisher, bool]] = {}
-        self._errors = ThrottledLog(logger)
+        self._errors = ThrottledLog(logger, logging.ERROR)
         self.rtp_packets = 0
         self.rtcp_packets = 0
         self.unrouted = 0

@@ -328,7 +328,7 @@ async def test_recorder_takes_its_wall_time_from_the_clock(tmp_path, opus_clip):
 def test_a_failing_keyframe_request_is_logged_once_then_summed_up(tmp_path, vp8_clip, caplog):
     import logging
 
-    from recorder.throttle import ThrottledLog
+    from media.throttled_log import ThrottledLog
 
     def broken() -> None:
         raise RuntimeError("publisher gone")

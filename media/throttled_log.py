@@ -1,6 +1,9 @@
-"""Logging from per-frame code without flooding the log: the first occurrence is logged (with
-its traceback when there is one), later ones are counted and summed up at most every
-``interval`` seconds."""
+"""Logging from per-packet and per-frame code without flooding the log.
+
+A bug on the media path fires 30-50 times a second per track; a traceback each time floods
+the log and costs CPU. The first occurrence is logged (with its traceback when there is one),
+later ones are counted and summed up at most every ``interval`` seconds. Shared by the SFU's
+forwarding paths and the recorder's writers (thread-safe)."""
 
 from __future__ import annotations
 
@@ -24,6 +27,10 @@ class ThrottledLog:
         self._unreported = 0
         self._last: float | None = None
         self._lock = threading.Lock()
+
+    def exception(self, message: str, *args: object) -> None:
+        """Log the exception being handled, with its traceback the first time."""
+        self(message, *args, exc_info=True)
 
     def __call__(self, message: str, *args: object, exc_info: bool = False) -> None:
         now = time.monotonic()
