@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import av
 import cv2
 import numpy as np
+from av.video.codeccontext import VideoCodecContext
 
 from media.encoded import EncodedFrame
 
@@ -18,7 +21,7 @@ def decode_picture(frames: list[EncodedFrame]) -> np.ndarray | None:
     name = _DECODERS.get(frames[0].codec.upper())
     if name is None:
         return None
-    codec = av.CodecContext.create(name, "r")
+    codec = cast(VideoCodecContext, av.CodecContext.create(name, "r"))
     picture = None
     for frame in frames:
         try:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from enum import Enum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from aiortc import RTCIceServer, RTCRtpReceiver
 
@@ -109,7 +109,8 @@ class Participant:
         if self.transcode:
             from sfu.transcode import TranscodingSubscriber
 
-            track = TranscodingSubscriber(kind, self.participant_id)
+            # comparison only: duck-typed like a Subscriber (bind, request_keyframe, recv)
+            track = cast(Subscriber, TranscodingSubscriber(kind, self.participant_id))
         else:
             track = Subscriber(kind, self.participant_id, rtp=self.forwarding == "rtp")
         self.slots[kind].append(track)

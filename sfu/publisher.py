@@ -22,6 +22,7 @@ from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
 
 from media.aiortc_hooks import rtx_ssrc_map, send_pli
 from media.encoded import EncodedFrame, EncodedSink
+from media.throttled_log import ThrottledLog
 from sfu import rtcp
 from sfu.forwarder import install_tap
 from sfu.frame_assembler import FrameAssembler
@@ -29,7 +30,6 @@ from sfu.keyframes import KeyframeRequester
 from sfu.rtp_header import RtpHeader, abs_send_time, starts_keyframe, unwrap_rtx
 from sfu.rtp_receive import IncomingStream
 from sfu.snapshot import snapshot_jpeg
-from media.throttled_log import ThrottledLog
 
 if TYPE_CHECKING:
     from sfu.peer import Peer

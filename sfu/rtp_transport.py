@@ -38,9 +38,9 @@ from aiortc.rtp import (
 )
 
 from media.aiortc_hooks import SrtpSender, intercept_srtp
+from media.throttled_log import ThrottledLog
 from sfu import rtcp
 from sfu.rtp_header import parse_header
-from media.throttled_log import ThrottledLog
 
 if TYPE_CHECKING:
     from sfu.publisher import Publisher

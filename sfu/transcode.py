@@ -9,21 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.frame import Frame
+from av.packet import Packet
+
+if TYPE_CHECKING:
+    from sfu.publisher import Publisher
 
 
 class CountingTrack(MediaStreamTrack):
     """Reads a remote (decoded) track and notes when frames arrive, for the media watchdog."""
 
-    def __init__(self, source: MediaStreamTrack, on_frame) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, source: MediaStreamTrack, on_frame: Callable[[float], None]) -> None:
         super().__init__()
         self.kind = source.kind
         self._source = source
         self._on_frame = on_frame
 
-    async def recv(self):  # type: ignore[no-untyped-def]
+    async def recv(self) -> Frame | Packet:
         frame = await self._source.recv()
         self._on_frame(time.monotonic())
         return frame
@@ -38,20 +45,20 @@ class TranscodingSubscriber(MediaStreamTrack):
         super().__init__()
         self.kind = kind
         self.participant_id = participant_id
-        self.publisher = None
+        self.publisher: Publisher | None = None
         self.codec: str | None = None
         self._proxy: MediaStreamTrack | None = None
         self._bound = asyncio.Event()
         self.frames_sent = 0
 
-    def bind(self, publisher) -> None:  # type: ignore[no-untyped-def]
+    def bind(self, publisher: Publisher | None) -> None:
         if publisher is self.publisher:
             return
         if self._proxy is not None:
             self._proxy.stop()
             self._proxy = None
         self.publisher = publisher
-        if publisher is not None and publisher.relay_source is not None:
+        if publisher is not None and publisher.relay is not None and publisher.relay_source is not None:
             self._proxy = publisher.relay.subscribe(publisher.relay_source)
             self._bound.set()
         else:
@@ -60,7 +67,7 @@ class TranscodingSubscriber(MediaStreamTrack):
     def request_keyframe(self) -> None:
         pass  # the sender's own encoder makes the keyframe
 
-    async def recv(self):  # type: ignore[no-untyped-def]
+    async def recv(self) -> Frame | Packet:
         while True:
             if self.readyState != "live":
                 raise MediaStreamError
