@@ -51,7 +51,7 @@ def library_dir() -> Path | None:
 def missing() -> str | None:
     """None when Janus can run here, else why not."""
     if binary() is None:
-        return "Janus is not installed (`apt-get install janus`, or let `janus-compare --install` do it)"
+        return "Janus is not installed (`apt-get install janus`; `python -m load_tests janus-compare` run as root installs it)"
     if library_dir() is None:
         return f"Janus is installed but its {PLUGIN} / {TRANSPORT} were not found"
     return None
