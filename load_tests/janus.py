@@ -111,7 +111,7 @@ def config_files(folder: Path, interface: str, address: str, port: int = HTTP_PO
     """The three configuration files (name → text) for a Janus bound to ``address`` and
     gathering ICE candidates on ``interface`` only, loading what is in ``folder``'s
     plugins/ and transports/ (see :meth:`JanusServer.prepare`)."""
-    janus = {
+    janus: dict[str, dict[str, Any]] = {
         "general": {
             "configs_folder": str(folder), "plugins_folder": str(folder / "plugins"),
             "transports_folder": str(folder / "transports"), "events_folder": str(folder / "events"),
@@ -128,13 +128,13 @@ def config_files(folder: Path, interface: str, address: str, port: int = HTTP_PO
         "loggers": {},
         "events": {"broadcast": False},
     }
-    http = {
+    http: dict[str, dict[str, Any]] = {
         "general": {"json": "plain", "base_path": "/janus", "http": True, "port": port,
                     "ip": address, "https": False},
         "admin": {"admin_http": False, "admin_https": False},
         "cors": {},
     }
-    videoroom = {"general": {"string_ids": False}}  # rooms are created over the API
+    videoroom: dict[str, dict[str, Any]] = {"general": {"string_ids": False}}  # rooms are created over the API
     return {"janus.jcfg": render(janus), "janus.transport.http.jcfg": render(http),
             "janus.plugin.videoroom.jcfg": render(videoroom)}
 

@@ -322,10 +322,9 @@ def main(config_path: str) -> int:
     if cfg.get("loop") == "uvloop":
         import uvloop
 
-        runner = uvloop.run
+        result = uvloop.run(JanusWorker(cfg).run())
     else:
-        runner = asyncio.run
-    result = runner(JanusWorker(cfg).run())
+        result = asyncio.run(JanusWorker(cfg).run())
     tmp = cfg["out_path"] + ".tmp"
     with open(tmp, "w") as f:
         json.dump(result, f)

@@ -65,7 +65,7 @@ def remove_stale() -> list[str]:
     """Remove namespaces this module made for runs whose process is gone (a run killed by
     SIGKILL cannot clean up after itself). Only names ``silkline-janus-<pid>[-clients]`` are
     touched."""
-    removed = []
+    removed: list[str] = []
     if not NETNS_DIR.is_dir():
         return removed
     for entry in NETNS_DIR.iterdir():
