@@ -27,6 +27,7 @@ from load_tests.runner import RunOptions, Server, run
 from load_tests.server import SpawnedServer
 
 SERVERS = ("silkline", "janus")
+LOSS_LIMIT_PCT = 0.5  # a run that lost more did less work than asked: its CPU is not comparable
 IDLE_SETTLE_S = 2.0
 IDLE_SAMPLE_S = 5.0
 
@@ -55,6 +56,11 @@ def slope(points: list[tuple[float, float]]) -> float | None:
     mx = sum(x for x, _ in points) / n
     my = sum(y for _, y in points) / n
     return round(sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points), 2)
+
+
+def comparable(calls: int, calls_ok: int, loss_pct: float | None) -> bool:
+    """Whether a run carried the whole load: every call up and (almost) no media lost."""
+    return calls_ok == calls and loss_pct is not None and loss_pct < LOSS_LIMIT_PCT
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -120,7 +126,9 @@ def figures(rep: dict[str, Any], sub: Path, idle: float | None) -> dict[str, Any
     workers, configs = _load_worker_files(sub)
     rate = packet_rate(workers, configs, params["ramp"] + params["duration"])
     cpu = rep["server_cpu_pct"]
-    return {"calls": rep["calls"], "calls_ok": rep["calls_ok"], "server_cpu_pct": cpu, "idle_cpu_pct": idle,
+    return {"calls": rep["calls"], "calls_ok": rep["calls_ok"],
+            "comparable": comparable(rep["calls"], rep["calls_ok"], rep["loss_pct"]),
+            "server_cpu_pct": cpu, "idle_cpu_pct": idle,
             "cpu_pct_per_call": per_call(cpu, idle, rep["calls_ok"]), "packets_per_s": rate,
             "cpu_us_per_packet": per_packet_us(cpu, idle, rate), "server_rss_mb": rep["server_rss_mb"],
             "loss_pct": rep["loss_pct"], "join_p95_ms": rep["join_ms"]["p95"],
@@ -186,7 +194,8 @@ def janus_compare(base: RunOptions, loads: list[int], repeat: int = 1,
               "load_average_after": [round(x, 2) for x in os.getloadavg()],
               "idle_cpu_pct": idle, "table": summarise(runs, loads, servers), "runs": runs,
               "command": "python -m load_tests " + " ".join(sys.argv[1:])}
-    result["per_extra_call"] = {k: slope([(r["calls"], r["server_cpu_pct"]) for r in runs if r["server"] == k])
+    result["per_extra_call"] = {k: slope([(r["calls"], r["server_cpu_pct"]) for r in runs
+                                          if r["server"] == k and r["comparable"]])
                                 for k in servers}
     result["per_extra_call"]["ratio"] = ratio(result["per_extra_call"].get("silkline"),
                                               result["per_extra_call"].get("janus"))
@@ -205,7 +214,8 @@ def summarise(runs: list[dict[str, Any]], loads: list[int], servers: tuple[str, 
         for kind in servers:
             mine = [r for r in runs if r["server"] == kind and r["calls"] == calls]
             row[kind] = {k: _mean([r[k] for r in mine]) for k in keys}
-        if "silkline" in row and "janus" in row:
+            row[kind]["comparable"] = bool(mine) and all(r["comparable"] for r in mine)
+        if "silkline" in row and "janus" in row and row["silkline"]["comparable"] and row["janus"]["comparable"]:
             row["ratio_per_call"] = ratio(row["silkline"]["cpu_pct_per_call"], row["janus"]["cpu_pct_per_call"])
             row["ratio_per_packet"] = ratio(row["silkline"]["cpu_us_per_packet"], row["janus"]["cpu_us_per_packet"])
         table.append(row)
@@ -237,12 +247,18 @@ def markdown(result: dict[str, Any]) -> str:
     for row in result["table"]:
         for kind in servers:
             m = row[kind]
-            lines.append(f"| {row['calls']} | {kind} | {m['server_cpu_pct']} | {m['cpu_pct_per_call']} | "
+            name = kind if m["comparable"] else f"{kind} (lost media or calls: not comparable)"
+            lines.append(f"| {row['calls']} | {name} | {m['server_cpu_pct']} | {m['cpu_pct_per_call']} | "
                          f"{m['cpu_us_per_packet']} | {m['packets_per_s']} | {m['loss_pct']} | {m['join_p95_ms']} | "
                          f"{m['calls_ok']} | {m['other_cpu_pct']} |")
         if "ratio_per_call" in row:
             lines.append(f"| {row['calls']} | **Silkline / Janus** | | **{row['ratio_per_call']}×** | "
                          f"**{row['ratio_per_packet']}×** | | | | | |")
+    caveats = [f"- {r['server']} at {r['calls']} calls: {'; '.join(r['saturation'])}"
+               for r in result["runs"] if r["saturation"]]
+    if caveats:
+        lines += ["", ("**Caveats** (the machine is shared; a run whose media was lost is left out of the "
+                       "ratios and the slope):"), "", *caveats]
     extra = result["per_extra_call"]
     lines += ["", "Per extra call (slope of server CPU over the loads): "
               + ", ".join(f"{k} {extra.get(k)} %" for k in servers)

@@ -77,13 +77,26 @@ def test_packet_rate_counts_each_side_from_its_first_frame_to_the_hang_up() -> N
     assert janus_compare.packet_rate([{"calls": []}], configs, end_s=11.0) is None
 
 
-def test_summary_pairs_the_servers_per_load() -> None:
-    runs = [{"server": s, "calls": n, "server_cpu_pct": c, "cpu_pct_per_call": c / n, "cpu_us_per_packet": u,
-             "packets_per_s": 1.0, "loss_pct": 0.0, "join_p95_ms": 100.0, "calls_ok": n, "other_cpu_pct": 0.0}
-            for s, n, c, u in (("silkline", 2, 12.0, 150.0), ("janus", 2, 4.0, 50.0))]
-    row = janus_compare.summarise(runs, [2], ("silkline", "janus"))[0]
-    assert row["ratio_per_call"] == 3.0 and row["ratio_per_packet"] == 3.0
-    assert row["janus"]["cpu_pct_per_call"] == 2.0
+def test_a_run_that_lost_media_is_not_comparable() -> None:
+    assert janus_compare.comparable(8, 8, 0.1)
+    assert not janus_compare.comparable(8, 8, 61.0)  # it did less work than asked
+    assert not janus_compare.comparable(8, 7, 0.0)
+    assert not janus_compare.comparable(8, 8, None)
+
+
+def _run(server: str, calls: int, cpu: float, us: float, comparable: bool = True) -> dict:
+    return {"server": server, "calls": calls, "server_cpu_pct": cpu, "cpu_pct_per_call": cpu / calls,
+            "cpu_us_per_packet": us, "packets_per_s": 1.0, "loss_pct": 0.0, "join_p95_ms": 100.0,
+            "calls_ok": calls, "other_cpu_pct": 0.0, "comparable": comparable}
+
+
+def test_summary_pairs_the_servers_per_load_and_leaves_out_what_is_not_comparable() -> None:
+    runs = [_run("silkline", 2, 12.0, 150.0), _run("janus", 2, 4.0, 50.0),
+            _run("silkline", 8, 10.0, 250.0, comparable=False), _run("janus", 8, 16.0, 50.0)]
+    two, eight = janus_compare.summarise(runs, [2, 8], ("silkline", "janus"))
+    assert two["ratio_per_call"] == 3.0 and two["ratio_per_packet"] == 3.0
+    assert two["janus"]["cpu_pct_per_call"] == 2.0 and two["silkline"]["comparable"]
+    assert not eight["silkline"]["comparable"] and "ratio_per_call" not in eight
 
 
 def test_cli_takes_loads_as_a_comma_list() -> None:
