@@ -22,7 +22,7 @@ from typing import Any
 import psutil
 
 from load_tests import janus as janus_mod
-from load_tests.netns import TestNetwork
+from load_tests.netns import NetworkError, TestNetwork
 from load_tests.runner import RunOptions, Server, run
 from load_tests.server import SpawnedServer
 
@@ -186,7 +186,10 @@ def janus_compare(base: RunOptions, loads: list[int], repeat: int = 1,
                                  **figures(rep, sub, idle.get(kind))})
     finally:
         if net is not None:
-            net.destroy()
+            try:
+                net.destroy()
+            except NetworkError as exc:  # do not hide what ended the run
+                print(f"janus-compare: could not remove the test network: {exc}", file=sys.stderr)
     result = {"date": started.isoformat(timespec="seconds"), "loads": loads, "repeat": repeat,
               "servers": list(servers), "ramp": base.ramp, "duration": base.duration, "workers": base.workers,
               "janus_version": janus_mod.version(), "cores": psutil.cpu_count(),
