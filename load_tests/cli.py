@@ -140,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return worker_main(args.config)
     if args.command == "janus-compare":
-        return _janus_compare(args)
+        from load_tests.janus_compare import command
+
+        return command(args, _options(args, args.calls[0]))
     if args.command == "run":
         from load_tests.report import markdown
         from load_tests.runner import run
@@ -174,25 +176,3 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     return 2
 
-
-def _janus_compare(args: argparse.Namespace) -> int:
-    from load_tests import janus, netns
-    from load_tests.janus_compare import janus_compare
-    from load_tests.janus_compare import markdown as janus_md
-
-    if not 1 <= args.repeat <= 10:
-        raise SystemExit("need 1 ≤ --repeat ≤ 10")
-    if "janus" in args.servers:
-        reason = netns.available()
-        if reason:
-            raise SystemExit(f"janus-compare: the Janus side {reason}")
-        if janus.missing() and not args.no_install:
-            print("janus-compare: installing Debian's janus (apt-get install -y janus)", file=sys.stderr)
-            janus.install()
-        reason = janus.missing()
-        if reason:
-            raise SystemExit(f"janus-compare: {reason}")
-    result = janus_compare(_options(args, args.calls[0]), args.calls, args.repeat, args.servers)
-    print(janus_md(result))
-    print(f"report: {args.out / 'janus-compare.json'}", file=sys.stderr)
-    return 0 if all(r["calls_ok"] > 0 for r in result["runs"]) else 1

@@ -10,6 +10,7 @@ Janus runs in a network namespace made for the run (load_tests/netns.py), remove
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime
 import json
@@ -22,6 +23,7 @@ from typing import Any
 import psutil
 
 from load_tests import janus as janus_mod
+from load_tests import netns
 from load_tests.netns import NetworkError, TestNetwork
 from load_tests.runner import RunOptions, Server, run
 from load_tests.server import SpawnedServer
@@ -136,6 +138,26 @@ def figures(rep: dict[str, Any], sub: Path, idle: float | None) -> dict[str, Any
             "system_cpu_pct": rep["system_cpu_pct"], "other_cpu_pct": rep["other_cpu_pct"],
             "frames_altered": rep["frames_altered"], "picture_checks": rep["picture_checks"],
             "saturation": rep["saturation"], "failures": rep["failures"]}
+
+
+def command(args: argparse.Namespace, base: RunOptions) -> int:
+    """``python -m load_tests janus-compare``: check (or install) what the Janus side needs, run."""
+    if not 1 <= args.repeat <= 10:
+        raise SystemExit("need 1 ≤ --repeat ≤ 10")
+    if "janus" in args.servers:
+        reason = netns.available()
+        if reason:
+            raise SystemExit(f"janus-compare: the Janus side {reason}")
+        if janus_mod.missing() and not args.no_install:
+            print("janus-compare: installing Debian's janus (apt-get install -y janus)", file=sys.stderr)
+            janus_mod.install()
+        reason = janus_mod.missing()
+        if reason:
+            raise SystemExit(f"janus-compare: {reason}")
+    result = janus_compare(base, args.calls, args.repeat, args.servers)
+    print(markdown(result))
+    print(f"report: {base.out / 'janus-compare.json'}", file=sys.stderr)
+    return 0 if all(r["calls_ok"] > 0 for r in result["runs"]) else 1
 
 
 def janus_compare(base: RunOptions, loads: list[int], repeat: int = 1,
