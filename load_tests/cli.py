@@ -7,14 +7,17 @@ import sys
 from pathlib import Path
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--url", help="a running node, http://127.0.0.1:PORT (loopback only)")
-    target.add_argument("--spawn-server", action="store_true",
-                        help="start `python -m silkline serve` on a free loopback port for the run, stop it after")
-    p.add_argument("--server-pid", type=int, help="with --url: the node's PID, to sample its CPU and memory")
-    p.add_argument("--forwarding", choices=["encoded", "transcode"], default="encoded",
-                   help="with --spawn-server: the node's forwarding mode (transcode = comparison only)")
+def _common(p: argparse.ArgumentParser, target: bool = True) -> None:
+    if target:
+        group = p.add_mutually_exclusive_group(required=True)
+        group.add_argument("--url", help="a running node, http://127.0.0.1:PORT (loopback only)")
+        group.add_argument("--spawn-server", action="store_true",
+                           help="start `python -m silkline serve` on a free loopback port for the run, stop it after")
+        p.add_argument("--server-pid", type=int, help="with --url: the node's PID, to sample its CPU and memory")
+        p.add_argument("--forwarding", choices=["encoded", "transcode"], default="encoded",
+                       help="with --spawn-server: the node's forwarding mode (transcode = comparison only)")
+    else:  # the command starts its own servers
+        p.set_defaults(url=None, spawn_server=True, server_pid=None, forwarding="encoded")
     p.add_argument("--ramp", type=float, default=10.0, help="seconds over which calls start, evenly (default 10)")
     p.add_argument("--duration", type=float, default=30.0,
                    help="seconds every call is held after the ramp (default 30)")
@@ -59,9 +62,34 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--calls", type=int, nargs="+", default=[4, 8], help="loads to compare (default 4 8)")
     compare.add_argument("--repeat", type=int, default=3, help="repetitions per load and mode (default 3)")
     _common(compare)
+    janus = sub.add_parser("janus-compare", help="the same calls through Silkline and Janus VideoRoom, interleaved")
+    janus.add_argument("--calls", type=_loads, default=[2, 4, 8, 16], help="loads, e.g. 2,4,8,16 (the default)")
+    janus.add_argument("--repeat", type=int, default=1, help="repetitions per load and server (default 1)")
+    janus.add_argument("--servers", type=_servers, default=("silkline", "janus"),
+                       help="silkline,janus (default), or one of them")
+    janus.add_argument("--no-install", action="store_true",
+                       help="do not `apt-get install janus` when it is missing (installing needs root)")
+    _common(janus, target=False)
     worker = sub.add_parser("_worker", help=argparse.SUPPRESS)
     worker.add_argument("config")
     return parser
+
+
+def _loads(text: str) -> list[int]:
+    try:
+        loads = [int(x) for x in text.replace(" ", ",").split(",") if x]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of call counts: {text!r}") from None
+    if not loads or not all(1 <= n <= 500 for n in loads):
+        raise argparse.ArgumentTypeError("call counts between 1 and 500, e.g. 2,4,8,16")
+    return loads
+
+
+def _servers(text: str) -> tuple[str, ...]:
+    names = tuple(x for x in text.split(",") if x)
+    if not names or any(n not in ("silkline", "janus") for n in names) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError("silkline,janus or one of them")
+    return names
 
 
 def _options(args: argparse.Namespace, calls: int):  # type: ignore[no-untyped-def]
@@ -102,9 +130,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "_worker":
         _stop_on_signals()
     if args.command == "_worker":
+        import json
+
+        if json.loads(Path(args.config).read_text()).get("target") == "janus":
+            from load_tests.janus_worker import main as janus_worker_main
+
+            return janus_worker_main(args.config)
         from load_tests.worker import main as worker_main
 
         return worker_main(args.config)
+    if args.command == "janus-compare":
+        from load_tests.janus_compare import command
+
+        return command(args, _options(args, args.calls[0]))
     if args.command == "run":
         from load_tests.report import markdown
         from load_tests.runner import run
@@ -137,3 +175,4 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(result))
         return 0
     return 2
+

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from load_tests import report as report_mod
 from load_tests.server import ROOT, Sampler, SpawnedServer, env_with_root, niceness
@@ -146,8 +146,23 @@ class WorkerProc:
             self.proc.wait(5)
 
 
-def run(opts: RunOptions) -> dict[str, Any]:
-    """Run one load test; returns the report (also written to ``opts.out``)."""
+class Server(Protocol):
+    """What a run needs of the server it starts: SpawnedServer, or load_tests.janus.JanusServer."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def start(self) -> str: ...
+
+    def stop(self) -> int | None: ...
+
+
+def run(opts: RunOptions, server: Server | None = None,
+        worker_extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one load test; returns the report (also written to ``opts.out``).
+
+    ``server``: start and stop this server instead of a Silkline node (janus-compare);
+    ``worker_extra``: added to every generator's config (which calls it drives, where)."""
     if opts.calls < 1:
         raise ValueError("--calls must be at least 1")
     if opts.workers < 1:
@@ -159,14 +174,16 @@ def run(opts: RunOptions) -> dict[str, Any]:
     loop = choose_loop(opts.loop)
     clip_info = make_clips(opts, out / "workers" / "clips.pkl")
     idle = wait_idle(opts) if opts.wait_idle > 0 else None
-    server: SpawnedServer | None = None
+    silkline = server is None  # only a Silkline node has /api/sfu/stats
     server_pid = opts.server_pid
     url = opts.url
-    if opts.spawn_server:
+    if server is None and opts.spawn_server:
         server = SpawnedServer(out / "server.log", opts.forwarding, nice=opts.nice)
+    if server is not None:
         url = server.start()
         server_pid = server.pid
-        log(opts, f"load_tests: server pid {server_pid} at {url} (forwarding {opts.forwarding})")
+        log(opts, f"load_tests: server pid {server_pid} at {url}"
+                  + (f" (forwarding {opts.forwarding})" if silkline else ""))
     assert url is not None
     workers = min(opts.workers, opts.calls)
     procs: list[WorkerProc] = []
@@ -187,6 +204,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
                 "out_path": str(out / "workers" / f"worker-{k}.json"),
                 "lock_path": str(out / "workers" / "setup.lock") if workers > 1 else None,
                 "verify_interval": opts.verify_interval, "setup_timeout": opts.setup_timeout, "loop": loop,
+                **(worker_extra or {}),
             }
             cfg_path = out / "workers" / f"worker-{k}.config.json"
             cfg_path.write_text(json.dumps(cfg))
@@ -199,7 +217,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
         last = 0.0
         while any(p.proc.poll() is None for p in procs) and time.monotonic() < deadline:
             time.sleep(0.2)
-            if sfu_stats is None and time.monotonic() >= stop_at - 0.8:
+            if silkline and sfu_stats is None and time.monotonic() >= stop_at - 0.8:
                 sfu_stats = fetch_sfu_stats(url)
             if time.monotonic() - last >= PROGRESS_EVERY:
                 last = time.monotonic()
