@@ -117,12 +117,18 @@ class CallSampler:
                     _add(plis.labels(kind=kind), published[2] - before[2])
                 for subscribers in participant.slots.values():
                     for subscriber in list(subscribers):
-                        sent = (subscriber.frames_sent, subscriber.frames_dropped)
-                        before = self._counted.get(subscriber, (0, 0))
+                        # the frame path counts on the Subscriber, the RTP path on its leg
+                        leg = subscriber.leg
+                        sent = (subscriber.frames_sent + (leg.frames_sent if leg else 0),
+                                subscriber.frames_dropped + (leg.dropped if leg else 0),
+                                leg.packets_sent if leg else 0, leg.octets_sent if leg else 0)
+                        before = self._counted.get(subscriber, (0, 0, 0, 0))
                         self._counted[subscriber] = sent
                         kind = subscriber.kind
                         _add(frames.labels(direction="forwarded", kind=kind), sent[0] - before[0])
                         _add(frames.labels(direction="dropped", kind=kind), sent[1] - before[1])
+                        _add(self.metrics.sfu_forwarded_packets.labels(kind=kind), sent[2] - before[2])
+                        _add(self.metrics.sfu_forwarded_bytes.labels(kind=kind), sent[3] - before[3])
 
 
 def _add(counter: Any, amount: int) -> None:

@@ -103,6 +103,12 @@ class Metrics:
         self.sfu_received_bytes = Counter(
             "silkline_sfu_received_bytes", "Encoded media bytes received from publishers",
             ["kind"], registry=registry)
+        self.sfu_forwarded_packets = Counter(
+            "silkline_sfu_forwarded_packets", "RTP packets sent to subscribers (the RTP path), "
+            "retransmissions included", ["kind"], registry=registry)
+        self.sfu_forwarded_bytes = Counter(
+            "silkline_sfu_forwarded_bytes", "RTP payload bytes sent to subscribers (the RTP path)",
+            ["kind"], registry=registry)
         self.sfu_keyframe_requests = Counter(
             "silkline_sfu_keyframe_requests", "Keyframe requests (PLI) sent to publishers",
             ["kind"], registry=registry)

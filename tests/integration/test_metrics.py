@@ -84,6 +84,8 @@ async def test_series_move_during_a_real_call(server):
         forwarded = value(during, "silkline_sfu_frames_total", direction="forwarded", kind="video")
         assert forwarded > 0
         assert value(during, "silkline_sfu_received_bytes_total", kind="video") > 0
+        assert value(during, "silkline_sfu_forwarded_packets_total", kind="video") > forwarded
+        assert value(during, "silkline_sfu_forwarded_bytes_total", kind="audio") > 0
         assert value(during, "silkline_sfu_frames_total", direction="received", kind="audio") > 0
 
         later = await eventually(lambda: _when(scrape(server), lambda s: value(
