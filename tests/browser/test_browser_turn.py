@@ -52,6 +52,8 @@ RELAY_ONLY_INIT_JS = """
 # The selected candidate pair of the page's current peer connection: local and remote types.
 SELECTED_PAIR_JS = """
 async () => {
+  // the pair carrying the media: the selected one, or (when a busy machine made ICE switch
+  // pairs and the new one has no bytes yet) the candidate pair that received the most
   const pc = window.silkline && window.silkline.peer && window.silkline.peer();
   if (!pc) return null;
   const stats = await pc.getStats();
@@ -61,7 +63,12 @@ async () => {
     byId[r.id] = r;
     if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
   });
-  const pair = pairId && byId[pairId];
+  let pair = pairId && byId[pairId];
+  if (!pair || !pair.bytesReceived) {
+    stats.forEach((r) => {
+      if (r.type === 'candidate-pair' && (r.bytesReceived || 0) > ((pair && pair.bytesReceived) || 0)) pair = r;
+    });
+  }
   if (!pair) return null;
   const local = byId[pair.localCandidateId] || {};
   const remote = byId[pair.remoteCandidateId] || {};
