@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from media.clock import Clock
 from media.encoded import EncodedFrame
+from media.throttled_log import ThrottledLog
 from recorder.index import RecordingIndex
 from recorder.muxer import TrackWriter
 from recorder.record import RecordingState, TrackRecord
-from media.throttled_log import ThrottledLog
 from recorder.timestamps import PtsMapper
 from recorder.writer import FrameQueue, TrackWorker
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from client import SignalingClient, demo_token
 from media.clock import Clock, SystemClock, VirtualClock
 from silkline.app import CALLS, CLOCK, SFU, SIGNALING, STORE, TOKENS, create_app
 from silkline.config import Config
+from tests.support.coturn import Coturn, running_coturn
 from tests.support.peers import ClientPeer, agent_clip
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
@@ -206,3 +207,12 @@ async def redis_server(tmp_path: Path, redis_url: str) -> AsyncIterator[Running]
     async with aiohttp.ClientSession() as http:
         yield Running(url, app, http, config)
     await test_server.close()
+
+
+# ---------------------------------------------------------------- coturn
+@pytest.fixture
+def coturn(tmp_path: Path) -> Iterator[Coturn]:
+    folder = tmp_path / "coturn"
+    folder.mkdir()
+    with running_coturn(folder) as turn:
+        yield turn

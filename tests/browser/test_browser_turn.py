@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from tests.support.browser import (
     start_server,
     state_of,
 )
-from tests.support.coturn import Coturn, running_coturn
+from tests.support.coturn import Coturn
 
 pytestmark = pytest.mark.asyncio
 
@@ -76,14 +75,6 @@ async () => {
            remote: remote.candidateType, bytesReceived: pair.bytesReceived || 0 };
 }
 """
-
-
-@pytest.fixture
-def coturn(tmp_path: Path) -> Iterator[Coturn]:
-    folder = tmp_path / "coturn"
-    folder.mkdir()
-    with running_coturn(folder) as turn:
-        yield turn
 
 
 @pytest.fixture

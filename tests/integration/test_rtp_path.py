@@ -36,7 +36,7 @@ async def _byte_for_byte(server, rtcp_checks: bool) -> None:
         foreign = [h for h in receiver.received_hashes if h not in sender.sent_hashes]
         assert foreign == [], f"{len(foreign)} frames were altered by the SFU"
         counters = receiver.received_counters
-        steps = [b - a for a, b in zip(counters, counters[1:])]
+        steps = [b - a for a, b in zip(counters, counters[1:], strict=False)]
         assert sum(1 for s in steps if s in (1, -89)) >= 0.9 * len(steps)
         assert receiver.audio_frames >= 10
     if not rtcp_checks:
@@ -74,7 +74,7 @@ async def test_video_recovers_from_five_percent_loss_on_a_subscriber_leg(server)
     after = agent.peer.received_hashes[hashes_before:]
     assert [h for h in after if h not in shopper.peer.sent_hashes] == []  # repaired, not corrupted
     counters = agent.peer.received_counters[before:]
-    assert sum(1 for a, b in zip(counters, counters[1:]) if b - a in (1, -89)) >= 0.8 * len(counters)
+    assert sum(1 for a, b in zip(counters, counters[1:], strict=False) if b - a in (1, -89)) >= 0.8 * len(counters)
     print(f"loss test: dropped {agent.peer.dropped_packets}, decoded {decoded}, leg {leg}")
     await close_sides(shopper, agent)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,16 +24,8 @@ from aiortc import (
 from signaling.turn import turn_password
 from silkline.config import Config
 from tests.conftest import make_config
-from tests.support.coturn import Coturn, running_coturn
+from tests.support.coturn import Coturn
 from tests.support.peers import ClientPeer, agent_clip, hashes
-
-
-@pytest.fixture
-def coturn(tmp_path: Path) -> Iterator[Coturn]:
-    folder = tmp_path / "coturn"
-    folder.mkdir()
-    with running_coturn(folder) as turn:
-        yield turn
 
 
 @pytest.fixture
