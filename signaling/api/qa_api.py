@@ -114,7 +114,7 @@ class QaApi:
             return json_error(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
         composite = dict(record.get("composite") or {})
         job = self.recording.jobs.get(call_id)
-        if job is not None and getattr(job, "state", None) in ("queued", "running"):
+        if job is not None and job.state in ("queued", "running"):
             composite = {"state": "composing", "progress": round(job.progress, 3)}
         if composite.get("state") == "complete":
             for key in ("file", "poster"):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from media.encoded import EncodedSink
 from sfu import Participant
 from sfu.publisher import Publisher
 from sfu.tasks import TaskSet
@@ -31,17 +32,31 @@ from signaling.state.store import StateStore
 logger = logging.getLogger(__name__)
 
 
+class ComposeJobPort(Protocol):
+    """A QA composition under way (``recorder.jobs.ComposeJob``)."""
+
+    state: str  # queued | running | complete | failed
+    progress: float  # 0 → 1
+
+    async def wait(self) -> dict[str, Any]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+
 class RecorderPort(Protocol):
+    """What the contact centre asks of the recorder (``recorder.Recorder``): a track is an
+    ``EncodedSink`` the SFU's publisher feeds."""
+
     def start_track(self, call_id: str, participant_id: str, role: str, kind: str,
-                    codec: str | None = None, *, request_keyframe: Callable[[], None] | None = None) -> Any: ...
+                    codec: str | None = None, *,
+                    request_keyframe: Callable[[], None] | None = None) -> EncodedSink: ...
     def pause(self, call_id: str, at: float | None = None) -> None: ...
     def resume(self, call_id: str, at: float | None = None) -> None: ...
     def is_paused(self, call_id: str) -> bool: ...
-    async def stop_track(self, track: Any) -> dict[str, Any]: ...
+    async def stop_track(self, track: Any) -> dict[str, Any]: ...  # the sink start_track gave
     async def finish(self, call_id: str) -> list[dict[str, Any]]: ...
     def compose(self, call_id: str, *, start: float | None = None, end: float | None = None,
                 agent_name: str | None = None, layout: str | None = None,
-                events: Sequence[Mapping[str, Any]] = ()) -> Any: ...
+                events: Sequence[Mapping[str, Any]] = ()) -> ComposeJobPort: ...
     def list(self, **filters: Any) -> builtins.list[dict[str, Any]]: ...
     def resolve(self, relative: str) -> Path: ...
     async def erase(self, *, call_ids: builtins.list[str] = ..., recording_ids: builtins.list[str] = ...,
@@ -51,7 +66,7 @@ class RecorderPort(Protocol):
 @dataclass
 class _Active:
     recording: bool = False  # whether it is paused, the recorder knows (is_paused)
-    sinks: dict[int, tuple[Publisher, Any]] = field(default_factory=dict)
+    sinks: dict[int, tuple[Publisher, EncodedSink]] = field(default_factory=dict)
 
 
 class RecordingService:
@@ -62,7 +77,7 @@ class RecordingService:
         self.clock = clock
         self.layout = layout
         self.calls: dict[str, _Active] = {}
-        self.jobs: dict[str, Any] = {}  # call_id → ComposeJob
+        self.jobs: dict[str, ComposeJobPort] = {}
         self._tasks = TaskSet("recording")
 
     # ---- lifecycle hooks (called by the CallService) -----------------------------------
@@ -151,7 +166,7 @@ class RecordingService:
                          agent_name=agent_name, layout=self.layout)
 
     def compose(self, call_id: str, record: Mapping[str, Any], *, start: float | None, end: float | None,
-                layout: str | None, agent_name: str | None = None) -> Any:
+                layout: str | None, agent_name: str | None = None) -> ComposeJobPort:
         """Start the QA composition of a finished call (at its end, or again from the QA page);
         the record's events travel with it, so its annotations are drawn."""
         job = self.recorder.compose(call_id, start=start, end=end, agent_name=agent_name, layout=layout,
@@ -160,7 +175,7 @@ class RecordingService:
         self._spawn(self._composed(call_id, job, start))
         return job
 
-    async def _composed(self, call_id: str, job: Any, start_at: float | None = None) -> None:
+    async def _composed(self, call_id: str, job: ComposeJobPort, start_at: float | None = None) -> None:
         try:
             result = await job.wait()
         except Exception as exc:  # the job says why; the per-track files are still there
