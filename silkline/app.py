@@ -12,6 +12,8 @@ from aiortc import RTCIceServer
 from media.clock import SystemClock
 from sfu import CloseReason, SfuNode
 from signaling.auth import TokenService
+from signaling.accounts import StaffAccounts
+from signaling.accounts_api import AccountsApi
 from signaling.call_metrics import CallSampler
 from signaling.calls import CallService, CallSettings
 from signaling.conversation import Conversation
@@ -26,6 +28,7 @@ from signaling.photos import PhotoStore
 from signaling.qa_api import QaApi
 from signaling.queues import Queues
 from signaling.recording import RecordingService
+from signaling.registry import make_registry
 from signaling.rest import RestApi, error_middleware
 from signaling.store import MemoryStateStore, StateStore
 from signaling.turn import IceServers, TurnCredentials
@@ -44,6 +47,7 @@ RECORDER = web.AppKey("recorder", Recorder)
 MEDIA_SIGNER = web.AppKey("media_signer", MediaSigner)
 METRICS = web.AppKey("metrics", Metrics)
 HEALTH = web.AppKey("health", Health)
+ACCOUNTS = web.AppKey("accounts", StaffAccounts)
 
 
 def make_store(config: Config) -> StateStore:
@@ -98,6 +102,10 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(health.routes())
     app.router.add_routes(metrics_api.routes())
     app.router.add_routes(RestApi(calls, store, tokens, conversation, photos).routes())
+    registries = {kind: make_registry(kind, config.data_dir, config.redis_url) for kind in ("accounts",)}
+    accounts = StaffAccounts(registries["accounts"], SystemClock())
+    app[ACCOUNTS] = accounts
+    app.router.add_routes(AccountsApi(accounts, tokens).routes())
     signer = MediaSigner(config.resolved_secret())
     app[MEDIA_SIGNER] = signer
     app.router.add_routes(QaApi(store, tokens, recording, signer, photos, config.data_dir).routes())
@@ -107,6 +115,8 @@ def create_app(config: Config) -> web.Application:
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await store.open()
+        for registry in registries.values():
+            await registry.open()
         # recordings left "recording" by a crash become "interrupted" (and stay playable)
         recovered = await asyncio.to_thread(recorder.recover)
         if recovered:
@@ -122,6 +132,8 @@ def create_app(config: Config) -> web.Application:
         await retention.stop()
         await recorder.close()
         await store.close()
+        for registry in registries.values():
+            await registry.close()
 
     async def on_shutdown(app: web.Application) -> None:
         # Not ready first (the balancer stops sending calls), then end calls so clients get

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from silkline import admin_cli
 from silkline.config import ENV, Config, from_env
 
 
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="encoded (default) forwards frames as received; transcode decodes and "
                             "re-encodes with aiortc's MediaRelay — for load-test comparison only")
     serve.add_argument("--log-level", help=f"DEBUG, INFO, WARNING (default INFO; {ENV['log_level']})")
+    admin_cli.add_parsers(sub)
     return parser
 
 
@@ -98,6 +100,8 @@ async def serve(config: Config) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command != "serve":
+        return admin_cli.run(args)
     config = config_from_args(args)
     logging.basicConfig(level=config.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
