@@ -6,6 +6,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import jwt
 
@@ -35,6 +36,7 @@ class Claims:
     skills: dict[str, int] | None = None  # agent: skill → level 1..5
     priority: int = 0  # shopper: priority class set by the shop (e.g. VIP = 10)
     customer_id: str | None = None  # shopper: the shop's customer id, if known
+    context: dict[str, Any] | None = None  # shopper: page context the shop's server vouches for
 
 
 class TokenService:
@@ -59,6 +61,7 @@ class TokenService:
         skills: dict[str, int] | None = None,
         priority: int = 0,
         customer_id: str | None = None,
+        context: dict[str, Any] | None = None,
     ) -> str:
         if role is Role.SHOPPER and not call_id:
             raise ValueError("a shopper token must name its call")
@@ -81,6 +84,8 @@ class TokenService:
             claims["priority"] = int(priority)
         if customer_id:
             claims["customer"] = customer_id
+        if context:
+            claims["ctx"] = context
         return jwt.encode(claims, self._secret, algorithm=self.algorithm)
 
     def verify(self, token: str) -> Claims:
@@ -111,5 +116,6 @@ class TokenService:
             skills = None
         priority = data.get("priority") if isinstance(data.get("priority"), int) else 0
         customer = data.get("customer") if isinstance(data.get("customer"), str) else None
+        context = data.get("ctx") if isinstance(data.get("ctx"), dict) else None
         return Claims(role, str(data["sub"]), call_id, data.get("name"), float(data["exp"]),
-                      skills, priority, customer)
+                      skills, priority, customer, context)

@@ -1,7 +1,7 @@
-"""``silkline users …``: the operator's commands for staff accounts. They write the same store
-the server reads (the data folder's JSON files, or Redis with ``--redis``), so they work with
-the server running. A password comes from a prompt or from standard input
-(``--password-stdin``), never from the command line (``ps`` shows it)."""
+"""``silkline users …`` and ``silkline keys …``: the operator's commands for staff accounts and
+shop API keys. They write the same store the server reads (the data folder's JSON files, or
+Redis with ``--redis``), so they work with the server running. A password comes from a prompt
+or from standard input (``--password-stdin``), never from the command line (``ps`` shows it)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 
 from media.clock import SystemClock
 from signaling.accounts import AccountError, StaffAccounts
+from signaling.api_keys import ApiKeys
 from signaling.registry import Registry, make_registry
 from silkline.config import ENV, from_env
 
@@ -46,6 +47,17 @@ def add_parsers(sub: Any) -> None:
     reset.add_argument("name")
     reset.add_argument("--password-stdin", action="store_true")
     _state_options(reset)
+
+    keys = sub.add_parser("keys", help="shop API keys for POST /api/shopper-tokens")
+    key_sub = keys.add_subparsers(dest="action", required=True)
+    key_add = key_sub.add_parser("add", help="create a key for a shop (printed once)")
+    key_add.add_argument("shop")
+    _state_options(key_add)
+    key_list = key_sub.add_parser("list", help="list keys (never the secret)")
+    _state_options(key_list)
+    revoke = key_sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    _state_options(revoke)
 
 
 def _registry(args: argparse.Namespace, kind: str) -> Registry:
@@ -107,9 +119,29 @@ async def _users(args: argparse.Namespace) -> None:
         await registry.close()
 
 
+async def _keys(args: argparse.Namespace) -> None:
+    registry = _registry(args, "api_keys")
+    await registry.open()
+    try:
+        keys = ApiKeys(registry, SystemClock())
+        if args.action == "add":
+            created, secret = await keys.create(args.shop)
+            _print(args, {**created.public(), "key": secret},
+                   [f"key {created.key_id} for shop {created.shop} (shown once, keep it secret):", secret])
+        elif args.action == "list":
+            found = await keys.list()
+            _print(args, [k.public() for k in found],
+                   [f"{k.key_id:20} {k.shop:24} {'revoked' if k.revoked else 'active'}" for k in found])
+        elif args.action == "revoke":
+            revoked = await keys.revoke(args.key_id)
+            _print(args, revoked.public(), [f"key {revoked.key_id} revoked"])
+    finally:
+        await registry.close()
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        asyncio.run(_users(args))
+        asyncio.run(_users(args) if args.command == "users" else _keys(args))
     except AccountError as exc:
         print(f"silkline: {exc.message} ({exc.code})", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ from sfu import CloseReason, SfuNode
 from signaling.auth import TokenService
 from signaling.accounts import StaffAccounts
 from signaling.accounts_api import AccountsApi
+from signaling.api_keys import ApiKeys
 from signaling.call_metrics import CallSampler
 from signaling.calls import CallService, CallSettings
 from signaling.conversation import Conversation
@@ -30,6 +31,7 @@ from signaling.queues import Queues
 from signaling.recording import RecordingService
 from signaling.registry import make_registry
 from signaling.rest import RestApi, error_middleware
+from signaling.shop_api import ShopApi
 from signaling.store import MemoryStateStore, StateStore
 from signaling.turn import IceServers, TurnCredentials
 from signaling.ws import SignalingEndpoint
@@ -102,15 +104,19 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(health.routes())
     app.router.add_routes(metrics_api.routes())
     app.router.add_routes(RestApi(calls, store, tokens, conversation, photos).routes())
-    registries = {kind: make_registry(kind, config.data_dir, config.redis_url) for kind in ("accounts",)}
+    registries = {kind: make_registry(kind, config.data_dir, config.redis_url) for kind in ("accounts", "api_keys")}
     accounts = StaffAccounts(registries["accounts"], SystemClock())
     app[ACCOUNTS] = accounts
     app.router.add_routes(AccountsApi(accounts, tokens).routes())
+    app.router.add_routes(ShopApi(ApiKeys(registries["api_keys"], SystemClock()), tokens).routes())
     signer = MediaSigner(config.resolved_secret())
     app[MEDIA_SIGNER] = signer
     app.router.add_routes(QaApi(store, tokens, recording, signer, photos, config.data_dir).routes())
-    if config.demo:
-        app.router.add_routes(DemoTokens(tokens).routes())
+    if config.demo_active:
+        if not config.bound_to_loopback:
+            logger.warning("DEMO TOKENS ARE ON at %s (not loopback, forced): anyone can start calls "
+                           "as a shopper; staff demo tokens stay refused", config.host)
+        app.router.add_routes(DemoTokens(tokens, staff=config.bound_to_loopback).routes())
     app.router.add_routes(page_routes())
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--secret", help=f"token signing secret, ≥16 chars ({ENV['secret']}; default: random per process)")
     serve.add_argument("--no-demo", dest="demo", action="store_false", default=None,
                        help=f"disable demo tokens ({ENV['demo']}=0)")
+    serve.add_argument("--demo", dest="demo_forced", action="store_true", default=None,
+                       help=f"serve demo shopper tokens even when --host is not loopback ({ENV['demo']}=1); "
+                            "never for production")
     serve.add_argument("--media-address", dest="media_addresses", action="append",
                        help=f"address offered for media (repeatable; {ENV['media_addresses']}, comma-separated)")
     serve.add_argument("--turn-url", dest="turn_urls", action="append", metavar="URL",
@@ -64,12 +67,14 @@ def config_from_args(args: argparse.Namespace) -> Config:
     for name in ("host", "port", "redis_url", "data_dir", "recordings_dir", "secret", "demo",
                  "media_addresses", "grace_period", "ring_timeout", "log_level", "forwarding",
                  "retention_days", "turn_urls", "turn_secret", "turn_ttl",
-                 "metrics_token", "max_image_pixels", "max_image_side"):
+                 "metrics_token", "max_image_pixels", "max_image_side", "demo_forced"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)
     if config.redis_url and config.demo and "SILKLINE_DEMO" not in __import__("os").environ and args.demo is None:
         config.demo = False  # demo tokens are on by default only in embedded mode
+    if getattr(args, "demo_forced", None) and getattr(args, "demo", None) is not False:
+        config.demo = True  # --demo asks for it; --no-demo beside it still wins
     return config
 
 
@@ -84,7 +89,11 @@ async def serve(config: Config) -> None:
     port = runner.addresses[0][1] if runner.addresses else config.port
     base = f"http://{config.host}:{port}"
     print(f"Silkline listening on {base}", flush=True)
-    if config.demo:
+    if config.demo_active and not config.bound_to_loopback:
+        print("WARNING: demo tokens are ON on a non-loopback address: anyone who reaches this port can "
+              "start calls as a shopper. Never run a shop like this; drop --demo / SILKLINE_DEMO.",
+              file=sys.stderr, flush=True)
+    if config.demo_active:
         print(f"  shopper demo page: {base}/demo/shop", flush=True)
         print(f"  agent console:     {base}/agent", flush=True)
         print(f"  supervisor view:   {base}/supervisor", flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ class Config:
     recordings_dir: Path = Path("recordings")
     secret: str = ""
     demo: bool = True
+    demo_forced: bool = False  # --demo / SILKLINE_DEMO=1: demo tokens even off loopback (shopper only)
     ice_servers: list[dict] = field(default_factory=list)
     media_addresses: list[str] | None = None  # None: 127.0.0.1 when serving on loopback
     grace_period: float = 15.0
@@ -39,6 +41,15 @@ class Config:
     metrics_token: str = ""  # when set, GET /metrics needs Authorization: Bearer <it>
     max_image_pixels: int = 40_000_000  # uploaded pictures: declared pixels, checked before decoding
     max_image_side: int = 8000  # uploaded pictures: declared width or height
+
+    @property
+    def bound_to_loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    @property
+    def demo_active(self) -> bool:
+        """Demo tokens are served: on loopback unless --no-demo; elsewhere only when forced."""
+        return self.demo and (self.bound_to_loopback or self.demo_forced)
 
     @property
     def embedded(self) -> bool:
@@ -84,6 +95,15 @@ ENV = {
 }
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
 def from_env(environ: dict[str, str] | None = None) -> Config:
     env = os.environ if environ is None else environ
     config = Config()
@@ -92,6 +112,8 @@ def from_env(environ: dict[str, str] | None = None) -> Config:
         if raw is None or raw == "":
             continue
         setattr(config, name, parse_value(name, raw))
+    if env.get(ENV["demo"]) and config.demo:
+        config.demo_forced = True  # asked for in so many words
     return config
 
 
