@@ -26,6 +26,7 @@ from signaling.media_urls import MediaSigner
 from signaling.metrics import Metrics
 from signaling.metrics_api import MetricsApi
 from signaling.photos import PhotoStore
+from signaling.origins import OriginPolicy
 from signaling.qa_api import QaApi
 from signaling.queues import Queues
 from signaling.recording import RecordingService
@@ -94,6 +95,7 @@ def create_app(config: Config) -> web.Application:
     sampler = CallSampler(calls, metrics, SystemClock())
     metrics_api = MetricsApi(metrics, config.metrics_token)
     app.middlewares.insert(0, metrics_api.middleware())
+    app.middlewares.insert(1, OriginPolicy(config.allowed_origins).middleware())
     signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat,
                                   ice=client_ice, rejected=lambda code: metrics.rejected("ws", code))
     app[SIGNALING] = signaling

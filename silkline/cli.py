@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
                                             f"({ENV['turn_secret']}; prefer the variable: flags show in ps)")
     serve.add_argument("--turn-ttl", type=float,
                        help=f"seconds a TURN credential stays valid (default 3600; {ENV['turn_ttl']})")
+    serve.add_argument("--allowed-origins", dest="allowed_origins", action="append", metavar="ORIGINS",
+                       help=f"web origins (https://shop.example) whose pages may embed the widget: the "
+                            f"WebSocket and CORS accept them besides our own (comma-separated, repeatable; "
+                            f"* = any; {ENV['allowed_origins']})")
     serve.add_argument("--metrics-token",
                        help=f"require Authorization: Bearer <token> on /metrics (default: none; "
                             f"{ENV['metrics_token']})")
@@ -73,6 +77,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
             setattr(config, name, value)
     if config.redis_url and config.demo and "SILKLINE_DEMO" not in __import__("os").environ and args.demo is None:
         config.demo = False  # demo tokens are on by default only in embedded mode
+    if getattr(args, "allowed_origins", None):
+        config.allowed_origins = [o.strip() for flag in args.allowed_origins for o in flag.split(",") if o.strip()]
     if getattr(args, "demo_forced", None) and getattr(args, "demo", None) is not False:
         config.demo = True  # --demo asks for it; --no-demo beside it still wins
     return config

@@ -41,6 +41,7 @@ class Config:
     metrics_token: str = ""  # when set, GET /metrics needs Authorization: Bearer <it>
     max_image_pixels: int = 40_000_000  # uploaded pictures: declared pixels, checked before decoding
     max_image_side: int = 8000  # uploaded pictures: declared width or height
+    allowed_origins: list[str] = field(default_factory=list)  # pages besides our own; "*" = any
 
     @property
     def bound_to_loopback(self) -> bool:
@@ -92,6 +93,7 @@ ENV = {
     "metrics_token": "SILKLINE_METRICS_TOKEN",
     "max_image_pixels": "SILKLINE_MAX_IMAGE_PIXELS",
     "max_image_side": "SILKLINE_MAX_IMAGE_SIDE",
+    "allowed_origins": "SILKLINE_ALLOWED_ORIGINS",
 }
 
 
@@ -131,6 +133,6 @@ def parse_value(name: str, raw: str) -> object:
         if not isinstance(servers, list):
             raise ValueError("SILKLINE_ICE_SERVERS must be a JSON list of {urls, username?, credential?}")
         return servers
-    if name in ("media_addresses", "turn_urls"):
+    if name in ("media_addresses", "turn_urls", "allowed_origins"):
         return [a.strip() for a in raw.split(",") if a.strip()]
     return raw
