@@ -43,7 +43,7 @@ def _host_of(netloc: str, scheme: str) -> str:
     """``host[:port]`` without the scheme's default port."""
     netloc = netloc.lower()
     default = f":{DEFAULT_PORTS.get(scheme, 0)}"
-    return netloc[: -len(default)] if netloc.endswith(default) else netloc
+    return netloc.removesuffix(default)
 
 
 class OriginPolicy:

@@ -34,7 +34,10 @@ from signaling.registry import make_registry
 from signaling.rest import RestApi, error_middleware
 from signaling.shop_api import ShopApi
 from signaling.store import MemoryStateStore, StateStore
+from signaling.store_events import ObservedStore
 from signaling.turn import IceServers, TurnCredentials
+from signaling.webhooks import WebhookSettings, Webhooks
+from signaling.webhooks_api import WebhooksApi
 from signaling.ws import SignalingEndpoint
 from silkline.config import Config
 
@@ -51,6 +54,7 @@ MEDIA_SIGNER = web.AppKey("media_signer", MediaSigner)
 METRICS = web.AppKey("metrics", Metrics)
 HEALTH = web.AppKey("health", Health)
 ACCOUNTS = web.AppKey("accounts", StaffAccounts)
+WEBHOOKS = web.AppKey("webhooks", Webhooks)
 
 
 def make_store(config: Config) -> StateStore:
@@ -66,8 +70,15 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     tokens = TokenService(config.resolved_secret(), config.token_ttl)
     app[TOKENS] = tokens
-    store = make_store(config)
+    registries = {kind: make_registry(kind, config.data_dir, config.redis_url)
+                  for kind in ("accounts", "api_keys", "webhooks")}
+    inner_store = make_store(config)
+    webhooks = Webhooks(registries["webhooks"], inner_store, SystemClock(), WebhookSettings(
+        config.webhook_attempts, config.webhook_backoff, timeout=config.webhook_timeout))
+    # webhooks hear what the store made durable (signaling/store_events.py says why there)
+    store: StateStore = ObservedStore(inner_store, webhooks.notify)
     app[STORE] = store
+    app[WEBHOOKS] = webhooks
     ice = [RTCIceServer(**server) for server in config.ice_servers]
     sfu = SfuNode(ice, config.resolved_media_addresses(), config.media_timeout,
                   forwarding=config.forwarding)
@@ -106,11 +117,11 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(health.routes())
     app.router.add_routes(metrics_api.routes())
     app.router.add_routes(RestApi(calls, store, tokens, conversation, photos).routes())
-    registries = {kind: make_registry(kind, config.data_dir, config.redis_url) for kind in ("accounts", "api_keys")}
     accounts = StaffAccounts(registries["accounts"], SystemClock())
     app[ACCOUNTS] = accounts
     app.router.add_routes(AccountsApi(accounts, tokens).routes())
     app.router.add_routes(ShopApi(ApiKeys(registries["api_keys"], SystemClock()), tokens).routes())
+    app.router.add_routes(WebhooksApi(webhooks, tokens).routes())
     signer = MediaSigner(config.resolved_secret())
     app[MEDIA_SIGNER] = signer
     app.router.add_routes(QaApi(store, tokens, recording, signer, photos, config.data_dir).routes())
@@ -125,6 +136,7 @@ def create_app(config: Config) -> web.Application:
         await store.open()
         for registry in registries.values():
             await registry.open()
+        webhooks.start()
         # recordings left "recording" by a crash become "interrupted" (and stay playable)
         recovered = await asyncio.to_thread(recorder.recover)
         if recovered:
@@ -139,6 +151,7 @@ def create_app(config: Config) -> web.Application:
         await sfu.close(CloseReason.NODE_DRAIN)
         await retention.stop()
         await recorder.close()
+        await webhooks.close()
         await store.close()
         for registry in registries.values():
             await registry.close()

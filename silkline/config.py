@@ -42,6 +42,9 @@ class Config:
     max_image_pixels: int = 40_000_000  # uploaded pictures: declared pixels, checked before decoding
     max_image_side: int = 8000  # uploaded pictures: declared width or height
     allowed_origins: list[str] = field(default_factory=list)  # pages besides our own; "*" = any
+    webhook_attempts: int = 5  # tries per webhook delivery, the first included
+    webhook_backoff: float = 1.0  # seconds before the second try; doubles each time
+    webhook_timeout: float = 5.0  # seconds a receiver has to answer
 
     @property
     def bound_to_loopback(self) -> bool:
