@@ -26,6 +26,7 @@ from signaling.media_urls import MediaSigner
 from signaling.metrics import Metrics
 from signaling.metrics_api import MetricsApi
 from signaling.photos import PhotoStore
+from signaling.openapi_api import OpenApiDocs
 from signaling.origins import OriginPolicy
 from signaling.qa_api import QaApi
 from signaling.queues import Queues
@@ -122,6 +123,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(AccountsApi(accounts, tokens).routes())
     app.router.add_routes(ShopApi(ApiKeys(registries["api_keys"], SystemClock()), tokens).routes())
     app.router.add_routes(WebhooksApi(webhooks, tokens).routes())
+    app.router.add_routes(OpenApiDocs().routes())
     signer = MediaSigner(config.resolved_secret())
     app[MEDIA_SIGNER] = signer
     app.router.add_routes(QaApi(store, tokens, recording, signer, photos, config.data_dir).routes())
