@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -68,7 +69,7 @@ class OriginPolicy:
     def listed(self, origin: str) -> bool:
         return self.any or normalize(origin) in self.allowed
 
-    def middleware(self) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    def middleware(self) -> Middleware:
         @web.middleware
         async def check_origin(request: web.Request, handler: Handler) -> web.StreamResponse:
             origin = request.headers.get("Origin")

@@ -134,12 +134,12 @@ class RedisRegistry:
 
     async def get(self, key: str) -> Record | None:
         raw = await self.r.hgetall(self._key(key))
-        return {k: json.loads(v) for k, v in raw.items()} if raw else None
+        return {str(k): json.loads(v) for k, v in raw.items()} if raw else None
 
     async def put(self, key: str, record: Record) -> None:
         async with self.r.pipeline(transaction=True) as pipe:
             pipe.delete(self._key(key))
-            pipe.hset(self._key(key), mapping=_encode(record))
+            pipe.hset(self._key(key), mapping=_encode(record))  # type: ignore[arg-type]
             pipe.sadd(self._base + "s", key)
             await pipe.execute()
 
@@ -159,7 +159,7 @@ class RedisRegistry:
 
     async def all(self) -> list[Record]:
         keys = sorted(await self.r.smembers(self._base + "s"))
-        records = [await self.get(key) for key in keys]
+        records = [await self.get(str(key)) for key in keys]
         return [r for r in records if r is not None]
 
 

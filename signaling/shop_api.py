@@ -24,7 +24,7 @@ def _text(body: dict[str, Any], name: str, limit: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"{name} must be text")
+        raise ValueError(f"{name} must be text")  # noqa: TRY004 — answered as 400 invalid_message
     return value.strip()[:limit] or None
 
 

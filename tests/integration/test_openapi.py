@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import pytest
 import requests
@@ -56,7 +57,7 @@ class ThreadedServer:
         await site.start()
         self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
 
-    def __enter__(self) -> ThreadedServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(30)
         return self
@@ -118,7 +119,7 @@ def test_the_server_keeps_to_its_document(live):
         for name, headers, mode, examples in runs:
             try:
                 exercise(operation, live.url, http, headers, mode, examples)
-            except (Exception, BaseExceptionGroup) as exc:  # collected: one run reports every failing operation
+            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 — collected: one run reports all
                 failures.append(f"{operation.label} as {name}: {str(exc)[:1500]}")
     elapsed = time.monotonic() - began
     assert failures == [], "\n\n".join(failures)
