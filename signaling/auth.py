@@ -31,6 +31,7 @@ class Claims:
     skills: dict[str, int] | None = None  # agent: skill → level 1..5
     priority: int = 0  # shopper: priority class set by the shop (e.g. VIP = 10)
     customer_id: str | None = None  # shopper: the shop's customer id, if known
+    context: dict[str, Any] | None = None  # shopper: page context the shop's server vouches for
 
 
 class TokenService:
@@ -56,6 +57,7 @@ class TokenService:
         skills: dict[str, int] | None = None,
         priority: int = 0,
         customer_id: str | None = None,
+        context: dict[str, Any] | None = None,
     ) -> str:
         if role is Role.SHOPPER and not call_id:
             raise ValueError("a shopper token must name its call")
@@ -78,6 +80,8 @@ class TokenService:
             claims["priority"] = int(priority)
         if customer_id:
             claims["customer"] = customer_id
+        if context:
+            claims["ctx"] = context
         return jwt.encode(claims, self._secret, algorithm=self.algorithm)
 
     def expired(self, expires_at: float) -> bool:
@@ -116,5 +120,6 @@ class TokenService:
         raw_priority = data.get("priority")
         priority = raw_priority if isinstance(raw_priority, int) else 0
         customer = data.get("customer") if isinstance(data.get("customer"), str) else None
+        context = data.get("ctx") if isinstance(data.get("ctx"), dict) else None
         return Claims(role, str(data["sub"]), call_id, data.get("name"), float(data["exp"]),
-                      skills, priority, customer)
+                      skills, priority, customer, context)

@@ -12,6 +12,9 @@ from enum import Enum, IntEnum
 class ErrorCode(str, Enum):
     status: int
 
+    def __str__(self) -> str:
+        return self.value  # the wire code, in logs and f-strings too
+
     @classmethod
     def from_code(cls, code: str) -> ErrorCode:
         """The member whose wire code is ``code`` (ValueError for an unknown one)."""
@@ -46,6 +49,18 @@ class ErrorCode(str, Enum):
     TOO_LARGE = ("too_large", 413)
     NOT_AN_IMAGE = ("not_an_image", 400)
     IMAGE_TOO_LARGE = ("image_too_large", 413)
+    # staff accounts, shop API keys, webhooks, origins
+    BAD_CREDENTIALS = ("bad_credentials", 401)
+    ACCOUNT_LOCKED = ("account_locked", 429)
+    ACCOUNT_DISABLED = ("account_disabled", 403)
+    ACCOUNT_EXISTS = ("account_exists", 409)
+    ACCOUNT_NOT_FOUND = ("account_not_found", 404)
+    WEAK_PASSWORD = ("weak_password", 400)
+    API_KEY_NOT_FOUND = ("api_key_not_found", 404)
+    WEBHOOK_NOT_FOUND = ("webhook_not_found", 404)
+    TOO_MANY_WEBHOOKS = ("too_many_webhooks", 409)
+    DELIVERY_NOT_FOUND = ("delivery_not_found", 404)
+    ORIGIN_NOT_ALLOWED = ("origin_not_allowed", 403)
     # us
     INTERNAL_ERROR = ("internal_error", 500)
 
@@ -53,11 +68,13 @@ class ErrorCode(str, Enum):
 class SignalingError(Exception):
     """A request refused, anywhere in signaling (edge, contact centre, stores, recording)."""
 
-    def __init__(self, code: ErrorCode, message: str, ref: str | None = None) -> None:
+    def __init__(self, code: ErrorCode, message: str, ref: str | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.ref = ref  # the client's message id, when the refusal answers one
+        self.retry_after = retry_after  # seconds, when trying again later can succeed (a lockout)
 
     @property
     def status(self) -> int:

@@ -12,26 +12,36 @@ from aiortc import RTCIceServer
 from media.clock import Clock, SystemClock
 from recorder import Recorder
 from sfu import CloseReason, SfuNode
+from signaling.api.accounts_api import AccountsApi
 from signaling.api.demo import DemoTokens
 from signaling.api.health import Health
 from signaling.api.media_urls import MediaSigner
 from signaling.api.metrics_api import MetricsApi
+from signaling.api.openapi_api import OpenApiDocs
+from signaling.api.origins import OriginPolicy
 from signaling.api.page_security import PageSecurity
 from signaling.api.pages import page_routes
 from signaling.api.photos import PhotoApi
 from signaling.api.qa_api import QaApi
 from signaling.api.rest import RestApi, error_middleware
+from signaling.api.shop_api import ShopApi
+from signaling.api.webhooks_api import WebhooksApi
 from signaling.api.ws import SignalingEndpoint
 from signaling.auth import TokenService
+from signaling.centre.accounts import StaffAccounts
+from signaling.centre.api_keys import ApiKeys
 from signaling.centre.calls import CallService, CallSettings
 from signaling.centre.conversation import Conversation
 from signaling.centre.queues import Queues
 from signaling.centre.recording import RecordingService
+from signaling.centre.store_events import ObservedStore
+from signaling.centre.webhooks import Webhooks, WebhookSettings
 from signaling.images import ImageGuard, ImageLimits
 from signaling.metrics.sampler import CallSampler
 from signaling.metrics.series import Metrics
 from signaling.state.memory import MemoryStateStore
 from signaling.state.photos import PhotoStore
+from signaling.state.registry import make_registry
 from signaling.state.store import StateStore
 from signaling.turn import IceServers, TurnCredentials
 from silkline.config import Config
@@ -49,6 +59,8 @@ RECORDER = web.AppKey("recorder", Recorder)
 MEDIA_SIGNER = web.AppKey("media_signer", MediaSigner)
 METRICS = web.AppKey("metrics", Metrics)
 HEALTH = web.AppKey("health", Health)
+ACCOUNTS = web.AppKey("accounts", StaffAccounts)
+WEBHOOKS = web.AppKey("webhooks", Webhooks)
 
 
 def make_store(config: Config, clock: Clock) -> StateStore:
@@ -68,8 +80,15 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     tokens = TokenService(config.resolved_secret(), config.token_ttl, clock)
     app[TOKENS] = tokens
     app[CLOCK] = clock
-    store = make_store(config, clock)
+    registries = {kind: make_registry(kind, config.data_dir, config.redis_url)
+                  for kind in ("accounts", "api_keys", "webhooks")}
+    inner_store = make_store(config, clock)
+    webhooks = Webhooks(registries["webhooks"], inner_store, clock, WebhookSettings(
+        config.webhook_attempts, config.webhook_backoff, timeout=config.webhook_timeout))
+    # webhooks hear what the store made durable (signaling/centre/store_events.py says why there)
+    store: StateStore = ObservedStore(inner_store, webhooks.notify)
     app[STORE] = store
+    app[WEBHOOKS] = webhooks
     ice = [RTCIceServer(**server) for server in config.ice_servers]
     sfu = SfuNode(ice, config.resolved_media_addresses(), config.media_timeout,
                   forwarding=config.forwarding)
@@ -98,6 +117,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     sampler = CallSampler(calls, metrics, clock)
     metrics_api = MetricsApi(metrics, config.metrics_token)
     app.middlewares.insert(0, metrics_api.middleware())
+    app.middlewares.insert(1, OriginPolicy(config.allowed_origins).middleware())
     signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat,
                                   ice=client_ice, rejected=lambda code: metrics.rejected("ws", code))
     app[SIGNALING] = signaling
@@ -109,15 +129,27 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.router.add_routes(metrics_api.routes())
     app.router.add_routes(RestApi(calls, store, tokens).routes())
     app.router.add_routes(PhotoApi(calls, store, tokens, conversation, photos).routes())
+    accounts = StaffAccounts(registries["accounts"], clock)
+    app[ACCOUNTS] = accounts
+    app.router.add_routes(AccountsApi(accounts, tokens).routes())
+    app.router.add_routes(ShopApi(ApiKeys(registries["api_keys"], clock), tokens).routes())
+    app.router.add_routes(WebhooksApi(webhooks, tokens).routes())
+    app.router.add_routes(OpenApiDocs().routes())
     signer = MediaSigner(config.resolved_secret(), clock=clock)
     app[MEDIA_SIGNER] = signer
     app.router.add_routes(QaApi(store, tokens, recording, signer, photos, config.data_dir, clock).routes())
-    if config.demo:
-        app.router.add_routes(DemoTokens(tokens).routes())
+    if config.demo_active:
+        if not config.bound_to_loopback:
+            logger.warning("DEMO TOKENS ARE ON at %s (not loopback, forced): anyone can start calls "
+                           "as a shopper; staff demo tokens stay refused", config.host)
+        app.router.add_routes(DemoTokens(tokens, staff=config.bound_to_loopback).routes())
     app.router.add_routes(page_routes())
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await store.open()
+        for registry in registries.values():
+            await registry.open()
+        webhooks.start()
         # recordings left "recording" by a crash become "interrupted" (and stay playable)
         recovered = await asyncio.to_thread(recorder.recover)
         if recovered:
@@ -132,7 +164,10 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
         await sfu.close(CloseReason.NODE_DRAIN)
         await retention.stop()
         await recorder.close()
+        await webhooks.close()
         await store.close()
+        for registry in registries.values():
+            await registry.close()
 
     async def on_shutdown(app: web.Application) -> None:
         # Not ready first (the balancer stops sending calls), then end calls so clients get

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from silkline import admin_cli
 from silkline.config import ENV, Config, from_env
 
 
@@ -29,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--secret", help=f"token signing secret, ≥16 chars ({ENV['secret']}; default: random per process)")
     serve.add_argument("--no-demo", dest="demo", action="store_false", default=None,
                        help=f"disable demo tokens ({ENV['demo']}=0)")
+    serve.add_argument("--demo", dest="demo_forced", action="store_true", default=None,
+                       help=f"serve demo shopper tokens even when --host is not loopback ({ENV['demo']}=1); "
+                            "never for production")
     serve.add_argument("--media-address", dest="media_addresses", action="append",
                        help=f"address offered for media (repeatable; {ENV['media_addresses']}, comma-separated)")
     serve.add_argument("--turn-url", dest="turn_urls", action="append", metavar="URL",
@@ -38,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
                                             f"({ENV['turn_secret']}; prefer the variable: flags show in ps)")
     serve.add_argument("--turn-ttl", type=float,
                        help=f"seconds a TURN credential stays valid (default 3600; {ENV['turn_ttl']})")
+    serve.add_argument("--allowed-origins", dest="allowed_origins", action="append", metavar="ORIGINS",
+                       help=f"web origins (https://shop.example) whose pages may embed the widget: the "
+                            f"WebSocket and CORS accept them besides our own (comma-separated, repeatable; "
+                            f"* = any; {ENV['allowed_origins']})")
     serve.add_argument("--metrics-token",
                        help=f"require Authorization: Bearer <token> on /metrics (default: none; "
                             f"{ENV['metrics_token']})")
@@ -58,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="CSP frame-ancestors of the shopper's pages, e.g. \"'self' https://shop.example\" "
                             f"(default 'self'; {ENV['frame_ancestors']})")
     serve.add_argument("--log-level", help=f"DEBUG, INFO, WARNING (default INFO; {ENV['log_level']})")
+    admin_cli.add_parsers(sub)
     return parser
 
 
@@ -66,12 +75,16 @@ def config_from_args(args: argparse.Namespace) -> Config:
     for name in ("host", "port", "redis_url", "data_dir", "recordings_dir", "secret", "demo",
                  "media_addresses", "grace_period", "ring_timeout", "log_level", "forwarding",
                  "retention_days", "turn_urls", "turn_secret", "turn_ttl",
-                 "metrics_token", "max_image_pixels", "max_image_side", "frame_ancestors"):
+                 "metrics_token", "max_image_pixels", "max_image_side", "frame_ancestors", "demo_forced"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)
     if config.redis_url and config.demo and "SILKLINE_DEMO" not in __import__("os").environ and args.demo is None:
         config.demo = False  # demo tokens are on by default only in embedded mode
+    if getattr(args, "allowed_origins", None):
+        config.allowed_origins = [o.strip() for flag in args.allowed_origins for o in flag.split(",") if o.strip()]
+    if getattr(args, "demo_forced", None) and getattr(args, "demo", None) is not False:
+        config.demo = True  # --demo asks for it; --no-demo beside it still wins
     return config
 
 
@@ -86,7 +99,11 @@ async def serve(config: Config) -> None:
     port = runner.addresses[0][1] if runner.addresses else config.port
     base = f"http://{config.host}:{port}"
     print(f"Silkline listening on {base}", flush=True)
-    if config.demo:
+    if config.demo_active and not config.bound_to_loopback:
+        print("WARNING: demo tokens are ON on a non-loopback address: anyone who reaches this port can "
+              "start calls as a shopper. Never run a shop like this; drop --demo / SILKLINE_DEMO.",
+              file=sys.stderr, flush=True)
+    if config.demo_active:
         print(f"  shopper demo page: {base}/demo/shop", flush=True)
         print(f"  agent console:     {base}/agent", flush=True)
         print(f"  supervisor view:   {base}/supervisor", flush=True)
@@ -102,6 +119,8 @@ async def serve(config: Config) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command != "serve":
+        return admin_cli.run(args)
     config = config_from_args(args)
     logging.basicConfig(level=config.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ class Config:
     recordings_dir: Path = Path("recordings")
     secret: str = ""
     demo: bool = True
+    demo_forced: bool = False  # --demo / SILKLINE_DEMO=1: demo tokens even off loopback (shopper only)
     ice_servers: list[dict] = field(default_factory=list)
     media_addresses: list[str] | None = None  # None: 127.0.0.1 when serving on loopback
     grace_period: float = 15.0
@@ -40,6 +42,19 @@ class Config:
     max_image_pixels: int = 40_000_000  # uploaded pictures: declared pixels, checked before decoding
     max_image_side: int = 8000  # uploaded pictures: declared width or height
     frame_ancestors: str = "'self'"  # CSP frame-ancestors of the shopper's pages (who may frame them)
+    allowed_origins: list[str] = field(default_factory=list)  # pages besides our own; "*" = any
+    webhook_attempts: int = 5  # tries per webhook delivery, the first included
+    webhook_backoff: float = 1.0  # seconds before the second try; doubles each time
+    webhook_timeout: float = 5.0  # seconds a receiver has to answer
+
+    @property
+    def bound_to_loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    @property
+    def demo_active(self) -> bool:
+        """Demo tokens are served: on loopback unless --no-demo; elsewhere only when forced."""
+        return self.demo and (self.bound_to_loopback or self.demo_forced)
 
     @property
     def embedded(self) -> bool:
@@ -83,7 +98,17 @@ ENV = {
     "max_image_pixels": "SILKLINE_MAX_IMAGE_PIXELS",
     "max_image_side": "SILKLINE_MAX_IMAGE_SIDE",
     "frame_ancestors": "SILKLINE_FRAME_ANCESTORS",
+    "allowed_origins": "SILKLINE_ALLOWED_ORIGINS",
 }
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 def from_env(environ: dict[str, str] | None = None) -> Config:
@@ -94,6 +119,8 @@ def from_env(environ: dict[str, str] | None = None) -> Config:
         if raw is None or raw == "":
             continue
         setattr(config, name, parse_value(name, raw))
+    if env.get(ENV["demo"]) and config.demo:
+        config.demo_forced = True  # asked for in so many words
     return config
 
 
@@ -111,6 +138,6 @@ def parse_value(name: str, raw: str) -> object:
         if not isinstance(servers, list):
             raise ValueError("SILKLINE_ICE_SERVERS must be a JSON list of {urls, username?, credential?}")
         return servers
-    if name in ("media_addresses", "turn_urls"):
+    if name in ("media_addresses", "turn_urls", "allowed_origins"):
         return [a.strip() for a in raw.split(",") if a.strip()]
     return raw

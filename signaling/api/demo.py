@@ -1,4 +1,6 @@
-"""Demo tokens (POST /api/demo/tokens): on by default only in embedded mode, off with --no-demo."""
+"""Demo pages and demo tokens: on by default only in embedded mode on a loopback address, off
+with --no-demo. Staff demo tokens are handed out only on loopback: on any other address an
+anonymous visitor could otherwise make themselves an admin (staff sign in at /api/login)."""
 
 from __future__ import annotations
 
@@ -6,13 +8,18 @@ import uuid
 
 from aiohttp import web
 
+from signaling.api.rest import json_error
 from signaling.auth import Role, TokenService
 from signaling.centre.calls import new_call_id
+from signaling.errors import ErrorCode
+
+STAFF_ROLES = {r.value for r in Role if r is not Role.SHOPPER}
 
 
 class DemoTokens:
-    def __init__(self, tokens: TokenService) -> None:
+    def __init__(self, tokens: TokenService, staff: bool = True) -> None:
         self.tokens = tokens
+        self.staff = staff  # False: shopper tokens only (the server is not on loopback)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/api/demo/tokens", self.issue)]
@@ -27,6 +34,9 @@ class DemoTokens:
         role = body.get("role", "shopper")
         name = body.get("name") if isinstance(body.get("name"), str) else None
         name = (name or "").strip()[:80] or None
+        if role in STAFF_ROLES and not self.staff:
+            return json_error(ErrorCode.FORBIDDEN, "demo staff tokens exist only on a loopback server; "
+                                                   "sign in at /api/login")
         if role == Role.SHOPPER.value:
             call_id = new_call_id()
             shopper_id = "s_" + uuid.uuid4().hex[:12]

@@ -21,6 +21,7 @@ SELF = "'self'"
 SHOPPER_PAGES = ("/demo/shop", "/static/embed-example.html")
 API_PREFIXES = ("/api/", "/ws", "/health")
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+API_PAGES = ("/api/docs",)  # pages of ours under /api/ (the OpenAPI docs page and its files)
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class PageSecurity:
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
         }
-        if path.startswith(API_PREFIXES):
+        if path.startswith(API_PREFIXES) and not path.startswith(API_PAGES):
             headers["Content-Security-Policy"] = API_POLICY
             return headers
         shopper = path.rstrip("/") in SHOPPER_PAGES

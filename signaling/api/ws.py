@@ -226,7 +226,9 @@ class SignalingEndpoint:
             session.claims = claims
             if claims.role is not Role.SHOPPER and msg.context:
                 msg.context = None
-            await self.calls.join(session, claims, msg.context)
+            # a context signed into the token by the shop's server wins over the page's
+            await self.calls.join(session, claims, {**(msg.context or {}), **claims.context}
+                                  if claims.context else msg.context)
             return
         if session.claims is None:
             raise SignalingError(ErrorCode.NOT_JOINED, "send join with a token first")
