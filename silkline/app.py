@@ -11,7 +11,7 @@ from aiortc import RTCIceServer
 
 from media.clock import Clock, SystemClock
 from recorder import Recorder
-from sfu import CloseReason, SfuNode
+from sfu import Admission, AdmissionLimit, CloseReason, SfuNode
 from signaling.api.demo import DemoTokens
 from signaling.api.health import Health
 from signaling.api.media_urls import MediaSigner
@@ -71,8 +71,11 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     store = make_store(config, clock)
     app[STORE] = store
     ice = [RTCIceServer(**server) for server in config.ice_servers]
+    admission = Admission(AdmissionLimit(max_calls=config.max_calls, max_tracks=config.max_tracks,
+                                         max_loop_lag_ms=config.max_loop_lag_ms,
+                                         max_cpu_pct=config.max_cpu_pct), clock)
     sfu = SfuNode(ice, config.resolved_media_addresses(), config.media_timeout,
-                  forwarding=config.forwarding)
+                  forwarding=config.forwarding, admission=admission)
     app[SFU] = sfu
     calls = CallService(
         sfu, store,
@@ -101,7 +104,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat,
                                   ice=client_ice, rejected=lambda code: metrics.rejected("ws", code))
     app[SIGNALING] = signaling
-    health = Health(store)
+    health = Health(store, admission=admission)
     app[HEALTH] = health
 
     app.router.add_get("/ws", signaling.handle)
