@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from aiortc import RTCIceServer
@@ -16,6 +18,7 @@ from signaling.api.demo import DemoTokens
 from signaling.api.health import Health
 from signaling.api.media_urls import MediaSigner
 from signaling.api.metrics_api import MetricsApi
+from signaling.api.nodes_api import NodesApi
 from signaling.api.page_security import PageSecurity
 from signaling.api.pages import page_routes
 from signaling.api.photos import PhotoApi
@@ -30,7 +33,9 @@ from signaling.centre.recording import RecordingService
 from signaling.images import ImageGuard, ImageLimits
 from signaling.metrics.sampler import CallSampler
 from signaling.metrics.series import Metrics
+from signaling.state.heartbeat import NodeHeartbeat
 from signaling.state.memory import MemoryStateStore
+from signaling.state.nodes import MemoryNodeRegistry, NodeEntry, NodeRegistry, NodeState
 from signaling.state.photos import PhotoStore
 from signaling.state.store import StateStore
 from signaling.turn import IceServers, TurnCredentials
@@ -49,6 +54,8 @@ RECORDER = web.AppKey("recorder", Recorder)
 MEDIA_SIGNER = web.AppKey("media_signer", MediaSigner)
 METRICS = web.AppKey("metrics", Metrics)
 HEALTH = web.AppKey("health", Health)
+NODES = web.AppKey("nodes", NodeRegistry)
+HEARTBEAT = web.AppKey("heartbeat", NodeHeartbeat)
 
 
 def make_store(config: Config, clock: Clock) -> StateStore:
@@ -57,6 +64,26 @@ def make_store(config: Config, clock: Clock) -> StateStore:
 
         return RedisStateStore(config.redis_url)  # reservations expire in Redis (PX)
     return MemoryStateStore(config.data_dir, clock)
+
+
+def make_registry(config: Config) -> NodeRegistry:
+    if config.redis_url:
+        from signaling.state.redis_nodes import RedisNodeRegistry
+
+        return RedisNodeRegistry(config.redis_url)
+    return MemoryNodeRegistry()
+
+
+def node_description(config: Config, sfu: SfuNode, clock: Clock) -> Callable[[], NodeEntry]:
+    """What this node's heartbeat writes: who it is, whether it takes new rooms, what it carries."""
+    node_id, pid, host, started_at = config.resolved_node_id(), os.getpid(), socket.gethostname(), clock.now()
+
+    def describe() -> NodeEntry:
+        state = NodeState.DRAINING if sfu.admission.draining else NodeState.ACTIVE
+        return NodeEntry(node_id, pid, host, state, started_at, clock.now(),
+                         load=sfu.admission.load().as_dict(), rooms=sorted(sfu.rooms))
+
+    return describe
 
 
 def create_app(config: Config, clock: Clock | None = None) -> web.Application:
@@ -106,11 +133,17 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app[SIGNALING] = signaling
     health = Health(store, admission=admission)
     app[HEALTH] = health
+    registry = make_registry(config)
+    app[NODES] = registry
+    heartbeat = NodeHeartbeat(registry, node_description(config, sfu, clock), clock,
+                              interval=config.heartbeat_s, ttl=config.heartbeat_ttl_s)
+    app[HEARTBEAT] = heartbeat
 
     app.router.add_get("/ws", signaling.handle)
     app.router.add_routes(health.routes())
     app.router.add_routes(metrics_api.routes())
     app.router.add_routes(RestApi(calls, store, tokens).routes())
+    app.router.add_routes(NodesApi(registry, tokens, clock).routes())
     app.router.add_routes(PhotoApi(calls, store, tokens, conversation, photos).routes())
     signer = MediaSigner(config.resolved_secret(), clock=clock)
     app[MEDIA_SIGNER] = signer
@@ -129,7 +162,11 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
         retention.start()
         await calls.start()
         sampler.start()
+        await registry.open()
+        heartbeat.start()
         yield
+        await heartbeat.close()
+        await registry.close()
         await sampler.close()
         await calls.close()
         await sfu.close(CloseReason.NODE_DRAIN)
