@@ -93,6 +93,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 async def serve(config: Config) -> None:
     from silkline.app import create_app
+    from silkline.drain import drain
 
     app = create_app(config)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -107,13 +108,19 @@ async def serve(config: Config) -> None:
         print(f"  agent console:     {base}/agent", flush=True)
         print(f"  supervisor view:   {base}/supervisor", flush=True)
         print(f"  QA replay:         {base}/qa", flush=True)
-    stop = asyncio.Event()
+    stop, hurry = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        (hurry if stop.is_set() else stop).set()  # the second signal cuts the drain short
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     await stop.wait()
-    print("Silkline draining…", flush=True)
+    print(f"Silkline draining: no new calls; live calls may go on for {config.drain_timeout:g} s…", flush=True)
+    await drain(app, config.drain_timeout, hurry)
     await runner.cleanup()
+    print("Silkline stopped", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
