@@ -197,7 +197,11 @@ class Dispatch:
         logger.info("call %s waits: the node takes no new room (%s)", call.call_id,
                     refusal.value if refusal else "full")
         await self.service.record(call, "held", reason=refusal.value if refusal else None)
-        if call.shopper.session is not None:
+        self.tell_held(call)
+
+    def tell_held(self, call: Call) -> None:
+        """Say the at-capacity words (again, to a shopper who came back on a new socket)."""
+        if call.call_id in self.held and call.shopper.session is not None:
             call.shopper.session.send(CallStateChanged(call_id=call.call_id, state="waiting",
                                                        reason="at_capacity", message=AT_CAPACITY_TEXT))
 

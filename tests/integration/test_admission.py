@@ -104,3 +104,22 @@ async def test_metrics_show_the_admission_state(server):
         text = await resp.text()
     assert "silkline_node_admitting 0.0" in text
     assert 'silkline_node_admission_refused{reason="max_calls"} 1.0' in text
+
+
+@pytest.mark.parametrize("clock", ["virtual"], indirect=True)
+async def test_a_held_shopper_who_comes_back_is_told_again(server):
+    ann, bob = await signed_in_agent(server, "ann"), await signed_in_agent(server, "bob")
+    first, first_id = await calling_shopper(server)
+    await answered(server, [ann, bob], first, first_id)
+    token = await server.token("shopper")
+    second = await server.client()
+    await second.send("join", token=token["token"], context={"title": "Ring"})
+    await second.expect("call-state", state="waiting", reason="at_capacity")
+    await second.close()
+    again = await server.client()  # the same token on a new socket
+    await again.send("join", token=token["token"])
+    assert (await again.expect("joined", call_id=token["call_id"]))["resumed"] is True
+    told = await again.expect("call-state", state="waiting", reason="at_capacity")
+    assert told["message"] == AT_CAPACITY_TEXT
+    record = await server.store.get_call(token["call_id"])
+    assert [e["type"] for e in record["events"]].count("held") == 1
