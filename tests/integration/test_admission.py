@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from sfu import CloseReason
 from signaling.auth import Role
 from signaling.centre.dispatch import AT_CAPACITY_TEXT
 from tests.conftest import make_config
@@ -123,3 +124,23 @@ async def test_a_held_shopper_who_comes_back_is_told_again(server):
     assert told["message"] == AT_CAPACITY_TEXT
     record = await server.store.get_call(token["call_id"])
     assert [e["type"] for e in record["events"]].count("held") == 1
+
+
+@pytest.mark.parametrize("clock", ["virtual"], indirect=True)
+async def test_an_accept_the_node_cannot_carry_puts_the_call_back_at_the_head_of_the_queue(server):
+    ann = await signed_in_agent(server, "ann")
+    shopper, call_id = await calling_shopper(server)
+    await ann.expect("call-offered", call_id=call_id)
+    server.sfu.open_room("c_elsewhere")  # the node fills up between the ring and the accept
+    await ann.send("accept", call_id=call_id)
+    assert (await ann.expect("call-withdrawn", call_id=call_id))["reason"] == "at_capacity"
+    await ann.expect("agent-state", state="available")
+    await shopper.expect("call-state", state="waiting", reason="at_capacity")
+    assert not shopper.seen("call-ended")
+    await server.clock.advance(1.0)  # a tick: still no room
+    later, later_id = await calling_shopper(server)  # a second later: behind it
+    assert server.calls.queues.position(call_id) == 1 and server.calls.queues.position(later_id) == 2
+    await server.sfu.close_room("c_elsewhere", CloseReason.HANG_UP)
+    await server.clock.advance(1.0)  # the next queue tick finds the room
+    await ann.expect("call-offered", call_id=call_id, timeout=5)
+    assert not ann.seen("call-offered", call_id=later_id)
