@@ -63,7 +63,10 @@ class SpawnedServer:
         tmp = Path(self._tmp.name)
         port = free_port()
         cmd = [sys.executable, "-m", "silkline", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--data-dir", str(tmp / "data"), "--recordings-dir", str(tmp / "recordings")]
+               "--data-dir", str(tmp / "data"), "--recordings-dir", str(tmp / "recordings"),
+               # rating a node pushes it past any admission limit; stop() should not wait a drain
+               "--max-calls", "0", "--max-tracks", "0", "--max-loop-lag-ms", "0", "--max-cpu-pct", "0",
+               "--drain-timeout", "5"]
         if self.forwarding != "encoded":
             cmd += ["--forwarding", self.forwarding]
         log = open(self.log_path, "w")

@@ -7,6 +7,7 @@ import logging
 
 from aiortc import RTCIceServer
 
+from sfu.admission import Admission, AdmissionRefused
 from sfu.close_reason import CloseReason
 from sfu.ice import restrict_host_addresses
 from sfu.room import Room
@@ -27,6 +28,7 @@ class SfuNode:
         host_addresses: list[str] | None = None,
         media_timeout: float = 3.0,
         forwarding: str = "encoded",
+        admission: Admission | None = None,
     ) -> None:
         if forwarding not in FORWARDING_MODES:
             raise ValueError("forwarding must be one of " + ", ".join(FORWARDING_MODES))
@@ -35,6 +37,8 @@ class SfuNode:
         self.ice_servers = list(ice_servers or [])
         self.media_timeout = media_timeout
         self.rooms: dict[str, Room] = {}
+        self.admission = admission or Admission()
+        self.admission.node = self
         restrict_host_addresses(host_addresses)
 
     def room(self, room_id: str) -> Room:
@@ -44,6 +48,21 @@ class SfuNode:
             room = Room(room_id, self.ice_servers, self.media_timeout, forwarding=self.forwarding)
             self.rooms[room_id] = room
         return room
+
+    def admits(self, room_id: str, pending: int = 0) -> bool:
+        """Whether ``room_id`` could be carried here now: it is here already, or the limit
+        allows one more beside the ``pending`` rooms promised to others."""
+        room = self.rooms.get(room_id)
+        return (room is not None and not room.closed) or self.admission.refusal(pending) is None
+
+    def open_room(self, room_id: str) -> Room:
+        """Like :meth:`room`, but a new room above the node's limit raises :class:`AdmissionRefused`."""
+        room = self.rooms.get(room_id)
+        if room is None or room.closed:
+            refusal = self.admission.refusal()
+            if refusal is not None:
+                raise AdmissionRefused(refusal)
+        return self.room(room_id)
 
     async def close_room(self, room_id: str, reason: CloseReason) -> None:
         room = self.rooms.pop(room_id, None)

@@ -73,8 +73,8 @@ class Joined(_Out, tag="joined"):
 class CallStateChanged(_Out, tag="call-state"):
     call_id: str
     state: str
-    reason: str | None = None  # unavailable: why; waiting: "transferred"
-    message: str | None = None  # unavailable: in words
+    reason: str | None = None  # unavailable: why; waiting: "transferred" or "at_capacity"
+    message: str | None = None  # unavailable, waiting at_capacity: in words
 
 
 class QueuePosition(_Out, tag="queue-position"):

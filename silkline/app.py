@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from aiortc import RTCIceServer
 
 from media.clock import Clock, SystemClock
 from recorder import Recorder
-from sfu import CloseReason, SfuNode
+from sfu import Admission, AdmissionLimit, CloseReason, SfuNode
 from signaling.api.accounts_api import AccountsApi
 from signaling.api.demo import DemoTokens
 from signaling.api.health import Health
 from signaling.api.media_urls import MediaSigner
 from signaling.api.metrics_api import MetricsApi
+from signaling.api.nodes_api import NodesApi
 from signaling.api.openapi_api import OpenApiDocs
 from signaling.api.origins import OriginPolicy
 from signaling.api.page_security import PageSecurity
@@ -39,7 +42,9 @@ from signaling.centre.webhooks import Webhooks, WebhookSettings
 from signaling.images import ImageGuard, ImageLimits
 from signaling.metrics.sampler import CallSampler
 from signaling.metrics.series import Metrics
+from signaling.state.heartbeat import NodeHeartbeat
 from signaling.state.memory import MemoryStateStore
+from signaling.state.nodes import MemoryNodeRegistry, NodeEntry, NodeRegistry, NodeState
 from signaling.state.photos import PhotoStore
 from signaling.state.registry import make_registry
 from signaling.state.store import StateStore
@@ -61,6 +66,8 @@ METRICS = web.AppKey("metrics", Metrics)
 HEALTH = web.AppKey("health", Health)
 ACCOUNTS = web.AppKey("accounts", StaffAccounts)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
+NODES = web.AppKey("nodes", NodeRegistry)
+HEARTBEAT = web.AppKey("heartbeat", NodeHeartbeat)
 
 
 def make_store(config: Config, clock: Clock) -> StateStore:
@@ -69,6 +76,26 @@ def make_store(config: Config, clock: Clock) -> StateStore:
 
         return RedisStateStore(config.redis_url)  # reservations expire in Redis (PX)
     return MemoryStateStore(config.data_dir, clock)
+
+
+def make_node_registry(config: Config) -> NodeRegistry:
+    if config.redis_url:
+        from signaling.state.redis_nodes import RedisNodeRegistry
+
+        return RedisNodeRegistry(config.redis_url)
+    return MemoryNodeRegistry()
+
+
+def node_description(config: Config, sfu: SfuNode, clock: Clock) -> Callable[[], NodeEntry]:
+    """What this node's heartbeat writes: who it is, whether it takes new rooms, what it carries."""
+    node_id, pid, host, started_at = config.resolved_node_id(), os.getpid(), socket.gethostname(), clock.now()
+
+    def describe() -> NodeEntry:
+        state = NodeState.DRAINING if sfu.admission.draining else NodeState.ACTIVE
+        return NodeEntry(node_id, pid, host, state, started_at, clock.now(),
+                         load=sfu.admission.load().as_dict(), rooms=sorted(sfu.rooms))
+
+    return describe
 
 
 def create_app(config: Config, clock: Clock | None = None) -> web.Application:
@@ -90,8 +117,11 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app[STORE] = store
     app[WEBHOOKS] = webhooks
     ice = [RTCIceServer(**server) for server in config.ice_servers]
+    admission = Admission(AdmissionLimit(max_calls=config.max_calls, max_tracks=config.max_tracks,
+                                         max_loop_lag_ms=config.max_loop_lag_ms,
+                                         max_cpu_pct=config.max_cpu_pct), clock)
     sfu = SfuNode(ice, config.resolved_media_addresses(), config.media_timeout,
-                  forwarding=config.forwarding)
+                  forwarding=config.forwarding, admission=admission)
     app[SFU] = sfu
     calls = CallService(
         sfu, store,
@@ -121,13 +151,19 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat,
                                   ice=client_ice, rejected=lambda code: metrics.rejected("ws", code))
     app[SIGNALING] = signaling
-    health = Health(store)
+    health = Health(store, admission=admission)
     app[HEALTH] = health
+    nodes = make_node_registry(config)
+    app[NODES] = nodes
+    heartbeat = NodeHeartbeat(nodes, node_description(config, sfu, clock), clock,
+                              interval=config.heartbeat_s, ttl=config.heartbeat_ttl_s)
+    app[HEARTBEAT] = heartbeat
 
     app.router.add_get("/ws", signaling.handle)
     app.router.add_routes(health.routes())
     app.router.add_routes(metrics_api.routes())
     app.router.add_routes(RestApi(calls, store, tokens).routes())
+    app.router.add_routes(NodesApi(nodes, tokens, clock).routes())
     app.router.add_routes(PhotoApi(calls, store, tokens, conversation, photos).routes())
     accounts = StaffAccounts(registries["accounts"], clock)
     app[ACCOUNTS] = accounts
@@ -147,8 +183,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await store.open()
-        for registry in registries.values():
-            await registry.open()
+        for kept in registries.values():
+            await kept.open()
         webhooks.start()
         # recordings left "recording" by a crash become "interrupted" (and stay playable)
         recovered = await asyncio.to_thread(recorder.recover)
@@ -158,7 +194,11 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
         retention.start()
         await calls.start()
         sampler.start()
+        await nodes.open()
+        heartbeat.start()
         yield
+        await heartbeat.close()
+        await nodes.close()
         await sampler.close()
         await calls.close()
         await sfu.close(CloseReason.NODE_DRAIN)
@@ -166,8 +206,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
         await recorder.close()
         await webhooks.close()
         await store.close()
-        for registry in registries.values():
-            await registry.close()
+        for kept in registries.values():
+            await kept.close()
 
     async def on_shutdown(app: web.Application) -> None:
         # Not ready first (the balancer stops sending calls), then end calls so clients get

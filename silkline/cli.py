@@ -65,6 +65,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--frame-ancestors", metavar="SOURCES",
                        help="CSP frame-ancestors of the shopper's pages, e.g. \"'self' https://shop.example\" "
                             f"(default 'self'; {ENV['frame_ancestors']})")
+    serve.add_argument("--max-calls", type=int,
+                       help=f"open no new room above this many calls; they wait in the queue "
+                            f"(default 24, the rated capacity; 0 = no limit; {ENV['max_calls']})")
+    serve.add_argument("--max-tracks", type=int,
+                       help=f"open no new room above this many published tracks (default 96; {ENV['max_tracks']})")
+    serve.add_argument("--max-loop-lag-ms", type=float,
+                       help=f"open no new room while the event loop's mean lag is above this "
+                            f"(default 50; {ENV['max_loop_lag_ms']})")
+    serve.add_argument("--max-cpu-pct", type=float,
+                       help=f"open no new room while the process uses more than this %% of a core "
+                            f"(default 85; {ENV['max_cpu_pct']})")
+    serve.add_argument("--node-id", help=f"this node's name in the node registry "
+                                        f"(default <hostname>-<pid>; {ENV['node_id']})")
+    serve.add_argument("--drain-timeout", type=float,
+                       help=f"on SIGTERM, seconds live calls may go on before they end node_drain "
+                            f"(default 60; {ENV['drain_timeout']})")
     serve.add_argument("--log-level", help=f"DEBUG, INFO, WARNING (default INFO; {ENV['log_level']})")
     admin_cli.add_parsers(sub)
     return parser
@@ -75,7 +91,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
     for name in ("host", "port", "redis_url", "data_dir", "recordings_dir", "secret", "demo",
                  "media_addresses", "grace_period", "ring_timeout", "log_level", "forwarding",
                  "retention_days", "turn_urls", "turn_secret", "turn_ttl",
-                 "metrics_token", "max_image_pixels", "max_image_side", "frame_ancestors", "demo_forced"):
+                 "metrics_token", "max_image_pixels", "max_image_side", "frame_ancestors", "demo_forced",
+                 "max_calls", "max_tracks", "max_loop_lag_ms", "max_cpu_pct", "node_id", "drain_timeout"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)
@@ -90,6 +107,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 async def serve(config: Config) -> None:
     from silkline.app import create_app
+    from silkline.drain import drain
 
     app = create_app(config)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -108,13 +126,19 @@ async def serve(config: Config) -> None:
         print(f"  agent console:     {base}/agent", flush=True)
         print(f"  supervisor view:   {base}/supervisor", flush=True)
         print(f"  QA replay:         {base}/qa", flush=True)
-    stop = asyncio.Event()
+    stop, hurry = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        (hurry if stop.is_set() else stop).set()  # the second signal cuts the drain short
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     await stop.wait()
-    print("Silkline draining…", flush=True)
+    print(f"Silkline draining: no new calls; live calls may go on for {config.drain_timeout:g} s…", flush=True)
+    await drain(app, config.drain_timeout, hurry)
     await runner.cleanup()
+    print("Silkline stopped", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

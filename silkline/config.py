@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,10 +56,25 @@ class Config:
     def demo_active(self) -> bool:
         """Demo tokens are served: on loopback unless --no-demo; elsewhere only when forced."""
         return self.demo and (self.bound_to_loopback or self.demo_forced)
+    # admission: above any of these the node opens no new room (calls wait); 0 = no limit.
+    # Defaults: docs/performance.md's rated capacity, 24 calls (see sfu/admission.py)
+    max_calls: int = 24
+    max_tracks: int = 96
+    max_loop_lag_ms: float = 50.0
+    max_cpu_pct: float = 85.0
+    node_id: str = ""  # "" = <hostname>-<pid>
+    heartbeat_s: float = 1.0  # the node registry's heartbeat; an entry lives heartbeat_ttl_s
+    heartbeat_ttl_s: float = 5.0
+    drain_timeout: float = 60.0  # SIGTERM: live calls may go on this long, then end node_drain
 
     @property
     def embedded(self) -> bool:
         return self.redis_url is None
+
+    def resolved_node_id(self) -> str:
+        if not self.node_id:
+            self.node_id = f"{socket.gethostname()}-{os.getpid()}"
+        return self.node_id
 
     def resolved_media_addresses(self) -> list[str] | None:
         if self.media_addresses:
@@ -99,6 +115,12 @@ ENV = {
     "max_image_side": "SILKLINE_MAX_IMAGE_SIDE",
     "frame_ancestors": "SILKLINE_FRAME_ANCESTORS",
     "allowed_origins": "SILKLINE_ALLOWED_ORIGINS",
+    "max_calls": "SILKLINE_MAX_CALLS",
+    "max_tracks": "SILKLINE_MAX_TRACKS",
+    "max_loop_lag_ms": "SILKLINE_MAX_LOOP_LAG_MS",
+    "max_cpu_pct": "SILKLINE_MAX_CPU_PCT",
+    "node_id": "SILKLINE_NODE_ID",
+    "drain_timeout": "SILKLINE_DRAIN_TIMEOUT",
 }
 
 
@@ -125,9 +147,10 @@ def from_env(environ: dict[str, str] | None = None) -> Config:
 
 
 def parse_value(name: str, raw: str) -> object:
-    if name in ("port", "max_image_pixels", "max_image_side"):
+    if name in ("port", "max_image_pixels", "max_image_side", "max_calls", "max_tracks"):
         return int(raw)
-    if name in ("grace_period", "ring_timeout", "retention_days", "turn_ttl"):
+    if name in ("grace_period", "ring_timeout", "retention_days", "turn_ttl", "max_loop_lag_ms",
+                "max_cpu_pct", "drain_timeout"):
         return float(raw)
     if name == "demo":
         return raw.strip().lower() not in ("0", "false", "no", "off")

@@ -66,6 +66,9 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
     config = Config(
         host="127.0.0.1", port=0, data_dir=tmp_path / "data", recordings_dir=tmp_path / "rec",
         secret=SECRET, grace_period=15.0, media_timeout=2.0, ws_heartbeat=5.0,
+        # the test process's CPU and loop lag include its own peers' encoding: only the
+        # room and track limits apply in-process (tests/unit/test_admission.py tests the rest)
+        max_cpu_pct=0.0, max_loop_lag_ms=0.0,
     )
     for key, value in overrides.items():
         setattr(config, key, value)

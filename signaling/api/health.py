@@ -1,8 +1,10 @@
 """/healthz and /readyz: what a load balancer or an orchestrator asks a node.
 
 Alive (``/healthz``) means the process answers HTTP. Ready (``/readyz``) means it should
-get new calls: the state store answers within a second and the node is not draining
-(SIGTERM sets that first, so the balancer stops sending calls while live ones end).
+get new calls: the state store answers within a second, the node is not draining
+(SIGTERM sets that first, so the balancer stops sending calls while live ones end) and it is
+under its admission limit (``at_capacity`` otherwise: new calls would only wait here, so a
+balancer with another node should send them there; live calls and their sockets go on).
 Neither needs a token: they say nothing about calls or people.
 """
 
@@ -13,6 +15,8 @@ import logging
 from typing import Any, Protocol
 
 from aiohttp import web
+
+from sfu import Admission
 
 logger = logging.getLogger(__name__)
 
@@ -25,13 +29,17 @@ class ReachableStore(Protocol):
 
 
 class Health:
-    def __init__(self, store: ReachableStore, timeout: float = STORE_TIMEOUT_S) -> None:
+    def __init__(self, store: ReachableStore, timeout: float = STORE_TIMEOUT_S,
+                 admission: Admission | None = None) -> None:
         self.store = store
         self.timeout = timeout
+        self.admission = admission
         self.draining = False
 
     def start_draining(self) -> None:
         self.draining = True
+        if self.admission is not None:
+            self.admission.draining = True  # and the node opens no new room
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/healthz", self.healthz), web.get("/readyz", self.readyz)]
@@ -55,4 +63,6 @@ class Health:
         except Exception as exc:  # noqa: BLE001 - any failure to answer is "unreachable"
             logger.warning("readiness: state store unreachable: %s: %s", type(exc).__name__, exc)
             return f"store_unreachable: {type(exc).__name__}"
+        if self.admission is not None and self.admission.refusal() is not None:
+            return "at_capacity"
         return None

@@ -187,6 +187,8 @@ def _paths() -> dict[str, dict[str, Any]]:
                                    (200, _ok("figures")), (400, *std), params=WHEN)},
         "/api/sfu/stats": {"get": op("Rooms, publishers, subscribers (supervisor, admin)", "calls",
                                      (200, _ok("stats")), std)},
+        "/api/nodes": {"get": op("The node registry: every node's state, load and rooms (supervisor, admin)",
+                                 "calls", (200, _ok("nodes")), std)},
         "/api/recordings": {"get": op(
             "Search recorded calls (qa, supervisor, admin)", "qa", (200, _ok("calls")), (400, *std),
             params=[*WHEN, query("agent"), query("queue"), query("min_duration", "number", 0, 1e6),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sfu import CloseReason
+from sfu import AdmissionRefused, CloseReason
 from signaling.auth import Role
 from signaling.centre.agents import Agent, AgentState
 from signaling.centre.call import LIVE_MEDIA_STATES, CallState, Party
@@ -34,6 +34,12 @@ class AgentActions:
             raise SignalingError(ErrorCode.INVALID_STATE, "this call is not ringing for you")
         if call.callback_requested:
             raise SignalingError(ErrorCode.INVALID_STATE, "the shopper has just asked for a callback instead")
+        try:
+            room = service.sfu.open_room(call_id)
+        except AdmissionRefused:
+            # the node filled up since the ring (CPU, loop lag): the call goes back to its place
+            await service.dispatch.withdraw(call_id, "at_capacity", AgentState.AVAILABLE)
+            return
         now = service.clock.now()
         call.state = CallState.CONNECTING
         call.answered_at = call.answered_at or now
@@ -46,7 +52,6 @@ class AgentActions:
         if call.customer_id:
             service.dispatch.last_agent[call.customer_id] = agent.agent_id
         await service.store.release_agent(agent.agent_id, call_id)
-        room = service.sfu.room(call_id)
         for party in call.parties():
             room.add_participant(party.participant_id, party.role.value,
                                  observer=PartyObserver(service, call, party))

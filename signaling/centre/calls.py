@@ -130,6 +130,7 @@ class CallService:
             await self.reconnect.resume(call, call.shopper, session)
             session.send(self.joined(call, call.shopper, resumed=True))
             if call.state is CallState.WAITING:
+                self.dispatch.tell_held(call)
                 self.dispatch.send_position(call)
             return
         if await self.store.get_call(call_id) is not None:

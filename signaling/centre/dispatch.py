@@ -35,6 +35,7 @@ _UNAVAILABLE_TEXT = {
     "queue_full": "All our experts are busy and the queue is full.",
     "wait_limit": "We're sorry: nobody could take your call in time.",
 }
+AT_CAPACITY_TEXT = "All our experts' lines are busy; you keep your place in the queue."
 
 
 class Dispatch:
@@ -44,6 +45,7 @@ class Dispatch:
         self.ratings: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=20))
         self.last_agent: dict[str, str] = {}  # customer id → agent who served them last
         self.handle_times: deque[float] = deque(maxlen=50)
+        self.held: set[str] = set()  # waiting calls told the node has no room for them yet
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task | None = None
 
@@ -92,6 +94,7 @@ class Dispatch:
                 entry.queue = call.queue = config.overflow_to
                 entry.enqueued_at = entry.requested_at or entry.enqueued_at
                 await service.record(call, "overflowed", queue=call.queue)
+        self.held &= service.calls.keys()
         await self.dispatch()
         for call in service.calls.values():
             if call.state is CallState.WAITING:
@@ -162,14 +165,45 @@ class Dispatch:
                        if (c := service.calls.get(w.call_id)) is not None
                        and c.state is CallState.WAITING and c.shopper.session is not None
                        and not c.callback_requested]
+            held = {w.call_id for w in waiting if not service.sfu.admits(w.call_id, self.promised())}
+            for call_id in held:
+                await self.hold(service.calls[call_id])
+            waiting = [w for w in waiting if w.call_id not in held]
             views = [self._view(a) for a in service.agents.values() if a.session is not None]
             for call_id, agent_id in self.router.assign(service.queues.configs, waiting, views, now):
                 call, agent = service.calls.get(call_id), service.agents.get(agent_id)
                 if call is None or agent is None or agent.state is not AgentState.AVAILABLE:
                     continue
+                if not service.sfu.admits(call_id, self.promised()):
+                    await self.hold(call)  # the rings of this round filled the node
+                    continue
                 if not await service.store.reserve_agent(agent_id, call_id, service.settings.ring_timeout):
                     continue  # reserved by another node meanwhile
                 await self.ring(call, agent)
+
+    def promised(self) -> int:
+        """Rooms promised but not open: calls ringing an agent (the room opens at accept)."""
+        rooms = self.service.sfu.rooms
+        return sum(1 for c in self.service.calls.values()
+                   if c.state is CallState.RINGING and c.call_id not in rooms)
+
+    async def hold(self, call: Call) -> None:
+        """The node has no room for the call's media yet (above its admission limit): it rings
+        nobody, and the shopper is told once, in words, that the call keeps its place."""
+        if call.call_id in self.held:
+            return
+        self.held.add(call.call_id)
+        refusal = self.service.sfu.admission.refusal(self.promised())
+        logger.info("call %s waits: the node takes no new room (%s)", call.call_id,
+                    refusal.value if refusal else "full")
+        await self.service.record(call, "held", reason=refusal.value if refusal else None)
+        self.tell_held(call)
+
+    def tell_held(self, call: Call) -> None:
+        """Say the at-capacity words (again, to a shopper who came back on a new socket)."""
+        if call.call_id in self.held and call.shopper.session is not None:
+            call.shopper.session.send(CallStateChanged(call_id=call.call_id, state="waiting",
+                                                       reason="at_capacity", message=AT_CAPACITY_TEXT))
 
     def _view(self, agent: Agent) -> AgentView:
         scores = self.ratings.get(agent.agent_id)
@@ -182,6 +216,7 @@ class Dispatch:
         """Offer ``call`` to ``agent`` (already reserved for it)."""
         service = self.service
         service.queues.remove(call.call_id)
+        self.held.discard(call.call_id)
         call.state = CallState.RINGING
         call.ring = Ring(agent.agent_id, service.clock.call_later(
             service.settings.ring_timeout, self._ring_timed_out, call.call_id))

@@ -6,7 +6,7 @@ within one tick) and the SFU's per-publisher and per-subscriber frame counters (
 since the last tick is added to counters, so a room that closes never makes a counter go
 back); the live track recordings (bytes written, failure; a recording that is gone is read
 once from the index for its final size and state, so nothing written is missed). Each tick also records the
-event-loop lag its :class:`LoopLagProbe` measured.
+event-loop lag its :class:`LoopLagProbe` measured, and hands it to the SFU's admission limit.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class CallSampler:
     def tick(self, lag: float) -> None:
         self.metrics.loop_lag_seconds.observe(lag)
         self.metrics.loop_lag_last.set(lag)
+        self.calls.sfu.admission.observe(lag)  # the node's limit watches the same loop
         self.sample_calls()
         self.sample_sfu()
         self.sample_recordings()

@@ -19,6 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from sfu import Refusal
 from signaling.centre.calls import CallService
 
 CALL_STATES = ("waiting", "ringing", "connecting", "connected")
@@ -67,6 +68,22 @@ class LiveFigures(Collector):
             longest.add_metric([figure.queue], figure.longest_wait_s)
         yield waiting
         yield longest
+        admission = self.calls.sfu.admission
+        refusal = admission.refusal()
+        yield GaugeMetricFamily("silkline_node_admitting",
+                                "1 while the node opens new rooms, 0 above its admission limit or draining",
+                                value=0 if refusal is not None else 1)
+        refused = GaugeMetricFamily("silkline_node_admission_refused",
+                                    "1 for the limit that currently refuses new rooms", labels=["reason"])
+        for reason in Refusal:
+            refused.add_metric([reason.value], 1 if refusal is reason else 0)
+        yield refused
+        load = admission.load()
+        yield GaugeMetricFamily("silkline_node_cpu_percent",
+                                "Process CPU, % of one core, over the admission window",
+                                value=load.cpu_pct)
+        yield GaugeMetricFamily("silkline_node_tracks_active", "Published tracks on this node",
+                                value=load.tracks)
         if self.recordings is not None:
             yield GaugeMetricFamily("silkline_recordings_active", "Track recordings being written",
                                     value=len(self.recordings.tracks()))

@@ -218,6 +218,9 @@ async def test_supervisor_monitors_silently_then_whispers_then_barges(chromium_b
         await expect(calls).to_contain_text("Ann")
         await expect(sup.page.get_by_test_id("agents-table")).to_contain_text("In a call")
         await expect(sup.page.get_by_test_id("queues-table")).to_contain_text("Jewellery")
+        node_row = sup.page.get_by_test_id("nodes-table").locator(f'tr[data-node$="-{server.proc.pid}"]')
+        await expect(node_row).to_have_attribute("data-state", "active", timeout=T)  # this node, by its pid
+        await expect(node_row).to_contain_text("Active")
         await screenshot(sup, "cc-supervisor-live")
 
         await sup.page.get_by_test_id(f"monitor-{call_id}").click()

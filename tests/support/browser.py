@@ -100,6 +100,7 @@ def start_server(tmp_path: Path, *extra_args: str, timeout: float = SERVER_START
         "--port", str(port),
         "--data-dir", str(data_dir),
         "--recordings-dir", str(recordings_dir),
+        "--drain-timeout", "2",  # stop() sends SIGTERM: calls still live end soon (a later flag wins)
         *extra_args,
     ]
     env = dict(os.environ, PYTHONUNBUFFERED="1")

@@ -4,7 +4,7 @@
 // Query parameters: ?name=Sam (sign in at once with a demo token), ?debug (log the protocol).
 //
 // The page composes its parts around one state object (supervisor/page.js): the live board,
-// the monitor, the figures, the shared sign-in and a reconnecting session.
+// the monitor, the figures, the node board, the shared sign-in and a reconnecting session.
 
 import { CLOSE } from "./call/protocol.js";
 import { ReconnectingSession } from "./call/session.js";
@@ -13,6 +13,7 @@ import { demoToken } from "./rest.js";
 import "./supervisor/figures.js";
 import { onDashboard, onMonitorClick } from "./supervisor/live-board.js";
 import { startMonitor } from "./supervisor/monitor.js";
+import { refreshNodes, startNodeBoard } from "./supervisor/node-board.js";
 import { el, setConn, setError, setSignedIn, state } from "./supervisor/page.js";
 
 const params = new URLSearchParams(location.search);
@@ -69,6 +70,7 @@ function onJoined(s, joined) {
   }
   setConn("live", "Live");
   setSignedIn(true);
+  refreshNodes();
 }
 
 function signOut(words) {
@@ -122,6 +124,7 @@ new SignIn({ // eslint-disable-line no-new
 });
 
 onMonitorClick(startMonitor);
+startNodeBoard();
 
 // --- start ----------------------------------------------------------------------------------
 

@@ -35,8 +35,10 @@ export class ShopperCall extends CallParticipant {
   _onQueued(m) {
     if (m.state === "waiting") {
       const transferred = m.reason === "transferred";
-      this._setState("waiting", transferred ? "Transferring you to a colleague…" : "Waiting for an expert…",
-        { reason: m.reason || null });
+      // at_capacity: the node has no room for the call yet; the server's words say it keeps its place
+      const words = m.reason === "at_capacity" && typeof m.message === "string" && m.message ? m.message
+        : transferred ? "Transferring you to a colleague…" : "Waiting for an expert…";
+      this._setState("waiting", words, { reason: m.reason || null });
     } else {
       this._setState("ringing", "An expert is being connected…");
     }

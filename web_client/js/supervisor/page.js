@@ -21,6 +21,7 @@ export const el = {
   queuesBody: $("queues-body"),
   agentsBody: $("agents-body"),
   callsBody: $("calls-body"),
+  nodesBody: $("nodes-body"),
   monitor: $("monitor"),
   monitorTitle: $("monitor-title"),
   monitorSub: $("monitor-sub"),
@@ -62,6 +63,7 @@ export const state = {
   board: null, // the last dashboard, with receivedAt
   agentNames: new Map(), // agent id -> name, from every dashboard seen
   monitor: null, // the Monitor in progress
+  nodes: [], // the last GET /api/nodes answer (supervisor/node-board.js)
 };
 
 export function setError(words) {
