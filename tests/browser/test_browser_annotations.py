@@ -20,7 +20,7 @@ from playwright.async_api import expect
 
 from tests.browser.test_browser_call import connect_call, hang_up_and_expect_ended
 from tests.support import browser as browser_support
-from tests.support.browser import BrowserPage, dump
+from tests.support.browser import BrowserPage, dump, screenshot
 
 pytestmark = pytest.mark.asyncio
 
@@ -150,6 +150,8 @@ async def test_the_shopper_sees_the_agents_marks_where_they_were_drawn(chromium_
     agent, shopper = await connect_call(chromium_browser, silkline_server, **options)
     try:
         await draw_pointer_and_circle(agent, shopper)
+        await screenshot(agent, f"annotate-agent-{viewport}")
+        await screenshot(shopper, f"annotate-shopper-{viewport}")
         # the shopper clears the marks; the agent's view is cleared too
         await shopper.page.get_by_test_id("annotate-clear").click()
         for _ in range(100):
@@ -238,6 +240,7 @@ async def test_freeze_frame_into_the_chat(chromium_browser, silkline_server):
         await mouse.down()
         await mouse.move(*at(box, rim), steps=4)
         await mouse.up()
+        await screenshot(agent, "annotate-freeze")
         await agent.page.get_by_test_id("annotate-send").click()
         await expect(agent.page.get_by_test_id("annotate-still")).to_be_hidden(timeout=MARK_TIMEOUT_MS)
 
@@ -252,6 +255,7 @@ async def test_freeze_frame_into_the_chat(chromium_browser, silkline_server):
         else:
             raise AssertionError(f"the shopper's chat photo has no red circle at the rim: {found}")
         assert found[0]["size"] == [still["nw"], still["nh"]]  # sent at the still's resolution
+        await screenshot(shopper, "annotate-freeze-chat")
         await hang_up_and_expect_ended(agent, shopper, silkline_server)
     except BaseException:
         print(await dump([agent, shopper], silkline_server), flush=True)

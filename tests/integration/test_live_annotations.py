@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from media.annotation import parse_annotation
+from signaling.auth import Role
 from tests.conftest import Side, close_sides, start_call
 from tests.support.eventually import eventually
 
@@ -19,6 +20,11 @@ async def test_the_shopper_sees_the_agents_marks_in_order_and_the_record_keeps_t
     call_id, shopper, agent = await start_call(server)
     other_id, other_shopper, other_agent = await start_call(server)
     await connected(shopper, agent, other_shopper, other_agent)
+    supervisor = await server.client()
+    await supervisor.send("join", token=server.tokens.issue(Role.SUPERVISOR, "sue", name="Sue"))
+    await supervisor.expect("joined")
+    await supervisor.send("monitor", call_id=call_id)
+    await supervisor.expect("monitoring", call_id=call_id, mode="silent")
 
     await agent.ws.send("annotate", call_id=call_id, target="shopper", shape="circle",
                         points=[[0.5, 0.5], [0.6, 0.5]], color="#00FF00", annotation_id="an_circle1")
@@ -36,6 +42,10 @@ async def test_the_shopper_sees_the_agents_marks_in_order_and_the_record_keeps_t
     assert echo["at"] == circle["at"]
     await shopper.ws.send("annotate", call_id=call_id, target="shopper", shape="clear")
     cleared = await agent.ws.expect("annotation", shape="clear")
+    watched = [await supervisor.expect("annotation", call_id=call_id) for _ in range(7)]  # monitors see them
+    assert [m["shape"] for m in watched] == ["circle"] + ["pointer"] * 5 + ["clear"]
+    await supervisor.send("annotate", id="sup", call_id=call_id, target="shopper", shape="clear")
+    assert (await supervisor.expect("error", ref="sup"))["code"] == "forbidden"
     assert cleared["by"] == "shopper" and "points" not in cleared and cleared["at"] >= pointers[-1]["at"]
 
     async def recorded() -> list[dict]:
@@ -53,6 +63,7 @@ async def test_the_shopper_sees_the_agents_marks_in_order_and_the_record_keeps_t
     assert not other_shopper.ws.seen("annotation") and not other_agent.ws.seen("annotation")
     other = await server.store.get_call(other_id)
     assert not [e for e in other["events"] if e["type"] == "annotation"]
+    await supervisor.close()
     await close_sides(shopper, agent, other_shopper, other_agent)
 
 

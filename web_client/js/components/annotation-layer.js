@@ -32,6 +32,7 @@ export class AnnotationLayer {
     this.target = target; // whose video: "shopper" | "agent"
     this.now = now;
     this.marks = []; // {mark, start (ms), end (ms, Infinity when pinned), gone}
+    this.known = new Set(); // recent annotation ids: an echo of a mark already gone stays gone
   }
 
   /** One annotation event (server message or the author's own, same annotation_id). */
@@ -43,6 +44,9 @@ export class AnnotationLayer {
         same.mark = mark;
         return true;
       }
+      if (this.known.has(mark.annotation_id)) return false; // replaced or taken away meanwhile
+      this.known.add(mark.annotation_id);
+      if (this.known.size > 500) this.known.delete(this.known.values().next().value);
       if (mark.shape === "pointer") {
         for (const s of this.shown(at)) {
           if (s.mark.shape === "pointer" && s.mark.by === mark.by) s.gone = true;
@@ -86,6 +90,7 @@ export class AnnotationLayer {
 
   clear() {
     this.marks = [];
+    this.known.clear();
   }
 }
 
