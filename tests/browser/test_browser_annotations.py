@@ -162,6 +162,7 @@ async def test_the_shopper_sees_the_agents_marks_where_they_were_drawn(chromium_
         else:
             raise AssertionError(f"the marks were not cleared: {left}")
         if viewport == "desktop":
+            await label_then_undo(agent, shopper)
             await measure_latency(agent, shopper)
         await hang_up_and_expect_ended(agent, shopper, silkline_server)
     except BaseException:
@@ -170,6 +171,34 @@ async def test_the_shopper_sees_the_agents_marks_where_they_were_drawn(chromium_
     finally:
         await agent.close()
         await shopper.close()
+
+
+LABEL_BOX = (20, 20, 20)  # the dark box behind a text label (as the recorder draws it)
+
+
+async def label_then_undo(agent: BrowserPage, shopper: BrowserPage) -> None:
+    """A text label (typed, then placed with a click) shows on the shopper's side; undo takes it away."""
+    box = await surface_box(agent)
+    await agent.page.get_by_test_id("annotate-text").click()
+    await agent.page.get_by_test_id("annotate-text-input").fill("here")
+    anchor = (0.1, 0.1)  # the label's top-left: its box starts there (mirrored: it ends there)
+    await agent.page.mouse.click(*at(box, (anchor[0], anchor[1])))
+    inside = (anchor[0] + 0.01, anchor[1] + 0.02)
+    seen = await shopper.page.evaluate(OVERLAY_PIXELS_JS, [inside[0], inside[1], 1])
+    for _ in range(100):
+        if seen and any(near(p, LABEL_BOX, 10) for p in seen["pixels"]):
+            break
+        await asyncio.sleep(0.05)
+        seen = await shopper.page.evaluate(OVERLAY_PIXELS_JS, [inside[0], inside[1], 1])
+    else:
+        raise AssertionError(f"no label on the shopper's overlay: {seen}")
+    await agent.page.get_by_test_id("annotate-undo").click()
+    for _ in range(100):
+        seen = await shopper.page.evaluate(OVERLAY_PIXELS_JS, [inside[0], inside[1], 1])
+        if seen and not seen["pixels"]:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"undo did not take the label away: {seen}")
 
 
 async def measure_latency(agent: BrowserPage, shopper: BrowserPage, moves: int = 20) -> None:

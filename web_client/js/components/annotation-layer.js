@@ -110,12 +110,12 @@ export function drawMarks(ctx, rect, visible, { mirror = false } = {}) {
     ctx.lineWidth = thickness;
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
-    drawOne(ctx, mark, (mark.points || []).map(px), thickness, rect);
+    drawOne(ctx, mark, (mark.points || []).map(px), thickness, rect, mirror);
     ctx.restore();
   }
 }
 
-function drawOne(ctx, mark, points, t, rect) {
+function drawOne(ctx, mark, points, t, rect, mirror) {
   if (mark.shape === "pointer") {
     const [x, y] = points[0];
     ctx.beginPath();
@@ -159,7 +159,9 @@ function drawOne(ctx, mark, points, t, rect) {
     const pad = Math.max(3, Math.round(size / 3));
     const bw = ctx.measureText(text).width + 2 * pad;
     const bh = size + 2 * pad;
-    const x = Math.max(rect.x, Math.min(points[0][0], rect.x + rect.w - bw));
+    // the anchor is the label's top-left on the picture: its top-right in a mirror (same spot)
+    const left = mirror ? points[0][0] - bw : points[0][0];
+    const x = Math.max(rect.x, Math.min(left, rect.x + rect.w - bw));
     const y = Math.max(rect.y, Math.min(points[0][1], rect.y + rect.h - bh));
     ctx.fillStyle = "rgb(20, 20, 20)";
     ctx.fillRect(x, y, bw, bh);
