@@ -29,6 +29,7 @@ chromium_browser = browser_support.chromium_browser
 
 RED = (0xFF, 0x3B, 0x30)
 GREEN = (0x34, 0xC7, 0x59)
+BLUE = (0x0A, 0x84, 0xFF)  # the shopper's pointer
 MARK_TIMEOUT_MS = 10_000
 
 # The colour found near a normalized point of the picture on the shopper's overlay canvas.
@@ -130,17 +131,55 @@ async def draw_pointer_and_circle(agent: BrowserPage, shopper: BrowserPage) -> N
     inside = await shopper.page.evaluate(OVERLAY_PIXELS_JS, [centre[0], centre[1], 1])
     assert not any(near(p, GREEN) for p in inside["pixels"]), (ring, inside)  # a ring, not a disc
     # the agent sees their own marks over the remote video too
-    agent_marks = await agent.page.evaluate("""([x, y]) => {
-        const c = document.querySelector('[data-testid="annotate-marks"]');
-        const v = document.querySelector('[data-testid="remote-video"]');
-        const s = Math.min(c.width / v.videoWidth, c.height / v.videoHeight);
-        const w = v.videoWidth * s, h = v.videoHeight * s;
-        const px = Math.round((c.width - w) / 2 + x * (w - 1)), py = Math.round((c.height - h) / 2 + y * (h - 1));
-        const d = c.getContext('2d').getImageData(px - 2, py - 2, 5, 5).data;
-        const out = []; for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 200) out.push([d[i], d[i + 1], d[i + 2]]);
-        return out;
-    }""", list(rim))
-    assert any(near(p, GREEN) for p in agent_marks), agent_marks
+    assert any(near(p, GREEN) for p in await agent_marks_at(agent, rim, 2))
+
+
+AGENT_MARKS_JS = """([x, y, r]) => {
+    const c = document.querySelector('[data-testid="annotate-marks"]');
+    const v = document.querySelector('[data-testid="remote-video"]');
+    const s = Math.min(c.width / v.videoWidth, c.height / v.videoHeight);
+    const w = v.videoWidth * s, h = v.videoHeight * s;
+    const px = Math.round((c.width - w) / 2 + x * (w - 1)), py = Math.round((c.height - h) / 2 + y * (h - 1));
+    const d = c.getContext('2d').getImageData(px - r, py - r, 2 * r + 1, 2 * r + 1).data;
+    const out = []; for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 200) out.push([d[i], d[i + 1], d[i + 2]]);
+    return out;
+}"""
+
+
+async def agent_marks_at(agent: BrowserPage, point, radius: int) -> list:
+    """The opaque pixels near a normalized point of the picture on the agent's marks canvas."""
+    return await agent.page.evaluate(AGENT_MARKS_JS, [point[0], point[1], radius])
+
+
+# Where a point of the shopper's picture (as sent) is shown on the page: in the self view,
+# object-fit: cover, mirrored.
+SELF_VIEW_POINT_JS = """([x, y]) => {
+  const root = document.querySelector('silkline-call').shadowRoot;
+  const v = root.querySelector('[data-testid="local-video"]');
+  const t = getComputedStyle(v).transform;
+  const mirrored = t !== 'none' && new DOMMatrixReadOnly(t).a < 0;
+  const b = v.getBoundingClientRect();
+  const cw = v.clientWidth, ch = v.clientHeight;
+  const s = Math.max(cw / v.videoWidth, ch / v.videoHeight);
+  const w = v.videoWidth * s, h = v.videoHeight * s;
+  return [b.left + v.clientLeft + (cw - w) / 2 + (mirrored ? 1 - x : x) * w,
+          b.top + v.clientTop + (ch - h) / 2 + y * h];
+}"""
+
+
+async def shopper_points(agent: BrowserPage, shopper: BrowserPage, touch: bool) -> None:
+    """The shopper taps their own picture; the agent sees the shopper's pointer at that spot."""
+    spot = (0.3, 0.6)
+    await shopper.page.get_by_test_id("annotate-point").click()
+    await expect(shopper.page.get_by_test_id("annotate-point")).to_have_attribute("aria-pressed", "true")
+    where = await shopper.page.evaluate(SELF_VIEW_POINT_JS, list(spot))
+    await (shopper.page.touchscreen.tap(*where) if touch else shopper.page.mouse.click(*where))
+    for _ in range(60):
+        if any(near(p, BLUE) for p in await agent_marks_at(agent, spot, 2)):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the agent does not see the shopper's pointer at {spot}: "
+                         f"{await agent_marks_at(agent, spot, 4)}")
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
@@ -156,11 +195,13 @@ async def test_the_shopper_sees_the_agents_marks_where_they_were_drawn(chromium_
         await shopper.page.get_by_test_id("annotate-clear").click()
         for _ in range(100):
             left = await shopper.page.evaluate(OVERLAY_PIXELS_JS, [0.75, 0.55, 2])
-            if left and not any(near(p, GREEN) for p in left["pixels"]):
+            agent_left = await agent_marks_at(agent, (0.75, 0.55), 2)
+            if left and not any(near(p, GREEN) for p in left["pixels"] + agent_left):
                 break
             await asyncio.sleep(0.05)
         else:
-            raise AssertionError(f"the marks were not cleared: {left}")
+            raise AssertionError(f"the marks were not cleared: {left}, agent: {agent_left}")
+        await shopper_points(agent, shopper, touch=viewport == "phone")
         if viewport == "desktop":
             await label_then_undo(agent, shopper)
             await measure_latency(agent, shopper)

@@ -38,9 +38,7 @@ export class AnnotationTools {
     this.enabled = false;
     this.frozen = false; // drawing on a still, not on the live video
     this.drag = null; // {points, pointerId}
-    this.lastPointerAt = 0;
-    this.pendingPointer = null;
-    this.pointerTimer = null;
+    this.pointerMoves = new PointerMoves((p) => this.emit({ shape: "pointer", points: [p] }));
     this.target = null; // the <video> or <img> the surface is laid over
 
     this.buttons = {};
@@ -200,9 +198,7 @@ export class AnnotationTools {
 
   cancel() {
     this.drag = null;
-    clearTimeout(this.pointerTimer);
-    this.pointerTimer = null;
-    this.pendingPointer = null;
+    this.pointerMoves.cancel();
     this.onDraft(null);
   }
 
@@ -212,26 +208,8 @@ export class AnnotationTools {
     this.onDraft({ shape: this.tool, color: this.color, points: pts.slice() });
   }
 
-  /** Pointer moves, coalesced: at most one every POINTER_INTERVAL_MS, the latest one wins. */
   pointer(p) {
-    const now = performance.now();
-    this.pendingPointer = p;
-    const wait = this.lastPointerAt + POINTER_INTERVAL_MS - now;
-    if (wait <= 0) {
-      this.flushPointer();
-    } else if (!this.pointerTimer) {
-      this.pointerTimer = setTimeout(() => this.flushPointer(), wait); // sends the latest position
-    }
-  }
-
-  flushPointer() {
-    clearTimeout(this.pointerTimer);
-    this.pointerTimer = null;
-    if (!this.pendingPointer) return;
-    const p = this.pendingPointer;
-    this.pendingPointer = null;
-    this.lastPointerAt = performance.now();
-    this.emit({ shape: "pointer", points: [p] });
+    this.pointerMoves.move(p);
   }
 
   emit(mark) {
@@ -241,5 +219,38 @@ export class AnnotationTools {
   stop() {
     this.cancel();
     this.resize.disconnect();
+  }
+}
+
+/** Pointer moves, coalesced: at most one every POINTER_INTERVAL_MS, the latest one wins. */
+export class PointerMoves {
+  constructor(send) {
+    this.send = send;
+    this.lastAt = -Infinity;
+    this.pending = null;
+    this.timer = null;
+  }
+
+  move(p) {
+    this.pending = p;
+    const wait = this.lastAt + POINTER_INTERVAL_MS - performance.now();
+    if (wait <= 0) this.flush();
+    else if (!this.timer) this.timer = setTimeout(() => this.flush(), wait); // sends the latest
+  }
+
+  flush() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (!this.pending) return;
+    const p = this.pending;
+    this.pending = null;
+    this.lastAt = performance.now();
+    this.send(p);
+  }
+
+  cancel() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.pending = null;
   }
 }

@@ -81,6 +81,7 @@ export class ShopperWidget {
     this.el.callLabel.textContent = config.label;
     this.annotations = new ShopperAnnotations({
       canvas: this.el.annotations, selfView: this.el.local, clearButton: this.el.annotationsClear,
+      pointButton: this.el.annotationsPoint,
       send: (type, fields) => this.session && this.session.sendMessage(type, fields),
     });
 

@@ -65,6 +65,8 @@ export const TEMPLATE = `
         <button type="button" class="sl-btn sl-mute" data-testid="mute" aria-pressed="false">Mute</button>
         <button type="button" class="sl-btn sl-camera" data-testid="camera-off" aria-pressed="false">Camera off</button>
         <button type="button" class="sl-btn sl-switch" data-testid="switch-camera" hidden>Switch camera</button>
+        <button type="button" class="sl-btn sl-annot-point" data-testid="annotate-point" aria-pressed="false" hidden
+                title="Point at something in your camera view for the expert">Point</button>
         <button type="button" class="sl-btn sl-annot-clear" data-testid="annotate-clear" hidden>Clear marks</button>
         <button type="button" class="sl-btn sl-danger sl-hangup" data-testid="hang-up">Hang up</button>
       </div>
@@ -153,6 +155,7 @@ export function elementsOf(root) {
     local: $(".sl-self"),
     annotations: $(".sl-annot"),
     annotationsClear: $(".sl-annot-clear"),
+    annotationsPoint: $(".sl-annot-point"),
     voiceBadge: $(".sl-voice-badge"),
     placeholder: $(".sl-placeholder"),
     placeholderText: $(".sl-placeholder-text"),
