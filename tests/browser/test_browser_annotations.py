@@ -333,3 +333,56 @@ async def test_freeze_frame_into_the_chat(chromium_browser, silkline_server):
     finally:
         await agent.close()
         await shopper.close()
+
+
+SUPERVISOR_MARKS_JS = """([x, y, r]) => {
+    const c = document.querySelector('[data-testid="monitor-annotations"]');
+    const v = document.querySelector('[data-testid="monitor-video-shopper"]');
+    if (!c.width || !v.videoWidth) return [];
+    const s = Math.min(c.width / v.videoWidth, c.height / v.videoHeight);
+    const w = v.videoWidth * s, h = v.videoHeight * s;
+    const px = Math.round((c.width - w) / 2 + x * (w - 1)), py = Math.round((c.height - h) / 2 + y * (h - 1));
+    const d = c.getContext('2d').getImageData(px - r, py - r, 2 * r + 1, 2 * r + 1).data;
+    const out = []; for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 200) out.push([d[i], d[i + 1], d[i + 2]]);
+    return out;
+}"""
+
+
+async def test_a_monitoring_supervisor_sees_the_marks(chromium_browser, silkline_server):
+    agent, shopper = await connect_call(chromium_browser, silkline_server)
+    sup = None
+    try:
+        call_id = await shopper.page.evaluate("() => window.silkline.callId()")
+        sup = await BrowserPage.open(chromium_browser, f"{silkline_server.url}/supervisor", "supervisor")
+        await sup.page.get_by_test_id("name-input").fill("Sue")
+        await sup.page.get_by_test_id("sign-in").click()
+        await sup.page.get_by_test_id(f"monitor-{call_id}").click()
+        await expect(sup.page.get_by_test_id("monitor-mode")).to_have_attribute("data-mode", "silent",
+                                                                               timeout=MARK_TIMEOUT_MS)
+        await sup.page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"monitor-video-shopper\"]').videoWidth > 0",
+            timeout=MARK_TIMEOUT_MS)
+
+        box = await surface_box(agent)
+        centre, rim = (0.4, 0.5), (0.5, 0.5)
+        mouse = agent.page.mouse
+        await agent.page.get_by_test_id("annotate-circle").click()
+        await mouse.move(*at(box, centre))
+        await mouse.down()
+        await mouse.move(*at(box, rim), steps=4)
+        await mouse.up()
+        for _ in range(60):
+            if any(near(p, RED) for p in await sup.page.evaluate(SUPERVISOR_MARKS_JS, [rim[0], rim[1], 2])):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the supervisor does not see the agent's circle over the shopper's tile")
+        assert not any(near(p, RED) for p in await sup.page.evaluate(SUPERVISOR_MARKS_JS, [centre[0], centre[1], 1]))
+        await hang_up_and_expect_ended(agent, shopper, silkline_server)
+    except BaseException:
+        print(await dump([p for p in (agent, shopper, sup) if p], silkline_server), flush=True)
+        raise
+    finally:
+        for page in (agent, shopper, sup):
+            if page is not None:
+                await page.close()
