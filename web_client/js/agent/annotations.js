@@ -181,6 +181,9 @@ stage.freezeSend.addEventListener("click", async () => {
   }
 });
 stage.freezeCancel.addEventListener("click", () => unfreeze());
+document.addEventListener("keydown", (ev) => {
+  if (ev.key === "Escape" && a.freeze === "on") unfreeze(); // back to the live video
+});
 
 /** The call's state, from the presence: drawing is on in a connected video call. */
 export function callState(st, current) {

@@ -71,6 +71,16 @@ export class AnnotationTools {
       h("span", { class: "tool-group", role: "group", "aria-label": "Colour" }, ...this.swatches),
       this.undoButton, this.clearButton, ...extra);
 
+    // a toolbar: arrow keys move between its buttons (Tab moves in and out)
+    toolbar.addEventListener("keydown", (ev) => {
+      if (!["ArrowLeft", "ArrowRight", "Home", "End"].includes(ev.key) || ev.target.tagName !== "BUTTON") return;
+      const buttons = [...toolbar.querySelectorAll("button")].filter((b) => !b.disabled && !b.hidden);
+      const i = buttons.indexOf(ev.target);
+      const next = ev.key === "Home" ? 0 : ev.key === "End" ? buttons.length - 1
+        : (i + (ev.key === "ArrowRight" ? 1 : -1) + buttons.length) % buttons.length;
+      ev.preventDefault();
+      buttons[next].focus();
+    });
     surface.addEventListener("pointerdown", (ev) => this.down(ev));
     surface.addEventListener("pointermove", (ev) => this.move(ev));
     surface.addEventListener("pointerup", (ev) => this.up(ev));
