@@ -180,6 +180,23 @@ class Photo(_Out, tag="photo"):
     name: str | None = None
 
 
+class AnnotationMark(_Out, tag="annotation"):
+    """A mark on a party's live video, as stored in the call record (media/annotation.py)."""
+
+    call_id: str
+    annotation_id: str
+    by: str  # agent | shopper
+    target: str  # whose video: agent | shopper
+    shape: str
+    at: float  # server time
+    by_name: str | None = None
+    color: str | None = None  # marks only (not undo / clear)
+    points: list[list[float]] | None = None
+    text: str | None = None
+    pinned: bool | None = None
+    fade_s: float | None = None
+
+
 class CallbackAccepted(_Out, tag="callback-accepted"):
     call_id: str
 
@@ -197,7 +214,7 @@ class Error(_Out, tag="error"):
 ServerMessage = Union[Joined, CallStateChanged, QueuePosition, AgentStateChanged, CallOffered,
                       CallWithdrawn, CallEnded, AgentJoined, Answer, ParticipantState, RecordingState,
                       RecordingConsentRequest, Monitoring, SupervisorPresence, Dashboard, ChatLine, Photo,
-                      CallbackAccepted, CallbacksChanged, Error]
+                      AnnotationMark, CallbackAccepted, CallbacksChanged, Error]
 
 _encoder = msgspec.json.Encoder()
 _VERSIONED = b'{"v":%d,' % VERSION

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
+from media.annotation import MAX_FADE_S, MAX_POINTS, MAX_TEXT
 from signaling.errors import ErrorCode, SignalingError
 
 VERSION = 1
@@ -148,9 +149,25 @@ class ResumeRecording(_Message, tag="resume-recording"):
     call_id: str
 
 
+class Annotate(_Message, tag="annotate"):
+    """A mark on a party's live video (media/annotation.py is the schema). The lengths are
+    bounded here; the ranges (coordinates in [0, 1], points per shape) by ``parse_annotation``."""
+
+    call_id: Id
+    target: Literal["shopper", "agent"]  # whose video the mark is on
+    shape: Literal["pointer", "arrow", "circle", "pen", "text", "undo", "clear"]
+    color: Annotated[str, msgspec.Meta(max_length=7)] | None = None
+    points: Annotated[list[Annotated[list[float], msgspec.Meta(max_length=2)]],
+                      msgspec.Meta(max_length=MAX_POINTS)] = msgspec.field(default_factory=list)
+    text: Annotated[str, msgspec.Meta(max_length=MAX_TEXT)] | None = None
+    pinned: bool = False
+    fade_s: Annotated[float, msgspec.Meta(gt=0, le=MAX_FADE_S)] | None = None
+    annotation_id: Annotated[str, msgspec.Meta(max_length=67)] | None = None
+
+
 ClientMessage = Union[Join, Accept, Decline, Offer, Candidate, Hangup, Leave, SetState, Chat,
                       Snapshot, Transfer, WrapUp, CallbackRequest, Monitor, MonitorModeChange,
-                      Unmonitor, RecordingConsent, PauseRecording, ResumeRecording]
+                      Unmonitor, RecordingConsent, PauseRecording, ResumeRecording, Annotate]
 TYPES = {cls.__struct_config__.tag: cls for cls in ClientMessage.__args__}  # type: ignore[attr-defined]
 _decoder = msgspec.json.Decoder()
 

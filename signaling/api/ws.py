@@ -18,6 +18,7 @@ from sfu.tasks import TaskSet
 from signaling.api.protocol import (
     MAX_MESSAGE_BYTES,
     Accept,
+    Annotate,
     CallbackRequest,
     Candidate,
     Chat,
@@ -52,6 +53,9 @@ OUTBOX_SIZE = 256
 RATE_PER_SECOND = 20.0
 RATE_BURST = 60.0
 MAX_VIOLATIONS = 100
+# marks on live video have a budget of their own (the sender coalesces pointer moves to <= 20/s)
+ANNOTATION_RATE_PER_SECOND = 30.0
+ANNOTATION_BURST = 60.0
 
 
 class TokenBucket:
@@ -86,6 +90,7 @@ class SignalingSession:
         self._writer: asyncio.Task | None = None
         self._tasks = TaskSet(f"session {self.session_id}")
         self.bucket = TokenBucket(RATE_PER_SECOND, RATE_BURST, clock or SystemClock())
+        self.annotation_bucket = TokenBucket(ANNOTATION_RATE_PER_SECOND, ANNOTATION_BURST, clock or SystemClock())
         self.violations = 0
         self.join_timer: Timer | None = None
 
@@ -194,7 +199,14 @@ class SignalingEndpoint:
                 continue
             if msg.type is not WSMsgType.TEXT:
                 continue
-            if not session.bucket.take():
+            # parsed first (bounded by the frame size) so that marks draw on their own budget
+            parsed: Any
+            try:
+                parsed = parse(msg.data)
+            except SignalingError as exc:
+                parsed = exc
+            bucket = session.annotation_bucket if isinstance(parsed, Annotate) else session.bucket
+            if not bucket.take():
                 session.violations += 1
                 if session.violations == 1 or session.violations % 50 == 0:
                     session.send(error(ErrorCode.RATE_LIMITED, "too many messages; slow down"))
@@ -202,13 +214,14 @@ class SignalingEndpoint:
                     await session.close(CloseCode.POLICY, "message flood")
                     return
                 continue
-            await self._handle_text(session, msg.data)
+            await self._handle(session, parsed)
 
-    async def _handle_text(self, session: SignalingSession, data: str) -> None:
-        ref = None
+    async def _handle(self, session: SignalingSession, parsed: Any) -> None:
+        if isinstance(parsed, SignalingError):
+            session.send(error(parsed.code, parsed.message, parsed.ref))
+            return
+        ref = parsed.id
         try:
-            parsed = parse(data)
-            ref = parsed.id
             await self._dispatch(session, parsed)
         except SignalingError as exc:
             session.send(error(exc.code, exc.message, exc.ref if exc.ref is not None else ref))
@@ -279,6 +292,12 @@ class SignalingEndpoint:
             await self.calls.call_recording.consent(session, msg.call_id, msg.granted)
         elif isinstance(msg, (PauseRecording, ResumeRecording)):
             await self.calls.call_recording.pause(session, msg.call_id, isinstance(msg, PauseRecording))
+        elif isinstance(msg, Annotate):
+            self._check_call(session, msg.call_id)
+            await self.calls.annotations.annotate(session, msg.call_id, {
+                "target": msg.target, "shape": msg.shape, "color": msg.color, "points": msg.points,
+                "text": msg.text, "pinned": msg.pinned, "fade_s": msg.fade_s,
+                "annotation_id": msg.annotation_id})
 
     def _join_timed_out(self, session: SignalingSession) -> None:
         """No join within JOIN_DEADLINE: say why and close (the session owns the close)."""

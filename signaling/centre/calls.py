@@ -13,6 +13,7 @@ collaborators that own each facet, one module each:
 - ``supervision.py``  monitoring, whisper, barge-in
 - ``call_recording.py`` consent and pause (the policy itself: ``recording.py``)
 - ``dashboard.py``    the supervisors' live view
+- ``annotations.py``  marks drawn on a party's live video
 
 Every step is written to the call record before the clients are told. Every timer and
 timestamp comes from the injected ``Clock``.
@@ -31,6 +32,7 @@ from sfu.tasks import TaskSet
 from signaling.auth import Claims, Role
 from signaling.centre.agent_actions import AgentActions
 from signaling.centre.agents import Agent
+from signaling.centre.annotations import Annotations
 from signaling.centre.call import Call, CallState, Party
 from signaling.centre.call_recording import CallRecording
 from signaling.centre.dashboard import Dashboard
@@ -94,6 +96,7 @@ class CallService:
         self.supervision = Supervision(self)
         self.call_recording = CallRecording(self)
         self.dashboard = Dashboard(self)
+        self.annotations = Annotations(self)
 
     @property
     def agents(self) -> dict[str, Agent]:

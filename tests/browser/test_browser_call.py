@@ -45,7 +45,8 @@ END_TIMEOUT_MS = 10_000
 RESUME_TIMEOUT_MS = 10_000  # media back after a reconnect
 
 
-async def connect_call(browser, server) -> tuple[BrowserPage, BrowserPage]:
+async def connect_call(browser, server, *, shopper_viewport=(1280, 800),
+                       shopper_mobile: bool = False) -> tuple[BrowserPage, BrowserPage]:
     """Agent signs in, shopper calls, agent accepts, media flows both ways. Returns (agent, shopper)."""
     agent = await BrowserPage.open(browser, f"{server.url}/agent?name=Ann", "agent")
     pages = [agent]
@@ -54,7 +55,8 @@ async def connect_call(browser, server) -> tuple[BrowserPage, BrowserPage]:
         await agent.page.evaluate(WATCH_ACCEPT_CLICK_JS)
         await agent.page.evaluate(WATCH_FIRST_FRAME_JS)
 
-        shopper = await BrowserPage.open(browser, f"{server.url}/demo/shop", "shopper")
+        shopper = await BrowserPage.open(browser, f"{server.url}/demo/shop", "shopper",
+                                         viewport=shopper_viewport, mobile=shopper_mobile)
         pages.append(shopper)
         await shopper.page.evaluate(WATCH_FIRST_FRAME_JS)
         call_button = shopper.page.get_by_test_id("call-button")

@@ -210,8 +210,9 @@ class BrowserPage:
 
     @classmethod
     async def open(cls, browser, url: str, name: str, *, viewport=(1280, 800),
-                   init_scripts: tuple[str, ...] = ()) -> BrowserPage:
-        context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+                   init_scripts: tuple[str, ...] = (), mobile: bool = False) -> BrowserPage:
+        phone = {"is_mobile": True, "has_touch": True, "device_scale_factor": 3} if mobile else {}
+        context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, **phone)
         await context.grant_permissions(["camera", "microphone"])
         await context.add_init_script(CSP_WATCH_INIT_JS)
         await context.add_init_script(MEDIA_POLLER_INIT_JS)

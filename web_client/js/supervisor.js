@@ -34,6 +34,7 @@ function newSession(getToken) {
   s.on("call-ended", (m) => state.monitor && state.monitor.onCallEnded(m));
   s.on("chat", (m) => state.monitor && state.monitor.onChat(m));
   s.on("photo", (m) => state.monitor && state.monitor.onPhoto(m));
+  s.on("annotation", (m) => state.monitor && state.monitor.onAnnotation(m));
   s.on("error", (m) => {
     if (m.code === "bad_candidate") return;
     setError(m.words + (m.message && m.code === "invalid_state" ? ` (${m.message})` : ""));

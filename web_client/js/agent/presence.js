@@ -3,6 +3,7 @@
 
 import { AgentPresence } from "../call/agent-presence.js";
 import { clock, queueName } from "../words.js";
+import * as annotations from "./annotations.js";
 import { renderBadges, renderContext } from "./call-context.js";
 import {
   IN_CALL, addHistory, callbacks, chat, el, render, renderQueues, setAgentState, setCallState, setError, state,
@@ -39,6 +40,7 @@ export function signIn(getToken, { pasted = false, name = null } = {}) {
     if (IN_CALL.has(st.state) && state.agentState !== "busy") state.agentState = "busy";
     if (st.state === "error") Object.assign(state, { signInOpen: true, joined: false, agentState: "offline" });
     setCallState(st.state, st.words);
+    annotations.callState(st.state, state.current);
   }));
   s.on("joined", mine((m) => {
     Object.assign(state, { agentName: m.name || state.agentName || "Agent", joined: true, signInOpen: false });
@@ -97,6 +99,7 @@ export function signIn(getToken, { pasted = false, name = null } = {}) {
       return;
     }
     if (e.ref && e.ref === state.refs.snapshot) state.snapshotBusy = false;
+    annotations.onError(e);
     setError(e.message && e.code === "invalid_state" ? `${e.words} (${e.message})` : e.words);
   }));
   s.start().catch((err) => {
@@ -113,6 +116,10 @@ export function onMessage(m) {
       chat.addPhoto(m);
       if (m.kind === "snapshot") state.snapshotBusy = false;
       render();
+      annotations.onPhoto(m);
+      break;
+    case "annotation":
+      annotations.onAnnotation(m);
       break;
     case "callbacks-changed":
       callbacks.load();

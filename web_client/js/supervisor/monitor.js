@@ -4,6 +4,7 @@
 import { getMicrophone } from "../call/media.js";
 import { CallPeer } from "../call/peer.js";
 import { describeEnd } from "../call/protocol.js";
+import { AnnotationCanvas, AnnotationLayer } from "../components/annotation-layer.js";
 import { ChatLog } from "../components/chat-log.js";
 import { renderToggle, setTracksEnabled } from "../components/video-tile.js";
 import { clock, queueName, timeOfDay } from "../words.js";
@@ -22,6 +23,13 @@ const chat = new ChatLog(el.monitorChat, {
   lazy: true,
   token: () => state.token,
 });
+
+// The marks drawn on the shopper's video (by the agent or the shopper), over the shopper's tile.
+const marks = new AnnotationLayer({ target: "shopper" });
+const marksView = new AnnotationCanvas({ canvas: document.getElementById("marks-shopper"), layer: marks,
+  source: () => el.videoShopper });
+marksView.watch(el.videoShopper);
+el.videoShopper.addEventListener("resize", () => marksView.request());
 
 const MODE_WORDS = {
   silent: "Silent: you see and hear both sides. Nobody hears you.",
@@ -44,6 +52,7 @@ export class Monitor {
     el.monitor.hidden = false;
     el.monitorTitle.textContent = "Monitoring a call";
     chat.clear();
+    marks.clear();
     this.showCall();
     this.renderMode("silent", "Starting…");
     el.monitorTitle.focus();
@@ -152,6 +161,12 @@ export class Monitor {
     if (m.call_id === this.callId) chat.addChat(m);
   }
 
+  onAnnotation(m) {
+    if (m.call_id !== this.callId) return;
+    marks.add(m);
+    marksView.request();
+  }
+
   onPhoto(m) {
     if (m.call_id === this.callId) chat.addPhoto(m);
   }
@@ -195,6 +210,8 @@ export class Monitor {
     this.peer = null;
     this.releaseMic();
     chat.clear();
+    marks.clear();
+    marksView.request();
     el.videoShopper.srcObject = null;
     el.videoAgent.srcObject = null;
     el.monitor.hidden = true;

@@ -7,6 +7,7 @@ import { ChatLog } from "../components/chat-log.js";
 import { setTracksEnabled } from "../components/video-tile.js";
 import { uploadPhoto } from "../rest.js";
 import { timeOfDay } from "../words.js";
+import { ShopperAnnotations } from "./annotation-overlay.js";
 import { countCameras, switchCamera } from "./camera-switch.js";
 import { attrOf, pageContext, recordVisit } from "./page-context.js";
 import { sendRating } from "./rating.js";
@@ -78,6 +79,11 @@ export class ShopperWidget {
       base: config.server,
     });
     this.el.callLabel.textContent = config.label;
+    this.annotations = new ShopperAnnotations({
+      canvas: this.el.annotations, selfView: this.el.local, clearButton: this.el.annotationsClear,
+      pointButton: this.el.annotationsPoint,
+      send: (type, fields) => this.session && this.session.sendMessage(type, fields),
+    });
 
     const el = this.el;
     el.call.addEventListener("click", () => this.openChooser());
@@ -244,6 +250,9 @@ export class ShopperWidget {
         break;
       case "photo":
         this.chat.addPhoto(m);
+        break;
+      case "annotation":
+        this.annotations.onAnnotation(m);
         break;
       case "recording":
         this.recording = ["on", "paused"].includes(m.state) ? m.state : "off";
@@ -481,6 +490,7 @@ export class ShopperWidget {
     if (state === "ended" && was !== "ended") this.view.notice = "";
     if (!LIVE.has(state)) Object.assign(this.view, { supervisorNotice: null, consent: null });
     this.render();
+    this.annotations.callState(state, this.session && this.session.callId, this.mode === "audio");
     const el = this.el;
     if (state === "unavailable" && was !== "unavailable") queueMicrotask(() => el.cbTitle.focus());
     if (state === "ended" && was !== "ended") {

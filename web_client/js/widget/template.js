@@ -47,6 +47,7 @@ export const TEMPLATE = `
         </div>
         <span class="sl-voice-badge" hidden>Voice only · your camera is off</span>
         <video class="sl-self" data-testid="local-video" autoplay playsinline muted aria-label="Your camera"></video>
+        <canvas class="sl-annot" data-testid="annotation-overlay" aria-hidden="true" hidden></canvas>
       </div>
 
       <div class="sl-consent" role="group" aria-labelledby="sl-consent-q" hidden>
@@ -64,6 +65,9 @@ export const TEMPLATE = `
         <button type="button" class="sl-btn sl-mute" data-testid="mute" aria-pressed="false">Mute</button>
         <button type="button" class="sl-btn sl-camera" data-testid="camera-off" aria-pressed="false">Camera off</button>
         <button type="button" class="sl-btn sl-switch" data-testid="switch-camera" hidden>Switch camera</button>
+        <button type="button" class="sl-btn sl-annot-point" data-testid="annotate-point" aria-pressed="false" hidden
+                title="Point at something in your camera view for the expert">Point</button>
+        <button type="button" class="sl-btn sl-annot-clear" data-testid="annotate-clear" hidden>Clear marks</button>
         <button type="button" class="sl-btn sl-danger sl-hangup" data-testid="hang-up">Hang up</button>
       </div>
       <div class="sl-wait-actions" hidden>
@@ -149,6 +153,9 @@ export function elementsOf(root) {
     remote: $(".sl-remote"),
     extra: $(".sl-extra"),
     local: $(".sl-self"),
+    annotations: $(".sl-annot"),
+    annotationsClear: $(".sl-annot-clear"),
+    annotationsPoint: $(".sl-annot-point"),
     voiceBadge: $(".sl-voice-badge"),
     placeholder: $(".sl-placeholder"),
     placeholderText: $(".sl-placeholder-text"),
