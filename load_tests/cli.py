@@ -35,6 +35,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nice", type=int, default=0,
                    help="nice value for the spawned node and generators (e.g. -5 on a machine shared "
                         "with other work; negative values need root)")
+    p.add_argument("--generator", choices=["rtp", "aiortc"], default="rtp",
+                   help="rtp (default): synthetic clients send pre-packetized RTP and count packets after "
+                        "SRTP unprotect, cheaper than the node; aiortc: aiortc's whole media path, for comparison")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -82,7 +85,7 @@ def _options(args: argparse.Namespace, calls: int):  # type: ignore[no-untyped-d
                       loop=args.loop, video_bitrate=args.video_bitrate,
                       verify_interval=args.verify_interval, setup_timeout=args.setup_timeout,
                       nice=max(-20, min(19, args.nice)), wait_idle=min(max(0.0, args.wait_idle), 600.0), idle_pct=args.idle_pct,
-                      quiet=args.quiet)
+                      quiet=args.quiet, generator=args.generator)
 
 
 def _stop_on_signals() -> None:
