@@ -103,7 +103,7 @@ class RtpLoadPeer:
         self.plis_sent = 0
         self._last_sample_at = 0.0
         self._checking = False  # one sampled decode in flight per peer
-        self._decoder: av.CodecContext | None = None
+        self._decoder: Any = None  # av's VP8 decoder, made on first use (in the decoding thread)
         self._tasks: set[asyncio.Task[None]] = set()
         self._counters: dict[int, StreamCounter] = {}
         self._ssrc_kind: dict[int, tuple[str, bool]] = {}  # ssrc → (kind, is_rtx)
@@ -137,8 +137,10 @@ class RtpLoadPeer:
             kind = transceiver.kind
             codecs = negotiated_codecs(transceiver)
             for codec in codecs:
-                self._payload_kinds[codec.payloadType] = (kind, codec.mimeType.lower().endswith("/rtx"))
+                if codec.payloadType is not None:
+                    self._payload_kinds[codec.payloadType] = (kind, codec.mimeType.lower().endswith("/rtx"))
             media = next(c for c in codecs if not c.mimeType.lower().endswith("/rtx"))
+            assert media.payloadType is not None  # negotiated codecs carry their payload type
             stream = RtpStream(clip, media.payloadType, local_ssrc(transceiver.sender), step,
                                negotiated_header_extensions(transceiver), transceiver.mid)
             outlet = Outlet(stream, dtls, transceiver.sender, period, sent.note)
@@ -164,11 +166,11 @@ class RtpLoadPeer:
             seq, timestamp, ssrc = fields(data)
             counter = self._counters.get(ssrc)
             if counter is None:
-                kind = self._payload_kinds.get(payload_type)
-                if kind is None:
+                negotiated = self._payload_kinds.get(payload_type)
+                if negotiated is None:
                     return  # not negotiated: aiortc would drop it too
-                counter = self._counters[ssrc] = StreamCounter(90000 if kind[0] == "video" else 48000)
-                self._ssrc_kind[ssrc] = kind
+                counter = self._counters[ssrc] = StreamCounter(90000 if negotiated[0] == "video" else 48000)
+                self._ssrc_kind[ssrc] = negotiated
             counter.add(seq, timestamp, now, len(data))
             kind, rtx = self._ssrc_kind[ssrc]
             if rtx:
