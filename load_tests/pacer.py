@@ -3,7 +3,7 @@
 aiortc runs a coroutine chain per packet (track → encoder.pack → serialize → SRTP → ICE send,
 each awaited). Here one task wakes every :data:`TICK` seconds and, for every registered
 :class:`Outlet` whose next frame is due, builds its packets from the pre-packetized clip,
-SRTP-protects and ``sendto``s them synchronously (``media.aiortc_hooks.send_rtp_now``).
+SRTP-protects and ``sendto``s them synchronously (``media.aiortc_hooks.send_rtp_batch``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from aiortc import RTCDtlsTransport, RTCRtpSender
 
 from load_tests.rtp_clip import RtpStream, abs_send_time, ntp_timestamp
-from media.aiortc_hooks import note_rtp_sent, send_rtp_now
+from media.aiortc_hooks import note_rtp_sent, send_rtp_batch
 
 TICK = 0.005  # seconds; a frame leaves at most this late (the latency clock starts at sendto)
 MAX_BURST = 3  # frames one stream may catch up in one tick after a stall; then it resyncs
@@ -33,7 +33,7 @@ class Outlet:
         self.period = period
         self.on_sent = on_sent  # (clip index, monotonic send time) per frame
         self.next_due: float | None = None  # starts once the transport is connected
-        self.unsent = 0  # packets send_rtp_now refused (transport closing)
+        self.unsent = 0  # packets send_rtp_batch refused (transport not connected or closing)
 
     def send_due(self, now: float, abs_time: bytes) -> None:
         if self.next_due is None:
@@ -47,9 +47,7 @@ class Outlet:
         timestamp = stream.timestamp
         while self.next_due <= now and burst < MAX_BURST:
             index, timestamp, packets = stream.next_frame(abs_time)
-            for packet in packets:
-                if not send_rtp_now(dtls, packet):
-                    self.unsent += 1
+            self.unsent += len(packets) - send_rtp_batch(dtls, packets)
             self.on_sent(index, time.monotonic())
             self.next_due += self.period
             burst += 1

@@ -259,65 +259,103 @@ def on_decrypted_rtp(dtls: RTCDtlsTransport, callback: Callable[[bytes], None]) 
     arrive before the DTLS handshake set up SRTP, or fail authentication, are dropped. Returns
     a function that removes the interception.
 
-    Relies on: aioice ``Connection.data_received(data, component)``, called by its
-    ``StunProtocol.datagram_received`` for every non-STUN datagram (looked up on the instance);
-    ``RTCDtlsTransport._rx_srtp`` (a ``pylibsrtp.Session``, set when the handshake completes).
-    Install it after the remote description is applied: with BUNDLE aiortc moves every
-    transceiver onto the first one's transport then.
+    Relies on: aioice ``StunProtocol.datagram_received(data, addr)`` of each of the
+    connection's sockets (``Connection._protocols``, looked up on the instance per datagram by
+    asyncio and uvloop alike): RTP is taken there, before aioice tries to parse it as STUN;
+    ``Connection.data_received(data, component)`` (called by the protocols for every non-STUN
+    datagram) catches sockets added later; ``RTCDtlsTransport._rx_srtp`` (a
+    ``pylibsrtp.Session``, set when the handshake completes). Install it after the remote
+    description is applied: with BUNDLE aiortc moves every transceiver onto the first one's
+    transport then.
     """
     connection = _ice_connection(dtls)
-    original = connection.data_received
 
-    def received(data: bytes, component: int) -> None:
-        if 127 < data[0] < 192 and data[1] not in _RTCP_PT:
-            session = dtls._rx_srtp
-            if session is None:
-                return
+    def take(data: bytes) -> bool:
+        """True when ``data`` was SRTP (handed on or dropped), False for anything else."""
+        if not (127 < data[0] < 192 and len(data) > 12 and data[1] not in _RTCP_PT):
+            return False
+        session = dtls._rx_srtp
+        if session is not None:
             try:
                 plain = session.unprotect(data)
             except pylibsrtp.Error:
-                return
+                return True
             callback(plain)
-            return
-        original(data, component)
+        return True
 
-    connection.data_received = received
+    original_data = connection.data_received
+
+    def data_received(data: bytes, component: int) -> None:
+        if not take(data):
+            original_data(data, component)
+
+    connection.data_received = data_received
+    originals: list[tuple[Any, Any]] = []
+    for protocol in list(connection._protocols):
+        inner = protocol.datagram_received
+
+        def datagram_received(data: bytes, addr: Any, inner: Any = inner) -> None:
+            if not take(data):
+                inner(data, addr)
+
+        originals.append((protocol, inner))
+        protocol.datagram_received = datagram_received
 
     def restore() -> None:
-        connection.data_received = original
+        connection.data_received = original_data
+        for protocol, inner in originals:
+            protocol.datagram_received = inner
 
     return restore
 
 
-def _nominated_send(dtls: RTCDtlsTransport, data: bytes) -> bool:
-    """Relies on: aioice ``Connection._nominated[1]`` (the selected ``CandidatePair``, component
+def _nominated(dtls: RTCDtlsTransport) -> tuple[Any, Any] | None:
+    """``(datagram transport, remote address)`` of the selected candidate pair, or None.
+
+    Relies on: aioice ``Connection._nominated[1]`` (the selected ``CandidatePair``, component
     1 with rtcp-mux), its ``protocol.transport`` (an asyncio ``DatagramTransport``) and
     ``remote_addr``."""
     pair = _ice_connection(dtls)._nominated.get(1)
     if pair is None:
-        return False
-    pair.protocol.transport.sendto(data, pair.remote_addr)
-    return True
+        return None
+    return pair.protocol.transport, pair.remote_addr
+
+
+def send_rtp_batch(dtls: RTCDtlsTransport, packets: list[bytes]) -> int:
+    """SRTP-protect RTP packets with the transport's keys and ``sendto`` each on the nominated
+    candidate pair, synchronously; returns how many were sent: 0 until the transport is
+    connected or after it closed. (One look-up of the pair per batch, e.g. per video frame.)
+
+    Relies on: ``RTCDtlsTransport._tx_srtp`` (a ``pylibsrtp.Session``) and the nominated pair
+    (see ``_nominated``).
+    """
+    if dtls.state != "connected":
+        return 0
+    route = _nominated(dtls)
+    if route is None:
+        return 0
+    transport, addr = route
+    protect = dtls._tx_srtp.protect
+    for packet in packets:
+        transport.sendto(protect(packet), addr)
+    return len(packets)
 
 
 def send_rtp_now(dtls: RTCDtlsTransport, packet: bytes) -> bool:
-    """SRTP-protect one RTP packet with the transport's keys and ``sendto`` it on the nominated
-    candidate pair, synchronously. False (nothing sent) until the transport is connected or
-    after it closed.
-
-    Relies on: ``RTCDtlsTransport._tx_srtp`` (a ``pylibsrtp.Session``) and the nominated pair
-    (see ``_nominated_send``).
-    """
-    if dtls.state != "connected":
-        return False
-    return _nominated_send(dtls, dtls._tx_srtp.protect(packet))
+    """One packet of :func:`send_rtp_batch`: True if it was sent."""
+    return send_rtp_batch(dtls, [packet]) == 1
 
 
 def send_rtcp_now(dtls: RTCDtlsTransport, packet: bytes) -> bool:
     """The same for one (compound) RTCP packet: ``_tx_srtp.protect_rtcp`` then ``sendto``."""
     if dtls.state != "connected":
         return False
-    return _nominated_send(dtls, dtls._tx_srtp.protect_rtcp(packet))
+    route = _nominated(dtls)
+    if route is None:
+        return False
+    transport, addr = route
+    transport.sendto(dtls._tx_srtp.protect_rtcp(packet), addr)
+    return True
 
 
 def local_ssrc(sender: RTCRtpSender) -> int:
@@ -393,5 +431,6 @@ __all__ += [
     "note_rtp_sent",
     "on_decrypted_rtp",
     "send_rtcp_now",
+    "send_rtp_batch",
     "send_rtp_now",
 ]

@@ -310,6 +310,11 @@ async def test_raw_rtp_hooks_on_two_real_peers():
         assert hooks.send_rtp_now(tx_dtls, packet)
         await eventually(lambda: received, timeout=5)
         assert received == [packet]  # unprotected, byte for byte, and nothing from aiortc's media loop
+        batch = [struct.pack("!BBHII", 0x80, vp8.payloadType, seq, 93000, ssrc) + b"\x10x" for seq in (4243, 4244)]
+        assert hooks.send_rtp_batch(tx_dtls, batch) == 2
+        await eventually(lambda: len(received) == 3, timeout=5)
+        assert received == [packet, *batch]
+        received[:] = [packet]
 
         hooks.note_rtp_sent(sender, ntp_timestamp=0x1234_5678_0000_0000, rtp_timestamp=90000,
                             packets=1, octets=len(packet) - 12)
@@ -330,12 +335,13 @@ async def test_raw_rtp_hooks_on_two_real_peers():
         unhook()  # aiortc's receiver gets RTP again
         seen: list[int] = []
         hooks.intercept_rtp(remote_receiver, lambda p: seen.append(p.sequence_number) is None)
-        assert hooks.send_rtp_now(tx_dtls, packet[:2] + struct.pack("!H", 4243) + packet[4:])
-        await eventually(lambda: seen == [4243], timeout=5)
+        assert hooks.send_rtp_now(tx_dtls, packet[:2] + struct.pack("!H", 4245) + packet[4:])
+        await eventually(lambda: seen == [4245], timeout=5)
         assert received == [packet]
     finally:
         await offerer.close()
         await answerer.close()
         hooks.restrict_host_addresses(None)
     assert not hooks.send_rtp_now(tx_dtls, packet)  # closed: refused, no exception
+    assert hooks.send_rtp_batch(tx_dtls, [packet]) == 0
     assert track.readyState == "ended"
