@@ -15,6 +15,7 @@ import json
 import os
 import pickle
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -294,6 +295,8 @@ class Worker:
             await asyncio.gather(*(self._collect(c) for c in up))
             results = [self._result(c, stopped_at) for c in self.calls]
             cpu1, wall1 = me.cpu_times(), time.monotonic()
+            main_tid = threading.main_thread().native_id
+            threads_s = sum(t.user_time + t.system_time for t in me.threads() if t.id != main_tid)
             for c in up:
                 c.state = "ended"
             ticker.cancel()
@@ -320,7 +323,9 @@ class Worker:
             "worker": self.cfg["worker"], "pid": os.getpid(), "calls": results,
             "cpu": {"user_s": cpu1.user - cpu0.user, "system_s": cpu1.system - cpu0.system,
                     "wall_s": wall1 - wall0,
-                    "pct": 100 * (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / max(1e-6, wall1 - wall0)},
+                    "pct": 100 * (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / max(1e-6, wall1 - wall0),
+                    # threads other than the event loop's: decoders (sampled checks), executors
+                    "other_threads_s": round(threads_s, 2)},
             "loop_lag_ms": {"p50": _pct(lags, 50), "p99": _pct(lags, 99), "max": lags[-1] if lags else None,
                             "samples": len(lags)},
             "declined_foreign": self.declined_foreign,
