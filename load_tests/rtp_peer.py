@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import av
@@ -111,7 +112,7 @@ class RtpLoadPeer:
         self._assembler = Vp8FrameAssembler()
         self._video_ssrc: int | None = None  # the server's video SSRC towards us
         self._outlets: list[Outlet] = []
-        self._unhook: Any = None
+        self._unhook: Callable[[], None] | None = None
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.audio_transceiver = self.pc.addTransceiver(SilentTrack("audio"), "sendrecv")
         self.video_transceiver = self.pc.addTransceiver(SilentTrack("video"), "sendrecv")
