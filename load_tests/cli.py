@@ -38,6 +38,9 @@ def _common(p: argparse.ArgumentParser, target: bool = True) -> None:
     p.add_argument("--nice", type=int, default=0,
                    help="nice value for the spawned node and generators (e.g. -5 on a machine shared "
                         "with other work; negative values need root)")
+    p.add_argument("--generator", choices=["rtp", "aiortc"], default="rtp",
+                   help="rtp (default): synthetic clients send pre-packetized RTP and count packets after "
+                        "SRTP unprotect, cheaper than the node; aiortc: aiortc's whole media path, for comparison")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -110,7 +113,7 @@ def _options(args: argparse.Namespace, calls: int):  # type: ignore[no-untyped-d
                       loop=args.loop, video_bitrate=args.video_bitrate,
                       verify_interval=args.verify_interval, setup_timeout=args.setup_timeout,
                       nice=max(-20, min(19, args.nice)), wait_idle=min(max(0.0, args.wait_idle), 600.0), idle_pct=args.idle_pct,
-                      quiet=args.quiet)
+                      quiet=args.quiet, generator=args.generator)
 
 
 def _stop_on_signals() -> None:
@@ -154,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"report: {args.out / 'report.json'}", file=sys.stderr)
         return 0 if rep["calls_ok"] > 0 else 1
     if args.command == "compare":
-        from load_tests.compare import compare, markdown as compare_md
+        from load_tests.compare import compare
+        from load_tests.compare import markdown as compare_md
 
         if not args.spawn_server:
             raise SystemExit("compare starts its own nodes: use --spawn-server")

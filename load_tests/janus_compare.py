@@ -75,7 +75,7 @@ def packet_rate(workers: list[dict[str, Any]], configs: list[dict[str, Any]], en
     frame (call start offset + accept + first frame) to the hang-up at ``end_s`` after t0."""
     offsets: dict[int, float] = {}
     for cfg in configs:
-        offsets.update(dict(zip(cfg["indices"], cfg["offsets"])))
+        offsets.update(dict(zip(cfg["indices"], cfg["offsets"], strict=False)))
     total = 0.0
     sides = 0
     for worker in workers:

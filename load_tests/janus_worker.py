@@ -36,6 +36,7 @@ from load_tests.janus_api import JanusHandle, JanusSession
 from load_tests.netns import enter
 from load_tests.peer import Clips, LoadPeer
 from load_tests.worker import _audio_accounting, _video_accounting
+from media.aiortc_hooks import restrict_host_addresses
 
 ROLES = ("agent", "shopper")
 PROGRESS_EVERY = 1.0
@@ -303,12 +304,7 @@ def _pct(values: list[float], p: float) -> float | None:
 
 def offer_only(address: str) -> None:
     """Offer ``address`` only as ICE host candidate (aioice would gather on every interface)."""
-    import aioice.ice
-
-    def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        return [address] if use_ipv4 else []
-
-    aioice.ice.get_host_addresses = host_addresses
+    restrict_host_addresses([address])
 
 
 def main(config_path: str) -> int:

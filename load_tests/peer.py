@@ -242,7 +242,7 @@ class LoadPeer:
                     self.first_decoded_at = time.monotonic()
                     self.decoded.set()
                 expected = self._pending_checks.popleft() if self._pending_checks else None
-                counter = _read_counter(frame)
+                counter = read_counter(frame)
                 if counter is None:
                     self.samples_unreadable += 1
                 elif expected is None:  # bytes no sender sent (a transcoding relay): counter only
@@ -290,14 +290,14 @@ class LoadPeer:
     async def close(self) -> None:
         try:
             await asyncio.wait_for(self.pc.close(), 10)
-        except (asyncio.TimeoutError, Exception) as exc:  # bounded teardown
+        except (TimeoutError, Exception) as exc:  # bounded teardown
             self.errors.append(f"close: {exc!r}")
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def _read_counter(frame: av.VideoFrame) -> int | None:
+def read_counter(frame: av.VideoFrame) -> int | None:
     """The stamped counter from the luma plane only (no colour conversion)."""
     plane = frame.planes[0]
     rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)

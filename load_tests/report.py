@@ -152,6 +152,8 @@ def build(params: dict[str, Any], workers: list[dict[str, Any]], samples: list[d
                       "loop_lag_ms_p99": lag_p99, "cpu_pct_per_call": round(generator_cpu / n_ok, 2)
                       if generator_cpu is not None and n_ok else None,
                       "missing_workers": [w["worker"] for w in workers if w.get("missing")]},
+        "generator_cpu_pct": generator_cpu,
+        "cpu_per_call": _cpu_per_call(server_cpu, generator_cpu, n_ok, params.get("generator", "aiortc")),
         "system_cpu_pct": system_cpu,
         "other_cpu_pct": other_cpu,
         "cores": cores,
@@ -166,6 +168,18 @@ def build(params: dict[str, Any], workers: list[dict[str, Any]], samples: list[d
                      for c in calls],
     }
     return report
+
+
+def _cpu_per_call(server_cpu: float | None, generator_cpu: float | None, n_ok: int,
+                  generator: str) -> dict[str, Any]:
+    """The node's and the generator's CPU per ok call, side by side (steady window, % of a core):
+    a generator cheaper than the node lets one machine rate the node."""
+    def per(cpu: float | None) -> float | None:
+        return round(cpu / n_ok, 2) if cpu is not None and n_ok else None
+
+    server, gen = per(server_cpu), per(generator_cpu)
+    return {"generator": generator, "server_pct": server, "generator_pct": gen,
+            "generator_to_server": round(gen / server, 2) if server and gen is not None else None}
 
 
 def _cores() -> int:
@@ -208,7 +222,9 @@ def markdown(rep: dict[str, Any]) -> str:
         f"| server CPU (steady state, 100 % = 1 core) | {_fmt(rep['server_cpu_pct'], ' %')} (max {_fmt(rep['server_cpu_pct_max'], ' %')}) | |",
         f"| server CPU per call / per video stream | {_fmt(rep['server_cpu_pct_per_call'], ' %')} / {_fmt(rep['server_cpu_pct_per_video_stream'], ' %')} | |",
         f"| server RSS (max; at start) | {_fmt(rep['server_rss_mb'], ' MB')} ({_fmt(rep['server_rss_mb_start'], ' MB')}) | |",
-        f"| generator CPU (all its processes) | {_fmt(g['cpu_pct'], ' %')} ({_fmt(g['cpu_pct_per_call'], ' %')} per call) | |",
+        f"| generator CPU (all its processes; `{rep['cpu_per_call']['generator']}` generator) | {_fmt(g['cpu_pct'], ' %')} ({_fmt(g['cpu_pct_per_call'], ' %')} per call) | |",
+        f"| CPU per call: node / generator (generator ÷ node) | {_fmt(rep['cpu_per_call']['server_pct'], ' %')} / {_fmt(rep['cpu_per_call']['generator_pct'], ' %')} ({_fmt(rep['cpu_per_call']['generator_to_server'])}) | generator below the node |",
+        f"| load average (1 / 5 / 15 min, end of the steady window) | {' / '.join(str(x) for x in rep.get('load_average') or []) or '–'} | |",
         f"| machine CPU in use (of which neither server nor generator) | {_fmt(rep['system_cpu_pct'], ' %')} of {100 * rep['cores']} % ({_fmt(rep['other_cpu_pct'], ' %')}) | |",
         f"| pictures checked (decoded samples: verified / mismatched / unreadable / re-encoded but readable) | {rep['picture_checks'].get('verified', 0)} / {rep['picture_checks'].get('mismatched', 0)} / {rep['picture_checks'].get('unreadable', 0)} / {rep['picture_checks'].get('reencoded_readable', 0)} | no mismatch |",
         f"| frames whose bytes the server altered | {rep['frames_altered']} | 0 (encoded forwarding) |",
@@ -231,6 +247,7 @@ def markdown(rep: dict[str, Any]) -> str:
 
 def write(rep: dict[str, Any], out: Path) -> None:
     rep.setdefault("server_sfu_stats", None)
+    rep.setdefault("load_average", None)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(rep, indent=1))
     (out / "report.md").write_text(markdown(rep))

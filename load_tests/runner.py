@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -41,6 +42,7 @@ class RunOptions:
     wait_idle: float = 0.0
     idle_pct: float = 30.0
     quiet: bool = False
+    generator: str = "rtp"  # "rtp": raw pre-packetized RTP; "aiortc": aiortc's own media path
 
 
 def log(opts: RunOptions, text: str) -> None:
@@ -189,6 +191,7 @@ def run(opts: RunOptions, server: Server | None = None,
     procs: list[WorkerProc] = []
     progress: list[dict[str, Any]] = []
     sfu_stats: dict[str, Any] | None = None
+    load_average: list[float] | None = None
     sampler: Sampler | None = None
     try:
         t0 = time.monotonic() + START_DELAY
@@ -205,6 +208,7 @@ def run(opts: RunOptions, server: Server | None = None,
                 "lock_path": str(out / "workers" / "setup.lock") if workers > 1 else None,
                 "verify_interval": opts.verify_interval, "setup_timeout": opts.setup_timeout, "loop": loop,
                 **(worker_extra or {}),
+                "generator": opts.generator,
             }
             cfg_path = out / "workers" / f"worker-{k}.config.json"
             cfg_path.write_text(json.dumps(cfg))
@@ -218,6 +222,7 @@ def run(opts: RunOptions, server: Server | None = None,
         while any(p.proc.poll() is None for p in procs) and time.monotonic() < deadline:
             time.sleep(0.2)
             if silkline and sfu_stats is None and time.monotonic() >= stop_at - 0.8:
+                load_average = [round(x, 2) for x in os.getloadavg()]  # the end of the steady window
                 sfu_stats = fetch_sfu_stats(url)
             if time.monotonic() - last >= PROGRESS_EVERY:
                 last = time.monotonic()
@@ -244,6 +249,7 @@ def run(opts: RunOptions, server: Server | None = None,
     rep = report_mod.build(params, results, sampler.as_dicts() if sampler else [], t0, stop_at,
                            server_pid=server_pid, progress=progress)
     rep["server_sfu_stats"] = sfu_stats
+    rep["load_average"] = load_average
     report_mod.write(rep, out)
     return rep
 

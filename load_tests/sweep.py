@@ -11,7 +11,6 @@ from typing import Any
 from load_tests import plots
 from load_tests.runner import RunOptions, run
 
-
 DISTURBED_OTHER_CPU = 25.0  # % CPU (100 = one core) used by other processes: a disturbed attempt
 
 

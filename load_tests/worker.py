@@ -15,6 +15,7 @@ import json
 import os
 import pickle
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,10 @@ import aiohttp
 import psutil
 
 from client import SignalingClient, SignalingError, demo_token, negotiate
+from load_tests.pacer import PacedSender
 from load_tests.peer import AUDIO_STEP, VIDEO_STEP, Clips, LoadPeer
+from load_tests.rtp_peer import RtpClips, RtpLoadPeer
+from media.aiortc_hooks import restrict_host_addresses
 
 PROGRESS_EVERY = 1.0
 EXPECT_TIMEOUT = 15.0  # one signaling answer; the whole set-up has its own deadline
@@ -40,8 +44,8 @@ class CallRun:
     error: str | None = None
     shopper_ws: SignalingClient | None = None
     agent_ws: SignalingClient | None = None
-    shopper: LoadPeer | None = None
-    agent: LoadPeer | None = None
+    shopper: LoadPeer | RtpLoadPeer | None = None
+    agent: LoadPeer | RtpLoadPeer | None = None
     agent_assigned: asyncio.Event = field(default_factory=asyncio.Event)
     marks: dict[str, float] = field(default_factory=dict)  # phase → monotonic time
     stats: dict[str, Any] = field(default_factory=dict)
@@ -86,7 +90,10 @@ class Worker:
         self.setup_timeout: float = cfg.get("setup_timeout", 30.0)
         with open(cfg["clip_path"], "rb") as f:
             video, audio = pickle.load(f)
-        self.clips = Clips(video, audio)
+        # "rtp": raw RTP from pre-packetized clips (cheap); "aiortc": aiortc's own media path
+        self.generator: str = cfg.get("generator", "rtp")
+        self.clips = RtpClips(video, audio) if self.generator == "rtp" else Clips(video, audio)
+        self.pacer = PacedSender()  # the one sending task of this process (rtp generator)
         self.calls = [CallRun(i, cfg["t0"] + cfg["offsets"][n]) for n, i in enumerate(cfg["indices"])]
         self.registry: dict[str, CallRun] = {}
         self.sockets: list[SignalingClient] = []
@@ -95,7 +102,7 @@ class Worker:
         self.lags: list[float] = []
         self.http: aiohttp.ClientSession | None = None
         self.declined_foreign = 0
-        self.peers: list[LoadPeer] = []  # every peer made, closed at the end whatever happened
+        self.peers: list[LoadPeer | RtpLoadPeer] = []  # every peer made, closed at the end whatever happened
         self.errors: list[str] = []
         self._bg: set[asyncio.Task] = set()
 
@@ -184,8 +191,8 @@ class Worker:
             agent_ws.expect("call-state", call_id=call_id, state="connecting", timeout=EXPECT_TIMEOUT))
         call.marks["connecting"] = time.monotonic()
         interval = self.cfg.get("verify_interval", 5.0)
-        call.shopper = LoadPeer("shopper", self.clips, verify_interval=interval)
-        call.agent = LoadPeer("agent", self.clips, verify_interval=interval)
+        call.shopper = self._peer("shopper", interval)
+        call.agent = self._peer("agent", interval)
         call.shopper.remote, call.agent.remote = call.agent, call.shopper
         self.peers += [call.shopper, call.agent]
 
@@ -198,6 +205,11 @@ class Worker:
             negotiate(shopper_ws, call.shopper, call_id, timeout=EXPECT_TIMEOUT, on_answer=mark("answer_shopper")),
             negotiate(agent_ws, call.agent, call_id, timeout=EXPECT_TIMEOUT, on_answer=mark("answer_agent")))
         await asyncio.gather(call.shopper.decoded.wait(), call.agent.decoded.wait())
+
+    def _peer(self, role: str, interval: float) -> LoadPeer | RtpLoadPeer:
+        if isinstance(self.clips, RtpClips):
+            return RtpLoadPeer(role, self.clips, self.pacer, verify_interval=interval)
+        return LoadPeer(role, self.clips, verify_interval=interval)
 
     async def _collect(self, call: CallRun) -> None:
         for role, peer in (("shopper", call.shopper), ("agent", call.agent)):
@@ -264,6 +276,8 @@ class Worker:
         me = psutil.Process()
         cpu0, wall0 = me.cpu_times(), time.monotonic()
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        if self.generator == "rtp":
+            self.pacer.start()
         ticker = asyncio.ensure_future(self._ticker())
         lagger = asyncio.ensure_future(self._lag_monitor())
         tasks = [asyncio.ensure_future(self.run_call(c)) for c in self.calls]
@@ -281,6 +295,8 @@ class Worker:
             await asyncio.gather(*(self._collect(c) for c in up))
             results = [self._result(c, stopped_at) for c in self.calls]
             cpu1, wall1 = me.cpu_times(), time.monotonic()
+            main_tid = threading.main_thread().native_id
+            threads_s = sum(t.user_time + t.system_time for t in me.threads() if t.id != main_tid)
             for c in up:
                 c.state = "ended"
             ticker.cancel()
@@ -296,6 +312,7 @@ class Worker:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.gather(*(p.close() for p in open_peers),
                                                           return_exceptions=True), 20)
+            await self.pacer.close()
             for ws in self.sockets:
                 await ws.close()
             for task in list(self._bg):
@@ -306,10 +323,13 @@ class Worker:
             "worker": self.cfg["worker"], "pid": os.getpid(), "calls": results,
             "cpu": {"user_s": cpu1.user - cpu0.user, "system_s": cpu1.system - cpu0.system,
                     "wall_s": wall1 - wall0,
-                    "pct": 100 * (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / max(1e-6, wall1 - wall0)},
+                    "pct": 100 * (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / max(1e-6, wall1 - wall0),
+                    # threads other than the event loop's: decoders (sampled checks), executors
+                    "other_threads_s": round(threads_s, 2)},
             "loop_lag_ms": {"p50": _pct(lags, 50), "p99": _pct(lags, 99), "max": lags[-1] if lags else None,
                             "samples": len(lags)},
             "declined_foreign": self.declined_foreign,
+            "generator": self.generator, "pacer_errors": self.pacer.errors,
             "loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
         }
 
@@ -395,20 +415,10 @@ def _pct(values: list[float], p: float) -> float | None:
     return round(values[k], 2)
 
 
-def restrict_to_loopback() -> None:
-    """Offer 127.0.0.1 only as ICE host candidate: media never leaves loopback."""
-    import aioice.ice
-
-    def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        return ["127.0.0.1"] if use_ipv4 else []
-
-    aioice.ice.get_host_addresses = host_addresses
-
-
 def main(config_path: str) -> int:
     with open(config_path) as f:
         cfg = json.load(f)
-    restrict_to_loopback()
+    restrict_host_addresses(["127.0.0.1"])  # media never leaves loopback
     import logging
 
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)

@@ -10,12 +10,14 @@ This module imports aiortc, aioice and nothing of ours (it is a leaf under ``med
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aioice
 import aioice.ice
 import aiortc
+import pylibsrtp
 from aiortc import (
     RTCDtlsTransport,
     RTCRtpCodecParameters,
@@ -24,6 +26,7 @@ from aiortc import (
     RTCRtpTransceiver,
 )
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtcpByePacket, RtpPacket
 
 AIORTC_VERSION = "1.16.0"
@@ -431,4 +434,199 @@ __all__ = [
     "send_pli",
     "sender_ssrcs",
     "silence_sender_reports",
+]
+
+
+# --- raw RTP on a client's transport (load generator) ----------------------------------------
+# Send and receive RTP on a peer connection's DTLS transport without aiortc's per-packet path
+# (RtpPacket parse/serialize, the receiver's jitter buffer and estimator, one coroutine per
+# packet): SRTP unprotect in the datagram callback, SRTP protect + ``sendto`` synchronously.
+# aiortc keeps ICE, DTLS, SDP and RTCP. Written for the load generator; nothing in it knows a
+# caller, so a forwarding SFU can use the same functions on its legs.
+
+
+_RTCP_PT = range(192, 209)  # second byte of an RTCP packet: aiortc's is_rtcp (RFC 5761 4)
+
+
+def on_decrypted_rtp(dtls: RTCDtlsTransport, callback: Callable[[bytes], None]) -> Callable[[], None]:
+    """Hand every incoming SRTP packet of ``dtls``, unprotected, to ``callback(rtp_bytes)`` —
+    synchronously, in the datagram callback — instead of to aiortc's receivers. RTCP, DTLS and
+    STUN go on as before (so PLI/FIR still reach the senders, SRs the receivers). Packets that
+    arrive before the DTLS handshake set up SRTP, or fail authentication, are dropped. Returns
+    a function that removes the interception.
+
+    Relies on: aioice ``StunProtocol.datagram_received(data, addr)`` of each of the
+    connection's sockets (``Connection._protocols``, looked up on the instance per datagram by
+    asyncio and uvloop alike): RTP is taken there, before aioice tries to parse it as STUN;
+    ``Connection.data_received(data, component)`` (called by the protocols for every non-STUN
+    datagram) catches sockets added later; ``RTCDtlsTransport._rx_srtp`` (a
+    ``pylibsrtp.Session``, set when the handshake completes). Install it after the remote
+    description is applied: with BUNDLE aiortc moves every transceiver onto the first one's
+    transport then.
+    """
+    connection = _ice_connection(dtls)
+
+    def take(data: bytes) -> bool:
+        """True when ``data`` was SRTP (handed on or dropped), False for anything else."""
+        if not (127 < data[0] < 192 and len(data) > 12 and data[1] not in _RTCP_PT):
+            return False
+        session = dtls._rx_srtp
+        if session is not None:
+            try:
+                plain = session.unprotect(data)
+            except pylibsrtp.Error:
+                return True
+            callback(plain)
+        return True
+
+    original_data = connection.data_received
+
+    def data_received(data: bytes, component: int) -> None:
+        if not take(data):
+            original_data(data, component)
+
+    connection.data_received = data_received
+    originals: list[tuple[Any, Any]] = []
+    for protocol in list(connection._protocols):
+        inner = protocol.datagram_received
+
+        def datagram_received(data: bytes, addr: Any, inner: Any = inner) -> None:
+            if not take(data):
+                inner(data, addr)
+
+        originals.append((protocol, inner))
+        protocol.datagram_received = datagram_received
+
+    def restore() -> None:
+        connection.data_received = original_data
+        for protocol, inner in originals:
+            protocol.datagram_received = inner
+
+    return restore
+
+
+def _nominated(dtls: RTCDtlsTransport) -> tuple[Any, Any] | None:
+    """``(datagram transport, remote address)`` of the selected candidate pair, or None.
+
+    Relies on: aioice ``Connection._nominated[1]`` (the selected ``CandidatePair``, component
+    1 with rtcp-mux), its ``protocol.transport`` (an asyncio ``DatagramTransport``) and
+    ``remote_addr``."""
+    pair = _ice_connection(dtls)._nominated.get(1)
+    if pair is None:
+        return None
+    return pair.protocol.transport, pair.remote_addr
+
+
+def send_rtp_batch(dtls: RTCDtlsTransport, packets: list[bytes]) -> int:
+    """SRTP-protect RTP packets with the transport's keys and ``sendto`` each on the nominated
+    candidate pair, synchronously; returns how many were sent: 0 until the transport is
+    connected or after it closed. (One look-up of the pair per batch, e.g. per video frame.)
+
+    Relies on: ``RTCDtlsTransport._tx_srtp`` (a ``pylibsrtp.Session``) and the nominated pair
+    (see ``_nominated``).
+    """
+    if dtls.state != "connected":
+        return 0
+    route = _nominated(dtls)
+    if route is None:
+        return 0
+    transport, addr = route
+    protect = dtls._tx_srtp.protect
+    for packet in packets:
+        transport.sendto(protect(packet), addr)
+    return len(packets)
+
+
+def send_rtp_now(dtls: RTCDtlsTransport, packet: bytes) -> bool:
+    """One packet of :func:`send_rtp_batch`: True if it was sent."""
+    return send_rtp_batch(dtls, [packet]) == 1
+
+
+def send_rtcp_now(dtls: RTCDtlsTransport, packet: bytes) -> bool:
+    """The same for one (compound) RTCP packet: ``_tx_srtp.protect_rtcp`` then ``sendto``."""
+    if dtls.state != "connected":
+        return False
+    route = _nominated(dtls)
+    if route is None:
+        return False
+    transport, addr = route
+    transport.sendto(dtls._tx_srtp.protect_rtcp(packet), addr)
+    return True
+
+
+def local_ssrc(sender: RTCRtpSender) -> int:
+    """The media SSRC aiortc put in our SDP for this sender (``a=ssrc``).
+
+    Relies on: ``RTCRtpSender._ssrc`` (random, set in ``__init__``)."""
+    return int(sender._ssrc)
+
+
+def negotiated_header_extensions(transceiver: RTCRtpTransceiver) -> dict[str, int]:
+    """Header-extension URI → id as negotiated for this transceiver (RFC 8285).
+
+    Relies on: ``RTCRtpTransceiver._headerExtensions``, set by ``setRemoteDescription`` to the
+    extensions both sides offered (aiortc sends with exactly these)."""
+    return {ext.uri: ext.id for ext in transceiver._headerExtensions}
+
+
+_SENDER_NTP = "_RTCRtpSender__ntp_timestamp"
+_SENDER_RTP_TS = "_RTCRtpSender__rtp_timestamp"
+_SENDER_PACKETS = "_RTCRtpSender__packet_count"
+_SENDER_OCTETS = "_RTCRtpSender__octet_count"
+
+
+def note_rtp_sent(sender: RTCRtpSender, ntp_timestamp: int, rtp_timestamp: int, packets: int,
+                  octets: int) -> None:
+    """Tell an ``RTCRtpSender`` whose media we send ourselves what went out, so its own RTCP
+    loop sends correct sender reports (RFC 3550 6.4.1: the NTP/RTP pair of the last packet,
+    packet and payload-octet counts) and ``getStats()`` counts ``packetsSent``.
+
+    Relies on: the name-mangled ``RTCRtpSender.__ntp_timestamp``, ``__rtp_timestamp``,
+    ``__packet_count``, ``__octet_count``, read by ``_run_rtcp`` and ``getStats``.
+    """
+    if not hasattr(sender, _SENDER_PACKETS):
+        raise RuntimeError("aiortc internals changed: RTCRtpSender has no packet count")
+    setattr(sender, _SENDER_NTP, ntp_timestamp)
+    setattr(sender, _SENDER_RTP_TS, rtp_timestamp)
+    setattr(sender, _SENDER_PACKETS, packets)
+    setattr(sender, _SENDER_OCTETS, octets)
+
+
+class SilentTrack(MediaStreamTrack):
+    """A track whose ``recv()`` never yields a frame: the ``RTCRtpSender`` that carries it keeps
+    its transceiver sendrecv, its SSRC in the SDP and its RTCP loop, but its media loop never
+    sends (the caller sends with ``send_rtp_now``). A sender without a track would instead
+    poll every 20 ms.
+
+    Relies on: ``RTCRtpSender._run_rtp`` awaiting ``track.recv()`` for each frame, and
+    cancelling that task on ``stop()``.
+    """
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._never: asyncio.Future[None] | None = None
+
+    async def recv(self) -> Any:
+        if self.readyState != "live":
+            raise MediaStreamError
+        self._never = asyncio.get_running_loop().create_future()
+        await self._never  # resolved only by stop()
+        raise MediaStreamError
+
+    def stop(self) -> None:
+        super().stop()
+        if self._never is not None and not self._never.done():
+            self._never.set_result(None)
+
+
+__all__ += [
+    "SilentTrack",
+    "local_ssrc",
+    "negotiated_header_extensions",
+    "note_rtp_sent",
+    "on_decrypted_rtp",
+    "send_rtcp_now",
+    "send_rtp_batch",
+    "send_rtp_now",
 ]

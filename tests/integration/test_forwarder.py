@@ -253,9 +253,7 @@ def test_aiortc_internals_are_reached_only_through_the_hooks_module():
     private = re.compile(r"_RTCRtp\w+__|_RTCDtls\w+__|\._(codecs|offerDirection|send_keyframe|"
                          r"send_rtcp_pli|handle_rtp_packet|handle_rtp_data|rx_srtp|tx_srtp|data)\b"
                          r"|aioice\.ice\.get_host_addresses\s*=")
-    # load_tests/worker.py is being rewritten on another branch (new protocol client); its
-    # loopback restriction should call media.aiortc_hooks.restrict_host_addresses on merge
-    pending = {"load_tests/worker.py"}
+    pending: set[str] = set()
     files = [p for folder in ("sfu", "media", "load_tests", "tests/support")
              for p in (root / folder).rglob("*.py") if p.name != "aiortc_hooks.py"
              and str(p.relative_to(root)) not in pending]
@@ -325,3 +323,79 @@ async def test_the_rtp_path_hooks_on_two_real_peers():
         await offerer.close()
         await answerer.close()
         hooks.restrict_host_addresses(None)
+
+
+async def test_raw_rtp_hooks_on_two_real_peers():
+    """The load generator's hooks: an offerer whose sender carries a SilentTrack sends one
+    hand-built RTP packet with send_rtp_now; the answerer's on_decrypted_rtp gets exactly those
+    bytes, unprotected, while RTCP still takes aiortc's path both ways (a PLI sent with
+    send_rtcp_now reaches on_keyframe_request; the SR carries what note_rtp_sent told the sender)."""
+    import struct
+
+    from aiortc.rtp import RtcpPsfbPacket
+
+    hooks.restrict_host_addresses(["127.0.0.1"])
+    config = RTCConfiguration(iceServers=[])
+    offerer, answerer = RTCPeerConnection(config), RTCPeerConnection(config)
+    keyframe_requests: list[int] = []
+    received: list[bytes] = []
+    try:
+        track = hooks.SilentTrack("video")
+        transceiver = offerer.addTransceiver(track, "sendonly")
+        sender = transceiver.sender
+        hooks.on_keyframe_request(sender, lambda: keyframe_requests.append(1))
+        assert not hooks.send_rtp_now(sender.transport, b"\x80" * 20)  # not connected yet: refused
+        await offerer.setLocalDescription(await offerer.createOffer())
+        ssrc = hooks.local_ssrc(sender)
+        assert f"a=ssrc:{ssrc} " in offerer.localDescription.sdp
+        await answerer.setRemoteDescription(offerer.localDescription)
+        await answerer.setLocalDescription(await answerer.createAnswer())
+        await offerer.setRemoteDescription(RTCSessionDescription(answerer.localDescription.sdp, "answer"))
+        extensions = hooks.negotiated_header_extensions(transceiver)
+        assert "urn:ietf:params:rtp-hdrext:sdes:mid" in extensions, extensions
+        vp8 = next(c for c in hooks.negotiated_codecs(transceiver) if c.mimeType == "video/VP8")
+        remote_receiver = answerer.getTransceivers()[0].receiver
+        rx_dtls = remote_receiver.transport
+        unhook = hooks.on_decrypted_rtp(rx_dtls, received.append)
+        tx_dtls = sender.transport
+        await eventually(lambda: tx_dtls.state == "connected" and rx_dtls.state == "connected", timeout=15)
+
+        packet = struct.pack("!BBHII", 0x80, 0x80 | vp8.payloadType, 4242, 90000, ssrc) + b"\x10payload"
+        assert hooks.send_rtp_now(tx_dtls, packet)
+        await eventually(lambda: received, timeout=5)
+        assert received == [packet]  # unprotected, byte for byte, and nothing from aiortc's media loop
+        batch = [struct.pack("!BBHII", 0x80, vp8.payloadType, seq, 93000, ssrc) + b"\x10x" for seq in (4243, 4244)]
+        assert hooks.send_rtp_batch(tx_dtls, batch) == 2
+        await eventually(lambda: len(received) == 3, timeout=5)
+        assert received == [packet, *batch]
+        received[:] = [packet]
+
+        hooks.note_rtp_sent(sender, ntp_timestamp=0x1234_5678_0000_0000, rtp_timestamp=90000,
+                            packets=1, octets=len(packet) - 12)
+        assert [s.packetsSent for s in (await sender.getStats()).values() if s.type == "outbound-rtp"] == [1]
+
+        async def remote_saw_sender_report() -> bool:
+            stats = (await remote_receiver.getStats()).values()
+            return any(s.type == "remote-outbound-rtp" and s.packetsSent == 1 for s in stats)
+
+        # aiortc sends an SR every 0.5–1.5 s: RTCP still takes aiortc's path past the hook
+        await eventually(remote_saw_sender_report, timeout=5, message="the sender report")
+        assert received == [packet]  # the silent track sent nothing meanwhile
+
+        pli = RtcpPsfbPacket(fmt=1, ssrc=12345, media_ssrc=ssrc)
+        assert hooks.send_rtcp_now(rx_dtls, bytes(pli))
+        await eventually(lambda: keyframe_requests, timeout=5)
+
+        unhook()  # aiortc's receiver gets RTP again
+        seen: list[int] = []
+        hooks.intercept_rtp(remote_receiver, lambda p: seen.append(p.sequence_number) is None)
+        assert hooks.send_rtp_now(tx_dtls, packet[:2] + struct.pack("!H", 4245) + packet[4:])
+        await eventually(lambda: seen == [4245], timeout=5)
+        assert received == [packet]
+    finally:
+        await offerer.close()
+        await answerer.close()
+        hooks.restrict_host_addresses(None)
+    assert not hooks.send_rtp_now(tx_dtls, packet)  # closed: refused, no exception
+    assert hooks.send_rtp_batch(tx_dtls, [packet]) == 0
+    assert track.readyState == "ended"

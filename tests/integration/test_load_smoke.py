@@ -14,12 +14,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.timeout(120)
-def test_two_call_run_reports_real_figures(tmp_path: Path) -> None:
+@pytest.mark.parametrize("generator", ["rtp", "aiortc"])  # the default and the comparison one
+def test_two_call_run_reports_real_figures(tmp_path: Path, generator: str) -> None:
     out = tmp_path / "report"
     proc = subprocess.run(
         [sys.executable, "-m", "load_tests", "run", "--calls", "2", "--ramp", "1", "--duration", "5",
-         "--spawn-server", "--out", str(out), "--verify-interval", "2"],
-        cwd=ROOT, capture_output=True, text=True, timeout=100,
+         "--spawn-server", "--out", str(out), "--verify-interval", "2", "--generator", generator],
+        cwd=ROOT, capture_output=True, text=True, timeout=100, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "calls up" in proc.stderr  # live progress went to stderr
@@ -54,6 +55,12 @@ def test_two_call_run_reports_real_figures(tmp_path: Path) -> None:
     assert rep["server_rss_mb"] > 20
     assert any(s["server_cpu"] for s in rep["timeline"])
     assert rep["generator"]["cpu_pct"] > 0 and rep["generator"]["cpu_s"] > 0
+    # the generator's CPU per call beside the node's, from the same window
+    assert rep["params"]["generator"] == generator and rep["generator_cpu_pct"] == rep["generator"]["cpu_pct"]
+    per_call = rep["cpu_per_call"]
+    assert per_call["generator"] == generator
+    assert per_call["server_pct"] == rep["server_cpu_pct_per_call"] and per_call["generator_pct"] > 0
+    assert len(rep["load_average"]) == 3
     for name in ("report.md", "join_cdf.png", "timeline.png"):
         assert (out / name).stat().st_size > 0
     assert "join time" in (out / "report.md").read_text()
