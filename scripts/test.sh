@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs Silkline's whole test suite on a fresh Debian machine with Python 3.11 and pip.
+# Runs Silkline's whole test suite on a fresh Debian machine with Python 3.11 and pip:
+# ruff and mypy first, then pytest (unit, integration, browser).
 # System packages the tests need (redis-server, chromium, ffmpeg for ffprobe, coturn for TURN) are installed
 # with apt-get when missing and we are root; otherwise we say exactly what to install.
 set -euo pipefail
@@ -27,6 +28,10 @@ fi
 
 echo "Installing Silkline and its test dependencies…"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check -e '.[test,load]'
+
+echo "Lint (ruff) and types (mypy on the server packages)…"
+"$PYTHON" -m ruff check .
+"$PYTHON" -m mypy
 
 set +e
 "$PYTHON" -m pytest "$@"
