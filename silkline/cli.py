@@ -35,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "never for production")
     serve.add_argument("--media-address", dest="media_addresses", action="append",
                        help=f"address offered for media (repeatable; {ENV['media_addresses']}, comma-separated)")
+    serve.add_argument("--tls-cert", type=Path, metavar="PEM",
+                       help=f"certificate chain: serve HTTPS and WSS (with --tls-key; {ENV['tls_cert']})")
+    serve.add_argument("--tls-key", type=Path, metavar="PEM",
+                       help=f"the certificate's private key ({ENV['tls_key']})")
     serve.add_argument("--turn-url", dest="turn_urls", action="append", metavar="URL",
                        help=f"turn:/turns: URL handed to clients with a short-lived credential "
                             f"(repeatable; {ENV['turn_urls']}, comma-separated)")
@@ -92,7 +96,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
                  "media_addresses", "grace_period", "ring_timeout", "log_level", "forwarding",
                  "retention_days", "turn_urls", "turn_secret", "turn_ttl",
                  "metrics_token", "max_image_pixels", "max_image_side", "frame_ancestors", "demo_forced",
-                 "max_calls", "max_tracks", "max_loop_lag_ms", "max_cpu_pct", "node_id", "drain_timeout"):
+                 "max_calls", "max_tracks", "max_loop_lag_ms", "max_cpu_pct", "node_id", "drain_timeout",
+                 "tls_cert", "tls_key"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)
@@ -109,13 +114,14 @@ async def serve(config: Config) -> None:
     from silkline.app import create_app
     from silkline.drain import drain
 
+    ssl_context = config.ssl_context()  # a bad certificate stops us before anything listens
     app = create_app(config)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
+    site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else config.port
-    base = f"http://{config.host}:{port}"
+    base = f"{'https' if ssl_context else 'http'}://{config.host}:{port}"
     print(f"Silkline listening on {base}", flush=True)
     if config.demo_active and not config.bound_to_loopback:
         print("WARNING: demo tokens are ON on a non-loopback address: anyone who reaches this port can "

@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import socket
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,8 @@ class Config:
     demo_forced: bool = False  # --demo / SILKLINE_DEMO=1: demo tokens even off loopback (shopper only)
     ice_servers: list[dict] = field(default_factory=list)
     media_addresses: list[str] | None = None  # None: 127.0.0.1 when serving on loopback
+    tls_cert: Path | None = None  # PEM certificate chain: serve HTTPS and WSS ourselves
+    tls_key: Path | None = None  # its PEM private key
     grace_period: float = 15.0
     ring_timeout: float = 30.0
     media_timeout: float = 3.0
@@ -83,6 +86,19 @@ class Config:
             return ["127.0.0.1"]
         return None  # every interface but loopback (aioice's default)
 
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context when a certificate is configured; both files or neither."""
+        if not self.tls_cert and not self.tls_key:
+            return None
+        if not (self.tls_cert and self.tls_key):
+            raise ValueError("--tls-cert and --tls-key go together (SILKLINE_TLS_CERT / SILKLINE_TLS_KEY)")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(str(self.tls_cert), str(self.tls_key))
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"cannot load the TLS certificate {self.tls_cert} / key {self.tls_key}: {exc}") from exc
+        return context
+
     def resolved_secret(self) -> str:
         if self.secret:
             return self.secret
@@ -101,6 +117,8 @@ ENV = {
     "demo": "SILKLINE_DEMO",
     "ice_servers": "SILKLINE_ICE_SERVERS",
     "media_addresses": "SILKLINE_MEDIA_ADDRESSES",
+    "tls_cert": "SILKLINE_TLS_CERT",
+    "tls_key": "SILKLINE_TLS_KEY",
     "grace_period": "SILKLINE_GRACE_PERIOD",
     "ring_timeout": "SILKLINE_RING_TIMEOUT",
     "log_level": "SILKLINE_LOG_LEVEL",
@@ -154,7 +172,7 @@ def parse_value(name: str, raw: str) -> object:
         return float(raw)
     if name == "demo":
         return raw.strip().lower() not in ("0", "false", "no", "off")
-    if name in ("data_dir", "recordings_dir"):
+    if name in ("data_dir", "recordings_dir", "tls_cert", "tls_key"):
         return Path(raw)
     if name == "ice_servers":
         servers = json.loads(raw)
