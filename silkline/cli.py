@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from silkline import admin_cli
-from silkline.config import ENV, Config, from_env
+from silkline.config import ENV, Config, from_env, parse_port_range
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "never for production")
     serve.add_argument("--media-address", dest="media_addresses", action="append",
                        help=f"address offered for media (repeatable; {ENV['media_addresses']}, comma-separated)")
+    serve.add_argument("--media-ports", metavar="LO-HI", type=parse_port_range,
+                       help=f"UDP port range for media, e.g. 40000-40999: publish or open it in the firewall "
+                            f"(default: ephemeral ports; {ENV['media_ports']})")
     serve.add_argument("--tls-cert", type=Path, metavar="PEM",
                        help=f"certificate chain: serve HTTPS and WSS (with --tls-key; {ENV['tls_cert']})")
     serve.add_argument("--tls-key", type=Path, metavar="PEM",
@@ -97,7 +100,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
                  "retention_days", "turn_urls", "turn_secret", "turn_ttl",
                  "metrics_token", "max_image_pixels", "max_image_side", "frame_ancestors", "demo_forced",
                  "max_calls", "max_tracks", "max_loop_lag_ms", "max_cpu_pct", "node_id", "drain_timeout",
-                 "tls_cert", "tls_key"):
+                 "tls_cert", "tls_key", "media_ports"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)

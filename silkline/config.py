@@ -27,6 +27,7 @@ class Config:
     demo_forced: bool = False  # --demo / SILKLINE_DEMO=1: demo tokens even off loopback (shopper only)
     ice_servers: list[dict] = field(default_factory=list)
     media_addresses: list[str] | None = None  # None: 127.0.0.1 when serving on loopback
+    media_ports: tuple[int, int] | None = None  # ICE host candidates bind in lo-hi; None: ephemeral
     tls_cert: Path | None = None  # PEM certificate chain: serve HTTPS and WSS ourselves
     tls_key: Path | None = None  # its PEM private key
     grace_period: float = 15.0
@@ -117,6 +118,7 @@ ENV = {
     "demo": "SILKLINE_DEMO",
     "ice_servers": "SILKLINE_ICE_SERVERS",
     "media_addresses": "SILKLINE_MEDIA_ADDRESSES",
+    "media_ports": "SILKLINE_MEDIA_PORTS",
     "tls_cert": "SILKLINE_TLS_CERT",
     "tls_key": "SILKLINE_TLS_KEY",
     "grace_period": "SILKLINE_GRACE_PERIOD",
@@ -170,6 +172,8 @@ def parse_value(name: str, raw: str) -> object:
     if name in ("grace_period", "ring_timeout", "retention_days", "turn_ttl", "max_loop_lag_ms",
                 "max_cpu_pct", "drain_timeout"):
         return float(raw)
+    if name == "media_ports":
+        return parse_port_range(raw)
     if name == "demo":
         return raw.strip().lower() not in ("0", "false", "no", "off")
     if name in ("data_dir", "recordings_dir", "tls_cert", "tls_key"):
@@ -182,3 +186,15 @@ def parse_value(name: str, raw: str) -> object:
     if name in ("media_addresses", "turn_urls", "allowed_origins"):
         return [a.strip() for a in raw.split(",") if a.strip()]
     return raw
+
+
+def parse_port_range(raw: str) -> tuple[int, int]:
+    """``"40000-40999"`` → ``(40000, 40999)``, inclusive; a ValueError in words otherwise."""
+    lo_text, sep, hi_text = raw.strip().partition("-")
+    try:
+        lo, hi = int(lo_text), int(hi_text if sep else lo_text)
+    except ValueError:
+        raise ValueError(f"a media port range is LO-HI, e.g. 40000-40999, not {raw!r}") from None
+    if not 1024 <= lo <= hi <= 65535:
+        raise ValueError(f"a media port range lies within 1024-65535 with LO ≤ HI, not {raw!r}")
+    return lo, hi

@@ -399,3 +399,87 @@ async def test_raw_rtp_hooks_on_two_real_peers():
     assert not hooks.send_rtp_now(tx_dtls, packet)  # closed: refused, no exception
     assert hooks.send_rtp_batch(tx_dtls, [packet]) == 0
     assert track.readyState == "ended"
+
+
+def candidate_ports(sdp: str) -> list[int]:
+    """The ports of the ``a=candidate`` lines (RFC 8839: foundation component transport
+    priority address port typ type)."""
+    return [int(line.split()[5]) for line in sdp.splitlines() if line.startswith("a=candidate:")]
+
+
+def free_udp_range(size: int) -> tuple[int, int]:
+    """``size`` consecutive UDP ports on 127.0.0.1 that are free now (bounded tries)."""
+    import random
+    import socket
+
+    for _ in range(50):
+        lo = random.randrange(42000, 60000 - size)
+        socks = []
+        try:
+            for port in range(lo, lo + size):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return lo, lo + size - 1
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free UDP port range found")
+
+
+async def test_port_range_hook_on_two_real_peers():
+    """Both peers' host candidates, and the pair ICE nominates, are in the range; media flows."""
+    lo, hi = free_udp_range(20)
+    hooks.restrict_host_addresses(["127.0.0.1"])
+    hooks.restrict_port_range((lo, hi))
+    assert hooks.media_port_range() == (lo, hi)
+    config = RTCConfiguration(iceServers=[])
+    offerer, answerer = RTCPeerConnection(config), RTCPeerConnection(config)
+    try:
+        track = EncodedVideoTrack(encode_vp8_clip(frames=30, keyframe_interval=30))
+        offerer.addTransceiver(track, "sendonly")
+        await offerer.setLocalDescription(await offerer.createOffer())
+        await answerer.setRemoteDescription(offerer.localDescription)
+        await answerer.setLocalDescription(await answerer.createAnswer())
+        await offerer.setRemoteDescription(RTCSessionDescription(answerer.localDescription.sdp, "answer"))
+        for sdp in (offerer.localDescription.sdp, answerer.localDescription.sdp):
+            ports = candidate_ports(sdp)
+            assert ports and all(lo <= p <= hi for p in ports), (ports, lo, hi)
+        await eventually(lambda: answerer.connectionState == "connected", timeout=15)
+        dtls = answerer.getTransceivers()[0].receiver.transport
+        pair = hooks._ice_connection(dtls)._nominated[1]
+        assert lo <= pair.local_candidate.port <= hi
+        await eventually(lambda: answerer.getTransceivers()[0].receiver.track is not None, timeout=5)
+    finally:
+        await offerer.close()
+        await answerer.close()
+        hooks.restrict_port_range(None)
+        hooks.restrict_host_addresses(None)
+    assert hooks.media_port_range() is None
+
+
+async def test_port_range_exhausted_is_said_in_words(caplog):
+    """A range whose only port is taken: no host candidate on that address, and the log says why."""
+    import socket
+
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    hooks.restrict_host_addresses(["127.0.0.1"])
+    hooks.restrict_port_range((port, port))
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        pc.addTransceiver("audio", "recvonly")
+        with caplog.at_level("ERROR", logger="media.aiortc_hooks"):
+            await pc.setLocalDescription(await pc.createOffer())
+        assert candidate_ports(pc.localDescription.sdp) == []
+        assert f"no free UDP port for media on 127.0.0.1 in {port}-{port} (1 tried)" in caplog.text
+    finally:
+        await pc.close()
+        taken.close()
+        hooks.restrict_port_range(None)
+        hooks.restrict_host_addresses(None)
+    with pytest.raises(ValueError):
+        hooks.restrict_port_range((2000, 1999))
