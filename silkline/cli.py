@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from pathlib import Path
 
 from aiohttp import web
 
-from silkline import admin_cli
+from silkline import admin_cli, log_format
 from silkline.config import ENV, Config, from_env, parse_port_range
 
 
@@ -89,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"on SIGTERM, seconds live calls may go on before they end node_drain "
                             f"(default 60; {ENV['drain_timeout']})")
     serve.add_argument("--log-level", help=f"DEBUG, INFO, WARNING (default INFO; {ENV['log_level']})")
+    serve.add_argument("--log-format", choices=log_format.LOG_FORMATS,
+                       help=f"text (default) or json: one JSON object per line for log shippers "
+                            f"({ENV['log_format']})")
     admin_cli.add_parsers(sub)
     return parser
 
@@ -100,7 +102,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
                  "retention_days", "turn_urls", "turn_secret", "turn_ttl",
                  "metrics_token", "max_image_pixels", "max_image_side", "frame_ancestors", "demo_forced",
                  "max_calls", "max_tracks", "max_loop_lag_ms", "max_cpu_pct", "node_id", "drain_timeout",
-                 "tls_cert", "tls_key", "media_ports"):
+                 "tls_cert", "tls_key", "media_ports", "log_format"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)
@@ -155,10 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "serve":
         return admin_cli.run(args)
     config = config_from_args(args)
-    logging.basicConfig(level=config.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("aioice").setLevel(logging.WARNING)
-    logging.getLogger("aiortc").setLevel(logging.WARNING)
+    try:
+        log_format.configure(config.log_level, config.log_format)
+    except ValueError as exc:  # SILKLINE_LOG_FORMAT / SILKLINE_LOG_LEVEL that means nothing
+        print(f"silkline: {exc}", file=sys.stderr)
+        return 2
     if args.command == "serve":
         try:
             asyncio.run(serve(config))

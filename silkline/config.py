@@ -36,6 +36,7 @@ class Config:
     ws_heartbeat: float = 5.0
     token_ttl: float = 3600.0
     log_level: str = "INFO"
+    log_format: str = "text"  # text | json (silkline/log_format.py)
     retention_days: float = 90.0
     layout: str = "side_by_side"  # QA playback: side_by_side | pip
     queues: list | None = None  # QueueConfig list; None = the default demo queues
@@ -124,6 +125,7 @@ ENV = {
     "grace_period": "SILKLINE_GRACE_PERIOD",
     "ring_timeout": "SILKLINE_RING_TIMEOUT",
     "log_level": "SILKLINE_LOG_LEVEL",
+    "log_format": "SILKLINE_LOG_FORMAT",
     "forwarding": "SILKLINE_FORWARDING",
     "retention_days": "SILKLINE_RETENTION_DAYS",
     "layout": "SILKLINE_QA_LAYOUT",

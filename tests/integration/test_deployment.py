@@ -105,3 +105,14 @@ def test_the_healthcheck_tells_a_live_node_from_a_dead_one(tmp_path):
         assert run_healthcheck(tls.port, SILKLINE_TLS_CERT=str(cert)) == 0
     finally:
         tls.stop()
+
+
+def test_serve_logs_json_lines(tmp_path):
+    """A real node with --log-format json: its log records are JSON objects, one per line."""
+    server = start_server(tmp_path, "--log-format", "json")
+    try:
+        records = [json.loads(line) for line in server.lines if line.startswith("{")]
+    finally:
+        server.stop()
+    assert any(r["level"] == "WARNING" and "SILKLINE_SECRET" in r["message"] for r in records), server.log_tail()
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
