@@ -21,6 +21,7 @@ import aioice
 import aioice.ice
 import aiortc
 import pylibsrtp
+from aioice.candidate import candidate_foundation
 from aiortc import (
     RTCDtlsTransport,
     RTCRtpCodecParameters,
@@ -488,6 +489,40 @@ def restrict_port_range(ports: tuple[int, int] | None) -> None:
     setattr(aioice.ice, "asyncio", _PortRangeAsyncio(lo, hi))  # noqa: B010
 
 
+_original_component_candidates = aioice.ice.Connection.get_component_candidates
+
+
+def announce_host_address(public: str | None) -> None:
+    """Offer ``public`` in place of the bound address in every host candidate (1:1 NAT: a
+    cloud VM's public IP, or a Docker host's, forwarding the same UDP ports to this host — pair
+    it with :func:`restrict_port_range` and a range published 1:1); None offers the bound
+    address again. The sockets stay bound where they were; only what we announce changes.
+
+    Relies on: ``aioice.ice.Connection.get_component_candidates(component, addresses,
+    timeout)`` returning the host ``Candidate`` objects it also keeps as each socket's
+    ``StunProtocol.local_candidate`` (so the SDP and the connectivity checks both see the new
+    ``host``), looked up on the class by ``Connection.gather_candidates``; and
+    ``aioice.candidate.candidate_foundation``.
+    """
+    if public is None:
+        aioice.ice.Connection.get_component_candidates = _original_component_candidates  # type: ignore[method-assign]
+        return
+
+    async def announced(self: Any, component: int, addresses: list[str], timeout: int = 5) -> Any:
+        candidates = await _original_component_candidates(self, component, addresses, timeout)
+        for candidate in candidates:
+            if candidate.type == "host" and (":" in candidate.host) == (":" in public):
+                candidate.host = public
+                candidate.foundation = candidate_foundation("host", "udp", public)
+        return candidates
+
+    aioice.ice.Connection.get_component_candidates = announced  # type: ignore[method-assign]
+
+
+def announced_host_address_set() -> bool:
+    return aioice.ice.Connection.get_component_candidates is not _original_component_candidates
+
+
 def media_port_range() -> tuple[int, int] | None:
     """The range :func:`restrict_port_range` set, or None (aioice's ephemeral ports)."""
     current = getattr(aioice.ice, "asyncio", None)
@@ -499,6 +534,8 @@ __all__ = [
     "AIORTC_VERSION",
     "MarkerJitterBuffer",
     "MediaPortsExhausted",
+    "announce_host_address",
+    "announced_host_address_set",
     "SrtpSender",
     "decoder_queue",
     "depayloaded",

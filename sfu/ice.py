@@ -7,10 +7,17 @@ the hook (``media.aiortc_hooks.restrict_host_addresses``) replaces its address l
 
 A node behind a firewall or in a container binds its media to a published UDP port range
 (``restrict_port_range``); aioice binds ephemeral ports and has no option for that either.
+Behind 1:1 NAT it announces the public address instead of the bound one
+(``announce_host_address``).
 """
 
 from __future__ import annotations
 
-from media.aiortc_hooks import MediaPortsExhausted, restrict_host_addresses, restrict_port_range
+from media.aiortc_hooks import (
+    MediaPortsExhausted,
+    announce_host_address,
+    restrict_host_addresses,
+    restrict_port_range,
+)
 
-__all__ = ["MediaPortsExhausted", "restrict_host_addresses", "restrict_port_range"]
+__all__ = ["MediaPortsExhausted", "announce_host_address", "restrict_host_addresses", "restrict_port_range"]

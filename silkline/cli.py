@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "never for production")
     serve.add_argument("--media-address", dest="media_addresses", action="append",
                        help=f"address offered for media (repeatable; {ENV['media_addresses']}, comma-separated)")
+    serve.add_argument("--media-public-address", metavar="IP",
+                       help=f"behind 1:1 NAT (cloud VM, Docker with the range published): announce this "
+                            f"address in place of the bound one, same ports ({ENV['media_public_address']})")
     serve.add_argument("--media-ports", metavar="LO-HI", type=parse_port_range,
                        help=f"UDP port range for media, e.g. 40000-40999: publish or open it in the firewall "
                             f"(default: ephemeral ports; {ENV['media_ports']})")
@@ -102,7 +105,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
                  "retention_days", "turn_urls", "turn_secret", "turn_ttl",
                  "metrics_token", "max_image_pixels", "max_image_side", "frame_ancestors", "demo_forced",
                  "max_calls", "max_tracks", "max_loop_lag_ms", "max_cpu_pct", "node_id", "drain_timeout",
-                 "tls_cert", "tls_key", "media_ports", "log_format"):
+                 "tls_cert", "tls_key", "media_ports", "log_format",
+                 "media_public_address"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)

@@ -27,6 +27,7 @@ class Config:
     demo_forced: bool = False  # --demo / SILKLINE_DEMO=1: demo tokens even off loopback (shopper only)
     ice_servers: list[dict] = field(default_factory=list)
     media_addresses: list[str] | None = None  # None: 127.0.0.1 when serving on loopback
+    media_public_address: str = ""  # 1:1 NAT: host candidates announce this address instead
     media_ports: tuple[int, int] | None = None  # ICE host candidates bind in lo-hi; None: ephemeral
     tls_cert: Path | None = None  # PEM certificate chain: serve HTTPS and WSS ourselves
     tls_key: Path | None = None  # its PEM private key
@@ -120,6 +121,7 @@ ENV = {
     "ice_servers": "SILKLINE_ICE_SERVERS",
     "media_addresses": "SILKLINE_MEDIA_ADDRESSES",
     "media_ports": "SILKLINE_MEDIA_PORTS",
+    "media_public_address": "SILKLINE_MEDIA_PUBLIC_ADDRESS",
     "tls_cert": "SILKLINE_TLS_CERT",
     "tls_key": "SILKLINE_TLS_KEY",
     "grace_period": "SILKLINE_GRACE_PERIOD",

@@ -35,7 +35,8 @@ def test_compose_has_the_four_services_wired_together():
     env = node["environment"]
     assert env["SILKLINE_REDIS"] == "redis://redis:6379/0"
     lo, hi = env["SILKLINE_MEDIA_PORTS"].split("-")
-    assert f"{lo}-{hi}:{lo}-{hi}/udp" in node["ports"]  # the media range, published 1:1 as UDP
+    assert f"{lo}-{hi}:{lo}-{hi}/udp" in node["ports"]
+    assert env["SILKLINE_MEDIA_PUBLIC_ADDRESS"].startswith("${PUBLIC_IP")  # candidates name the VM  # the media range, published 1:1 as UDP
     assert not any(str(p).split(":")[-1].startswith("8080") for p in node["ports"])  # HTTP only via Caddy
     redis_command = services["redis"]["command"]
     assert redis_command[redis_command.index("--appendonly") + 1] == "yes"

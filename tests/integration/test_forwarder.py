@@ -483,3 +483,98 @@ async def test_port_range_exhausted_is_said_in_words(caplog):
         hooks.restrict_host_addresses(None)
     with pytest.raises(ValueError):
         hooks.restrict_port_range((2000, 1999))
+
+
+class _OneToOneNat:
+    """A 1:1 NAT on loopback: each ``public:p`` forwards to ``inside:p`` (same port), one flow
+    socket per outside sender, and the inside host's replies come back from ``public:p``."""
+
+    def __init__(self, public: str, inside: str, ports: tuple[int, int]) -> None:
+        self.public, self.inside, self.ports = public, inside, ports
+        self.fronts: dict[int, asyncio.DatagramTransport] = {}
+        self.flows: dict[tuple[int, tuple[str, int]], asyncio.DatagramTransport] = {}
+        self.forwarded = 0
+        self.opening: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for port in range(self.ports[0], self.ports[1] + 1):
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda port=port: _Receiving(lambda data, addr: self._inbound(port, data, addr)),
+                local_addr=(self.public, port))
+            self.fronts[port] = transport
+
+    def _inbound(self, port: int, data: bytes, outside: tuple[str, int]) -> None:
+        flow = self.flows.get((port, outside))
+        if flow is None:
+            task = asyncio.get_running_loop().create_task(self._open_flow(port, outside, data))
+            self.opening.add(task)
+            task.add_done_callback(self.opening.discard)
+            return
+        flow.sendto(data, (self.inside, port))
+        self.forwarded += 1
+
+    async def _open_flow(self, port: int, outside: tuple[str, int], first: bytes) -> None:
+        front = self.fronts[port]
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: _Receiving(lambda data, addr: front.sendto(data, outside)), local_addr=("127.0.0.1", 0))
+        self.flows[(port, outside)] = transport
+        transport.sendto(first, (self.inside, port))
+
+    async def close(self) -> None:
+        for task in list(self.opening):
+            task.cancel()
+        await asyncio.gather(*self.opening, return_exceptions=True)
+        for transport in [*self.fronts.values(), *self.flows.values()]:
+            transport.close()
+
+
+class _Receiving(asyncio.DatagramProtocol):
+    def __init__(self, on_datagram) -> None:  # type: ignore[no-untyped-def]
+        self.on_datagram = on_datagram
+
+    def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[no-untyped-def]
+        self.on_datagram(data, addr)
+
+
+async def test_announced_address_behind_a_one_to_one_nat():
+    """The answerer binds 127.0.0.2 (its "private" address, which the offerer cannot reach)
+    and announces 127.0.0.3 (the "public" one): ICE connects through the NAT, and media flows."""
+    lo, hi = free_udp_range(10)
+    config = RTCConfiguration(iceServers=[])
+    offerer, answerer = RTCPeerConnection(config), RTCPeerConnection(config)
+    nat = _OneToOneNat("127.0.0.3", "127.0.0.2", (lo, hi))
+    await nat.start()
+    try:
+        hooks.restrict_host_addresses(["127.0.0.1"])
+        offerer.addTransceiver(EncodedVideoTrack(encode_vp8_clip(frames=30, keyframe_interval=30)), "sendonly")
+        await offerer.setLocalDescription(await offerer.createOffer())
+        for protocol in hooks._ice_connection(offerer.getTransceivers()[0].sender.transport)._protocols:
+            inner = protocol.datagram_received  # the private network is unreachable from outside
+
+            def outside_only(data: bytes, addr, inner=inner) -> None:  # type: ignore[no-untyped-def]
+                if addr[0] != "127.0.0.2":
+                    inner(data, addr)
+
+            protocol.datagram_received = outside_only
+        hooks.restrict_host_addresses(["127.0.0.2"])
+        hooks.restrict_port_range((lo, hi))
+        hooks.announce_host_address("127.0.0.3")
+        assert hooks.announced_host_address_set()
+        await answerer.setRemoteDescription(offerer.localDescription)
+        await answerer.setLocalDescription(await answerer.createAnswer())
+        answer = answerer.localDescription.sdp
+        hosts = [line.split()[4] for line in answer.splitlines() if line.startswith("a=candidate:")]
+        assert hosts == ["127.0.0.3"], answer
+        assert all(lo <= p <= hi for p in candidate_ports(answer))
+        await offerer.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        await eventually(lambda: answerer.connectionState == "connected", timeout=20)
+        await eventually(lambda: nat.forwarded > 20, timeout=10)  # media through the NAT
+    finally:
+        await offerer.close()
+        await answerer.close()
+        await nat.close()
+        hooks.announce_host_address(None)
+        hooks.restrict_port_range(None)
+        hooks.restrict_host_addresses(None)
+    assert not hooks.announced_host_address_set()

@@ -39,6 +39,9 @@ def test_media_ports_from_flag_and_environment():
     assert from_env({"SILKLINE_MEDIA_PORTS": "41000-41010"}).media_ports == (41000, 41010)
     args = build_parser().parse_args(["serve", "--media-ports", "40000-40099"])
     assert config_from_args(args).media_ports == (40000, 40099)
+    assert from_env({"SILKLINE_MEDIA_PUBLIC_ADDRESS": "203.0.113.10"}).media_public_address == "203.0.113.10"
+    args = build_parser().parse_args(["serve", "--media-public-address", "198.51.100.7"])
+    assert config_from_args(args).media_public_address == "198.51.100.7"
     for bad in ("40999-40000", "forty", "80-90", "40000-70000"):
         with pytest.raises(ValueError):
             parse_port_range(bad)
