@@ -11,23 +11,22 @@ from silkline.config import from_env, parse_port_range
 from tests.conftest import close_sides, make_config, start_call
 from tests.integration.test_forwarder import candidate_ports, free_udp_range
 
-RANGE = free_udp_range(40)  # the server's two peers and the test's two client peers share it
-
 
 @pytest.fixture
 def server_config(tmp_path):
-    yield make_config(tmp_path, media_ports=RANGE)
+    # the server's two peers and the test's two client peers (same process) share the range
+    yield make_config(tmp_path, media_ports=free_udp_range(40))
     aiortc_hooks.restrict_port_range(None)  # process-wide: the next test's node starts clean
 
 
 async def test_server_candidates_are_in_the_media_port_range(server):
-    lo, hi = RANGE
+    lo, hi = server.config.media_ports
     call_id, shopper, agent = await start_call(server)
     try:
         for side in (shopper, agent):
             answer = side.peer.pc.remoteDescription.sdp  # the server's answer
             ports = candidate_ports(answer)
-            assert ports and all(lo <= p <= hi for p in ports), (ports, RANGE)
+            assert ports and all(lo <= p <= hi for p in ports), (ports, lo, hi)
         await shopper.peer.wait_decoded(5)
         await agent.peer.wait_decoded(5)
     finally:
