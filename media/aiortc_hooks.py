@@ -11,6 +11,9 @@ This module imports aiortc, aioice and nothing of ours (it is a leaf under ``med
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
+import random
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -18,6 +21,7 @@ import aioice
 import aioice.ice
 import aiortc
 import pylibsrtp
+from aioice.candidate import candidate_foundation
 from aiortc import (
     RTCDtlsTransport,
     RTCRtpCodecParameters,
@@ -407,10 +411,131 @@ def host_addresses_restricted() -> bool:
     return aioice.ice.get_host_addresses is not _original_host_addresses
 
 
+# -- ICE: which UDP ports the host candidates bind to --------------------------------------------
+
+_logger = logging.getLogger(__name__)
+_PORT_TAKEN = (errno.EADDRINUSE, errno.EACCES)
+
+
+class MediaPortsExhausted(OSError):
+    """Every port of the media range is taken on an address. An ``OSError``, so aioice treats
+    it as it treats an address it cannot bind: it skips that host candidate (we log why)."""
+
+
+class _PortRangeLoop:
+    """The running loop, except that a UDP endpoint asked for on port 0 gets a free port of the
+    range instead (tried from a random start, each port at most once)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, lo: int, hi: int) -> None:
+        self._loop = loop
+        self._lo, self._hi = lo, hi
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loop, name)
+
+    async def create_datagram_endpoint(self, factory: Any, local_addr: Any = None, **kwargs: Any) -> Any:
+        if local_addr is None or local_addr[1] != 0:
+            return await self._loop.create_datagram_endpoint(factory, local_addr=local_addr, **kwargs)
+        address = local_addr[0]
+        size = self._hi - self._lo + 1
+        start = random.randrange(size)
+        for step in range(size):
+            port = self._lo + (start + step) % size
+            try:
+                return await self._loop.create_datagram_endpoint(factory, local_addr=(address, port), **kwargs)
+            except OSError as exc:
+                if exc.errno not in _PORT_TAKEN:
+                    raise  # e.g. the address is not on this host: aioice skips it
+        message = (f"no free UDP port for media on {address} in {self._lo}-{self._hi} "
+                   f"({size} tried): widen --media-ports")
+        _logger.error(message)
+        raise MediaPortsExhausted(errno.EADDRINUSE, message)
+
+
+class _PortRangeAsyncio:
+    """``asyncio`` as aioice.ice sees it: the same module, but ``get_running_loop()`` returns
+    the loop wrapped in :class:`_PortRangeLoop`."""
+
+    def __init__(self, lo: int, hi: int) -> None:
+        self.lo, self.hi = lo, hi
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    def get_running_loop(self) -> _PortRangeLoop:
+        return _PortRangeLoop(asyncio.get_running_loop(), self.lo, self.hi)
+
+
+def restrict_port_range(ports: tuple[int, int] | None) -> None:
+    """Bind every ICE host candidate (of every ``aioice.Connection`` in this process) to a UDP
+    port in ``ports = (lo, hi)``, inclusive; None restores aioice's ephemeral ports.
+
+    Relies on: ``aioice.ice.Connection.get_component_candidates`` taking its loop from
+    ``asyncio.get_running_loop()`` through the module global ``asyncio`` of ``aioice.ice``
+    and binding each host socket with ``loop.create_datagram_endpoint(factory,
+    local_addr=(address, 0))``, catching ``OSError`` (aioice has no option for a port range).
+    The other uses of that loop in ``aioice.ice`` (futures, executors) pass through unchanged;
+    TURN allocations (``aioice.turn``) keep their ephemeral local ports.
+    """
+    current = getattr(aioice.ice, "asyncio", None)
+    if current is not asyncio and not isinstance(current, _PortRangeAsyncio):
+        raise RuntimeError("aioice internals changed: aioice.ice.asyncio is not the asyncio module")
+    if ports is None:
+        setattr(aioice.ice, "asyncio", asyncio)  # noqa: B010 (a module global, replaced on purpose)
+        return
+    lo, hi = ports
+    if not 1 <= lo <= hi <= 65535:
+        raise ValueError(f"a media port range is lo-hi within 1-65535, not {lo}-{hi}")
+    setattr(aioice.ice, "asyncio", _PortRangeAsyncio(lo, hi))  # noqa: B010
+
+
+_original_component_candidates = aioice.ice.Connection.get_component_candidates
+
+
+def announce_host_address(public: str | None) -> None:
+    """Offer ``public`` in place of the bound address in every host candidate (1:1 NAT: a
+    cloud VM's public IP, or a Docker host's, forwarding the same UDP ports to this host — pair
+    it with :func:`restrict_port_range` and a range published 1:1); None offers the bound
+    address again. The sockets stay bound where they were; only what we announce changes.
+
+    Relies on: ``aioice.ice.Connection.get_component_candidates(component, addresses,
+    timeout)`` returning the host ``Candidate`` objects it also keeps as each socket's
+    ``StunProtocol.local_candidate`` (so the SDP and the connectivity checks both see the new
+    ``host``), looked up on the class by ``Connection.gather_candidates``; and
+    ``aioice.candidate.candidate_foundation``.
+    """
+    if public is None:
+        aioice.ice.Connection.get_component_candidates = _original_component_candidates  # type: ignore[method-assign]
+        return
+
+    async def announced(self: Any, component: int, addresses: list[str], timeout: int = 5) -> Any:
+        candidates = await _original_component_candidates(self, component, addresses, timeout)
+        for candidate in candidates:
+            if candidate.type == "host" and (":" in candidate.host) == (":" in public):
+                candidate.host = public
+                candidate.foundation = candidate_foundation("host", "udp", public)
+        return candidates
+
+    aioice.ice.Connection.get_component_candidates = announced  # type: ignore[method-assign]
+
+
+def announced_host_address_set() -> bool:
+    return aioice.ice.Connection.get_component_candidates is not _original_component_candidates
+
+
+def media_port_range() -> tuple[int, int] | None:
+    """The range :func:`restrict_port_range` set, or None (aioice's ephemeral ports)."""
+    current = getattr(aioice.ice, "asyncio", None)
+    return (current.lo, current.hi) if isinstance(current, _PortRangeAsyncio) else None
+
+
 __all__ = [
     "AIOICE_VERSION",
     "AIORTC_VERSION",
     "MarkerJitterBuffer",
+    "MediaPortsExhausted",
+    "announce_host_address",
+    "announced_host_address_set",
     "SrtpSender",
     "decoder_queue",
     "depayloaded",
@@ -421,6 +546,7 @@ __all__ = [
     "intercept_srtp",
     "jitter_buffer",
     "marker_jitter_buffer",
+    "media_port_range",
     "narrow_codecs",
     "negotiated_codecs",
     "offer_direction",
@@ -430,6 +556,7 @@ __all__ = [
     "replace_decoder_queue",
     "replace_jitter_buffer",
     "restrict_host_addresses",
+    "restrict_port_range",
     "rtx_ssrc_map",
     "send_pli",
     "sender_ssrcs",

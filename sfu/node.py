@@ -1,5 +1,5 @@
 """SfuNode: the rooms this process carries, and the node-wide media settings (which
-forwarding path, ICE servers, host addresses, media timeout)."""
+forwarding path, ICE servers, host addresses and media ports, media timeout)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aiortc import RTCIceServer
 
 from sfu.admission import Admission, AdmissionRefused
 from sfu.close_reason import CloseReason
-from sfu.ice import restrict_host_addresses
+from sfu.ice import announce_host_address, restrict_host_addresses, restrict_port_range
 from sfu.room import Room
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,8 @@ class SfuNode:
         media_timeout: float = 3.0,
         forwarding: str = "encoded",
         admission: Admission | None = None,
+        media_ports: tuple[int, int] | None = None,
+        public_address: str | None = None,
     ) -> None:
         if forwarding not in FORWARDING_MODES:
             raise ValueError("forwarding must be one of " + ", ".join(FORWARDING_MODES))
@@ -40,6 +42,8 @@ class SfuNode:
         self.admission = admission or Admission()
         self.admission.node = self
         restrict_host_addresses(host_addresses)
+        restrict_port_range(media_ports)
+        announce_host_address(public_address or None)
 
     def room(self, room_id: str) -> Room:
         """The room for ``room_id``, created on first use."""

@@ -121,7 +121,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
                                          max_loop_lag_ms=config.max_loop_lag_ms,
                                          max_cpu_pct=config.max_cpu_pct), clock)
     sfu = SfuNode(ice, config.resolved_media_addresses(), config.media_timeout,
-                  forwarding=config.forwarding, admission=admission)
+                  forwarding=config.forwarding, admission=admission, media_ports=config.media_ports,
+                  public_address=config.media_public_address or None)
     app[SFU] = sfu
     calls = CallService(
         sfu, store,

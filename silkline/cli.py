@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from pathlib import Path
 
 from aiohttp import web
 
-from silkline import admin_cli
-from silkline.config import ENV, Config, from_env
+from silkline import admin_cli, log_format
+from silkline.config import ENV, Config, from_env, parse_port_range
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "never for production")
     serve.add_argument("--media-address", dest="media_addresses", action="append",
                        help=f"address offered for media (repeatable; {ENV['media_addresses']}, comma-separated)")
+    serve.add_argument("--media-public-address", metavar="IP",
+                       help=f"behind 1:1 NAT (cloud VM, Docker with the range published): announce this "
+                            f"address in place of the bound one, same ports ({ENV['media_public_address']})")
+    serve.add_argument("--media-ports", metavar="LO-HI", type=parse_port_range,
+                       help=f"UDP port range for media, e.g. 40000-40999: publish or open it in the firewall "
+                            f"(default: ephemeral ports; {ENV['media_ports']})")
+    serve.add_argument("--tls-cert", type=Path, metavar="PEM",
+                       help=f"certificate chain: serve HTTPS and WSS (with --tls-key; {ENV['tls_cert']})")
+    serve.add_argument("--tls-key", type=Path, metavar="PEM",
+                       help=f"the certificate's private key ({ENV['tls_key']})")
     serve.add_argument("--turn-url", dest="turn_urls", action="append", metavar="URL",
                        help=f"turn:/turns: URL handed to clients with a short-lived credential "
                             f"(repeatable; {ENV['turn_urls']}, comma-separated)")
@@ -82,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"on SIGTERM, seconds live calls may go on before they end node_drain "
                             f"(default 60; {ENV['drain_timeout']})")
     serve.add_argument("--log-level", help=f"DEBUG, INFO, WARNING (default INFO; {ENV['log_level']})")
+    serve.add_argument("--log-format", choices=log_format.LOG_FORMATS,
+                       help=f"text (default) or json: one JSON object per line for log shippers "
+                            f"({ENV['log_format']})")
     admin_cli.add_parsers(sub)
     return parser
 
@@ -92,7 +104,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
                  "media_addresses", "grace_period", "ring_timeout", "log_level", "forwarding",
                  "retention_days", "turn_urls", "turn_secret", "turn_ttl",
                  "metrics_token", "max_image_pixels", "max_image_side", "frame_ancestors", "demo_forced",
-                 "max_calls", "max_tracks", "max_loop_lag_ms", "max_cpu_pct", "node_id", "drain_timeout"):
+                 "max_calls", "max_tracks", "max_loop_lag_ms", "max_cpu_pct", "node_id", "drain_timeout",
+                 "tls_cert", "tls_key", "media_ports", "log_format",
+                 "media_public_address"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)
@@ -109,13 +123,14 @@ async def serve(config: Config) -> None:
     from silkline.app import create_app
     from silkline.drain import drain
 
+    ssl_context = config.ssl_context()  # a bad certificate stops us before anything listens
     app = create_app(config)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
+    site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else config.port
-    base = f"http://{config.host}:{port}"
+    base = f"{'https' if ssl_context else 'http'}://{config.host}:{port}"
     print(f"Silkline listening on {base}", flush=True)
     if config.demo_active and not config.bound_to_loopback:
         print("WARNING: demo tokens are ON on a non-loopback address: anyone who reaches this port can "
@@ -146,10 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "serve":
         return admin_cli.run(args)
     config = config_from_args(args)
-    logging.basicConfig(level=config.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("aioice").setLevel(logging.WARNING)
-    logging.getLogger("aiortc").setLevel(logging.WARNING)
+    try:
+        log_format.configure(config.log_level, config.log_format)
+    except ValueError as exc:  # SILKLINE_LOG_FORMAT / SILKLINE_LOG_LEVEL that means nothing
+        print(f"silkline: {exc}", file=sys.stderr)
+        return 2
     if args.command == "serve":
         try:
             asyncio.run(serve(config))

@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import socket
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,12 +27,17 @@ class Config:
     demo_forced: bool = False  # --demo / SILKLINE_DEMO=1: demo tokens even off loopback (shopper only)
     ice_servers: list[dict] = field(default_factory=list)
     media_addresses: list[str] | None = None  # None: 127.0.0.1 when serving on loopback
+    media_public_address: str = ""  # 1:1 NAT: host candidates announce this address instead
+    media_ports: tuple[int, int] | None = None  # ICE host candidates bind in lo-hi; None: ephemeral
+    tls_cert: Path | None = None  # PEM certificate chain: serve HTTPS and WSS ourselves
+    tls_key: Path | None = None  # its PEM private key
     grace_period: float = 15.0
     ring_timeout: float = 30.0
     media_timeout: float = 3.0
     ws_heartbeat: float = 5.0
     token_ttl: float = 3600.0
     log_level: str = "INFO"
+    log_format: str = "text"  # text | json (silkline/log_format.py)
     retention_days: float = 90.0
     layout: str = "side_by_side"  # QA playback: side_by_side | pip
     queues: list | None = None  # QueueConfig list; None = the default demo queues
@@ -83,6 +89,19 @@ class Config:
             return ["127.0.0.1"]
         return None  # every interface but loopback (aioice's default)
 
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context when a certificate is configured; both files or neither."""
+        if not self.tls_cert and not self.tls_key:
+            return None
+        if not (self.tls_cert and self.tls_key):
+            raise ValueError("--tls-cert and --tls-key go together (SILKLINE_TLS_CERT / SILKLINE_TLS_KEY)")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(str(self.tls_cert), str(self.tls_key))
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"cannot load the TLS certificate {self.tls_cert} / key {self.tls_key}: {exc}") from exc
+        return context
+
     def resolved_secret(self) -> str:
         if self.secret:
             return self.secret
@@ -101,9 +120,14 @@ ENV = {
     "demo": "SILKLINE_DEMO",
     "ice_servers": "SILKLINE_ICE_SERVERS",
     "media_addresses": "SILKLINE_MEDIA_ADDRESSES",
+    "media_ports": "SILKLINE_MEDIA_PORTS",
+    "media_public_address": "SILKLINE_MEDIA_PUBLIC_ADDRESS",
+    "tls_cert": "SILKLINE_TLS_CERT",
+    "tls_key": "SILKLINE_TLS_KEY",
     "grace_period": "SILKLINE_GRACE_PERIOD",
     "ring_timeout": "SILKLINE_RING_TIMEOUT",
     "log_level": "SILKLINE_LOG_LEVEL",
+    "log_format": "SILKLINE_LOG_FORMAT",
     "forwarding": "SILKLINE_FORWARDING",
     "retention_days": "SILKLINE_RETENTION_DAYS",
     "layout": "SILKLINE_QA_LAYOUT",
@@ -152,9 +176,11 @@ def parse_value(name: str, raw: str) -> object:
     if name in ("grace_period", "ring_timeout", "retention_days", "turn_ttl", "max_loop_lag_ms",
                 "max_cpu_pct", "drain_timeout"):
         return float(raw)
+    if name == "media_ports":
+        return parse_port_range(raw)
     if name == "demo":
         return raw.strip().lower() not in ("0", "false", "no", "off")
-    if name in ("data_dir", "recordings_dir"):
+    if name in ("data_dir", "recordings_dir", "tls_cert", "tls_key"):
         return Path(raw)
     if name == "ice_servers":
         servers = json.loads(raw)
@@ -164,3 +190,15 @@ def parse_value(name: str, raw: str) -> object:
     if name in ("media_addresses", "turn_urls", "allowed_origins"):
         return [a.strip() for a in raw.split(",") if a.strip()]
     return raw
+
+
+def parse_port_range(raw: str) -> tuple[int, int]:
+    """``"40000-40999"`` → ``(40000, 40999)``, inclusive; a ValueError in words otherwise."""
+    lo_text, sep, hi_text = raw.strip().partition("-")
+    try:
+        lo, hi = int(lo_text), int(hi_text if sep else lo_text)
+    except ValueError:
+        raise ValueError(f"a media port range is LO-HI, e.g. 40000-40999, not {raw!r}") from None
+    if not 1024 <= lo <= hi <= 65535:
+        raise ValueError(f"a media port range lies within 1024-65535 with LO ≤ HI, not {raw!r}")
+    return lo, hi

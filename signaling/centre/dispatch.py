@@ -195,7 +195,7 @@ class Dispatch:
         self.held.add(call.call_id)
         refusal = self.service.sfu.admission.refusal(self.promised())
         logger.info("call %s waits: the node takes no new room (%s)", call.call_id,
-                    refusal.value if refusal else "full")
+                    refusal.value if refusal else "full", extra={"call_id": call.call_id})
         await self.service.record(call, "held", reason=refusal.value if refusal else None)
         self.tell_held(call)
 

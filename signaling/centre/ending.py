@@ -116,7 +116,7 @@ class Ending:
             service.broadcast(call, CallEnded(call_id=call.call_id, reason=reason.value,
                                             by=by, detail=detail))
             self._release_agent(call, previous, rung, reason)
-            logger.info("call %s ended: %s by %s", call.call_id, reason.value, by)
+            logger.info("call %s ended: %s by %s", call.call_id, reason.value, by, extra={"call_id": call.call_id})
             if service.recording is not None:
                 try:
                     await service.recording.call_ended(call, call.connected_at, now,

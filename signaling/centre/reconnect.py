@@ -84,13 +84,14 @@ class Reconnect:
             self._tell_others(call, party, "reconnecting")
             cause = "socket" if party.session is None else "media"
             service.spawn(service.record(call, "reconnecting", role=party.role.value, cause=cause))
-            logger.info("call %s: %s reconnecting (%s lost)", call.call_id, party.role.value, cause)
+            logger.info("call %s: %s reconnecting (%s lost)", call.call_id, party.role.value, cause,
+                        extra={"call_id": call.call_id})
         elif present and party.grace is not None:
             party.grace.cancel()
             party.grace = None
             self._tell_others(call, party, "connected")
             service.spawn(service.record(call, "resumed", role=party.role.value))
-            logger.info("call %s: %s back", call.call_id, party.role.value)
+            logger.info("call %s: %s back", call.call_id, party.role.value, extra={"call_id": call.call_id})
 
     def _tell_others(self, call: Call, party: Party, state: str) -> None:
         grace = self.service.settings.grace_period if state == "reconnecting" else None

@@ -159,7 +159,7 @@ class Webhooks:
         except asyncio.QueueFull:
             self.dropped += 1
             logger.warning("call %s: webhook queue full, %s not sent (%d dropped)", call_id,
-                           event_type, self.dropped)
+                           event_type, self.dropped, extra={"call_id": call_id})
             return
         self._wake.set()
 

@@ -399,3 +399,182 @@ async def test_raw_rtp_hooks_on_two_real_peers():
     assert not hooks.send_rtp_now(tx_dtls, packet)  # closed: refused, no exception
     assert hooks.send_rtp_batch(tx_dtls, [packet]) == 0
     assert track.readyState == "ended"
+
+
+def candidate_ports(sdp: str) -> list[int]:
+    """The ports of the ``a=candidate`` lines (RFC 8839: foundation component transport
+    priority address port typ type)."""
+    return [int(line.split()[5]) for line in sdp.splitlines() if line.startswith("a=candidate:")]
+
+
+def free_udp_range(size: int) -> tuple[int, int]:
+    """``size`` consecutive UDP ports on 127.0.0.1 that are free now (bounded tries)."""
+    import random
+    import socket
+
+    for _ in range(50):
+        lo = random.randrange(42000, 60000 - size)
+        socks = []
+        try:
+            for port in range(lo, lo + size):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return lo, lo + size - 1
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free UDP port range found")
+
+
+async def test_port_range_hook_on_two_real_peers():
+    """Both peers' host candidates, and the pair ICE nominates, are in the range; media flows."""
+    lo, hi = free_udp_range(20)
+    hooks.restrict_host_addresses(["127.0.0.1"])
+    hooks.restrict_port_range((lo, hi))
+    assert hooks.media_port_range() == (lo, hi)
+    config = RTCConfiguration(iceServers=[])
+    offerer, answerer = RTCPeerConnection(config), RTCPeerConnection(config)
+    try:
+        track = EncodedVideoTrack(encode_vp8_clip(frames=30, keyframe_interval=30))
+        offerer.addTransceiver(track, "sendonly")
+        await offerer.setLocalDescription(await offerer.createOffer())
+        await answerer.setRemoteDescription(offerer.localDescription)
+        await answerer.setLocalDescription(await answerer.createAnswer())
+        await offerer.setRemoteDescription(RTCSessionDescription(answerer.localDescription.sdp, "answer"))
+        for sdp in (offerer.localDescription.sdp, answerer.localDescription.sdp):
+            ports = candidate_ports(sdp)
+            assert ports and all(lo <= p <= hi for p in ports), (ports, lo, hi)
+        await eventually(lambda: answerer.connectionState == "connected", timeout=15)
+        dtls = answerer.getTransceivers()[0].receiver.transport
+        pair = hooks._ice_connection(dtls)._nominated[1]
+        assert lo <= pair.local_candidate.port <= hi
+        await eventually(lambda: answerer.getTransceivers()[0].receiver.track is not None, timeout=5)
+    finally:
+        await offerer.close()
+        await answerer.close()
+        hooks.restrict_port_range(None)
+        hooks.restrict_host_addresses(None)
+    assert hooks.media_port_range() is None
+
+
+async def test_port_range_exhausted_is_said_in_words(caplog):
+    """A range whose only port is taken: no host candidate on that address, and the log says why."""
+    import socket
+
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    hooks.restrict_host_addresses(["127.0.0.1"])
+    hooks.restrict_port_range((port, port))
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        pc.addTransceiver("audio", "recvonly")
+        with caplog.at_level("ERROR", logger="media.aiortc_hooks"):
+            await pc.setLocalDescription(await pc.createOffer())
+        assert candidate_ports(pc.localDescription.sdp) == []
+        assert f"no free UDP port for media on 127.0.0.1 in {port}-{port} (1 tried)" in caplog.text
+    finally:
+        await pc.close()
+        taken.close()
+        hooks.restrict_port_range(None)
+        hooks.restrict_host_addresses(None)
+    with pytest.raises(ValueError):
+        hooks.restrict_port_range((2000, 1999))
+
+
+class _OneToOneNat:
+    """A 1:1 NAT on loopback: each ``public:p`` forwards to ``inside:p`` (same port), one flow
+    socket per outside sender, and the inside host's replies come back from ``public:p``."""
+
+    def __init__(self, public: str, inside: str, ports: tuple[int, int]) -> None:
+        self.public, self.inside, self.ports = public, inside, ports
+        self.fronts: dict[int, asyncio.DatagramTransport] = {}
+        self.flows: dict[tuple[int, tuple[str, int]], asyncio.DatagramTransport] = {}
+        self.forwarded = 0
+        self.opening: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for port in range(self.ports[0], self.ports[1] + 1):
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda port=port: _Receiving(lambda data, addr: self._inbound(port, data, addr)),
+                local_addr=(self.public, port))
+            self.fronts[port] = transport
+
+    def _inbound(self, port: int, data: bytes, outside: tuple[str, int]) -> None:
+        flow = self.flows.get((port, outside))
+        if flow is None:
+            task = asyncio.get_running_loop().create_task(self._open_flow(port, outside, data))
+            self.opening.add(task)
+            task.add_done_callback(self.opening.discard)
+            return
+        flow.sendto(data, (self.inside, port))
+        self.forwarded += 1
+
+    async def _open_flow(self, port: int, outside: tuple[str, int], first: bytes) -> None:
+        front = self.fronts[port]
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: _Receiving(lambda data, addr: front.sendto(data, outside)), local_addr=("127.0.0.1", 0))
+        self.flows[(port, outside)] = transport
+        transport.sendto(first, (self.inside, port))
+
+    async def close(self) -> None:
+        for task in list(self.opening):
+            task.cancel()
+        await asyncio.gather(*self.opening, return_exceptions=True)
+        for transport in [*self.fronts.values(), *self.flows.values()]:
+            transport.close()
+
+
+class _Receiving(asyncio.DatagramProtocol):
+    def __init__(self, on_datagram) -> None:  # type: ignore[no-untyped-def]
+        self.on_datagram = on_datagram
+
+    def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[no-untyped-def]
+        self.on_datagram(data, addr)
+
+
+async def test_announced_address_behind_a_one_to_one_nat():
+    """The answerer binds 127.0.0.2 (its "private" address, which the offerer cannot reach)
+    and announces 127.0.0.3 (the "public" one): ICE connects through the NAT, and media flows."""
+    lo, hi = free_udp_range(10)
+    config = RTCConfiguration(iceServers=[])
+    offerer, answerer = RTCPeerConnection(config), RTCPeerConnection(config)
+    nat = _OneToOneNat("127.0.0.3", "127.0.0.2", (lo, hi))
+    await nat.start()
+    try:
+        hooks.restrict_host_addresses(["127.0.0.1"])
+        offerer.addTransceiver(EncodedVideoTrack(encode_vp8_clip(frames=30, keyframe_interval=30)), "sendonly")
+        await offerer.setLocalDescription(await offerer.createOffer())
+        for protocol in hooks._ice_connection(offerer.getTransceivers()[0].sender.transport)._protocols:
+            inner = protocol.datagram_received  # the private network is unreachable from outside
+
+            def outside_only(data: bytes, addr, inner=inner) -> None:  # type: ignore[no-untyped-def]
+                if addr[0] != "127.0.0.2":
+                    inner(data, addr)
+
+            protocol.datagram_received = outside_only
+        hooks.restrict_host_addresses(["127.0.0.2"])
+        hooks.restrict_port_range((lo, hi))
+        hooks.announce_host_address("127.0.0.3")
+        assert hooks.announced_host_address_set()
+        await answerer.setRemoteDescription(offerer.localDescription)
+        await answerer.setLocalDescription(await answerer.createAnswer())
+        answer = answerer.localDescription.sdp
+        hosts = [line.split()[4] for line in answer.splitlines() if line.startswith("a=candidate:")]
+        assert hosts == ["127.0.0.3"], answer
+        assert all(lo <= p <= hi for p in candidate_ports(answer))
+        await offerer.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        await eventually(lambda: answerer.connectionState == "connected", timeout=20)
+        await eventually(lambda: nat.forwarded > 20, timeout=10)  # media through the NAT
+    finally:
+        await offerer.close()
+        await answerer.close()
+        await nat.close()
+        hooks.announce_host_address(None)
+        hooks.restrict_port_range(None)
+        hooks.restrict_host_addresses(None)
+    assert not hooks.announced_host_address_set()

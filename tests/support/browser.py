@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOT_DIR = Path(os.environ.get("SILKLINE_SCREENSHOT_DIR", "/tmp/silkline-shots"))
-SERVER_READY = re.compile(r"Silkline listening on (http://[\w.\-\[\]:]+)")
+SERVER_READY = re.compile(r"Silkline listening on (https?://[\w.\-\[\]:]+)")
 SERVER_START_TIMEOUT_S = 30.0
 
 
