@@ -87,7 +87,9 @@ class QueuePosition(_Out, tag="queue-position"):
 class AgentStateChanged(_Out, tag="agent-state"):
     state: str
     call_id: str | None = None
-    wrap_up_s: float | None = None
+    wrap_up_s: float | None = None  # seconds of wrap-up left
+    wrap_up_paused: bool | None = None  # the countdown is paused while the agent types
+    disposition: str | None = None  # the wrap-up ran out: what was filed (timed_out)
 
 
 class CallOffered(_Out, tag="call-offered"):

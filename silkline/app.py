@@ -125,7 +125,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app[SFU] = sfu
     calls = CallService(
         sfu, store,
-        CallSettings(grace_period=config.grace_period, ring_timeout=config.ring_timeout),
+        CallSettings(grace_period=config.grace_period, ring_timeout=config.ring_timeout,
+                     wrap_up_s=config.wrap_up_s),
         queues=Queues.from_config(config.queues),
         ice_servers=config.ice_servers,
         clock=clock,

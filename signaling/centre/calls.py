@@ -59,6 +59,8 @@ class CallSettings:
     ring_timeout: float = 30.0
     tick: float = 1.0  # how often queues are re-evaluated (relaxation, overflow, limits)
     default_handle_s: float = 240.0  # for wait estimates until we have history
+    wrap_up_s: float = 60.0  # after-call work, unless the queue sets its own
+    wrap_up_typing_s: float = 10.0  # the wrap-up countdown stays paused this long after a keystroke
 
 
 def new_call_id() -> str:

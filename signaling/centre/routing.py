@@ -38,7 +38,7 @@ class QueueConfig:
     max_wait_s: float = 600.0
     overflow_after_s: float | None = None
     overflow_to: str | None = None
-    wrap_up_s: float = 10.0
+    wrap_up_s: float | None = None  # None: the service's --wrap-up-seconds
     record: str = "never"  # always | ask | never
 
     def __post_init__(self) -> None:

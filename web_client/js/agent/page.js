@@ -234,8 +234,12 @@ export function renderWrapUpTimer() {
   const shown = !!(w && w.endsAt && state.call === "ended");
   el.wrapUpTimer.hidden = !shown;
   if (shown) {
-    const left = Math.max(0, Math.ceil((w.endsAt - Date.now()) / 1000));
-    el.wrapUpTimer.textContent = `Wrap-up time: you will be available again in ${left} s.`;
+    if (w.paused) {
+      el.wrapUpTimer.textContent = `Wrap-up paused while you type (${Math.ceil(w.leftS || 0)} s left).`;
+    } else {
+      const left = Math.max(0, Math.ceil((w.endsAt - Date.now()) / 1000));
+      el.wrapUpTimer.textContent = `Wrap-up time: you will be available again in ${left} s.`;
+    }
   }
 }
 
