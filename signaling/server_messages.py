@@ -82,6 +82,7 @@ class QueuePosition(_Out, tag="queue-position"):
     position: int
     waited_s: int
     estimated_wait_s: int | None = None  # none when nobody is taking calls
+    callback_offered: bool = False  # nobody can answer now: offer a callback, not "you're next"
 
 
 class AgentStateChanged(_Out, tag="agent-state"):

@@ -33,6 +33,7 @@ from signaling.auth import Claims, Role
 from signaling.centre.agent_actions import AgentActions
 from signaling.centre.agents import Agent
 from signaling.centre.annotations import Annotations
+from signaling.centre.availability import Availability
 from signaling.centre.call import Call, CallState, Party
 from signaling.centre.call_recording import CallRecording
 from signaling.centre.dashboard import Dashboard
@@ -99,6 +100,7 @@ class CallService:
         self.call_recording = CallRecording(self)
         self.dashboard = Dashboard(self)
         self.annotations = Annotations(self)
+        self.availability = Availability(self)
 
     @property
     def agents(self) -> dict[str, Agent]:
