@@ -132,6 +132,16 @@ class ParticipantState(_Out, tag="participant-state"):
     grace_s: float | None = None
 
 
+class RemoteMediaState(_Out, tag="media-state"):
+    """A party turned its microphone or camera off or on (its client says so)."""
+
+    call_id: str
+    role: str
+    audio: bool
+    video: bool
+    name: str | None = None
+
+
 class RecordingState(_Out, tag="recording"):
     call_id: str
     state: str  # on | paused | off
@@ -215,7 +225,7 @@ class Error(_Out, tag="error"):
 
 
 ServerMessage = Union[Joined, CallStateChanged, QueuePosition, AgentStateChanged, CallOffered,
-                      CallWithdrawn, CallEnded, AgentJoined, Answer, ParticipantState, RecordingState,
+                      CallWithdrawn, CallEnded, AgentJoined, Answer, ParticipantState, RemoteMediaState, RecordingState,
                       RecordingConsentRequest, Monitoring, SupervisorPresence, Dashboard, ChatLine, Photo,
                       AnnotationMark, CallbackAccepted, CallbacksChanged, Error]
 

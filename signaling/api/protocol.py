@@ -124,6 +124,14 @@ class WrapUpDraft(_Message, tag="wrap-up-draft"):
         self.disposition, self.notes = self.disposition[:80], self.notes[:4000]
 
 
+class MediaStateChange(_Message, tag="media-state"):
+    """My microphone (``audio``) or camera (``video``) is on or off, for the others' tiles."""
+
+    call_id: str
+    audio: bool
+    video: bool
+
+
 class CallbackRequest(_Message, tag="callback"):
     call_id: str
     name: str
@@ -183,7 +191,7 @@ class Annotate(_Message, tag="annotate"):
 
 
 ClientMessage = Union[Join, Accept, Decline, Offer, Candidate, Hangup, Leave, SetState, Chat,
-                      Snapshot, Transfer, WrapUp, WrapUpTyping, WrapUpDraft, CallbackRequest, Monitor, MonitorModeChange,
+                      Snapshot, Transfer, WrapUp, WrapUpTyping, WrapUpDraft, MediaStateChange, CallbackRequest, Monitor, MonitorModeChange,
                       Unmonitor, RecordingConsent, PauseRecording, ResumeRecording, Annotate]
 TYPES = {cls.__struct_config__.tag: cls for cls in ClientMessage.__args__}  # type: ignore[attr-defined]
 _decoder = msgspec.json.Decoder()

@@ -26,6 +26,7 @@ from signaling.api.protocol import (
     Hangup,
     Join,
     Leave,
+    MediaStateChange,
     Monitor,
     MonitorModeChange,
     Offer,
@@ -280,6 +281,9 @@ class SignalingEndpoint:
             await self.calls.actions.transfer(session, msg.call_id, msg.to_agent, msg.to_queue)
         elif isinstance(msg, WrapUp):
             await self.calls.wrap_ups.finish(session, msg.call_id, msg.disposition, msg.notes)
+        elif isinstance(msg, MediaStateChange):
+            self._check_call(session, msg.call_id)
+            await self.calls.media_states.announce(session, msg.call_id, msg.audio, msg.video)
         elif isinstance(msg, WrapUpTyping):
             self.calls.wrap_ups.typing(session, msg.call_id)
         elif isinstance(msg, WrapUpDraft):

@@ -39,6 +39,7 @@ from signaling.centre.call_recording import CallRecording
 from signaling.centre.dashboard import Dashboard
 from signaling.centre.dispatch import Dispatch
 from signaling.centre.ending import Ending
+from signaling.centre.media_states import MediaStates
 from signaling.centre.negotiation import Negotiation
 from signaling.centre.presence import Presence
 from signaling.centre.queues import Queues
@@ -101,6 +102,7 @@ class CallService:
         self.dashboard = Dashboard(self)
         self.annotations = Annotations(self)
         self.availability = Availability(self)
+        self.media_states = MediaStates(self)
 
     @property
     def agents(self) -> dict[str, Agent]:

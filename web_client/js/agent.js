@@ -196,6 +196,7 @@ el.mute.addEventListener("click", () => {
   if (!stream) return;
   state.muted = !state.muted;
   setTracksEnabled(stream, "audio", !state.muted);
+  state.presence.announceMedia({ audio: !state.muted, video: !state.cameraOff });
   render();
 });
 el.camera.addEventListener("click", () => {
@@ -203,6 +204,7 @@ el.camera.addEventListener("click", () => {
   if (!stream) return;
   state.cameraOff = !state.cameraOff;
   setTracksEnabled(stream, "video", !state.cameraOff);
+  state.presence.announceMedia({ audio: !state.muted, video: !state.cameraOff });
   render();
 });
 

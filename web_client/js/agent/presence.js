@@ -124,6 +124,12 @@ export function onMessage(m) {
     case "annotation":
       annotations.onAnnotation(m);
       break;
+    case "media-state":
+      if (m.role === "shopper") {
+        state.remoteMedia = { audio: m.audio, video: m.video };
+        render();
+      }
+      break;
     case "callbacks-changed":
       callbacks.load();
       break;

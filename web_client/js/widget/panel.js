@@ -1,7 +1,7 @@
 // Rendering the widget's panel from its state: which parts show, what they say, the queue
 // position and the waited time, the recording indicator. Nothing here changes the state.
 
-import { renderToggle } from "../components/video-tile.js";
+import { renderMediaLabel, renderToggle } from "../components/video-tile.js";
 import { clock } from "../words.js";
 
 export const LIVE = new Set(["starting", "waiting", "ringing", "connecting", "connected", "reconnecting"]);
@@ -49,6 +49,7 @@ export function renderPanel(w) {
   el.stage.classList.toggle("sl-voice", voice);
   el.local.hidden = voice || !live;
   el.voiceBadge.hidden = !(voice && talking);
+  renderMediaLabel(el.remoteMedia, talking ? w.remoteMedia : null);
 
   const placeholder = {
     starting: voice ? "Starting your microphone…" : "Starting your camera…",

@@ -28,6 +28,7 @@ export class ShopperWidget {
     this.rated = false;
     this.score = 0;
     this.queue = null; // last queue-position
+    this.remoteMedia = null; // the expert's announced {audio, video} (media-state)
     this.availability = null; // before calling: {online, available, open, opens_at?} of the queue
     this.queueAt = 0;
     this.recording = "off";
@@ -189,6 +190,7 @@ export class ShopperWidget {
     this.queue = null;
     this.recording = "off";
     this.agentName = null;
+    this.remoteMedia = null;
     this.setScore(0);
     this.el.rateComment.value = "";
     this.el.cbSubmit.disabled = false;
@@ -273,6 +275,12 @@ export class ShopperWidget {
           callbackOffered: !!m.callback_offered };
         this.queueAt = Date.now();
         this.renderQueue();
+        break;
+      case "media-state":
+        if (m.role === "agent") {
+          this.remoteMedia = { audio: m.audio, video: m.video };
+          this.render();
+        }
         break;
       case "chat":
         this.chat.addChat(m);
@@ -449,6 +457,7 @@ export class ShopperWidget {
     if (!stream) return;
     this.muted = !this.muted;
     setTracksEnabled(stream, "audio", !this.muted);
+    this.session.announceMedia({ audio: !this.muted, video: !this.cameraOff });
     this.render();
   }
 
@@ -457,6 +466,7 @@ export class ShopperWidget {
     if (!stream) return;
     this.cameraOff = !this.cameraOff;
     setTracksEnabled(stream, "video", !this.cameraOff);
+    this.session.announceMedia({ audio: !this.muted, video: !this.cameraOff });
     this.render();
   }
 

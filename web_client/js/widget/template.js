@@ -47,6 +47,7 @@ export const TEMPLATE = `
           <p class="sl-queue" data-testid="queue-position" aria-live="polite" aria-atomic="true"></p>
           <p class="sl-waited" aria-hidden="true"></p>
         </div>
+        <span class="sl-tile-label" data-testid="remote-media-state" role="status" hidden></span>
         <span class="sl-voice-badge" hidden>Voice only · your camera is off</span>
         <video class="sl-self" data-testid="local-video" autoplay playsinline muted aria-label="Your camera"></video>
         <canvas class="sl-annot" data-testid="annotation-overlay" aria-hidden="true" hidden></canvas>
@@ -162,6 +163,7 @@ export function elementsOf(root) {
     annotationsClear: $(".sl-annot-clear"),
     annotationsPoint: $(".sl-annot-point"),
     voiceBadge: $(".sl-voice-badge"),
+    remoteMedia: $(".sl-tile-label"),
     placeholder: $(".sl-placeholder"),
     placeholderText: $(".sl-placeholder-text"),
     queue: $(".sl-queue"),
