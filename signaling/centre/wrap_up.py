@@ -131,12 +131,16 @@ class WrapUps:
         wrapping = agent.wrap_up is not None and agent.wrap_up.call_id == call_id
         if wrapping:
             agent.end_wrap_up()  # filed: its timer must not file a timed_out over it
-        await service.store.update_call(call_id, {"disposition": disposition, "notes": notes})
-        await service.store.append_call_event(call_id, {"type": "wrap_up", "at": service.clock.now(),
-                                                        "agent_id": agent.agent_id,
-                                                        "disposition": disposition})
-        if wrapping and agent.state is AgentState.WRAP_UP:
-            agent.set_state(AgentState.AVAILABLE, service.clock.now())
-            session.send(AgentStateChanged(state=agent.state.value))
-            service.dashboard.changed()
+        try:
+            await service.store.update_call(call_id, {"disposition": disposition, "notes": notes})
+            await service.store.append_call_event(call_id, {"type": "wrap_up", "at": service.clock.now(),
+                                                            "agent_id": agent.agent_id,
+                                                            "disposition": disposition})
+        finally:
+            freed = wrapping and agent.state is AgentState.WRAP_UP
+            if freed:  # even if the store failed: an agent with no wrap-up timer must not stay stuck
+                agent.set_state(AgentState.AVAILABLE, service.clock.now())
+                session.send(AgentStateChanged(state=agent.state.value))
+                service.dashboard.changed()
+        if freed:
             await service.dispatch.dispatch()
