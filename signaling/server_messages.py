@@ -82,12 +82,15 @@ class QueuePosition(_Out, tag="queue-position"):
     position: int
     waited_s: int
     estimated_wait_s: int | None = None  # none when nobody is taking calls
+    callback_offered: bool = False  # nobody can answer now: offer a callback, not "you're next"
 
 
 class AgentStateChanged(_Out, tag="agent-state"):
     state: str
     call_id: str | None = None
-    wrap_up_s: float | None = None
+    wrap_up_s: float | None = None  # seconds of wrap-up left
+    wrap_up_paused: bool | None = None  # the countdown is paused while the agent types
+    disposition: str | None = None  # the wrap-up ran out: what was filed (timed_out)
 
 
 class CallOffered(_Out, tag="call-offered"):
@@ -127,6 +130,16 @@ class ParticipantState(_Out, tag="participant-state"):
     role: str
     state: str  # reconnecting | connected
     grace_s: float | None = None
+
+
+class RemoteMediaState(_Out, tag="media-state"):
+    """A party turned its microphone or camera off or on (its client says so)."""
+
+    call_id: str
+    role: str
+    audio: bool
+    video: bool
+    name: str | None = None
 
 
 class RecordingState(_Out, tag="recording"):
@@ -212,7 +225,7 @@ class Error(_Out, tag="error"):
 
 
 ServerMessage = Union[Joined, CallStateChanged, QueuePosition, AgentStateChanged, CallOffered,
-                      CallWithdrawn, CallEnded, AgentJoined, Answer, ParticipantState, RecordingState,
+                      CallWithdrawn, CallEnded, AgentJoined, Answer, ParticipantState, RemoteMediaState, RecordingState,
                       RecordingConsentRequest, Monitoring, SupervisorPresence, Dashboard, ChatLine, Photo,
                       AnnotationMark, CallbackAccepted, CallbacksChanged, Error]
 

@@ -15,6 +15,7 @@ from media.clock import Clock, SystemClock
 from recorder import Recorder
 from sfu import Admission, AdmissionLimit, CloseReason, SfuNode
 from signaling.api.accounts_api import AccountsApi
+from signaling.api.availability_api import AvailabilityApi
 from signaling.api.demo import DemoTokens
 from signaling.api.health import Health
 from signaling.api.media_urls import MediaSigner
@@ -126,7 +127,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app[SFU] = sfu
     calls = CallService(
         sfu, store,
-        CallSettings(grace_period=config.grace_period, ring_timeout=config.ring_timeout),
+        CallSettings(grace_period=config.grace_period, ring_timeout=config.ring_timeout,
+                     wrap_up_s=config.wrap_up_s),
         queues=Queues.from_config(config.queues),
         ice_servers=config.ice_servers,
         clock=clock,
@@ -164,6 +166,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.router.add_routes(health.routes())
     app.router.add_routes(metrics_api.routes())
     app.router.add_routes(RestApi(calls, store, tokens).routes())
+    app.router.add_routes(AvailabilityApi(calls).routes())
     app.router.add_routes(NodesApi(nodes, tokens, clock).routes())
     app.router.add_routes(PhotoApi(calls, store, tokens, conversation, photos).routes())
     accounts = StaffAccounts(registries["accounts"], clock)

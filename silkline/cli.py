@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"largest uploaded picture side, in pixels (default 8000; {ENV['max_image_side']})")
     serve.add_argument("--grace-period", type=float, help=f"seconds a vanished participant may come back (default 15; {ENV['grace_period']})")
     serve.add_argument("--ring-timeout", type=float, help=f"seconds an offered call rings (default 30; {ENV['ring_timeout']})")
+    serve.add_argument("--wrap-up-seconds", dest="wrap_up_s", type=float,
+                       help=f"after-call work before the agent takes calls again (default 60; {ENV['wrap_up_s']})")
     serve.add_argument("--retention-days", type=float,
                        help=f"delete recordings older than this (default 90; {ENV['retention_days']})")
     serve.add_argument("--forwarding", choices=["encoded", "rtp", "frames", "transcode"],
@@ -101,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> Config:
     config = from_env()
     for name in ("host", "port", "redis_url", "data_dir", "recordings_dir", "secret", "demo",
-                 "media_addresses", "grace_period", "ring_timeout", "log_level", "forwarding",
+                 "media_addresses", "grace_period", "ring_timeout", "wrap_up_s", "log_level", "forwarding",
                  "retention_days", "turn_urls", "turn_secret", "turn_ttl",
                  "metrics_token", "max_image_pixels", "max_image_side", "frame_ancestors", "demo_forced",
                  "max_calls", "max_tracks", "max_loop_lag_ms", "max_cpu_pct", "node_id", "drain_timeout",

@@ -33,6 +33,7 @@ class Config:
     tls_key: Path | None = None  # its PEM private key
     grace_period: float = 15.0
     ring_timeout: float = 30.0
+    wrap_up_s: float = 60.0  # after-call work (a queue's own wrap_up_s wins)
     media_timeout: float = 3.0
     ws_heartbeat: float = 5.0
     token_ttl: float = 3600.0
@@ -126,6 +127,7 @@ ENV = {
     "tls_key": "SILKLINE_TLS_KEY",
     "grace_period": "SILKLINE_GRACE_PERIOD",
     "ring_timeout": "SILKLINE_RING_TIMEOUT",
+    "wrap_up_s": "SILKLINE_WRAP_UP_SECONDS",
     "log_level": "SILKLINE_LOG_LEVEL",
     "log_format": "SILKLINE_LOG_FORMAT",
     "forwarding": "SILKLINE_FORWARDING",
@@ -173,7 +175,7 @@ def from_env(environ: dict[str, str] | None = None) -> Config:
 def parse_value(name: str, raw: str) -> object:
     if name in ("port", "max_image_pixels", "max_image_side", "max_calls", "max_tracks"):
         return int(raw)
-    if name in ("grace_period", "ring_timeout", "retention_days", "turn_ttl", "max_loop_lag_ms",
+    if name in ("grace_period", "ring_timeout", "wrap_up_s", "retention_days", "turn_ttl", "max_loop_lag_ms",
                 "max_cpu_pct", "drain_timeout"):
         return float(raw)
     if name == "media_ports":

@@ -78,6 +78,9 @@ TEXT = {"type": "string", "maxLength": 200}
 WHEN = [query("from", "number", 0, 4e9), query("to", "number", 0, 4e9)]
 CALL = path_param("call_id")
 ROLES = ["agent", "supervisor", "qa", "admin"]
+AVAILABILITY = obj(["queue", "online", "available", "open"], queue=TEXT, online={"type": "integer"},
+                   available={"type": "integer"}, open={"type": "boolean"}, opens_at=TEXT,
+                   waiting={"type": "integer"}, estimated_wait_s={"type": "integer"})
 EVENTS = ["call.ended", "call.started", "callback.requested", "rating.submitted", "recording.ready"]
 
 
@@ -187,6 +190,12 @@ def _paths() -> dict[str, dict[str, Any]]:
                                    (200, _ok("figures")), (400, *std), params=WHEN)},
         "/api/sfu/stats": {"get": op("Rooms, publishers, subscribers (supervisor, admin)", "calls",
                                      (200, _ok("stats")), std)},
+        "/api/queues/{queue}/availability": {"get": op(
+            "Experts online for a queue, before calling (public)", "calls",
+            (200, _ok("availability", AVAILABILITY)), (404,), auth=None, params=[path_param("queue")])},
+        "/api/availability": {"get": op(
+            "Experts online for the queue of a page category, before calling (public)", "calls",
+            (200, _ok("availability", AVAILABILITY)), (), auth=None, params=[query("category")])},
         "/api/nodes": {"get": op("The node registry: every node's state, load and rooms (supervisor, admin)",
                                  "calls", (200, _ok("nodes")), std)},
         "/api/recordings": {"get": op(

@@ -107,6 +107,31 @@ class WrapUp(_Message, tag="wrap-up"):
         self.disposition, self.notes = self.disposition[:80], self.notes[:4000]
 
 
+class WrapUpTyping(_Message, tag="wrap-up-typing"):
+    """The agent is typing the notes: the wrap-up countdown pauses."""
+
+    call_id: str
+
+
+class WrapUpDraft(_Message, tag="wrap-up-draft"):
+    """The notes typed so far (debounced by the console): saved if the wrap-up runs out."""
+
+    call_id: str
+    notes: str = ""
+    disposition: str = ""
+
+    def __post_init__(self) -> None:
+        self.disposition, self.notes = self.disposition[:80], self.notes[:4000]
+
+
+class MediaStateChange(_Message, tag="media-state"):
+    """My microphone (``audio``) or camera (``video``) is on or off, for the others' tiles."""
+
+    call_id: str
+    audio: bool
+    video: bool
+
+
 class CallbackRequest(_Message, tag="callback"):
     call_id: str
     name: str
@@ -166,7 +191,7 @@ class Annotate(_Message, tag="annotate"):
 
 
 ClientMessage = Union[Join, Accept, Decline, Offer, Candidate, Hangup, Leave, SetState, Chat,
-                      Snapshot, Transfer, WrapUp, CallbackRequest, Monitor, MonitorModeChange,
+                      Snapshot, Transfer, WrapUp, WrapUpTyping, WrapUpDraft, MediaStateChange, CallbackRequest, Monitor, MonitorModeChange,
                       Unmonitor, RecordingConsent, PauseRecording, ResumeRecording, Annotate]
 TYPES = {cls.__struct_config__.tag: cls for cls in ClientMessage.__args__}  # type: ignore[attr-defined]
 _decoder = msgspec.json.Decoder()

@@ -26,6 +26,7 @@ from signaling.api.protocol import (
     Hangup,
     Join,
     Leave,
+    MediaStateChange,
     Monitor,
     MonitorModeChange,
     Offer,
@@ -37,6 +38,8 @@ from signaling.api.protocol import (
     Transfer,
     Unmonitor,
     WrapUp,
+    WrapUpDraft,
+    WrapUpTyping,
     parse,
 )
 from signaling.auth import Claims, Role, TokenService
@@ -278,6 +281,13 @@ class SignalingEndpoint:
             await self.calls.actions.transfer(session, msg.call_id, msg.to_agent, msg.to_queue)
         elif isinstance(msg, WrapUp):
             await self.calls.wrap_ups.finish(session, msg.call_id, msg.disposition, msg.notes)
+        elif isinstance(msg, MediaStateChange):
+            self._check_call(session, msg.call_id)
+            await self.calls.media_states.announce(session, msg.call_id, msg.audio, msg.video)
+        elif isinstance(msg, WrapUpTyping):
+            self.calls.wrap_ups.typing(session, msg.call_id)
+        elif isinstance(msg, WrapUpDraft):
+            self.calls.wrap_ups.draft(session, msg.call_id, msg.notes, msg.disposition)
         elif isinstance(msg, CallbackRequest):
             self._check_call(session, msg.call_id)
             await self.calls.ending.request_callback(session, msg.call_id, msg.details())

@@ -42,6 +42,8 @@ class AgentActions:
             return
         now = service.clock.now()
         call.state = CallState.CONNECTING
+        if call.answered_at is None:
+            service.availability.answered(call.queue, now - call.created_at)
         call.answered_at = call.answered_at or now
         call.agent = Party(Role.AGENT, agent.agent_id, f"agent-{agent.agent_id}", session, name=agent.name)
         call.stop_ringing()  # the agent party now holds the call for this agent

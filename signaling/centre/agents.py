@@ -31,6 +31,10 @@ class WrapUp:
     call_id: str
     seconds: float
     timer: Timer
+    deadline: float = 0.0  # when it runs out, unless paused
+    paused_left: float | None = None  # seconds left, frozen while the agent types
+    draft_notes: str = ""  # what the agent has typed so far (saved if the time runs out)
+    draft_disposition: str = ""
 
 
 def _no_call(agent_id: str) -> str | None:

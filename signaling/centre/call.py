@@ -46,6 +46,8 @@ class Party:
     media: MediaState = MediaState.NEW  # as the SFU last reported it (CONNECTED or LOST)
     grace: Timer | None = None  # running while the party is reconnecting
     mode: MonitorMode | None = None  # supervisors only
+    mic_on: bool = True  # as the party's client announced it (``media-state``)
+    camera_on: bool = True
 
 
 @dataclass(eq=False)

@@ -33,11 +33,13 @@ from signaling.auth import Claims, Role
 from signaling.centre.agent_actions import AgentActions
 from signaling.centre.agents import Agent
 from signaling.centre.annotations import Annotations
+from signaling.centre.availability import Availability
 from signaling.centre.call import Call, CallState, Party
 from signaling.centre.call_recording import CallRecording
 from signaling.centre.dashboard import Dashboard
 from signaling.centre.dispatch import Dispatch
 from signaling.centre.ending import Ending
+from signaling.centre.media_states import MediaStates
 from signaling.centre.negotiation import Negotiation
 from signaling.centre.presence import Presence
 from signaling.centre.queues import Queues
@@ -59,6 +61,8 @@ class CallSettings:
     ring_timeout: float = 30.0
     tick: float = 1.0  # how often queues are re-evaluated (relaxation, overflow, limits)
     default_handle_s: float = 240.0  # for wait estimates until we have history
+    wrap_up_s: float = 60.0  # after-call work, unless the queue sets its own
+    wrap_up_typing_s: float = 10.0  # the wrap-up countdown stays paused this long after a keystroke
 
 
 def new_call_id() -> str:
@@ -97,6 +101,8 @@ class CallService:
         self.call_recording = CallRecording(self)
         self.dashboard = Dashboard(self)
         self.annotations = Annotations(self)
+        self.availability = Availability(self)
+        self.media_states = MediaStates(self)
 
     @property
     def agents(self) -> dict[str, Agent]:

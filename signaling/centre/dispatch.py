@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sfu import CloseReason
 from signaling.centre.agents import Agent, AgentState
 from signaling.centre.call import Call, CallState, Ring
-from signaling.centre.routing import AgentView, Router, WaitingCall, estimated_wait
+from signaling.centre.routing import AgentView, Router, WaitingCall
 from signaling.server_messages import (
     AgentStateChanged,
     CallOffered,
@@ -141,16 +141,11 @@ class Dispatch:
         position = service.queues.position(call.call_id)
         if position is None or call.shopper.session is None:
             return
-        working = (AgentState.AVAILABLE, AgentState.RINGING, AgentState.BUSY, AgentState.WRAP_UP)
-        serving = sum(1 for a in service.agents.values() if a.session is not None
-                      and a.skills.get(service.queues.configs[call.queue].skill, 0) > 0
-                      and a.state in working)  # an agent on a break serves nobody
-        handle = (sum(self.handle_times) / len(self.handle_times)) if self.handle_times \
-            else service.settings.default_handle_s
-        wait = estimated_wait(position - 1, serving, handle)
+        wait = service.availability.estimate(call.queue, position)
         call.shopper.session.send(QueuePosition(
             call_id=call.call_id, position=position,
-            estimated_wait_s=None if wait == float("inf") else round(wait),
+            estimated_wait_s=None if wait is None else round(wait),
+            callback_offered=wait is None,  # nobody on duty (all away, the ring missed)
             waited_s=round(service.clock.now() - call.created_at)))
 
     # ------------------------------------------------------------------ ringing

@@ -68,6 +68,7 @@ class Presence:
         agent = self.agent_for(session)
         if agent.state in (AgentState.RINGING, AgentState.BUSY):
             raise SignalingError(ErrorCode.INVALID_STATE, "finish the current call first")
+        self.service.wrap_ups.cut_short(agent)  # keeps the notes typed so far
         agent.set_state(AgentState(state), self.service.clock.now())
         session.send(AgentStateChanged(state=agent.state.value))
         self.service.dashboard.changed()
@@ -91,6 +92,7 @@ class Presence:
     async def sign_out(self, agent: Agent) -> None:
         if agent.state is AgentState.RINGING and agent.call_id:
             await self.service.dispatch.withdraw(agent.call_id, "agent_gone", AgentState.OFFLINE)
+        self.service.wrap_ups.cut_short(agent)
         agent.set_state(AgentState.OFFLINE, self.service.clock.now())
         if agent.call_id is None:
             self.agents.pop(agent.agent_id, None)

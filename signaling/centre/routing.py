@@ -27,6 +27,23 @@ class RelaxStep:
     min_level: int
 
 
+def parse_hours(hours: str) -> tuple[int, int]:
+    """``"09:00-17:30"`` → minutes of the day (540, 1050); raises ValueError otherwise."""
+    start, _, end = hours.partition("-")
+
+    def minutes(hhmm: str) -> int:
+        h, _, m = hhmm.strip().partition(":")
+        value = int(h) * 60 + int(m or 0)
+        if not 0 <= value <= 24 * 60:
+            raise ValueError(f"{hhmm!r} is not a time of day")
+        return value
+
+    first, last = minutes(start), minutes(end)
+    if first >= last:
+        raise ValueError(f"opening hours {hours!r}: the start must come before the end")
+    return first, last
+
+
 @dataclass
 class QueueConfig:
     name: str
@@ -38,8 +55,9 @@ class QueueConfig:
     max_wait_s: float = 600.0
     overflow_after_s: float | None = None
     overflow_to: str | None = None
-    wrap_up_s: float = 10.0
+    wrap_up_s: float | None = None  # None: the service's --wrap-up-seconds
     record: str = "never"  # always | ask | never
+    hours: str | None = None  # opening hours, "09:00-17:30" server local time; None: always open
 
     def __post_init__(self) -> None:
         if not self.skill:
@@ -48,6 +66,8 @@ class QueueConfig:
             raise ValueError(f"queue {self.name}: strategy must be one of {STRATEGIES}")
         if self.record not in ("always", "ask", "never"):
             raise ValueError(f"queue {self.name}: record must be always, ask or never")
+        if self.hours:
+            parse_hours(self.hours)  # refused at start-up, not when a shopper asks
         self.relax = tuple(sorted(
             (s if isinstance(s, RelaxStep) else RelaxStep(*s) for s in self.relax),
             key=lambda s: s.after_s,

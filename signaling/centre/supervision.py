@@ -44,6 +44,7 @@ class Supervision:
         await service.record(call, "monitor_started", supervisor=claims.sub)
         session.send(Monitoring(call_id=call_id, mode="silent", state=call.state.value,
                              context=call.context))
+        service.media_states.catch_up(session, call)
         service.dashboard.changed()
 
     async def set_mode(self, session: Session, call_id: str, mode: str) -> None:

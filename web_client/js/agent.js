@@ -137,6 +137,7 @@ el.wrapUpForm.addEventListener("submit", (ev) => {
   const s = state.presence;
   if (!s) return;
   state.wrapUpSending = true;
+  clearTimeout(draftTimer);
   render();
   try {
     s.ready({ disposition: el.disposition.value, notes: el.notes.value.trim() });
@@ -145,6 +146,39 @@ el.wrapUpForm.addEventListener("submit", (ev) => {
     setError(err.words || "Could not finish the wrap-up.");
   }
 });
+
+// After-call work is never lost: while the notes have focus and change, the server is told
+// (at most every 3 s) so the countdown pauses, and gets the draft (debounced) to file if the
+// time runs out.
+const TYPING_EVERY_MS = 3000;
+const DRAFT_AFTER_MS = 700;
+let lastTypingAt = 0;
+let draftTimer = null;
+
+function wrapUpTyping() {
+  const s = state.presence;
+  if (!s || !s.wrapUp) return;
+  const now = Date.now();
+  if (now - lastTypingAt >= TYPING_EVERY_MS) {
+    lastTypingAt = now;
+    s.wrapUpTyping();
+  }
+}
+
+function wrapUpDraftSoon() {
+  clearTimeout(draftTimer);
+  draftTimer = setTimeout(() => {
+    const s = state.presence;
+    if (s && s.wrapUp) s.wrapUpDraft({ disposition: el.disposition.value, notes: el.notes.value.trim() });
+  }, DRAFT_AFTER_MS);
+}
+
+el.notes.addEventListener("focus", () => wrapUpTyping());
+el.notes.addEventListener("input", () => {
+  wrapUpTyping();
+  wrapUpDraftSoon();
+});
+el.disposition.addEventListener("change", () => wrapUpDraftSoon());
 
 function setAvailability(availability) {
   if (!state.presence) return;
@@ -162,6 +196,7 @@ el.mute.addEventListener("click", () => {
   if (!stream) return;
   state.muted = !state.muted;
   setTracksEnabled(stream, "audio", !state.muted);
+  state.presence.announceMedia({ audio: !state.muted, video: !state.cameraOff });
   render();
 });
 el.camera.addEventListener("click", () => {
@@ -169,6 +204,7 @@ el.camera.addEventListener("click", () => {
   if (!stream) return;
   state.cameraOff = !state.cameraOff;
   setTracksEnabled(stream, "video", !state.cameraOff);
+  state.presence.announceMedia({ audio: !state.muted, video: !state.cameraOff });
   render();
 });
 

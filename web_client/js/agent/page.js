@@ -2,7 +2,7 @@
 // list), and render(): the DOM written from the state. Handlers change the state, then render.
 
 import { ChatLog } from "../components/chat-log.js";
-import { renderToggle } from "../components/video-tile.js";
+import { renderMediaLabel, renderToggle } from "../components/video-tile.js";
 import { h } from "../dom.js";
 import { agentStateWords, clock, queueName, timeOfDay } from "../words.js";
 import { CallbackList } from "./callbacks.js";
@@ -19,7 +19,7 @@ export const el = {
   incomingBadges: $("incoming-badges"), context: $("context"), accept: $("accept"), decline: $("decline"),
   callPanel: $("call-panel"), callBadges: $("call-badges"), callContext: $("call-context"),
   remote: $("remote-video"), local: $("local-video"), supervisorAudio: $("supervisor-audio"),
-  superNotice: $("super-notice"), rec: $("recording-indicator"), stageNote: $("stage-note"),
+  superNotice: $("super-notice"), rec: $("recording-indicator"), remoteMedia: $("remote-media-state"), stageNote: $("stage-note"),
   peerState: $("peer-state"), mute: $("mute"), camera: $("camera"), snapshot: $("snapshot"),
   pauseRec: $("pause-rec"), resumeRec: $("resume-rec"), hangup: $("hang-up"), callTimer: $("call-timer"),
   chatLog: $("chat-log"), chatForm: $("chat-form"), chatInput: $("chat-input"), photoInput: $("photo-input"),
@@ -70,6 +70,7 @@ export const state = {
   supervisor: null, // {mode, words} while a supervisor whispers or barged in
   muted: false,
   cameraOff: false,
+  remoteMedia: null, // the shopper's announced {audio, video} (media-state)
   snapshotBusy: false,
   hangingUp: false,
   wrapUpSending: false,
@@ -182,6 +183,7 @@ export function render() {
   el.transferAgentLabel.hidden = !state.transferByAgent;
   renderRecording();
   renderCallTimer();
+  renderMediaLabel(el.remoteMedia, inCall() ? state.remoteMedia : null);
 
   el.ended.hidden = st !== "ended";
   el.endedTitle.textContent = state.endedTitle;
@@ -234,8 +236,12 @@ export function renderWrapUpTimer() {
   const shown = !!(w && w.endsAt && state.call === "ended");
   el.wrapUpTimer.hidden = !shown;
   if (shown) {
-    const left = Math.max(0, Math.ceil((w.endsAt - Date.now()) / 1000));
-    el.wrapUpTimer.textContent = `Wrap-up time: you will be available again in ${left} s.`;
+    if (w.paused) {
+      el.wrapUpTimer.textContent = `Wrap-up paused while you type (${Math.ceil(w.leftS || 0)} s left).`;
+    } else {
+      const left = Math.max(0, Math.ceil((w.endsAt - Date.now()) / 1000));
+      el.wrapUpTimer.textContent = `Wrap-up time: you will be available again in ${left} s.`;
+    }
   }
 }
 
@@ -303,7 +309,7 @@ export function setAgentState(agentState) {
 export function resetCall() {
   chat.clear();
   Object.assign(state, {
-    muted: false, cameraOff: false, peer: { state: "", words: "" }, supervisor: null, recording: "off",
+    muted: false, cameraOff: false, remoteMedia: null, peer: { state: "", words: "" }, supervisor: null, recording: "off",
     transferByAgent: false, snapshotBusy: false,
   });
   el.transferTo.value = "";

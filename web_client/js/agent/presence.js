@@ -49,7 +49,10 @@ export function signIn(getToken, { pasted = false, name = null } = {}) {
     render();
     callbacks.load(s.token);
   }));
-  s.on("agent-state", mine((m) => setAgentState(m.state)));
+  s.on("agent-state", mine((m) => {
+    if (m.disposition === "timed_out") addHistory("The wrap-up time ran out: your notes so far were saved to the call record.");
+    setAgentState(m.state);
+  }));
   s.on("call-offered", mine((m) => {
     state.offered = { ...m, receivedAt: Date.now() };
     renderBadges(el.incomingBadges, m);
@@ -120,6 +123,12 @@ export function onMessage(m) {
       break;
     case "annotation":
       annotations.onAnnotation(m);
+      break;
+    case "media-state":
+      if (m.role === "shopper") {
+        state.remoteMedia = { audio: m.audio, video: m.video };
+        render();
+      }
       break;
     case "callbacks-changed":
       callbacks.load();

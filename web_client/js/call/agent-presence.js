@@ -60,9 +60,12 @@ export class AgentPresence extends CallParticipant {
     this.emit("agent-state", m);
     if (m.state === "wrap_up") {
       // The server holds us in a timed wrap-up after a call; it says when we are available.
+      // While the agent types the server pauses the countdown (`wrap_up_paused`).
       this.wrapUp = {
         callId: m.call_id || this._lastCallId,
         endsAt: typeof m.wrap_up_s === "number" ? Date.now() + m.wrap_up_s * 1000 : null,
+        paused: !!m.wrap_up_paused,
+        leftS: typeof m.wrap_up_s === "number" ? m.wrap_up_s : null,
       };
       clearTimeout(this._wrapUpTimer);
       this.emit("wrap-up", this.wrapUp);
@@ -78,6 +81,20 @@ export class AgentPresence extends CallParticipant {
     } else if (m.state === "away" && this.state !== "away") {
       this.wrapUp = null;
       this._setState("away", "Away — not taking calls");
+    }
+  }
+
+  /** The agent is typing the wrap-up notes: the server pauses the countdown. */
+  wrapUpTyping() {
+    if (this.wrapUp && this.wrapUp.callId && this.connection.isOpen) {
+      this.connection.send("wrap-up-typing", { call_id: this.wrapUp.callId });
+    }
+  }
+
+  /** The notes typed so far, kept by the server and filed if the wrap-up runs out. */
+  wrapUpDraft({ disposition = "", notes = "" } = {}) {
+    if (this.wrapUp && this.wrapUp.callId && this.connection.isOpen) {
+      this.connection.send("wrap-up-draft", { call_id: this.wrapUp.callId, disposition, notes });
     }
   }
 

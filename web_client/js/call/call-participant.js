@@ -407,6 +407,13 @@ export class CallParticipant extends Emitter {
     return this.connection.send(type, fields);
   }
 
+  /** Tells the others our microphone / camera is on or off (their tiles say "muted", "camera off"). */
+  announceMedia({ audio, video }) {
+    if (this.connection.isOpen && this.callId) {
+      this.connection.send("media-state", { call_id: this.callId, audio: !!audio, video: !!video });
+    }
+  }
+
   /** Ends the call (or gives up waiting). The server confirms with `call-ended`. */
   hangup() {
     const id = this.callId;

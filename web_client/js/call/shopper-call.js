@@ -7,9 +7,10 @@ import { CallParticipant } from "./call-participant.js";
 import { SilklineError } from "./protocol.js";
 
 export class ShopperCall extends CallParticipant {
-  constructor({ context = null, ...options }) {
+  constructor({ context = null, callbackOnly = false, ...options }) {
     super({ ...options, role: "shopper" });
     this.context = context; // the page the call starts from, shown to the agent (flat object)
+    this.callbackOnly = callbackOnly; // nobody on duty: only a callback request; no camera, no microphone
   }
 
   _joinFields() {
@@ -47,7 +48,7 @@ export class ShopperCall extends CallParticipant {
 
   /** While the call waits, build the peer connection so the offer can go out at once. */
   _prewarm() {
-    if (this.peerObj) return;
+    if (this.peerObj || this.callbackOnly) return;
     this.acquireMedia()
       .then((stream) => {
         if (!stream || this.peerObj || this._stopped || this.inCall) return;

@@ -29,6 +29,22 @@ export function setTracksEnabled(stream, kind, enabled) {
   tracks.forEach((t) => (t.enabled = enabled));
 }
 
+/**
+ * The label on a remote tile from the party's announced `media-state` ({audio, video}):
+ * "Camera off", "Muted", "Camera off · muted", or hidden while both are on (or not known).
+ */
+export function renderMediaLabel(element, media) {
+  if (!element) return;
+  const parts = [];
+  if (media && media.video === false) parts.push("camera off");
+  if (media && media.audio === false) parts.push("muted");
+  const words = parts.join(" · ");
+  element.textContent = words ? words[0].toUpperCase() + words.slice(1) : "";
+  element.hidden = !words;
+  element.dataset.audio = String(!(media && media.audio === false));
+  element.dataset.video = String(!(media && media.video === false));
+}
+
 /** A toggle button from state: pressed (aria-pressed) and its label. */
 export function renderToggle(button, pressed, label, pressedLabel) {
   button.setAttribute("aria-pressed", String(!!pressed));

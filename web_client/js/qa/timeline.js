@@ -56,6 +56,11 @@ export function timelineEvents(call) {
       case "reconnecting":
         add("reconnecting", e, `Connection trouble on the ${e.role || "?"} side${e.cause ? ` (${e.cause})` : ""}`);
         break;
+      case "media_state": {
+        const off = [e.video === false ? "camera off" : "", e.audio === false ? "muted" : ""].filter(Boolean);
+        add("media", e, `The ${roleOf(e.role).toLowerCase()}: ${off.length ? off.join(", ") : "camera and microphone on"}`);
+        break;
+      }
       case "monitor_started":
         add("monitor", e, `Supervisor ${e.supervisor || ""} started listening`.replace("  ", " "));
         break;

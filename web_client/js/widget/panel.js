@@ -1,7 +1,7 @@
 // Rendering the widget's panel from its state: which parts show, what they say, the queue
 // position and the waited time, the recording indicator. Nothing here changes the state.
 
-import { renderToggle } from "../components/video-tile.js";
+import { renderMediaLabel, renderToggle } from "../components/video-tile.js";
 import { clock } from "../words.js";
 
 export const LIVE = new Set(["starting", "waiting", "ringing", "connecting", "connected", "reconnecting"]);
@@ -44,10 +44,12 @@ export function renderPanel(w) {
   el.x.hidden = live;
 
   el.choose.hidden = state !== "choose";
+  renderAvailability(w);
   el.stage.hidden = !live;
   el.stage.classList.toggle("sl-voice", voice);
   el.local.hidden = voice || !live;
   el.voiceBadge.hidden = !(voice && talking);
+  renderMediaLabel(el.remoteMedia, talking ? w.remoteMedia : null);
 
   const placeholder = {
     starting: voice ? "Starting your microphone…" : "Starting your camera…",
@@ -108,12 +110,37 @@ function renderView(w) {
   el.thanksText.textContent = v.thanksText;
 }
 
+/** Before calling: "2 experts online", or "back at 09:00" and the callback instead of a call. */
+export function renderAvailability(w) {
+  const el = w.el;
+  const a = w.availability;
+  const closed = !!(a && !a.open);
+  el.availability.hidden = !a;
+  if (a) {
+    const n = a.online;
+    el.availability.textContent = !closed ? `${n} ${n === 1 ? "expert" : "experts"} online`
+      : a.opens_at ? `Our experts are back at ${a.opens_at}. Leave a callback request and we'll call you.`
+        : "No expert is online right now. Leave a callback request and we'll call you.";
+  }
+  el.availability.dataset.open = closed ? "false" : "true";
+  el.chooseTitle.hidden = closed;
+  el.modeVideo.hidden = closed;
+  el.modeVoice.hidden = closed;
+  el.callbackNow.hidden = !closed;
+}
+
 export function renderQueue(w) {
   const q = w.queue;
   const el = w.el;
   if (!q || w.state !== "waiting") {
     el.queue.textContent = "";
     el.waited.textContent = "";
+    return;
+  }
+  if (q.callbackOffered) {
+    // Nobody can answer now (all away, the ring missed): no "you're next" promise.
+    el.queue.textContent = "No expert can answer right now. Leave a callback request and we'll call you back.";
+    renderWaited(w);
     return;
   }
   const where = q.position <= 1 ? "You're next in line." : `You are number ${q.position} in line.`;

@@ -28,6 +28,8 @@ export class ShopperWidget {
     this.rated = false;
     this.score = 0;
     this.queue = null; // last queue-position
+    this.remoteMedia = null; // the expert's announced {audio, video} (media-state)
+    this.availability = null; // before calling: {online, available, open, opens_at?} of the queue
     this.queueAt = 0;
     this.recording = "off";
     this.muted = false;
@@ -89,6 +91,7 @@ export class ShopperWidget {
     el.call.addEventListener("click", () => this.openChooser());
     el.modeVideo.addEventListener("click", () => this.startCall("video"));
     el.modeVoice.addEventListener("click", () => this.startCall("audio"));
+    el.callbackNow.addEventListener("click", () => this.startCall("audio", { callbackOnly: true }));
     el.again.addEventListener("click", () => this.openChooser());
     el.close.addEventListener("click", () => this.closePanel());
     el.x.addEventListener("click", () => this.closePanel());
@@ -152,10 +155,32 @@ export class ShopperWidget {
       this.session = null;
     }
     this.resetCall();
+    this.availability = null;
     this.openPanel();
     this.show({ title: "Talk to an expert" });
     this.setState("choose");
     queueMicrotask(() => this.el.modeVideo.focus());
+    this.checkAvailability();
+  }
+
+  /** Whether experts are on duty for this page's queue (public REST, no token); on failure the
+   * chooser simply offers the call. */
+  async checkAvailability() {
+    const url = new URL("/api/availability", this.config.server);
+    const category = attrOf(this.config.tag, "category");
+    if (category) url.searchParams.set("category", category);
+    try {
+      const resp = await fetch(url.href, { cache: "no-store" });
+      if (!resp.ok) return;
+      const a = await resp.json();
+      if (this.state !== "choose" || typeof a.online !== "number") return;
+      this.availability = { online: a.online, available: a.available, open: !!a.open,
+        opens_at: typeof a.opens_at === "string" ? a.opens_at : null };
+      this.render();
+      if (!this.availability.open) this.el.callbackNow.focus();
+    } catch (_) {
+      // offline or an older server: the call button works as before
+    }
   }
 
   resetCall() {
@@ -165,6 +190,7 @@ export class ShopperWidget {
     this.queue = null;
     this.recording = "off";
     this.agentName = null;
+    this.remoteMedia = null;
     this.setScore(0);
     this.el.rateComment.value = "";
     this.el.cbSubmit.disabled = false;
@@ -178,10 +204,11 @@ export class ShopperWidget {
     return fetchShopperToken(this.config.tokenUrl, attrOf(this.config.tag, "customer-id"));
   }
 
-  async startCall(mode) {
+  async startCall(mode, { callbackOnly = false } = {}) {
     if (this.session && LIVE.has(this.state)) return;
     this.mode = mode === "audio" ? "audio" : "video";
     this.resetCall();
+    this.callbackOpen = callbackOnly; // nobody on duty: straight to the callback form
     this.show({ title: this.mode === "audio" ? "Voice call with an expert" : "Video call with an expert" });
     const session = new ShopperCall({
       getToken: () => this.getToken(),
@@ -193,6 +220,7 @@ export class ShopperWidget {
       otherName: "the expert",
       debug: this.config.debug,
       context: pageContext(this.config.tag, this.mode),
+      callbackOnly,
     });
     this.session = session;
     session.on("state", (s) => {
@@ -222,9 +250,11 @@ export class ShopperWidget {
       if (this.session === session) this.onMessage(m);
     });
     // The camera (or, voice only, the microphone) starts while the call is being set up.
-    session.acquireMedia().catch((err) => {
-      if (this.session === session) session.fail(err);
-    });
+    if (!callbackOnly) {
+      session.acquireMedia().catch((err) => {
+        if (this.session === session) session.fail(err);
+      });
+    }
     try {
       await session.start();
     } catch (err) {
@@ -241,9 +271,16 @@ export class ShopperWidget {
         }
         break;
       case "queue-position":
-        this.queue = { position: m.position, estimate: m.estimated_wait_s, waited: m.waited_s };
+        this.queue = { position: m.position, estimate: m.estimated_wait_s, waited: m.waited_s,
+          callbackOffered: !!m.callback_offered };
         this.queueAt = Date.now();
         this.renderQueue();
+        break;
+      case "media-state":
+        if (m.role === "agent") {
+          this.remoteMedia = { audio: m.audio, video: m.video };
+          this.render();
+        }
         break;
       case "chat":
         this.chat.addChat(m);
@@ -420,6 +457,7 @@ export class ShopperWidget {
     if (!stream) return;
     this.muted = !this.muted;
     setTracksEnabled(stream, "audio", !this.muted);
+    this.session.announceMedia({ audio: !this.muted, video: !this.cameraOff });
     this.render();
   }
 
@@ -428,6 +466,7 @@ export class ShopperWidget {
     if (!stream) return;
     this.cameraOff = !this.cameraOff;
     setTracksEnabled(stream, "video", !this.cameraOff);
+    this.session.announceMedia({ audio: !this.muted, video: !this.cameraOff });
     this.render();
   }
 

@@ -24,7 +24,9 @@ export const TEMPLATE = `
       <p class="sl-super" data-testid="supervisor-notice" role="status" hidden></p>
 
       <div class="sl-choose" role="group" aria-labelledby="sl-choose-title" hidden>
+        <p class="sl-avail" data-testid="availability" role="status" hidden></p>
         <p id="sl-choose-title" class="sl-lead">How would you like to talk?</p>
+        <button type="button" class="sl-btn sl-primary sl-callback-now" data-testid="callback-now" hidden>Request a callback</button>
         <button type="button" class="sl-mode" data-testid="mode-video">
           <span class="sl-mode-icon">${ICON_CAMERA_BIG}</span>
           <span><strong>Video call</strong><span class="sl-sub">See the expert, and show them what you have.</span></span>
@@ -45,6 +47,7 @@ export const TEMPLATE = `
           <p class="sl-queue" data-testid="queue-position" aria-live="polite" aria-atomic="true"></p>
           <p class="sl-waited" aria-hidden="true"></p>
         </div>
+        <span class="sl-tile-label" data-testid="remote-media-state" role="status" hidden></span>
         <span class="sl-voice-badge" hidden>Voice only · your camera is off</span>
         <video class="sl-self" data-testid="local-video" autoplay playsinline muted aria-label="Your camera"></video>
         <canvas class="sl-annot" data-testid="annotation-overlay" aria-hidden="true" hidden></canvas>
@@ -149,6 +152,9 @@ export function elementsOf(root) {
     choose: $(".sl-choose"),
     modeVideo: $('[data-testid="mode-video"]'),
     modeVoice: $('[data-testid="mode-voice"]'),
+    availability: $(".sl-avail"),
+    chooseTitle: $("#sl-choose-title"),
+    callbackNow: $(".sl-callback-now"),
     stage: $(".sl-stage"),
     remote: $(".sl-remote"),
     extra: $(".sl-extra"),
@@ -157,6 +163,7 @@ export function elementsOf(root) {
     annotationsClear: $(".sl-annot-clear"),
     annotationsPoint: $(".sl-annot-point"),
     voiceBadge: $(".sl-voice-badge"),
+    remoteMedia: $(".sl-tile-label"),
     placeholder: $(".sl-placeholder"),
     placeholderText: $(".sl-placeholder-text"),
     queue: $(".sl-queue"),
