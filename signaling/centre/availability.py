@@ -56,8 +56,13 @@ class Availability:
     def of(self, queue: str) -> dict[str, Any]:
         online, available = self.serving(queue)
         by_clock, opens_at = self.hours_now(queue)
+        # open: someone signed in can take the call — an expert on a break still serves the
+        # queue (calls wait for them); nobody signed in at all sends the shopper to a callback
+        skill = self.service.queues.configs[queue].skill
+        signed_in = any(a.session is not None and a.skills.get(skill, 0) > 0
+                        for a in self.service.agents.values())
         out: dict[str, Any] = {"queue": queue, "online": online, "available": available,
-                               "open": by_clock and online > 0,
+                               "open": by_clock and signed_in,
                                "waiting": len(self.service.queues.in_queue(queue))}
         if opens_at is not None:
             out["opens_at"] = opens_at

@@ -335,7 +335,9 @@ async def test_voice_only_then_callbacks(chromium_browser, silkline_server):
         pages.append(waiting)
         await call_from_shop(waiting, "video")
         await expect_state(waiting, "waiting")
-        await expect(waiting.page.get_by_test_id("queue-position")).to_contain_text("next in line", timeout=T)
+        # the only expert is on a break: the callback is offered instead of "you're next" (issue 10)
+        await expect(waiting.page.get_by_test_id("queue-position")).to_contain_text(
+            "No expert can answer right now", timeout=T)
         await expect(waiting.page.get_by_test_id("cancel-call")).to_be_visible()
         await screenshot(waiting, "cc-shop-waiting")
         await waiting.page.get_by_test_id("callback-instead").click()
@@ -352,10 +354,12 @@ async def test_voice_only_then_callbacks(chromium_browser, silkline_server):
         pages.remove(agent)
         alone = await BrowserPage.open(chromium_browser, f"{server.url}/demo/shop", "unserved shopper")
         pages.append(alone)
-        await call_from_shop(alone, "voice")
-        await expect_state(alone, "unavailable")
-        await expect(state_of(alone)).to_contain_text("No expert is available")
-        await expect(alone.page.get_by_test_id("callback-name")).to_be_visible()
+        # nobody on duty: the widget says so before calling and goes straight to the callback
+        await alone.page.get_by_test_id("call-button").click()
+        await expect(alone.page.get_by_test_id("availability")).to_contain_text(
+            "No expert is online right now", timeout=T)
+        await alone.page.get_by_test_id("callback-now").click()
+        await expect(alone.page.get_by_test_id("callback-name")).to_be_visible(timeout=T)
         await alone.page.get_by_test_id("submit-callback").click()  # empty: refused in words
         await expect(alone.page.locator("silkline-call .sl-callback .sl-form-error")).to_contain_text("your name")
         await alone.page.get_by_test_id("callback-name").fill("Jonas Berg")
