@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import redis.asyncio as redis
-
 from signaling.state.nodes import DEAD_KEPT_S, NodeEntry
-from signaling.state.redis_store import PREFIX, _encode
+from signaling.state.redis_client import PREFIX, RedisClient
+from signaling.state.redis_client import encode_fields as _encode
 
 NODES = f"{PREFIX}:nodes"
 
@@ -34,24 +33,7 @@ def _decode(raw: dict[str, str]) -> NodeEntry | None:
         return None
 
 
-class RedisNodeRegistry:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._redis: redis.Redis | None = None
-
-    @property
-    def r(self) -> redis.Redis:
-        if self._redis is None:
-            raise RuntimeError("RedisNodeRegistry is not open")
-        return self._redis
-
-    async def open(self) -> None:
-        self._redis = redis.from_url(self.url, decode_responses=True)
-
-    async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
+class RedisNodeRegistry(RedisClient):
 
     async def beat(self, entry: NodeEntry, ttl: float) -> None:
         fields = _encode(entry.as_dict())

@@ -8,49 +8,22 @@ JSON-encoded fields (so an update is one atomic HSET) plus a list of events.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
-import redis.asyncio as redis
-from redis.typing import EncodableT, FieldT
+from signaling.state.redis_client import PREFIX, RedisClient
+from signaling.state.redis_client import encode_fields as _encode
 
-PREFIX = "silkline"
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
 
 
-RedisMapping = Mapping[FieldT, EncodableT]
-
-
-def _encode(fields: dict[str, Any]) -> RedisMapping:
-    """Each field as JSON, in the shape redis-py's ``hset(mapping=)`` is typed for."""
-    out: dict[FieldT, EncodableT] = {
-        k: json.dumps(v, separators=(",", ":"), default=str) for k, v in fields.items()}
-    return out
-
-
-class RedisStateStore:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._redis: redis.Redis | None = None
-
-    @property
-    def r(self) -> redis.Redis:
-        if self._redis is None:
-            raise RuntimeError("RedisStateStore is not open")
-        return self._redis
-
+class RedisStateStore(RedisClient):
     async def open(self) -> None:
-        self._redis = redis.from_url(self.url, decode_responses=True)
-        await self._redis.ping()
-        self._release = self._redis.register_script(_RELEASE)
-
-    async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
+        await super().open()
+        await self.r.ping()
+        self._release = self.r.register_script(_RELEASE)
 
     def _key(self, call_id: str) -> str:
         return f"{PREFIX}:call:{call_id}"

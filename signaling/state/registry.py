@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-import redis.asyncio as redis
+from signaling.state.redis_client import RedisClient, encode_fields
 
 Record = dict[str, Any]
 
@@ -109,25 +109,10 @@ class FileRegistry:
         return list((await asyncio.to_thread(self._read)).values())
 
 
-class RedisRegistry:
+class RedisRegistry(RedisClient):
     def __init__(self, url: str, kind: str, prefix: str = "silkline") -> None:
-        self.url = url
+        super().__init__(url)
         self._base = f"{prefix}:{kind}"
-        self._redis: redis.Redis | None = None
-
-    @property
-    def r(self) -> redis.Redis:
-        if self._redis is None:
-            raise RuntimeError("RedisRegistry is not open")
-        return self._redis
-
-    async def open(self) -> None:
-        self._redis = redis.from_url(self.url, decode_responses=True)
-
-    async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
 
     def _key(self, key: str) -> str:
         return f"{self._base}:{key}"
@@ -139,7 +124,7 @@ class RedisRegistry:
     async def put(self, key: str, record: Record) -> None:
         async with self.r.pipeline(transaction=True) as pipe:
             pipe.delete(self._key(key))
-            pipe.hset(self._key(key), mapping=_encode(record))  # type: ignore[arg-type]
+            pipe.hset(self._key(key), mapping=encode_fields(record))
             pipe.sadd(self._base + "s", key)
             await pipe.execute()
 
@@ -147,7 +132,7 @@ class RedisRegistry:
         # only an existing record changes: checked and written in one script
         script = "if redis.call('exists', KEYS[1]) == 0 then return 0 end " \
                  "redis.call('hset', KEYS[1], unpack(ARGV)) return 1"
-        args = [item for pair in _encode(fields).items() for item in pair]
+        args = [item for pair in encode_fields(fields).items() for item in pair]
         return bool(await self.r.eval(script, 1, self._key(key), *args))
 
     async def delete(self, key: str) -> bool:
@@ -161,10 +146,6 @@ class RedisRegistry:
         keys = sorted(await self.r.smembers(self._base + "s"))
         records = [await self.get(str(key)) for key in keys]
         return [r for r in records if r is not None]
-
-
-def _encode(fields: Record) -> dict[str, str]:
-    return {k: json.dumps(v, separators=(",", ":")) for k, v in fields.items()}
 
 
 def make_registry(kind: str, data_dir: Path, redis_url: str | None) -> Registry:
