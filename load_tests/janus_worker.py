@@ -35,12 +35,10 @@ from aiortc import RTCSessionDescription
 from load_tests.janus_api import JanusHandle, JanusSession
 from load_tests.netns import enter
 from load_tests.peer import Clips, LoadPeer
-from load_tests.worker import _audio_accounting, _video_accounting
+from load_tests.worker import _audio_accounting, _video_accounting, print_progress, watch_loop_lag
 from media.aiortc_hooks import restrict_host_addresses
 
 ROLES = ("agent", "shopper")
-PROGRESS_EVERY = 1.0
-LAG_PERIOD = 0.1
 ROOM_BASE = 1000
 
 
@@ -210,23 +208,13 @@ class JanusWorker:
                 "frames_window": sent, "frames_lost_window": lost,
                 "lag_ms": round(max(self.lags[-10:], default=0.0), 1)}
 
-    async def _ticker(self) -> None:
-        while True:
-            await asyncio.sleep(PROGRESS_EVERY)
-            print(json.dumps(self.progress(time.monotonic())), flush=True)
-
-    async def _lag_monitor(self) -> None:
-        while True:
-            before = time.monotonic()
-            await asyncio.sleep(LAG_PERIOD)
-            self.lags.append((time.monotonic() - before - LAG_PERIOD) * 1000)
-
     # ------------------------------------------------------------------ the run
     async def run(self) -> dict[str, Any]:
         me = psutil.Process()
         cpu0, wall0 = me.cpu_times(), time.monotonic()
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-        background = [asyncio.ensure_future(self._ticker()), asyncio.ensure_future(self._lag_monitor())]
+        background = [asyncio.ensure_future(print_progress(self.progress)),
+                      asyncio.ensure_future(watch_loop_lag(self.lags))]
         tasks = [asyncio.ensure_future(self.run_call(c)) for c in self.calls]
         try:
             await asyncio.sleep(max(0.0, self.stop_at - time.monotonic()))

@@ -35,6 +35,21 @@ EXPECT_TIMEOUT = 15.0  # one signaling answer; the whole set-up has its own dead
 LAG_PERIOD = 0.1
 
 
+async def print_progress(progress: Callable[[float], dict[str, Any]]) -> None:
+    """Every PROGRESS_EVERY seconds, one JSON progress line on stdout (the parent reads it)."""
+    while True:
+        await asyncio.sleep(PROGRESS_EVERY)
+        print(json.dumps(progress(time.monotonic())), flush=True)
+
+
+async def watch_loop_lag(lags: list[float]) -> None:
+    """Append how late (ms) each LAG_PERIOD sleep of this event loop woke up."""
+    while True:
+        before = time.monotonic()
+        await asyncio.sleep(LAG_PERIOD)
+        lags.append((time.monotonic() - before - LAG_PERIOD) * 1000)
+
+
 @dataclass
 class CallRun:
     index: int
@@ -260,17 +275,6 @@ class Worker:
             "lag_ms": round(max(self.lags[-10:], default=0.0), 1),
         }
 
-    async def _ticker(self) -> None:
-        while True:
-            await asyncio.sleep(PROGRESS_EVERY)
-            print(json.dumps(self.progress(time.monotonic())), flush=True)
-
-    async def _lag_monitor(self) -> None:
-        while True:
-            before = time.monotonic()
-            await asyncio.sleep(LAG_PERIOD)
-            self.lags.append((time.monotonic() - before - LAG_PERIOD) * 1000)
-
     # ------------------------------------------------------------------ the run
     async def run(self) -> dict[str, Any]:
         me = psutil.Process()
@@ -278,8 +282,8 @@ class Worker:
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         if self.generator == "rtp":
             self.pacer.start()
-        ticker = asyncio.ensure_future(self._ticker())
-        lagger = asyncio.ensure_future(self._lag_monitor())
+        ticker = asyncio.ensure_future(print_progress(self.progress))
+        lagger = asyncio.ensure_future(watch_loop_lag(self.lags))
         tasks = [asyncio.ensure_future(self.run_call(c)) for c in self.calls]
         try:
             await asyncio.sleep(max(0.0, self.stop_at - time.monotonic()))
