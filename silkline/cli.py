@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help=f"address to listen on (default 127.0.0.1; {ENV['host']})")
     serve.add_argument("--port", type=int, help=f"port (default 8080; {ENV['port']})")
     serve.add_argument("--redis", dest="redis_url", metavar="URL",
-                       help=f"redis://… to share state between nodes (default: embedded; {ENV['redis_url']})")
+                       help=("redis://…, rediss://… or redis+sentinel://h:26379,…/service to share state between nodes "
+                             f"(default: embedded; {ENV['redis_url']}; see docs/redis.md)"))
     serve.add_argument("--data-dir", type=Path, help=f"durable call records (default ./silkline-data; {ENV['data_dir']})")
     serve.add_argument("--recordings-dir", type=Path,
                        help=f"recordings (default ./recordings; {ENV['recordings_dir']})")

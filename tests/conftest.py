@@ -20,6 +20,8 @@ from silkline.app import CALLS, CLOCK, SFU, SIGNALING, STORE, TOKENS, create_app
 from silkline.config import Config
 from tests.support.coturn import Coturn, running_coturn
 from tests.support.peers import ClientPeer, agent_clip
+from tests.support.ports import free_port as _free_port  # noqa: F401 - tests import it from here
+from tests.support.redis_processes import RedisProcess
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
 
@@ -147,51 +149,12 @@ async def close_sides(*sides: Side) -> None:
 
 # ---------------------------------------------------------------- redis
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory):
     """A real redis-server on a free loopback port, with AOF persistence, for this session."""
-    import shutil
-    import subprocess
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed: run the tests with `bash scripts/test.sh`, "
-                    "or `apt-get install redis-server`")
-    port = _free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
-         "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "yes"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
-    import redis as redis_sync
-
-    client = redis_sync.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            client.ping()
-            break
-        except redis_sync.exceptions.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    client.close()
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    process = RedisProcess(tmp_path_factory.mktemp("redis"), "--protected-mode", "yes")
+    yield process.url
+    process.stop()
 
 
 @pytest.fixture

@@ -3,15 +3,30 @@
 The call store, the node registry and the account/key/webhook registries each keep their own
 client (their lifetimes are the app's), and share this code for it and for the JSON-per-field
 hash encoding they all write.
+
+Two kinds of URL: ``redis://`` / ``rediss://`` for one Redis (or a managed Redis behind one
+address), and ``redis+sentinel://[:password@]host:port[,host:port...]/service[/db]`` for a
+Sentinel-watched primary: the client asks the sentinels where the primary is and asks again
+after a connection fails, so it follows a failover by itself. Either way a failed command is
+retried a few times with a short exponential backoff (under a second in all), so a blip or a
+failover in progress costs a moment, while a real outage still reaches the caller quickly as
+``redis.ConnectionError`` (the edge answers ``service_unavailable``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
 PREFIX = "silkline"
@@ -23,6 +38,63 @@ def encode_fields(fields: dict[str, Any]) -> RedisMapping:
     out: dict[FieldT, EncodableT] = {
         k: json.dumps(v, separators=(",", ":"), default=str) for k, v in fields.items()}
     return out
+
+
+SENTINEL_SCHEME = "redis+sentinel"
+
+
+@dataclass(frozen=True)
+class SentinelTarget:
+    """Where the sentinels are and which primary (``service``) they watch."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int = 0
+    password: str | None = None
+
+
+def parse_sentinel_url(url: str) -> SentinelTarget:
+    """``redis+sentinel://[:password@]h1:26379,h2:26379/mymaster[/0]`` → its parts.
+
+    Raises ``ValueError`` with words for a URL an operator typed wrong: a server that
+    cannot find its state must not start.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != SENTINEL_SCHEME:
+        raise ValueError(f"not a {SENTINEL_SCHEME}:// URL: {url!r}")
+    auth, _, hosts = parts.netloc.rpartition("@")
+    password = unquote(auth.partition(":")[2]) if auth else None
+    sentinels: list[tuple[str, int]] = []
+    for item in hosts.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"sentinel address {item!r} in {url!r} is not host:port")
+        sentinels.append((host, int(port)))
+    path = [p for p in parts.path.split("/") if p]
+    if not path:
+        raise ValueError(f"{url!r} names no service (redis+sentinel://host:port/SERVICE)")
+    if len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+        raise ValueError(f"{url!r}: the path is /service or /service/db")
+    return SentinelTarget(tuple(sentinels), path[0], int(path[1]) if len(path) == 2 else 0,
+                          password or None)
+
+
+def _retry() -> Retry:
+    return Retry(ExponentialBackoff(cap=0.4, base=0.05), retries=3,
+                 supported_errors=(RedisConnectionError, RedisTimeoutError))
+
+
+def connect(url: str) -> redis.Redis:
+    """A client for ``url`` that retries briefly and, for Sentinel, follows the primary."""
+    common: dict[str, Any] = {
+        "decode_responses": True, "socket_timeout": 5.0, "socket_connect_timeout": 2.0,
+        "retry": _retry(), "health_check_interval": 15}
+    if url.startswith(SENTINEL_SCHEME + "://"):
+        target = parse_sentinel_url(url)
+        sentinel = Sentinel(list(target.sentinels), socket_timeout=2.0,
+                            sentinel_kwargs={"socket_timeout": 2.0, "password": target.password})
+        return sentinel.master_for(target.service, db=target.db, password=target.password, **common)
+    return redis.from_url(url, **common)
 
 
 class RedisClient:
@@ -39,7 +111,7 @@ class RedisClient:
         return self._redis
 
     async def open(self) -> None:
-        self._redis = redis.from_url(self.url, decode_responses=True)
+        self._redis = connect(self.url)
 
     async def close(self) -> None:
         if self._redis is not None:

@@ -5,8 +5,6 @@ event-loop lag shows a blocked loop, readiness follows a real redis-server going
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,8 +14,9 @@ from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from silkline.app import HEALTH, create_app
-from tests.conftest import _free_port, close_sides, make_config, start_call
+from tests.conftest import close_sides, make_config, start_call
 from tests.support.eventually import eventually
+from tests.support.redis_processes import RedisProcess
 
 
 @pytest.fixture
@@ -174,30 +173,11 @@ async def test_metrics_token(server):
 @pytest.fixture
 def own_redis(tmp_path: Path):
     """A redis-server of this test's own (the session one must stay up for the others)."""
-    import redis as redis_sync
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = RedisProcess(tmp_path / "redis")
     try:
-        probe = redis_sync.Redis(host="127.0.0.1", port=port)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                probe.ping()
-                break
-            except redis_sync.exceptions.ConnectionError:
-                assert time.monotonic() < deadline and proc.poll() is None, "redis-server did not start"
-                time.sleep(0.05)
-        probe.close()
-        yield proc, f"redis://127.0.0.1:{port}/0"
+        yield process.proc, process.url
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
+        process.kill()
 
 
 async def test_readiness_follows_the_redis_store(tmp_path: Path, own_redis):
