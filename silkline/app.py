@@ -24,6 +24,7 @@ from signaling.api.nodes_api import NodesApi
 from signaling.api.openapi_api import OpenApiDocs
 from signaling.api.origins import OriginPolicy
 from signaling.api.page_security import PageSecurity
+from signaling.api.conversation_api import ConversationApi
 from signaling.api.pages import page_routes
 from signaling.api.photos import PhotoApi
 from signaling.api.qa_api import QaApi
@@ -169,6 +170,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.router.add_routes(AvailabilityApi(calls).routes())
     app.router.add_routes(NodesApi(nodes, tokens, clock).routes())
     app.router.add_routes(PhotoApi(calls, store, tokens, conversation, photos).routes())
+    app.router.add_routes(ConversationApi(store, tokens, photos).routes())
     accounts = StaffAccounts(registries["accounts"], clock)
     app[ACCOUNTS] = accounts
     app.router.add_routes(AccountsApi(accounts, tokens).routes())
