@@ -16,6 +16,7 @@ from recorder import Recorder
 from sfu import Admission, AdmissionLimit, CloseReason, SfuNode
 from signaling.api.accounts_api import AccountsApi
 from signaling.api.availability_api import AvailabilityApi
+from signaling.api.conversation_api import ConversationApi
 from signaling.api.demo import DemoTokens
 from signaling.api.health import Health
 from signaling.api.media_urls import MediaSigner
@@ -24,7 +25,6 @@ from signaling.api.nodes_api import NodesApi
 from signaling.api.openapi_api import OpenApiDocs
 from signaling.api.origins import OriginPolicy
 from signaling.api.page_security import PageSecurity
-from signaling.api.conversation_api import ConversationApi
 from signaling.api.pages import page_routes
 from signaling.api.photos import PhotoApi
 from signaling.api.qa_api import QaApi
