@@ -379,6 +379,11 @@ export class CallParticipant extends Emitter {
       this.log("candidate refused", m.message);
       return;
     }
+    if (this.state === "reconnecting" && (m.code === "invalid_state" || m.code === "call_not_found")) {
+      // a refused re-join: `rejoin-refused` decides what it means (the call ended meanwhile…)
+      this.log("re-join refused", m.code, m.message);
+      return;
+    }
     this.emit("error", { code: m.code, words: m.words, message: m.message, ref: m.ref });
     if (this._onRefused(m)) return;
     if (m.code === "unauthorized") {
