@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from pathlib import Path
 
 import pytest
 from playwright.async_api import expect
@@ -211,7 +210,7 @@ async def test_minimise_focus_trap_escape_and_the_conversation_download(chromium
         download = await info.value
         saved = tmp_path / "conversation.html"
         await download.save_as(saved)
-        html = Path(saved).read_text(encoding="utf-8")
+        html = await asyncio.to_thread(saved.read_text, encoding="utf-8")
         assert download.suggested_filename.startswith("conversation-") and download.suggested_filename.endswith(".html")
         assert "Your conversation with Ann" in html
         assert "Take your time, I&#x27;m here." in html and "Here is the &lt;b&gt;stone&lt;/b&gt;" in html
