@@ -1,6 +1,9 @@
 // The shopper widget itself: a custom element (<silkline-call>) with a shadow root, its state
 // on this object, `render()` writing the DOM from it. It composes the shopper's call (call/),
-// the chat log and the video tiles (components/), and the camera switch beside it.
+// the chat log and the video tiles (components/), and beside it the call view (full screen on a
+// phone, minimised to a bar, focus kept in the dialog: call-view.js), the device choice before
+// the expert answers (devices.js), the camera switch, the forms after the call and the
+// conversation download.
 
 import { ShopperCall } from "../call/shopper-call.js";
 import { ChatLog } from "../components/chat-log.js";
@@ -9,11 +12,12 @@ import { uploadPhoto } from "../rest.js";
 import { timeOfDay } from "../words.js";
 import { ShopperAnnotations } from "./annotation-overlay.js";
 import { CallView } from "./call-view.js";
+import { submitCallback } from "./callback-form.js";
 import { countCameras, switchCamera } from "./camera-switch.js";
 import { downloadConversation } from "./conversation-download.js";
 import { DeviceChoice, rememberedDevices } from "./devices.js";
 import { attrOf, pageContext, recordVisit } from "./page-context.js";
-import { sendRating } from "./rating.js";
+import { setScore, submitRating } from "./rating.js";
 import { fetchShopperToken } from "./shopper-token.js";
 import {
   LIVE, STATE_WORDS, droppedWords, mayRate, renderPanel, renderQueue, renderRecording, renderWaited,
@@ -355,42 +359,18 @@ export class ShopperWidget {
     s.hangup();
   }
 
-  // --- callback requests ---------------------------------------------------------------
+  // --- callback requests, rating (callback-form.js, rating.js) --------------------------
 
-  async submitCallback() {
-    const el = this.el;
-    const name = el.cbName.value.trim();
-    const contact = el.cbContact.value.trim();
-    this.show({ cbError: "" });
-    if (!name) {
-      this.show({ cbError: "Please tell us your name." });
-      el.cbName.focus();
-      return;
-    }
-    if (!contact || !(/@/.test(contact) || /\d{5,}/.test(contact.replace(/[\s()+.-]/g, "")))) {
-      this.show({ cbError: "Please give a phone number or an e-mail address we can reach you on." });
-      el.cbContact.focus();
-      return;
-    }
-    const s = this.session;
-    if (!s) return;
-    el.cbSubmit.disabled = true;
-    el.cbSubmit.textContent = "Sending…";
-    try {
-      await s.requestCallback({ name, contact, question: el.cbQuestion.value.trim() });
-      this.callbackOpen = false;
-      this.show({
-        thanksTitle: "Thank you — we'll call you back.",
-        thanksText: `An expert will contact you at ${contact} as soon as possible.`,
-      });
-      this.setState("callback-sent", "Callback requested");
-      queueMicrotask(() => this.el.thanks.focus());
-    } catch (err) {
-      this.show({ cbError: err.words || "The request could not be sent. Please try again." });
-      el.cbSubmit.disabled = false;
-    } finally {
-      el.cbSubmit.textContent = "Request a callback";
-    }
+  submitCallback() {
+    return submitCallback(this);
+  }
+
+  setScore(score) {
+    setScore(this, score);
+  }
+
+  submitRating() {
+    return submitRating(this);
   }
 
   // --- chat and photos -----------------------------------------------------------------
@@ -440,44 +420,6 @@ export class ShopperWidget {
     } catch (err) {
       this.show({ consent: "asked", error: err.words || "Your answer could not be sent." });
     }
-  }
-
-  // --- rating -------------------------------------------------------------------------
-
-  setScore(score) {
-    this.score = score;
-    if (score) this.view.rateError = "";
-    const words = ["", "Poor", "Fair", "Good", "Very good", "Excellent"];
-    for (const star of this.el.stars) {
-      const n = Number(star.dataset.score);
-      star.setAttribute("aria-pressed", String(n === score));
-      star.classList.toggle("sl-lit", n <= score);
-    }
-    this.el.starWords.textContent = score ? `${score} of 5 — ${words[score]}` : "";
-  }
-
-  async submitRating() {
-    const el = this.el;
-    this.show({ rateError: "" });
-    if (!this.score) {
-      this.show({ rateError: "Please choose 1 to 5 stars first." });
-      el.stars[4].focus();
-      return;
-    }
-    const s = this.session;
-    if (!s || !s.callId || !s.token) return;
-    el.rateSubmit.disabled = true;
-    try {
-      await sendRating(this.config.server, s.callId, s.token, this.score, el.rateComment.value.trim());
-    } catch (err) {
-      this.show({ rateError: err.words });
-      el.rateSubmit.disabled = false;
-      return;
-    }
-    this.rated = true;
-    this.show({ thanksTitle: "Thank you for your feedback!", thanksText: "It helps us give you better advice next time." });
-    this.render();
-    queueMicrotask(() => el.thanks.focus());
   }
 
   // --- media controls ----------------------------------------------------------------
