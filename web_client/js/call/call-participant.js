@@ -379,7 +379,8 @@ export class CallParticipant extends Emitter {
       this.log("candidate refused", m.message);
       return;
     }
-    if (this.state === "reconnecting" && (m.code === "invalid_state" || m.code === "call_not_found")) {
+    if (this.connection.reconnecting && this.connection.joining
+        && (m.code === "invalid_state" || m.code === "call_not_found")) {
       // a refused re-join: `rejoin-refused` decides what it means (the call ended meanwhile…)
       this.log("re-join refused", m.code, m.message);
       return;

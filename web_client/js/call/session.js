@@ -43,6 +43,7 @@ export class ReconnectingSession extends Emitter {
     this.signaling = null; // the current SignalingClient
     this.attempt = 0; // attempts since the last good join (also counts fresh offers: see nextDelay)
     this.reconnecting = false;
+    this.joining = false;
     this.stopped = false;
     this._timer = null;
   }
@@ -70,11 +71,14 @@ export class ReconnectingSession extends Emitter {
     });
     await sig.open();
     let joined;
+    this.joining = true; // an `error` meanwhile answers the join (owners leave it to `rejoin-refused`)
     try {
       joined = await sig.join(this.token, this.joinFields());
     } catch (err) {
       if (this.signaling === sig) sig.close();
       throw err;
+    } finally {
+      this.joining = false;
     }
     const rejoined = this.reconnecting;
     this.reconnecting = false;
