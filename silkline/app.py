@@ -16,6 +16,7 @@ from recorder import Recorder
 from sfu import Admission, AdmissionLimit, CloseReason, SfuNode
 from signaling.api.accounts_api import AccountsApi
 from signaling.api.availability_api import AvailabilityApi
+from signaling.api.conversation_api import ConversationApi
 from signaling.api.demo import DemoTokens
 from signaling.api.health import Health
 from signaling.api.media_urls import MediaSigner
@@ -169,6 +170,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.router.add_routes(AvailabilityApi(calls).routes())
     app.router.add_routes(NodesApi(nodes, tokens, clock).routes())
     app.router.add_routes(PhotoApi(calls, store, tokens, conversation, photos).routes())
+    app.router.add_routes(ConversationApi(store, tokens, photos).routes())
     accounts = StaffAccounts(registries["accounts"], clock)
     app[ACCOUNTS] = accounts
     app.router.add_routes(AccountsApi(accounts, tokens).routes())

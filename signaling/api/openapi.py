@@ -174,6 +174,10 @@ def _paths() -> dict[str, dict[str, Any]]:
             "A photo of a call (its parties, staff)", "calls",
             (200, _ok("the JPEG", {"type": "string", "format": "binary"}, "image/jpeg")), (*std, 404),
             params=[CALL, path_param("photo_id")])},
+        "/api/calls/{call_id}/conversation": {"get": op(
+            "The chat and photos of an ended call as one self-contained HTML file (its shopper)", "calls",
+            (200, _ok("the HTML file (an attachment)", {"type": "string"}, "text/html")), (*std, 404, 409),
+            params=[CALL, query("tz")])},
         "/api/calls/{call_id}/rating": {"post": op(
             "Rate an answered call once it ended (its shopper)", "calls", (201, _ok("the rating")),
             (400, *std, 404, 409), params=[CALL],

@@ -11,7 +11,7 @@ import { ReconnectingSession } from "./call/session.js";
 import { SignIn } from "./components/sign-in.js";
 import { demoToken } from "./rest.js";
 import "./supervisor/figures.js";
-import { onDashboard, onMonitorClick } from "./supervisor/live-board.js";
+import { markStale, onDashboard, onMonitorClick } from "./supervisor/live-board.js";
 import { startMonitor } from "./supervisor/monitor.js";
 import { refreshNodes, startNodeBoard } from "./supervisor/node-board.js";
 import { el, setConn, setError, setSignedIn, state } from "./supervisor/page.js";
@@ -42,6 +42,7 @@ function newSession(getToken) {
   });
   s.on("lost", (info) => {
     if (s !== state.session) return;
+    markStale("Reconnecting…");
     if (state.monitor) state.monitor.lost("The connection to the server was lost, so monitoring stopped.");
     if (info.code === CLOSE.UNAUTHORIZED) {
       signOut("Your session is not valid or has expired. Sign in again.");
@@ -51,6 +52,7 @@ function newSession(getToken) {
   });
   s.on("reconnecting", ({ attempt }) => setConn("reconnecting", `Reconnecting… (attempt ${attempt})`));
   s.on("give-up", () => {
+    markStale("Offline.");
     setConn("error", "Offline");
     setError("The connection to the server was lost and could not be restored. Reload the page.");
   });

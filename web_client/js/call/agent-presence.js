@@ -17,6 +17,9 @@ export class AgentPresence extends CallParticipant {
     this._wrapUpTimer = null;
     this._lastCallId = null;
     this._acceptRef = null;
+    // available or away, as last known: a re-sign-in after an outage restores it (a restarted
+    // server, or one that signed us out when the socket dropped, would make us available)
+    this.availability = null;
 
     const c = this.connection;
     c.on("call-offered", (m) => {
@@ -44,7 +47,13 @@ export class AgentPresence extends CallParticipant {
 
   _onJoined(m, wasReconnecting) {
     if (m.agent_id) this.agentId = m.agent_id;
+    const before = this.availability;
     super._onJoined(m, wasReconnecting);
+    if (m.state === "available" || m.state === "away") this.availability = m.state;
+    if (wasReconnecting && !m.resumed && before === "away" && m.state === "available") {
+      this.log("signed in again after a loss: back to away, as before");
+      this.setAvailability("away");
+    }
   }
 
   _onJoinedIdle(m, callState) {
@@ -57,6 +66,7 @@ export class AgentPresence extends CallParticipant {
 
   /** The server's view of our availability: `available`, `away` (e.g. after a missed ring). */
   _onAgentState(m) {
+    if (m.state === "available" || m.state === "away") this.availability = m.state;
     this.emit("agent-state", m);
     if (m.state === "wrap_up") {
       // The server holds us in a timed wrap-up after a call; it says when we are available.

@@ -37,6 +37,7 @@ export class CallParticipant extends Emitter {
     backoffBaseMs = 500,
     backoffMaxMs = 8000,
     debug = false,
+    devices = null,
   }) {
     super();
     this.role = role;
@@ -62,6 +63,7 @@ export class CallParticipant extends Emitter {
 
     this.peerObj = null;
     this.localStream = null;
+    this.devices = devices; // {camera, microphone}: device ids chosen on this device (or null)
     this.iceServers = [];
     this.callId = null;
     this.participantId = null;
@@ -145,6 +147,14 @@ export class CallParticipant extends Emitter {
   _afterCall(m, endedId, endState) { // eslint-disable-line no-unused-vars
   }
 
+  /** A re-join was refused: the call is gone (call_not_found), the token no longer works, or
+   *  (invalid_state) the server cannot take us now — try again. */
+  _onRejoinRefused(err) {
+    if (err.code === "call_not_found") this._finishCall({ call_id: this.callId, reason: "peer_gone" });
+    else if (err.code === "invalid_state") this.connection.reconnect();
+    else this._fail(err);
+  }
+
   /** Whether a lost socket is worth a reconnect in the current state. */
   _reconnectsAfterLoss() {
     return true;
@@ -156,7 +166,7 @@ export class CallParticipant extends Emitter {
   acquireMedia() {
     if (!this._mediaPromise) {
       const generation = this._mediaGeneration;
-      this._mediaPromise = getCameraAndMicrophone({ video: this.media === "video" }).then(
+      this._mediaPromise = getCameraAndMicrophone({ video: this.media === "video", devices: this.devices }).then(
         (stream) => {
           if (generation !== this._mediaGeneration || (this._stopped && this._dropsLateMedia)) {
             // Released (call withdrawn, ended, page leaving) while the camera was starting.
@@ -186,19 +196,26 @@ export class CallParticipant extends Emitter {
   }
 
   /** Swaps the camera track (front/back camera) on the live call and in the self view. */
-  async replaceVideoTrack(track) {
+  replaceVideoTrack(track) {
+    return this.replaceTrack(track);
+  }
+
+  /** Swaps the camera or the microphone (by the track's kind) on the call and in the self view:
+   *  another device chosen before or during the call. */
+  async replaceTrack(track) {
     const stream = this.localStream;
-    if (!stream) throw new SilklineError("no_media", "no stream", "The camera is not on.");
-    const old = stream.getVideoTracks()[0] || null;
+    const video = track.kind === "video";
+    if (!stream) throw new SilklineError("no_media", "no stream", video ? "The camera is not on." : "The microphone is not on.");
+    const old = (video ? stream.getVideoTracks() : stream.getAudioTracks())[0] || null;
     if (old) track.enabled = old.enabled;
-    const sender = this.peerObj ? this.peerObj.videoSender : null;
+    const sender = this.peerObj ? (video ? this.peerObj.videoSender : this.peerObj.audioSender) : null;
     if (sender) await sender.replaceTrack(track);
     if (old) {
       stream.removeTrack(old);
       old.stop();
     }
     stream.addTrack(track);
-    if (this.localVideo) {
+    if (video && this.localVideo) {
       this.localVideo.srcObject = null;
       showSelfView(this.localVideo, stream);
     }
@@ -229,10 +246,7 @@ export class CallParticipant extends Emitter {
     c.on("give-up", () => {
       this._fail(new SilklineError("network", "reconnect failed", "The connection was lost and could not be restored."));
     });
-    c.on("rejoin-refused", (err) => {
-      if (err.code === "call_not_found") this._finishCall({ call_id: this.callId, reason: "peer_gone" });
-      else this._fail(err);
-    });
+    c.on("rejoin-refused", (err) => this._onRejoinRefused(err));
   }
 
   _onJoined(m, wasReconnecting) {
@@ -254,8 +268,10 @@ export class CallParticipant extends Emitter {
       return;
     }
     if (wasReconnecting && this.inCall && !m.resumed) {
-      // We came back, but the server no longer knows us in a call.
-      this._finishCall({ call_id: this.callId, reason: "peer_gone", by: this.role });
+      // We came back, but the server no longer knows us in a call (it ended meanwhile: the
+      // grace period ran out, or the server restarted).
+      this._finishCall({ call_id: this.callId, reason: "peer_gone", by: this.role,
+        words: "The call ended while you were disconnected." });
       return;
     }
     this._onJoinedIdle(m, callState);
@@ -363,6 +379,12 @@ export class CallParticipant extends Emitter {
       this.log("candidate refused", m.message);
       return;
     }
+    if (this.connection.reconnecting && this.connection.joining
+        && (m.code === "invalid_state" || m.code === "call_not_found")) {
+      // a refused re-join: `rejoin-refused` decides what it means (the call ended meanwhile…)
+      this.log("re-join refused", m.code, m.message);
+      return;
+    }
     this.emit("error", { code: m.code, words: m.words, message: m.message, ref: m.ref });
     if (this._onRefused(m)) return;
     if (m.code === "unauthorized") {
@@ -391,6 +413,7 @@ export class CallParticipant extends Emitter {
     this._hungUp = false;
     let words = describeEnd(m.reason, { by, me: this.role, other: this.otherName, detail: m.detail });
     if (m.reason === "unavailable" && m.message) words = m.message;
+    if (m.words) words = m.words;
     this.releaseMedia();
     const endState = this._endState(m);
     this._setState(endState, words,

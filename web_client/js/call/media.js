@@ -6,7 +6,7 @@ import { SilklineError } from "./protocol.js";
  * Asks for camera and microphone (or, with `video: false`, the microphone only: a voice-only
  * call needs no camera); rejects with words people understand.
  */
-export async function getCameraAndMicrophone({ video = true, facingMode = null } = {}) {
+export async function getCameraAndMicrophone({ video = true, facingMode = null, devices = null } = {}) {
   if (!navigator.mediaDevices?.getUserMedia) {
     throw new SilklineError(
       "no_media",
@@ -18,9 +18,13 @@ export async function getCameraAndMicrophone({ video = true, facingMode = null }
   }
   const videoConstraints = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } };
   if (facingMode) videoConstraints.facingMode = { ideal: facingMode };
+  // A device chosen before (remembered on this device) is preferred, not required: it may be gone.
+  if (devices && devices.camera) videoConstraints.deviceId = { ideal: devices.camera };
+  const audioConstraints = { echoCancellation: true, noiseSuppression: true };
+  if (devices && devices.microphone) audioConstraints.deviceId = { ideal: devices.microphone };
   try {
     return await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: true, noiseSuppression: true },
+      audio: audioConstraints,
       video: video ? videoConstraints : false,
     });
   } catch (err) {

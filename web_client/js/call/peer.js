@@ -82,6 +82,11 @@ export class CallPeer {
     return this.transceivers.video ? this.transceivers.video.sender : null;
   }
 
+  /** The sender of our microphone (for replaceTrack), or null. */
+  get audioSender() {
+    return this.transceivers.audio ? this.transceivers.audio.sender : null;
+  }
+
   async _prepare() {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
     this.pc = pc;

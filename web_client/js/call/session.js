@@ -9,13 +9,14 @@
 // Emits each server message under its `type` and as `message`; `protocol-error` for bad frames;
 // `lost` {code, reason} when the socket closed without being asked to; `reconnecting`
 // {attempt, max} before each attempt; `give-up` when the attempts are used up; `rejoin-refused`
-// (the error) when a re-join was refused for good (unauthorized, forbidden, call_not_found).
+// (the error) when a re-join was refused (unauthorized, forbidden, call_not_found: for good;
+// invalid_state: the call is over, or the server is shutting down — the owner asks which).
 
 import { Emitter } from "./emitter.js";
 import { websocketUrl } from "./protocol.js";
 import { SignalingClient } from "./signaling-client.js";
 
-const REFUSALS = new Set(["unauthorized", "forbidden", "call_not_found"]);
+const REFUSALS = new Set(["unauthorized", "forbidden", "call_not_found", "invalid_state"]);
 const FORWARDED_EXCEPT = new Set(["open", "close"]);
 
 export class ReconnectingSession extends Emitter {
@@ -42,6 +43,7 @@ export class ReconnectingSession extends Emitter {
     this.signaling = null; // the current SignalingClient
     this.attempt = 0; // attempts since the last good join (also counts fresh offers: see nextDelay)
     this.reconnecting = false;
+    this.joining = false;
     this.stopped = false;
     this._timer = null;
   }
@@ -69,11 +71,14 @@ export class ReconnectingSession extends Emitter {
     });
     await sig.open();
     let joined;
+    this.joining = true; // an `error` meanwhile answers the join (owners leave it to `rejoin-refused`)
     try {
       joined = await sig.join(this.token, this.joinFields());
     } catch (err) {
       if (this.signaling === sig) sig.close();
       throw err;
+    } finally {
+      this.joining = false;
     }
     const rejoined = this.reconnecting;
     this.reconnecting = false;

@@ -3,12 +3,15 @@
 // the call, leave a callback request on the same socket. A shopper token names one call: after
 // it ends, the socket has nothing left to do.
 
+import { requestJson } from "../rest.js";
 import { CallParticipant } from "./call-participant.js";
 import { SilklineError } from "./protocol.js";
 
 export class ShopperCall extends CallParticipant {
-  constructor({ context = null, callbackOnly = false, ...options }) {
+  constructor({ context = null, callbackOnly = false, server = null, ...options }) {
     super({ ...options, role: "shopper" });
+    // The REST base (the call record after an outage); default: the signaling server's origin.
+    this.server = server || new URL("/", (options.wsUrl || location.href).replace(/^ws/, "http")).href;
     this.context = context; // the page the call starts from, shown to the agent (flat object)
     this.callbackOnly = callbackOnly; // nobody on duty: only a callback request; no camera, no microphone
   }
@@ -67,6 +70,30 @@ export class ShopperCall extends CallParticipant {
     // being answered (callback).
     this._stopped = true;
     if (endState !== "unavailable" && m.reason !== "callback") this._leaveSocket();
+  }
+
+  /**
+   * After a server outage the re-join may be refused with invalid_state: the call ended while we
+   * were away (a restarted server closes the calls it carried), or the server is shutting down.
+   * The call record says which; an ended call ends here too, with the record's reason (the page
+   * then knows the service dropped it), anything else is tried again.
+   */
+  _onRejoinRefused(err) {
+    if (err.code !== "invalid_state" || !this.callId) {
+      super._onRejoinRefused(err);
+      return;
+    }
+    const callId = this.callId;
+    requestJson(`/api/calls/${encodeURIComponent(callId)}`, { token: this.token, base: this.server })
+      .then(({ ok, data }) => {
+        if (this._stopped || this.callId !== callId) return;
+        if (ok && data && data.state === "ended") {
+          this._finishCall({ call_id: callId, reason: data.end_reason || "error", by: "server" });
+        } else {
+          this.connection.reconnect();
+        }
+      })
+      .catch(() => this.connection.reconnect());
   }
 
   _reconnectsAfterLoss() {

@@ -12,7 +12,28 @@ export function onMonitorClick(fn) {
   onMonitor = fn;
 }
 
+// While the connection is lost the board keeps its last picture, marked stale (greyed rows, a
+// banner in words, times frozen) until the next `dashboard` after the re-join replaces it.
+const staleMarker = h("p", { class: "stale-marker", "data-testid": "stale-marker", role: "status", hidden: true });
+el.liveAt.after(staleMarker);
+
+/** The connection is gone: what the board shows is no longer live. */
+export function markStale(words = "Reconnecting…") {
+  state.stale = true;
+  renderStale(words);
+}
+
+function renderStale(words) {
+  const stale = !!state.stale && !!state.board;
+  el.live.dataset.stale = String(stale);
+  for (const tr of el.live.querySelectorAll("tbody tr[data-key]")) tr.dataset.stale = String(stale);
+  staleMarker.hidden = !stale;
+  staleMarker.textContent = stale
+    ? `Stale: ${words} These figures are from ${timeOfDay(state.board.at)} and may be out of date.` : "";
+}
+
 export function onDashboard(m) {
+  state.stale = false;
   state.board = { ...m, receivedAt: Date.now() };
   for (const a of m.agents || []) state.agentNames.set(a.agent_id, a.name);
   renderBoard();
@@ -141,12 +162,13 @@ export function renderBoard() {
     }, "No calls right now.", 8);
 
   el.liveAt.textContent = `Updated ${timeOfDay(board.at)}`;
+  renderStale("Reconnecting…");
 }
 
 // Times in the tables move on between pushes.
 setInterval(() => {
   const board = state.board;
-  if (!board) return;
+  if (!board || state.stale) return; // stale: the times stop where the last picture left them
   const e = elapsed();
   for (const td of document.querySelectorAll('#live td[data-live="grow"], #live td[data-live="queue-wait"]')) {
     td.textContent = clock(Number(td.dataset.base || 0) + e);

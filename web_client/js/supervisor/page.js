@@ -61,6 +61,7 @@ export const state = {
   conn: "idle", // idle | connecting | live | reconnecting | error
   signedIn: false,
   board: null, // the last dashboard, with receivedAt
+  stale: false, // the connection was lost since that dashboard: it is shown marked stale
   agentNames: new Map(), // agent id -> name, from every dashboard seen
   monitor: null, // the Monitor in progress
   nodes: [], // the last GET /api/nodes answer (supervisor/node-board.js)

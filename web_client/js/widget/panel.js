@@ -22,6 +22,24 @@ export const STATE_WORDS = {
   error: "The call could not go on",
 };
 
+// A rating is asked only after a call that ended normally (somebody hung up), never after one
+// the service dropped (a restart, a fault, the other side's connection gone for good).
+const NORMAL_ENDS = new Set(["hang_up"]);
+const DROPPED_WORDS = {
+  error: "The call was dropped because of a problem on our side. We're sorry — please call again.",
+  node_drain: "The call was dropped: our service restarted. We're sorry — please call again.",
+};
+
+/** Whether the shopper may rate the call that just ended. */
+export function mayRate(w) {
+  return w.answered && NORMAL_ENDS.has(w.endReason);
+}
+
+/** Words for an answered call the service dropped (null: the usual words say it). */
+export function droppedWords(reason) {
+  return DROPPED_WORDS[reason] || null;
+}
+
 function minutesWords(seconds) {
   if (seconds === null || seconds === undefined) return null;
   if (seconds < 45) return "less than a minute";
@@ -47,7 +65,11 @@ export function renderPanel(w) {
   renderAvailability(w);
   el.stage.hidden = !live;
   el.stage.classList.toggle("sl-voice", voice);
-  el.local.hidden = voice || !live;
+  const preview = w.devicesReady && w.preJoin;
+  el.devices.hidden = !preview;
+  el.preview.hidden = !(preview && !voice);
+  el.stage.classList.toggle("sl-previewing", preview && !voice);
+  el.local.hidden = voice || !live || (preview && !voice);
   el.voiceBadge.hidden = !(voice && talking);
   renderMediaLabel(el.remoteMedia, talking ? w.remoteMedia : null);
 
@@ -85,7 +107,8 @@ export function renderPanel(w) {
     ? "Leave your details and an expert will call you back as soon as possible."
     : "Leave your details and an expert will call you back as soon as possible. This gives up your place in the queue.";
 
-  el.rateForm.hidden = !(state === "ended" && w.answered && !w.rated);
+  el.rateForm.hidden = !(state === "ended" && mayRate(w) && !w.rated);
+  el.download.hidden = !(state === "ended" && w.answered);
   el.thanks.hidden = !(state === "callback-sent" || (state === "ended" && w.rated));
   el.thanks.tabIndex = -1;
   el.after.hidden = live || state === "idle" || state === "choose";

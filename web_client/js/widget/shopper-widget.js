@@ -1,6 +1,9 @@
 // The shopper widget itself: a custom element (<silkline-call>) with a shadow root, its state
 // on this object, `render()` writing the DOM from it. It composes the shopper's call (call/),
-// the chat log and the video tiles (components/), and the camera switch beside it.
+// the chat log and the video tiles (components/), and beside it the call view (full screen on a
+// phone, minimised to a bar, focus kept in the dialog: call-view.js), the device choice before
+// the expert answers (devices.js), the camera switch, the forms after the call and the
+// conversation download.
 
 import { ShopperCall } from "../call/shopper-call.js";
 import { ChatLog } from "../components/chat-log.js";
@@ -8,22 +11,30 @@ import { setTracksEnabled } from "../components/video-tile.js";
 import { uploadPhoto } from "../rest.js";
 import { timeOfDay } from "../words.js";
 import { ShopperAnnotations } from "./annotation-overlay.js";
+import { CallView } from "./call-view.js";
+import { submitCallback } from "./callback-form.js";
 import { countCameras, switchCamera } from "./camera-switch.js";
+import { downloadConversation } from "./conversation-download.js";
+import { DeviceChoice, rememberedDevices } from "./devices.js";
 import { attrOf, pageContext, recordVisit } from "./page-context.js";
-import { sendRating } from "./rating.js";
+import { setScore, submitRating } from "./rating.js";
 import { fetchShopperToken } from "./shopper-token.js";
-import { LIVE, STATE_WORDS, renderPanel, renderQueue, renderRecording, renderWaited } from "./panel.js";
+import {
+  LIVE, STATE_WORDS, droppedWords, mayRate, renderPanel, renderQueue, renderRecording, renderWaited,
+} from "./panel.js";
 import { TEMPLATE, elementsOf } from "./template.js";
 
 export class ShopperWidget {
   constructor(config) {
     this.config = config;
     this.session = null;
+    this.open = false; // the panel is open (shown, or minimised to its bar: this.callView)
     this.state = "idle";
     this.words = "";
     this.history = ["idle"];
     this.mode = "video";
     this.answered = false; // an agent accepted this call: chat, then a rating
+    this.endReason = null; // why the call ended: a rating is asked only after a normal end
     this.callbackOpen = false;
     this.rated = false;
     this.score = 0;
@@ -86,6 +97,13 @@ export class ShopperWidget {
       pointButton: this.el.annotationsPoint,
       send: (type, fields) => this.session && this.session.sendMessage(type, fields),
     });
+    this.callView = new CallView(this);
+    this.devices = new DeviceChoice({
+      box: this.el.devices, preview: this.el.preview, cameraSelect: this.el.cameraSelect,
+      microphoneSelect: this.el.microphoneSelect, cameraRow: this.el.cameraRow, level: this.el.level,
+      error: this.el.devError,
+    });
+    this.devicesReady = false; // the preview and the device lists are up (queued call, media on)
 
     const el = this.el;
     el.call.addEventListener("click", () => this.openChooser());
@@ -134,9 +152,7 @@ export class ShopperWidget {
       ev.preventDefault();
       this.submitRating();
     });
-    el.panel.addEventListener("keydown", (ev) => {
-      if (ev.key === "Escape" && !LIVE.has(this.state)) this.closePanel();
-    });
+    el.downloadBtn.addEventListener("click", () => this.downloadConversation());
     window.addEventListener("pagehide", () => this.session && this.session.leave());
 
     this.setState("idle");
@@ -191,6 +207,9 @@ export class ShopperWidget {
     this.recording = "off";
     this.agentName = null;
     this.remoteMedia = null;
+    this.endReason = null;
+    this.devicesReady = false;
+    this.el.downloadError.textContent = "";
     this.setScore(0);
     this.el.rateComment.value = "";
     this.el.cbSubmit.disabled = false;
@@ -221,6 +240,8 @@ export class ShopperWidget {
       debug: this.config.debug,
       context: pageContext(this.config.tag, this.mode),
       callbackOnly,
+      server: this.config.server.href,
+      devices: rememberedDevices(),
     });
     this.session = session;
     session.on("state", (s) => {
@@ -230,8 +251,10 @@ export class ShopperWidget {
         this.callbackOpen = false;
       }
       if (s.state === "ended" && s.reason === "callback") return; // `callback-accepted` shows thanks
+      if (s.state === "ended") this.endReason = s.reason || null;
       let words = s.words;
       if (s.state === "ended" && !this.answered && s.by === "shopper" && s.reason === "hang_up") words = "You cancelled the call.";
+      if (s.state === "ended" && this.answered) words = droppedWords(s.reason) || words;
       this.setState(s.state, words);
     });
     session.on("participant-state", (m) => {
@@ -244,7 +267,16 @@ export class ShopperWidget {
       this.show({ error: e.words });
     });
     session.on("local-stream", () => {
-      if (this.session === session) this.updateCameraChoice();
+      if (this.session !== session) return;
+      this.updateCameraChoice();
+      if (this.preJoin) {
+        this.devices.attach(session, this.mode === "video").then(() => {
+          if (this.session === session && this.preJoin) {
+            this.devicesReady = true;
+            this.render();
+          }
+        });
+      }
     });
     session.on("message", (m) => {
       if (this.session === session) this.onMessage(m);
@@ -284,9 +316,11 @@ export class ShopperWidget {
         break;
       case "chat":
         this.chat.addChat(m);
+        this.callView.noteMessage();
         break;
       case "photo":
         this.chat.addPhoto(m);
+        this.callView.noteMessage();
         break;
       case "annotation":
         this.annotations.onAnnotation(m);
@@ -325,42 +359,18 @@ export class ShopperWidget {
     s.hangup();
   }
 
-  // --- callback requests ---------------------------------------------------------------
+  // --- callback requests, rating (callback-form.js, rating.js) --------------------------
 
-  async submitCallback() {
-    const el = this.el;
-    const name = el.cbName.value.trim();
-    const contact = el.cbContact.value.trim();
-    this.show({ cbError: "" });
-    if (!name) {
-      this.show({ cbError: "Please tell us your name." });
-      el.cbName.focus();
-      return;
-    }
-    if (!contact || !(/@/.test(contact) || /\d{5,}/.test(contact.replace(/[\s()+.-]/g, "")))) {
-      this.show({ cbError: "Please give a phone number or an e-mail address we can reach you on." });
-      el.cbContact.focus();
-      return;
-    }
-    const s = this.session;
-    if (!s) return;
-    el.cbSubmit.disabled = true;
-    el.cbSubmit.textContent = "Sending…";
-    try {
-      await s.requestCallback({ name, contact, question: el.cbQuestion.value.trim() });
-      this.callbackOpen = false;
-      this.show({
-        thanksTitle: "Thank you — we'll call you back.",
-        thanksText: `An expert will contact you at ${contact} as soon as possible.`,
-      });
-      this.setState("callback-sent", "Callback requested");
-      queueMicrotask(() => this.el.thanks.focus());
-    } catch (err) {
-      this.show({ cbError: err.words || "The request could not be sent. Please try again." });
-      el.cbSubmit.disabled = false;
-    } finally {
-      el.cbSubmit.textContent = "Request a callback";
-    }
+  submitCallback() {
+    return submitCallback(this);
+  }
+
+  setScore(score) {
+    setScore(this, score);
+  }
+
+  submitRating() {
+    return submitRating(this);
   }
 
   // --- chat and photos -----------------------------------------------------------------
@@ -410,44 +420,6 @@ export class ShopperWidget {
     } catch (err) {
       this.show({ consent: "asked", error: err.words || "Your answer could not be sent." });
     }
-  }
-
-  // --- rating -------------------------------------------------------------------------
-
-  setScore(score) {
-    this.score = score;
-    if (score) this.view.rateError = "";
-    const words = ["", "Poor", "Fair", "Good", "Very good", "Excellent"];
-    for (const star of this.el.stars) {
-      const n = Number(star.dataset.score);
-      star.setAttribute("aria-pressed", String(n === score));
-      star.classList.toggle("sl-lit", n <= score);
-    }
-    this.el.starWords.textContent = score ? `${score} of 5 — ${words[score]}` : "";
-  }
-
-  async submitRating() {
-    const el = this.el;
-    this.show({ rateError: "" });
-    if (!this.score) {
-      this.show({ rateError: "Please choose 1 to 5 stars first." });
-      el.stars[4].focus();
-      return;
-    }
-    const s = this.session;
-    if (!s || !s.callId || !s.token) return;
-    el.rateSubmit.disabled = true;
-    try {
-      await sendRating(this.config.server, s.callId, s.token, this.score, el.rateComment.value.trim());
-    } catch (err) {
-      this.show({ rateError: err.words });
-      el.rateSubmit.disabled = false;
-      return;
-    }
-    this.rated = true;
-    this.show({ thanksTitle: "Thank you for your feedback!", thanksText: "It helps us give you better advice next time." });
-    this.render();
-    queueMicrotask(() => el.thanks.focus());
   }
 
   // --- media controls ----------------------------------------------------------------
@@ -502,9 +474,9 @@ export class ShopperWidget {
   // --- panel ------------------------------------------------------------------------
 
   openPanel() {
-    this.el.panel.hidden = false;
-    this.el.call.hidden = this.floating;
-    this.el.call.setAttribute("aria-expanded", "true");
+    this.open = true;
+    this.callView.minimised = false;
+    this.render();
     this.el.title.focus();
   }
 
@@ -512,11 +484,29 @@ export class ShopperWidget {
     if (this.session && LIVE.has(this.state)) return;
     if (this.session) this.session.leave();
     this.session = null;
-    this.el.panel.hidden = true;
-    this.el.call.hidden = false;
-    this.el.call.setAttribute("aria-expanded", "false");
+    this.open = false;
     this.setState("idle");
     this.el.call.focus();
+  }
+
+  /** Before the expert answers: the shopper's own preview and the device choice. */
+  get preJoin() {
+    return !this.answered && ["starting", "waiting", "ringing"].includes(this.state) && !this.callbackOpen;
+  }
+
+  async downloadConversation() {
+    const s = this.session;
+    const el = this.el;
+    if (!s || !s.callId || !s.token) return;
+    el.downloadError.textContent = "";
+    el.downloadBtn.disabled = true;
+    try {
+      await downloadConversation({ server: this.config.server, callId: s.callId, token: s.token, into: this.root });
+    } catch (err) {
+      el.downloadError.textContent = err.words || "The conversation could not be downloaded.";
+    } finally {
+      el.downloadBtn.disabled = false;
+    }
   }
 
   setState(state, words) {
@@ -528,12 +518,17 @@ export class ShopperWidget {
     if (state === "error") this.view.error = words || "Something went wrong.";
     if (state === "ended" && was !== "ended") this.view.notice = "";
     if (!LIVE.has(state)) Object.assign(this.view, { supervisorNotice: null, consent: null });
+    this.callView.callState(state, was);
+    if (!this.preJoin && this.devicesReady) {
+      this.devicesReady = false;
+      this.devices.detach();
+    }
     this.render();
     this.annotations.callState(state, this.session && this.session.callId, this.mode === "audio");
     const el = this.el;
     if (state === "unavailable" && was !== "unavailable") queueMicrotask(() => el.cbTitle.focus());
     if (state === "ended" && was !== "ended") {
-      queueMicrotask(() => (this.answered && !this.rated ? el.rateTitle : el.again).focus());
+      queueMicrotask(() => (mayRate(this) && !this.rated ? el.rateTitle : el.again).focus());
     }
     if (state === "error") queueMicrotask(() => el.again.focus());
     clearInterval(this.waitTicker);
@@ -548,6 +543,7 @@ export class ShopperWidget {
 
   render() {
     renderPanel(this);
+    this.callView.render();
   }
 
   renderQueue() {

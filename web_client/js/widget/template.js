@@ -16,6 +16,9 @@ export const TEMPLATE = `
         <p class="sl-state" data-testid="call-state" data-state="idle" role="status" aria-live="polite" aria-atomic="true">Not in a call</p>
       </div>
       <span class="sl-rec" data-testid="recording-indicator" data-state="off" role="status" hidden></span>
+      <button type="button" class="sl-min-btn" data-testid="call-minimise" aria-label="Minimise the call (it goes on)" title="Minimise: the call goes on while you browse" hidden>
+        <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path fill="currentColor" d="M5 17h14v2H5z"/></svg>
+      </button>
       <button type="button" class="sl-x" data-testid="close-panel" aria-label="Close" hidden>
         <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path fill="currentColor" d="M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4L12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z"/></svg>
       </button>
@@ -40,6 +43,7 @@ export const TEMPLATE = `
 
       <div class="sl-stage" hidden>
         <video class="sl-remote" data-testid="remote-video" autoplay playsinline aria-label="The expert's video"></video>
+        <video class="sl-preview" data-testid="device-preview" autoplay playsinline muted aria-label="Preview of your camera" hidden></video>
         <audio class="sl-extra" data-testid="supervisor-audio" autoplay></audio>
         <div class="sl-placeholder">
           <span class="sl-spinner" aria-hidden="true"></span>
@@ -51,6 +55,19 @@ export const TEMPLATE = `
         <span class="sl-voice-badge" hidden>Voice only · your camera is off</span>
         <video class="sl-self" data-testid="local-video" autoplay playsinline muted aria-label="Your camera"></video>
         <canvas class="sl-annot" data-testid="annotation-overlay" aria-hidden="true" hidden></canvas>
+      </div>
+
+      <div class="sl-devices" role="group" aria-label="Your camera and microphone" hidden>
+        <div class="sl-dev-row sl-dev-camera">
+          <label for="sl-dev-cam">Camera</label>
+          <select id="sl-dev-cam" class="sl-input" data-testid="device-camera"></select>
+        </div>
+        <div class="sl-dev-row">
+          <label for="sl-dev-mic">Microphone</label>
+          <select id="sl-dev-mic" class="sl-input" data-testid="device-microphone"></select>
+        </div>
+        <div class="sl-level" data-testid="microphone-level" role="meter" aria-label="Your microphone level" aria-valuemin="0" aria-valuemax="100" aria-valuenow="0"><span></span></div>
+        <p class="sl-dev-error" role="alert"></p>
       </div>
 
       <div class="sl-consent" role="group" aria-labelledby="sl-consent-q" hidden>
@@ -128,12 +145,26 @@ export const TEMPLATE = `
         <p class="sl-thanks-text"></p>
       </div>
 
+      <div class="sl-download" hidden>
+        <button type="button" class="sl-btn sl-link sl-download-btn" data-testid="conversation-download">Download the conversation</button>
+        <p class="sl-hint sl-download-note">Your chat and photos, as one page to keep.</p>
+        <p class="sl-form-error sl-download-error" role="alert"></p>
+      </div>
+
       <div class="sl-after" hidden>
         <button type="button" class="sl-btn sl-primary sl-again" data-testid="call-again">Call again</button>
         <button type="button" class="sl-btn sl-close">Close</button>
       </div>
     </div>
   </section>
+  <div class="sl-mini" role="region" aria-label="Your call" hidden>
+    <span class="sl-mini-dot" aria-hidden="true"></span>
+    <span class="sl-mini-text">
+      <span class="sl-mini-state" data-testid="mini-state" role="status" aria-live="polite"></span>
+      <span class="sl-mini-note" aria-live="polite"></span>
+    </span>
+    <button type="button" class="sl-btn sl-primary sl-restore" data-testid="call-restore">Back to the call</button>
+  </div>
 </div>`;
 
 /** The parts of the template the widget writes to, by name. */
@@ -148,6 +179,21 @@ export function elementsOf(root) {
     state: $(".sl-state"),
     rec: $(".sl-rec"),
     x: $(".sl-x"),
+    minimise: $(".sl-min-btn"),
+    mini: $(".sl-mini"),
+    miniState: $(".sl-mini-state"),
+    miniNote: $(".sl-mini-note"),
+    restore: $(".sl-restore"),
+    preview: $(".sl-preview"),
+    devices: $(".sl-devices"),
+    cameraSelect: $("#sl-dev-cam"),
+    cameraRow: $(".sl-dev-camera"),
+    microphoneSelect: $("#sl-dev-mic"),
+    level: $(".sl-level"),
+    devError: $(".sl-dev-error"),
+    download: $(".sl-download"),
+    downloadBtn: $(".sl-download-btn"),
+    downloadError: $(".sl-download-error"),
     superNotice: $(".sl-super"),
     choose: $(".sl-choose"),
     modeVideo: $('[data-testid="mode-video"]'),
