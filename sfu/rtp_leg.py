@@ -6,7 +6,7 @@ ids), keeps it in a short history, and sends it SRTP-protected with this leg's k
 publisher's datagram callback. After a (re)bind a video leg starts at a keyframe: until it
 has forwarded one it drops the source's delta frames and keeps asking the publisher for a
 keyframe (at most every ``KEYFRAME_RETRY`` s from here, rate-limited again per publisher), as
-LiveKit's down-tracks and mediasoup's consumers do. One request at start is not enough: it may
+LiveKit's down-tracks do. One request at start is not enough: it may
 be folded into the publisher's rate limit, or the keyframe it brings may arrive before this leg
 is started, and then the subscriber would wait for the publisher's next periodic keyframe.
 
