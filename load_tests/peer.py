@@ -39,10 +39,12 @@ from media.aiortc_hooks import (  # the same completion rule as the node's frame
     on_keyframe_request,
     replace_decoder_queue,
     replace_jitter_buffer,
+    send_pli,
 )
 from media.synthetic import AUDIO_SAMPLES, EncodedAudioTrack, EncodedVideoTrack
 
 FREEZE_GAP = 0.200  # seconds between received video frames that count as a freeze
+STARTUP_PLI_INTERVAL = 0.1  # seconds between PLIs while delta frames arrive before any keyframe
 VIDEO_STEP = 3000  # RTP ticks per frame at 30 fps / 90 kHz
 AUDIO_STEP = AUDIO_SAMPLES  # 960 ticks per 20 ms at 48 kHz
 
@@ -144,6 +146,9 @@ class LoadPeer:
         self.samples_unreadable = 0
         self.samples_reencoded = 0
         self.keyframe_requests = 0
+        self.startup_plis = 0  # PLIs sent because delta frames came before any keyframe
+        self.first_keyframe_at: float | None = None
+        self._startup_pli_at = -STARTUP_PLI_INTERVAL
         self._pending_checks: collections.deque[int | None] = collections.deque()
         self._last_sample_at = 0.0
         self._tasks: list[asyncio.Task] = []
@@ -210,9 +215,14 @@ class LoadPeer:
             got.freezes += 1
             got.freeze_ms += (got.last_at - previous) * 1000
         data = frame.data
-        if not data or data[0] & 0x01:  # not a VP8 keyframe (RFC 6386 9.1)
-            return False
         now = got.last_at
+        if not data or data[0] & 0x01:  # not a VP8 keyframe (RFC 6386 9.1)
+            if self.first_keyframe_at is None and now - self._startup_pli_at >= STARTUP_PLI_INTERVAL:
+                self._startup_pli()  # the first keyframe was missed: ask, as a browser does
+                self._startup_pli_at = now
+            return False
+        if self.first_keyframe_at is None:
+            self.first_keyframe_at = now
         if self.samples_decoded and now - self._last_sample_at < self.verify_interval:
             return False
         if len(self._pending_checks) > 4:  # the decoder thread is behind: skip this one
@@ -221,6 +231,13 @@ class LoadPeer:
         self.samples_decoded += 1
         self._pending_checks.append(self.clips.video_index.get(hash(data)))
         return True
+
+    def _startup_pli(self) -> None:
+        receiver = self.video_transceiver.receiver
+        sources = receiver.getSynchronizationSources()
+        if sources:
+            self.startup_plis += 1
+            self._tasks.append(asyncio.ensure_future(send_pli(receiver, sources[-1].source)))
 
     def _received_audio(self, frame: JitterFrame) -> None:
         got = self.audio_in

@@ -14,7 +14,10 @@ bytes, loss from sequence numbers, jitter); video payloads are joined into frame
 bit and identified by payload hash (the SFU forwards the encoded bytes unchanged), which gives
 loss, latency and freezes as the aiortc generator measures them. Only the first keyframe (join
 time) and one keyframe per ``verify_interval`` are decoded, in a thread, and their stamped frame
-counter checked (media.framestamp); a failed check sends a PLI.
+counter checked (media.framestamp); a failed check sends a PLI. Like a browser's receiver, a peer
+whose first complete frames are delta frames (it missed the first keyframe: it was not ready when
+it was sent, or it was lost) sends a PLI, at most every ``STARTUP_PLI_INTERVAL``, until a keyframe
+arrives.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from media.synthetic import AUDIO_PTIME, AUDIO_SAMPLES
 
 MAX_ERRORS = 20
 PLI_FMT = 1  # RFC 4585 6.3.1
+STARTUP_PLI_INTERVAL = 0.1  # seconds between PLIs while no keyframe has arrived yet
 
 
 class RtpClips(Clips):
@@ -102,6 +106,9 @@ class RtpLoadPeer:
         self.samples_unreadable = self.samples_reencoded = 0
         self.keyframe_requests = 0
         self.plis_sent = 0
+        self.startup_plis = 0  # PLIs sent because delta frames came before any keyframe
+        self.first_keyframe_at: float | None = None
+        self._startup_pli_at = -STARTUP_PLI_INTERVAL
         self._last_sample_at = 0.0
         self._checking = False  # one sampled decode in flight per peer
         self._decoder: Any = None  # av's VP8 decoder, made on first use (in the decoding thread)
@@ -213,7 +220,15 @@ class RtpLoadPeer:
             if seq >= 0:
                 got.seqs.add(seq)
                 got.latency_ms.append((now - self.remote.sent_video.times[seq]) * 1000)
-        if data[0] & 0x01 or self._checking:  # not a keyframe (RFC 6386 9.1), or busy decoding
+        if data[0] & 0x01:  # not a keyframe (RFC 6386 9.1)
+            if self.first_keyframe_at is None and now - self._startup_pli_at >= STARTUP_PLI_INTERVAL:
+                self._startup_pli_at = now
+                if self._request_keyframe():
+                    self.startup_plis += 1
+            return
+        if self.first_keyframe_at is None:
+            self.first_keyframe_at = now
+        if self._checking:  # busy decoding
             return
         if self.samples_decoded and now - self._last_sample_at < self.verify_interval:
             return
@@ -275,14 +290,17 @@ class RtpLoadPeer:
             self.samples_mismatched += 1
         self._request_keyframe()
 
-    def _request_keyframe(self) -> None:
-        """A PLI to the server for the video it sends us (only when a picture check failed)."""
+    def _request_keyframe(self) -> bool:
+        """A PLI to the server for the video it sends us (a failed picture check, or no keyframe
+        yet); True if it went out."""
         if self._video_ssrc is None:
-            return
+            return False
         packet = RtcpPsfbPacket(fmt=PLI_FMT, ssrc=local_ssrc(self.video_transceiver.sender),
                                 media_ssrc=self._video_ssrc)
         if send_rtcp_now(self.video_transceiver.receiver.transport, bytes(packet)):
             self.plis_sent += 1
+            return True
+        return False
 
     # figures and teardown ----------------------------------------------------------------
     async def rtp_stats(self) -> dict[str, Any]:

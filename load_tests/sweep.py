@@ -109,7 +109,8 @@ def markdown(result: dict[str, Any]) -> str:
         + f" (a step that broke while other processes used ≥ {DISTURBED_OTHER_CPU:g} % CPU is retried up to "
         f"{result['retries']} time(s)).",
         "",
-        f"**Rated capacity: {rated if rated is not None else 'none'} concurrent calls**"
+        (f"**Rated capacity: {rated} concurrent calls**" if rated is not None
+         else "**Rated capacity: none (the first step broke)**")
         + (" (the sweep reached its maximum without breaking: capacity is at least this)"
            if result["reached_max_without_breaking"] else ""),
         "",

@@ -354,6 +354,7 @@ class Worker:
             if accepted is not None:
                 side["join_ms"] = _ms(peer.first_decoded_at, accepted)
                 side["first_frame_ms"] = _ms(peer.video_in.first_at, accepted)
+                side["first_keyframe_ms"] = _ms(getattr(peer, "first_keyframe_at", None), accepted)
             side["video"] = _video_accounting(peer, window_end)
             side["audio"] = _audio_accounting(peer)
             side["rtp"] = call.stats.get(role)
@@ -361,6 +362,7 @@ class Worker:
                                       "mismatched": peer.samples_mismatched, "unreadable": peer.samples_unreadable,
                                       "reencoded_readable": peer.samples_reencoded}
             side["keyframe_requests_received"] = peer.keyframe_requests
+            side["startup_plis"] = getattr(peer, "startup_plis", None)  # rtp generator: no keyframe yet
             side["video_latency_ms"] = [round(x, 2) for x in peer.video_in.latency_ms]
             side["audio_latency_ms"] = [round(x, 2) for x in peer.audio_in.latency_ms]
             out["sides"][role] = side

@@ -1,15 +1,22 @@
 """Admission: the node knows its limit and refuses new rooms above it, instead of collapsing.
 
-docs/performance.md rates one node process at 24 concurrent 1:1 A/V calls (commit 6c0e83a,
-server CPU 77.8 % of a core; at 28 calls the loop was at ≈ 99 % and media collapsed, 9–30 %
-loss). The defaults come from that sweep: 24 rooms, 96 published tracks (24 calls × 2 parties
-× audio + video), 85 % of a core and 50 ms of mean event-loop lag (the load report's alarm).
-Any limit set to 0 is off.
+The defaults are the node's measured capacity (docs/performance.md, "Admission defaults"):
 
-Rooms and tracks are read from the node at the moment of asking. Loop lag and CPU are
-sampled: whoever runs the loop-lag probe calls :meth:`Admission.observe` on each tick, and the
-CPU share is the process's user + system time (``os.times``) over the injected clock's
-monotonic time, across a window of a few seconds.
+- ``max_calls`` = :data:`RATED_CALLS`, the rated capacity of one node process on the RTP path:
+  the most 1:1 A/V calls a ``python -m load_tests sweep`` held with join p95 < 600 ms, loss
+  < 0.5 % and no failed call. Rooms are what a contact centre can plan with, so this is the
+  limit that binds on a machine like the reference one.
+- ``max_tracks`` = 4 tracks per call (two parties × audio + video) at that many calls: a room
+  with monitors or more parties counts by what it publishes.
+- ``max_cpu_pct`` 85 % of a core and ``max_loop_lag_ms`` 50 ms: where one event loop stops
+  keeping up. On the frame path at 28 calls the loop sat at ≈ 99 % and media collapsed; the load
+  report flags a loop lag above 50 ms. These two bind on a slower or busier machine than the
+  reference one, where the call count alone would let the node collapse.
+
+Any limit set to 0 is off. Rooms and tracks are read from the node at the moment of asking.
+Loop lag and CPU are sampled: whoever runs the loop-lag probe calls :meth:`Admission.observe`
+on each tick, and the CPU share is the process's user + system time (``os.times``) over the
+injected clock's monotonic time, across a window of a few seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ from media.clock import Clock, SystemClock
 if TYPE_CHECKING:
     from sfu.node import SfuNode
 
+# The rated capacity of one node process (docs/performance.md, "Admission defaults").
+RATED_CALLS = 24
+TRACKS_PER_CALL = 4  # two parties, each publishing audio and video
 CPU_WINDOW_S = 5.0
 LAG_SAMPLES = 8  # the probe ticks every 0.25 s: the mean of the last 2 s
 
@@ -42,8 +52,8 @@ class Refusal(str, Enum):
 
 @dataclass(frozen=True)
 class AdmissionLimit:
-    max_calls: int = 24
-    max_tracks: int = 96
+    max_calls: int = RATED_CALLS
+    max_tracks: int = RATED_CALLS * TRACKS_PER_CALL
     max_loop_lag_ms: float = 50.0
     max_cpu_pct: float = 85.0
 

@@ -3,6 +3,10 @@
 Subscribers ask for a keyframe when they join, after loss or after a queue overflow. Many
 subscribers asking at once must not make the publisher send a keyframe storm, so requests
 inside ``min_interval`` are folded into one trailing request.
+
+A request that could not go out (``send`` returned False: no media SSRC or no SRTP keys yet)
+does not open the window: otherwise a subscriber binding before the publisher's leg is up
+would make the next, real request wait ``min_interval`` (a join-time tail of up to 0.5 s).
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from collections.abc import Callable
 
 
 class KeyframeRequester:
-    def __init__(self, send: Callable[[], None], min_interval: float = 0.5) -> None:
+    def __init__(self, send: Callable[[], bool | None], min_interval: float = 0.5) -> None:
         self._send = send
         self.min_interval = min_interval
         self._last: float | None = None
         self._trailing: asyncio.TimerHandle | None = None
         self.sent = 0
         self.folded = 0
+        self.unsent = 0  # requests that found nothing to send to
 
     def request(self) -> None:
         loop = asyncio.get_running_loop()
@@ -33,9 +38,11 @@ class KeyframeRequester:
 
     def _fire(self) -> None:
         self._trailing = None
+        if self._send() is False:
+            self.unsent += 1
+            return
         self._last = asyncio.get_running_loop().time()
         self.sent += 1
-        self._send()
 
     def close(self) -> None:
         if self._trailing is not None:

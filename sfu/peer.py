@@ -218,9 +218,17 @@ class Peer:
             return
         self.closed = True
         await self._tasks.cancel()
-        if self.rtp is not None:
+        if self.rtp is None:
+            await self.pc.close()
+            return
+        # The interception stays until aiortc's transport is closed: media still arriving
+        # meanwhile is dropped as unrouted, instead of reaching aiortc's receivers, where its
+        # bandwidth estimator, jitter buffer and VP8 decoder thread would work on it.
+        self.rtp.close_legs()
+        try:
+            await self.pc.close()
+        finally:
             self.rtp.close()
-        await self.pc.close()
 
 
 def _codec_and_rtx(transceiver: Any) -> tuple[Any, Any]:

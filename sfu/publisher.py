@@ -40,6 +40,10 @@ logger = logging.getLogger(__name__)
 
 GOP_CACHE_FRAMES = 300  # 10 s at 30 fps; past that we wait for the next keyframe
 SNAPSHOT_WAIT = 3.0  # seconds a snapshot waits for a keyframe on the RTP path
+# Least time between two PLIs to one publisher (all its subscribers' requests fold into one).
+# 0.25 s, not 0.5: a subscriber whose first keyframe was lost (its client was not ready yet)
+# asks again within a few frames, and waited up to half a second for the fold to open.
+PLI_MIN_INTERVAL = 0.25
 
 
 class Publisher:
@@ -49,7 +53,7 @@ class Publisher:
         kind: str,
         receiver: RTCRtpReceiver,
         peer: Peer,
-        keyframe_interval: float = 0.5,
+        keyframe_interval: float = PLI_MIN_INTERVAL,
         transcode: bool = False,
         on_first_frame: Callable[[], None] | None = None,
         forwarding: str = "frames",
@@ -277,15 +281,18 @@ class Publisher:
         media = [s.source for s in self._receiver.getSynchronizationSources() if s.source not in rtx]
         return media[-1] if media else None
 
-    def _send_pli(self) -> None:
+    def _send_pli(self) -> bool:
+        """False when no PLI could go out (no SSRC, no transport or keys yet): the request
+        then does not count against the rate limit."""
         ssrc = self.media_ssrc()
         if ssrc is None:
-            return  # nothing received yet; the first frames will carry a keyframe anyway
-        if self._rtp is not None:
-            if self.feedback_ssrc is not None:
-                self._rtp.send_rtcp(rtcp.pli(self.feedback_ssrc, ssrc))
-            return
+            return False  # nothing received yet; the first frames will carry a keyframe anyway
+        if self.forwarding == "rtp":
+            if self._rtp is None or self.feedback_ssrc is None:
+                return False  # not negotiated yet: the leg asks again once it waits for a keyframe
+            return self._rtp.send_rtcp(rtcp.pli(self.feedback_ssrc, ssrc))
         self._peer.spawn(send_pli(self._receiver, ssrc))
+        return True
 
     # snapshots -----------------------------------------------------------------
     def picture_frames(self) -> list[EncodedFrame]:

@@ -3,7 +3,12 @@
 It receives the bound publisher's packets (already unprotected), rewrites each one for this
 peer connection (``HeaderRewriter``: SSRC, sequence number, timestamp, payload type, extension
 ids), keeps it in a short history, and sends it SRTP-protected with this leg's keys, all in the
-publisher's datagram callback. After a (re)bind a video leg starts at a keyframe.
+publisher's datagram callback. After a (re)bind a video leg starts at a keyframe: until it
+has forwarded one it drops the source's delta frames and keeps asking the publisher for a
+keyframe (at most every ``KEYFRAME_RETRY`` s from here, rate-limited again per publisher), as
+LiveKit's down-tracks do. One request at start is not enough: it may
+be folded into the publisher's rate limit, or the keyframe it brings may arrive before this leg
+is started, and then the subscriber would wait for the publisher's next periodic keyframe.
 
 RTCP of the leg: NACKs are answered from the history with RTX (RFC 4588), or mapped to the
 publisher's numbering and forwarded upstream when the packet is gone; PLI/FIR go to the
@@ -30,6 +35,7 @@ logger = logging.getLogger(__name__)
 HISTORY = 1024  # packets kept for retransmission (~4 s of 1 Mbit/s video)
 REMB_FRESH = 5.0  # seconds a subscriber's bandwidth estimate stays valid
 MAX_HELD = 256  # packets of one video frame held before its marker (a 300 kB keyframe)
+KEYFRAME_RETRY = 0.1  # seconds between this leg's keyframe requests while it waits for one
 
 
 class RtpSource(Protocol):
@@ -81,7 +87,11 @@ class RtpLeg:
         self.dropped = 0
         self.retransmitted = 0
         self.nacks_forwarded = 0
-        self.keyframe_requests = 0
+        self.keyframe_requests = 0  # PLI/FIR from the subscriber
+        self.keyframe_asks = 0  # our own requests while waiting for a (first) keyframe
+        self._asked_at = -KEYFRAME_RETRY
+        self.waiting_since: float | None = None  # when this leg began waiting for a keyframe
+        self.keyframe_wait: float | None = None  # the last wait, start (or rebind) to keyframe (s)
         self.remb: tuple[int, float] | None = None  # (bits/s, monotonic time)
         self.remote_loss = 0  # cumulative loss the subscriber reported
         self.ready = False  # set by start(): the peer connection is up and the sender started
@@ -97,13 +107,28 @@ class RtpLeg:
         self.need_keyframe = self.kind == "video"
         plan = None if source is None else ExtensionPlan(source.extension_ids, self.extension_ids, self.mid)
         self.rewriter.rebind(plan)
+        if self.ready and self.need_keyframe:  # asks on the first delta packet it must drop
+            self.waiting_since = time.monotonic()
+            self._asked_at = -KEYFRAME_RETRY
 
     def start(self) -> None:
         """Begin sending (from the next keyframe, for video)."""
         if self.ready or self.closed:
             return
         self.ready = True
-        if self.source is not None and self.kind == "video":
+        self._wait_for_keyframe(time.monotonic())
+
+    def _wait_for_keyframe(self, now: float) -> None:
+        if self.kind != "video" or not self.need_keyframe:
+            return
+        self.waiting_since = now
+        self._asked_at = -KEYFRAME_RETRY
+        self._ask_keyframe(now)
+
+    def _ask_keyframe(self, now: float) -> None:
+        if self.source is not None and now - self._asked_at >= KEYFRAME_RETRY:
+            self._asked_at = now
+            self.keyframe_asks += 1
             self.source.request_keyframe()
 
     # the media path (synchronous, per packet) --------------------------------------
@@ -121,8 +146,12 @@ class RtpLeg:
         if self.need_keyframe:
             if not keyframe:
                 self.dropped += 1
+                self._ask_keyframe(now)
                 return
             self.need_keyframe = False
+            if self.waiting_since is not None:
+                self.keyframe_wait = now - self.waiting_since
+                self.waiting_since = None
         if self.kind != "video":
             self._send(header, data, now, send_time)
             return
@@ -224,5 +253,7 @@ class RtpLeg:
         return {"ssrc": self.ssrc, "packets_sent": self.packets_sent, "frames_sent": self.frames_sent,
                 "dropped": self.dropped,
                 "retransmitted": self.retransmitted, "nacks_forwarded": self.nacks_forwarded,
-                "keyframe_requests": self.keyframe_requests, "remote_loss": self.remote_loss,
+                "keyframe_requests": self.keyframe_requests, "keyframe_asks": self.keyframe_asks,
+                "keyframe_wait_ms": None if self.keyframe_wait is None else round(self.keyframe_wait * 1000, 1),
+                "remote_loss": self.remote_loss,
                 "remb": self.remb[0] if self.remb else None}

@@ -203,6 +203,11 @@ class RtpTransport:
             if packet:
                 self.send_rtcp(packet)
 
+    def close_legs(self) -> None:
+        """Stop sending on every leg (before the transport closes); receiving goes on."""
+        for leg in self.legs.values():
+            leg.close()
+
     def close(self) -> None:
         if self.closed:
             return

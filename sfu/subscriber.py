@@ -69,7 +69,8 @@ class Subscriber(MediaStreamTrack):
         self.rebind_leg()
         if publisher is not None:
             publisher.add_subscriber(self)
-            publisher.request_keyframe()
+            if not self.rtp:  # on the RTP path the leg asks, once it can forward (RtpLeg)
+                publisher.request_keyframe()
 
     def attach_leg(self, leg: RtpLeg) -> None:
         self.leg = leg

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from sfu.admission import AdmissionLimit
 from silkline import admin_cli, log_format
 from silkline.config import ENV, Config, from_env, parse_port_range
 
@@ -79,15 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
                             f"(default 'self'; {ENV['frame_ancestors']})")
     serve.add_argument("--max-calls", type=int,
                        help=f"open no new room above this many calls; they wait in the queue "
-                            f"(default 24, the rated capacity; 0 = no limit; {ENV['max_calls']})")
+                            f"(default {AdmissionLimit.max_calls}, the rated capacity; 0 = no limit; {ENV['max_calls']})")
     serve.add_argument("--max-tracks", type=int,
-                       help=f"open no new room above this many published tracks (default 96; {ENV['max_tracks']})")
+                       help=f"open no new room above this many published tracks "
+                            f"(default {AdmissionLimit.max_tracks}; {ENV['max_tracks']})")
     serve.add_argument("--max-loop-lag-ms", type=float,
                        help=f"open no new room while the event loop's mean lag is above this "
-                            f"(default 50; {ENV['max_loop_lag_ms']})")
+                            f"(default {AdmissionLimit.max_loop_lag_ms:g}; {ENV['max_loop_lag_ms']})")
     serve.add_argument("--max-cpu-pct", type=float,
                        help=f"open no new room while the process uses more than this %% of a core "
-                            f"(default 85; {ENV['max_cpu_pct']})")
+                            f"(default {AdmissionLimit.max_cpu_pct:g}; {ENV['max_cpu_pct']})")
     serve.add_argument("--node-id", help=f"this node's name in the node registry "
                                         f"(default <hostname>-<pid>; {ENV['node_id']})")
     serve.add_argument("--drain-timeout", type=float,

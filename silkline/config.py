@@ -12,6 +12,8 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sfu.admission import AdmissionLimit
+
 logger = logging.getLogger(__name__)
 
 
@@ -64,11 +66,11 @@ class Config:
         """Demo tokens are served: on loopback unless --no-demo; elsewhere only when forced."""
         return self.demo and (self.bound_to_loopback or self.demo_forced)
     # admission: above any of these the node opens no new room (calls wait); 0 = no limit.
-    # Defaults: docs/performance.md's rated capacity, 24 calls (see sfu/admission.py)
-    max_calls: int = 24
-    max_tracks: int = 96
-    max_loop_lag_ms: float = 50.0
-    max_cpu_pct: float = 85.0
+    # Defaults: the node's measured capacity (sfu/admission.py, docs/performance.md)
+    max_calls: int = AdmissionLimit.max_calls
+    max_tracks: int = AdmissionLimit.max_tracks
+    max_loop_lag_ms: float = AdmissionLimit.max_loop_lag_ms
+    max_cpu_pct: float = AdmissionLimit.max_cpu_pct
     node_id: str = ""  # "" = <hostname>-<pid>
     heartbeat_s: float = 1.0  # the node registry's heartbeat; an entry lives heartbeat_ttl_s
     heartbeat_ttl_s: float = 5.0

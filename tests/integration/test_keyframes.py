@@ -61,3 +61,129 @@ async def test_keyframe_requests_are_rate_limited():
     gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
     assert all(g >= 0.19 for g in gaps), gaps
     assert requester.folded >= 40
+
+
+# -- join time: every subscriber leg starts at a keyframe, and gets one soon ------------------
+
+async def _accepted_call(server) -> tuple[str, object, object]:
+    """Agent signs in, shopper calls, agent accepts: (call id, shopper socket, agent socket)
+    at ``connecting``, ready to negotiate with whatever peers the test brings."""
+    agent_token = await server.token("agent", name="Ann")
+    agent_ws = await server.client()
+    await agent_ws.send("join", token=agent_token["token"])
+    await agent_ws.expect("joined")
+    shopper_token = await server.token("shopper")
+    call_id = shopper_token["call_id"]
+    shopper_ws = await server.client()
+    await shopper_ws.send("join", token=shopper_token["token"], context={"product_id": "ring-42"})
+    await shopper_ws.expect("joined", call_id=call_id)
+    await agent_ws.expect("call-offered", call_id=call_id)
+    await agent_ws.send("accept", call_id=call_id)
+    await shopper_ws.expect("call-state", state="connecting")
+    await agent_ws.expect("call-state", state="connecting")
+    return call_id, shopper_ws, agent_ws
+
+
+def _record_first_forwarded(monkeypatch) -> dict[int, tuple[bool, float]]:
+    """Leg SSRC → (its first forwarded video packet starts a keyframe, when), from the node."""
+    from sfu.rtp_header import starts_keyframe
+    from sfu.rtp_leg import RtpLeg
+
+    first: dict[int, tuple[bool, float]] = {}
+    original = RtpLeg._send
+
+    def send(leg, header, data, now, send_time):
+        if leg.kind == "video" and leg.ssrc not in first:
+            first[leg.ssrc] = (starts_keyframe("VP8", data, header.payload_start), time.monotonic())
+        original(leg, header, data, now, send_time)
+
+    monkeypatch.setattr(RtpLeg, "_send", send)
+    return first
+
+
+async def test_a_leg_keeps_asking_until_it_forwards_a_keyframe(server, sparse_clip, monkeypatch):
+    """The publisher's clip starts with delta frames and its one keyframe is 5 s in, and the
+    publisher ignores the first keyframe request (a lost PLI): the subscriber leg drops the
+    deltas, asks again, and its first forwarded packet starts a keyframe well before 5 s."""
+    from media.aiortc_hooks import on_keyframe_request
+    from tests.support.peers import ClientPeer
+
+    assert server.sfu.forwarding == "rtp"
+    first = _record_first_forwarded(monkeypatch)
+    rotated = sparse_clip[150:] + sparse_clip[:150]  # delta, delta, … keyframe at 5 s
+    shopper_peer, agent_peer = ClientPeer("shopper", clip=rotated), ClientPeer("agent", clip=rotated)
+    ignored: list[str] = []
+
+    def lossy(peer: ClientPeer) -> None:
+        def requested() -> None:
+            if peer.name not in ignored:
+                ignored.append(peer.name)  # the first PLI is lost on the way
+                return
+            peer._keyframe_requested()
+        on_keyframe_request(peer.video_transceiver.sender, requested)
+
+    lossy(shopper_peer)
+    lossy(agent_peer)
+    call_id, shopper_ws, agent_ws = await _accepted_call(server)
+    started = time.monotonic()
+    await asyncio.gather(shopper_ws.negotiate(shopper_peer, call_id), agent_ws.negotiate(agent_peer, call_id))
+    await asyncio.gather(shopper_peer.wait_decoded(1, timeout=4.0), agent_peer.wait_decoded(1, timeout=4.0))
+    assert sorted(ignored) == ["agent", "shopper"]
+    assert len(first) == 2 and all(key for key, _ in first.values()), first
+    legs = [s["rtp"] for p in server.sfu.stats()["rooms"][0]["participants"] for s in p["subscribers"]
+            if s["kind"] == "video"]
+    assert all(leg["keyframe_asks"] >= 2 and leg["dropped"] > 0 for leg in legs), legs
+    assert all(leg["keyframe_wait_ms"] is not None and leg["keyframe_wait_ms"] < 2000 for leg in legs), legs
+    print("first keyframe forwarded after", [round(at - started, 2) for _, at in first.values()], "s;", legs)
+    for peer in (shopper_peer, agent_peer):
+        await peer.close()
+    await shopper_ws.close()
+    await agent_ws.close()
+
+
+async def test_a_late_registering_receiver_still_gets_a_keyframe_soon(server, sparse_clip, monkeypatch):
+    """The agent's client drops everything for its first 0.7 s of media (its receiver was
+    registered after the node forwarded the first keyframe). It then sees delta frames only and
+    sends a PLI (as a browser does); the node relays it and a keyframe arrives in a bounded
+    time, not at the clip's next keyframe 10 s later."""
+    from load_tests.pacer import PacedSender
+    from load_tests.rtp_peer import RtpClips, RtpLoadPeer
+    from media.synthetic import encode_opus_clip
+
+    assert server.sfu.forwarding == "rtp"
+    first = _record_first_forwarded(monkeypatch)
+    clips = RtpClips(sparse_clip, encode_opus_clip(50))
+    pacer = PacedSender()
+    pacer.start()
+    shopper, agent = RtpLoadPeer("shopper", clips, pacer), RtpLoadPeer("agent", clips, pacer)
+    shopper.remote, agent.remote = agent, shopper
+    late = 0.7
+    window: dict[str, float] = {}
+    on_rtp = agent._on_rtp
+
+    def late_receiver(data: bytes) -> None:
+        now = time.monotonic()
+        window.setdefault("from", now)
+        if now - window["from"] < late:
+            return  # not registered yet: dropped, like aiortc's router drops an unknown stream
+        window.setdefault("to", now)
+        on_rtp(data)
+
+    agent._on_rtp = late_receiver  # type: ignore[method-assign]
+    call_id, shopper_ws, agent_ws = await _accepted_call(server)
+    try:
+        await asyncio.gather(shopper_ws.negotiate(shopper, call_id), agent_ws.negotiate(agent, call_id))
+        await asyncio.wait_for(asyncio.gather(shopper.decoded.wait(), agent.decoded.wait()), 6.0)
+        assert all(key for key, _ in first.values()) and len(first) == 2, first
+        assert agent.startup_plis >= 1 and shopper.keyframe_requests >= 1
+        waited = agent.first_decoded_at - window["to"]
+        print(f"late receiver: keyframe decoded {waited:.2f} s after it registered; "
+              f"startup PLIs {agent.startup_plis}")
+        assert waited < 1.5, waited
+        assert agent.samples_mismatched == 0 and agent.errors == []
+    finally:
+        for peer in (shopper, agent):
+            await peer.close()
+        await pacer.close()
+        await shopper_ws.close()
+        await agent_ws.close()
