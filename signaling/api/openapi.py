@@ -112,8 +112,8 @@ ORDER_BODY = obj(["order_id", "customer_id", "amount", "currency"],
 QUICK_REPLY = obj(["reply_id", "queue", "title", "text"], reply_id=TEXT, queue=TEXT, title=TEXT,
                   text={"type": "string"}, created_at={"type": "number"}, updated_at={"type": "number"})
 QUICK_REPLIES = obj(["quick_replies"], queue=TEXT, quick_replies={"type": "array", "items": QUICK_REPLY})
-REPLY_FIELDS: dict[str, dict[str, Any]] = {"queue": TEXT, "title": {"type": "string", "maxLength": 60},
-                "text": {"type": "string", "maxLength": 2000}}
+REPLY_TITLE = {"type": "string", "maxLength": 60}
+REPLY_TEXT = {"type": "string", "maxLength": 2000}
 EVENTS = ["call.ended", "call.started", "callback.requested", "rating.submitted", "recording.ready"]
 
 
@@ -235,11 +235,11 @@ def _paths() -> dict[str, dict[str, Any]]:
             "get": op("Quick replies, by queue and title (admin, supervisor)", "quick replies",
                       (200, _ok("quick replies", QUICK_REPLIES)), std, params=[query("queue")]),
             "post": op("Add a queue's quick reply (admin)", "quick replies", (201, _ok("the reply", QUICK_REPLY)),
-                       (400, *std, 409), body=obj(["queue", "title", "text"], **REPLY_FIELDS)),
+                       (400, *std, 409), body=obj(["queue", "title", "text"], queue=TEXT, title=REPLY_TITLE, text=REPLY_TEXT)),
         },
         "/api/quick-replies/{reply_id}": {
             "put": op("Change a quick reply (admin)", "quick replies", (200, _ok("the reply", QUICK_REPLY)),
-                      (400, *std, 404), params=[path_param("reply_id")], body=obj(**REPLY_FIELDS)),
+                      (400, *std, 404), params=[path_param("reply_id")], body=obj(queue=TEXT, title=REPLY_TITLE, text=REPLY_TEXT)),
             "delete": op("Remove a quick reply (admin)", "quick replies", (204, {"description": "removed"}),
                          (*std, 404), params=[path_param("reply_id")]),
         },
