@@ -114,3 +114,28 @@ def test_journal_survives_kill_9_and_marks_live_calls_interrupted(tmp_path):
     assert [e["type"] for e in live["events"]] == ["accepted", "ended"]
     lines = (tmp_path / "calls.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["event"]["detail"].startswith("the server stopped")
+
+
+async def test_an_order_is_stored_once_atomically_and_listed_by_time(store):
+    first = {"order_id": "o1", "at": 50.0, "amount": "1.00"}
+    results = await asyncio.gather(*(store.add_order("shop\x1fo1", {**first, "try": i}) for i in range(10)))
+    assert results.count(None) == 1  # exactly one report stores it; the others get it back
+    winner = await store.get_order("shop\x1fo1")
+    assert all(r == winner for r in results if r is not None)
+    await store.add_order("shop\x1fo2", {"order_id": "o2", "at": 10.0})
+    await store.add_order("shop\x1fo3", {"order_id": "o3", "at": 90.0})
+    assert [o["order_id"] for o in await store.list_orders()] == ["o2", "o1", "o3"]
+    assert [o["order_id"] for o in await store.list_orders(since=10.0, until=90.0)] == ["o2", "o1"]
+    assert await store.get_order("nope") is None
+
+
+async def test_orders_survive_reopening_the_journal(tmp_path):
+    store = MemoryStateStore(tmp_path, VirtualClock())
+    await store.open()
+    await store.add_order("k1", {"order_id": "o1", "at": 5.0})
+    await store.close()
+    reopened = MemoryStateStore(tmp_path, VirtualClock())
+    await reopened.open()
+    assert await reopened.get_order("k1") == {"order_id": "o1", "at": 5.0}
+    assert await reopened.add_order("k1", {"order_id": "o1", "at": 6.0}) == {"order_id": "o1", "at": 5.0}
+    await reopened.close()
