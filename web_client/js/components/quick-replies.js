@@ -60,8 +60,7 @@ export class QuickReplies {
     this.failed = false;
     this.error.hidden = true;
     try {
-      const data = await api(`/api/calls/${encodeURIComponent(callId)}/quick-replies`,
-        { token: this.token(), base: this.base });
+      const data = await this._fetch(callId);
       if (callId !== this.callId) return;
       this.replies = data.quick_replies || [];
     } catch (err) {
@@ -71,6 +70,19 @@ export class QuickReplies {
       this.error.hidden = false;
     }
     this._renderRow();
+  }
+
+  /** The console shows the call as ours from the accept click on; the server says so a moment
+   *  later (403 until then): a few tries, 0.5, 1 and 2 s apart. */
+  async _fetch(callId) {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await api(`/api/calls/${encodeURIComponent(callId)}/quick-replies`, { token: this.token(), base: this.base });
+      } catch (err) {
+        if (err.status !== 403 || attempt >= 3 || callId !== this.callId) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+      }
+    }
   }
 
   _renderRow() {
