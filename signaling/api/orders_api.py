@@ -34,9 +34,9 @@ def _text(body: dict[str, Any], name: str) -> str:
     return value.strip()
 
 
-def _time(raw: object, now: float) -> float:
+def _time(raw: object, now: float) -> float | None:
     if raw is None:
-        return now
+        return None  # when we receive it; a retry then matches the first report's time
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         at = float(raw)
     elif isinstance(raw, str):

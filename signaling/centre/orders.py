@@ -33,12 +33,13 @@ class OrderReport:
     customer_id: str
     amount: Decimal  # in the currency's major unit ("129.90" EUR)
     currency: str  # ISO 4217, upper case
-    at: float  # unix seconds, when the order was placed
+    at: float | None  # unix seconds, when the order was placed; None: when it is received
 
     def same_as(self, stored: dict[str, Any]) -> bool:
+        """A retry without ``at`` matches whatever time the first report was given."""
         return (stored.get("customer_id") == self.customer_id and stored.get("currency") == self.currency
                 and Decimal(str(stored.get("amount"))) == self.amount
-                and abs(float(stored.get("at", 0)) - self.at) < 1e-3)
+                and (self.at is None or abs(float(stored.get("at", 0)) - self.at) < 1e-3))
 
 
 @dataclass
@@ -112,11 +113,12 @@ class Orders:
         return order, False
 
     async def _attributed(self, shop: str, report: OrderReport) -> Order:
-        records = await self.store.list_calls(limit=100_000, since=report.at - self.window_s - MAX_CALL_S,
-                                              until=report.at + 1)
-        call = converting_call(records, report.customer_id, shop, report.at, self.window_s)
+        now = self.clock.now()
+        at = now if report.at is None else report.at
+        records = await self.store.list_calls(limit=100_000, since=at - self.window_s - MAX_CALL_S, until=at + 1)
+        call = converting_call(records, report.customer_id, shop, at, self.window_s)
         return Order(report.order_id, shop, report.customer_id, format(report.amount, "f"), report.currency,
-                     report.at, self.clock.now(),
+                     at, now,
                      call_id=call["call_id"] if call else None,
                      agent_id=call.get("agent_id") if call else None,
                      queue=(call.get("queue") or "general") if call else None)

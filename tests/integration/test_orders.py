@@ -127,14 +127,15 @@ async def test_an_order_is_kept_once_whatever_the_retries_and_converts_the_call(
     assert (first["call_id"], first["agent_id"], first["queue"], first["shop"]) == (call_id, "ann", "general", "Gem Shop")
     assert (first["amount"], first["currency"], first["at"]) == ("129.90", "EUR", kept.clock.now())
     # the shop's retry (a lost answer): the same answer, counted once
-    for _ in range(3):
-        status, again = await report(server, key, **order, at=first["at"])
+    await kept.clock.advance(2)
+    for retry in (order, {**order, "at": first["at"]}, {**order, "amount": "129.9"}):
+        status, again = await report(server, key, **retry)
         assert (status, again) == (200, first)
     status, conflict = await report(server, key, **{**order, "amount": "99.00"})
     assert status == 409 and conflict["error"]["code"] == "order_conflict"
     assert "A-1001" in conflict["error"]["message"]
-    status, _ = await report(server, key, **{**order, "customer_id": "cust-8"})
-    assert status == 409
+    for other in ({"customer_id": "cust-8"}, {"currency": "GBP"}, {"at": first["at"] - 100}):
+        assert (await report(server, key, **{**order, **other}))[0] == 409, other
     record = await server.store.get_call(call_id)
     assert record["converted"] is True
     assert [(e["order_id"], e["amount"], e["currency"]) for e in converted_events(record)] == \
