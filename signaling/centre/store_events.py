@@ -105,6 +105,9 @@ class ObservedStore:
                           until: float | None = None) -> list[dict[str, Any]]:
         return await self.inner.list_orders(since=since, until=until)
 
+    async def delete_orders(self, customer_id: str) -> int:
+        return await self.inner.delete_orders(customer_id)
+
     def __getattr__(self, name: str) -> Any:
         # anything a backend offers beyond the interface (e.g. the Redis client for health)
         return getattr(self.inner, name)

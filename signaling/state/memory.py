@@ -87,6 +87,9 @@ class MemoryStateStore:
             self._calls.pop(entry["call_id"], None)
         elif op == "order":
             self._orders.setdefault(entry["key"], entry["order"])
+        elif op == "orders_deleted":
+            for key in entry["keys"]:
+                self._orders.pop(key, None)
 
     async def _persist(self, entry: dict[str, Any]) -> None:
         """Journal first (write-ahead), then apply: what a caller saw acknowledged is on disk."""
@@ -185,6 +188,13 @@ class MemoryStateStore:
         chosen = [o for o in self._orders.values()
                   if (since is None or o.get("at", 0) >= since) and (until is None or o.get("at", 0) < until)]
         return [json.loads(json.dumps(o)) for o in sorted(chosen, key=lambda o: o.get("at", 0))]
+
+    async def delete_orders(self, customer_id: str) -> int:
+        async with self._order_lock:
+            keys = [k for k, o in self._orders.items() if o.get("customer_id") == customer_id]
+            if keys:
+                await self._persist({"op": "orders_deleted", "keys": keys})
+            return len(keys)
 
 
 def _written_before_fields(event: dict[str, Any]) -> dict[str, Any]:

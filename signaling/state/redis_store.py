@@ -132,3 +132,13 @@ class RedisStateStore(RedisClient):
             return []
         held = await self.r.hmget(f"{PREFIX}:orders", keys)
         return [json.loads(o) for o in held if o]
+
+    async def delete_orders(self, customer_id: str) -> int:
+        keys = [str(k) async for k, v in self.r.hscan_iter(f"{PREFIX}:orders")
+                if json.loads(v).get("customer_id") == customer_id]
+        if keys:
+            async with self.r.pipeline(transaction=True) as pipe:
+                pipe.hdel(f"{PREFIX}:orders", *keys)
+                pipe.zrem(f"{PREFIX}:orders:by_time", *keys)
+                await pipe.execute()
+        return len(keys)

@@ -41,3 +41,5 @@ class StateStore(Protocol):
     async def list_orders(self, since: float | None = None,
                           until: float | None = None) -> list[dict[str, Any]]:
         """Orders whose ``at`` lies in [since, until), oldest first."""
+    async def delete_orders(self, customer_id: str) -> int:
+        """Erase one customer's orders (an erasure request); how many there were."""

@@ -222,3 +222,8 @@ async def test_orders_outlive_a_restart(shop):
     assert len(converted_events(await server.store.get_call(call_id))) == 1
     assert server.calls.dispatch.conversions.rate("ann") == 1.0  # learned from the records at start
     assert (await figures(server))["agents"]["ann"]["revenue_after_calls"] == {"EUR": "42.00"}
+    # an erasure request takes the customer's orders with their calls
+    admin = server.tokens.issue(Role.ADMIN, "root")
+    async with server.http.delete(server.url + "/api/customers/cust-9", headers=bearer(admin)) as resp:
+        assert resp.status == 200 and (await resp.json())["orders"] == 1
+    assert await server.store.list_orders() == []
