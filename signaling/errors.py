@@ -61,6 +61,9 @@ class ErrorCode(str, Enum):
     TOO_MANY_WEBHOOKS = ("too_many_webhooks", 409)
     DELIVERY_NOT_FOUND = ("delivery_not_found", 404)
     ORIGIN_NOT_ALLOWED = ("origin_not_allowed", 403)
+    ORDER_CONFLICT = ("order_conflict", 409)
+    QUICK_REPLY_NOT_FOUND = ("quick_reply_not_found", 404)
+    TOO_MANY_QUICK_REPLIES = ("too_many_quick_replies", 409)
     # us
     INTERNAL_ERROR = ("internal_error", 500)
 

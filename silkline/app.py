@@ -23,11 +23,13 @@ from signaling.api.media_urls import MediaSigner
 from signaling.api.metrics_api import MetricsApi
 from signaling.api.nodes_api import NodesApi
 from signaling.api.openapi_api import OpenApiDocs
+from signaling.api.orders_api import OrdersApi
 from signaling.api.origins import OriginPolicy
 from signaling.api.page_security import PageSecurity
 from signaling.api.pages import page_routes
 from signaling.api.photos import PhotoApi
 from signaling.api.qa_api import QaApi
+from signaling.api.quick_replies_api import QuickRepliesApi
 from signaling.api.rest import RestApi, error_middleware
 from signaling.api.shop_api import ShopApi
 from signaling.api.webhooks_api import WebhooksApi
@@ -37,7 +39,9 @@ from signaling.centre.accounts import StaffAccounts
 from signaling.centre.api_keys import ApiKeys
 from signaling.centre.calls import CallService, CallSettings
 from signaling.centre.conversation import Conversation
+from signaling.centre.orders import Orders
 from signaling.centre.queues import Queues
+from signaling.centre.quick_replies import QuickReplies
 from signaling.centre.recording import RecordingService
 from signaling.centre.store_events import ObservedStore
 from signaling.centre.webhooks import Webhooks, WebhookSettings
@@ -110,7 +114,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app[TOKENS] = tokens
     app[CLOCK] = clock
     registries = {kind: make_registry(kind, config.data_dir, config.redis_url)
-                  for kind in ("accounts", "api_keys", "webhooks")}
+                  for kind in ("accounts", "api_keys", "webhooks", "quick_replies")}
     inner_store = make_store(config, clock)
     webhooks = Webhooks(registries["webhooks"], inner_store, clock, WebhookSettings(
         config.webhook_attempts, config.webhook_backoff, timeout=config.webhook_timeout))
@@ -174,7 +178,13 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     accounts = StaffAccounts(registries["accounts"], clock)
     app[ACCOUNTS] = accounts
     app.router.add_routes(AccountsApi(accounts, tokens).routes())
-    app.router.add_routes(ShopApi(ApiKeys(registries["api_keys"], clock), tokens).routes())
+    api_keys = ApiKeys(registries["api_keys"], clock)
+    app.router.add_routes(ShopApi(api_keys, tokens).routes())
+    orders = Orders(store, clock, config.conversion_window_days * 86400.0,
+                    converted=calls.dispatch.conversions.converted)
+    app.router.add_routes(OrdersApi(orders, api_keys, tokens).routes())
+    quick_replies = QuickReplies(registries["quick_replies"], clock, calls.queues.configs)
+    app.router.add_routes(QuickRepliesApi(quick_replies, store, tokens).routes())
     app.router.add_routes(WebhooksApi(webhooks, tokens).routes())
     app.router.add_routes(OpenApiDocs().routes())
     signer = MediaSigner(config.resolved_secret(), clock=clock)

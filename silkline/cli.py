@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--drain-timeout", type=float,
                        help=f"on SIGTERM, seconds live calls may go on before they end node_drain "
                             f"(default 60; {ENV['drain_timeout']})")
+    serve.add_argument("--conversion-window", dest="conversion_window_days", type=float, metavar="DAYS",
+                       help=f"an order this many days after a call counts as its conversion "
+                            f"(default 7; {ENV['conversion_window_days']})")
     serve.add_argument("--log-level", help=f"DEBUG, INFO, WARNING (default INFO; {ENV['log_level']})")
     serve.add_argument("--log-format", choices=log_format.LOG_FORMATS,
                        help=f"text (default) or json: one JSON object per line for log shippers "
@@ -111,7 +114,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
                  "metrics_token", "max_image_pixels", "max_image_side", "frame_ancestors", "demo_forced",
                  "max_calls", "max_tracks", "max_loop_lag_ms", "max_cpu_pct", "node_id", "drain_timeout",
                  "tls_cert", "tls_key", "media_ports", "log_format",
-                 "media_public_address"):
+                 "media_public_address", "conversion_window_days"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)

@@ -56,6 +56,7 @@ class Config:
     webhook_attempts: int = 5  # tries per webhook delivery, the first included
     webhook_backoff: float = 1.0  # seconds before the second try; doubles each time
     webhook_timeout: float = 5.0  # seconds a receiver has to answer
+    conversion_window_days: float = 7.0  # an order this long after a call is that call's conversion
 
     @property
     def bound_to_loopback(self) -> bool:
@@ -149,6 +150,7 @@ ENV = {
     "max_cpu_pct": "SILKLINE_MAX_CPU_PCT",
     "node_id": "SILKLINE_NODE_ID",
     "drain_timeout": "SILKLINE_DRAIN_TIMEOUT",
+    "conversion_window_days": "SILKLINE_CONVERSION_WINDOW_DAYS",
 }
 
 
@@ -178,7 +180,7 @@ def parse_value(name: str, raw: str) -> object:
     if name in ("port", "max_image_pixels", "max_image_side", "max_calls", "max_tracks"):
         return int(raw)
     if name in ("grace_period", "ring_timeout", "wrap_up_s", "retention_days", "turn_ttl", "max_loop_lag_ms",
-                "max_cpu_pct", "drain_timeout"):
+                "max_cpu_pct", "drain_timeout", "conversion_window_days"):
         return float(raw)
     if name == "media_ports":
         return parse_port_range(raw)

@@ -16,8 +16,9 @@ ERROR_WORDS = {
     401: "no token, or a token, password or API key that is not valid (unauthorized, bad_credentials)",
     403: "the role may not do this (forbidden), or account_disabled, origin_not_allowed",
     404: "no such thing (call_not_found, account_not_found, api_key_not_found, webhook_not_found, "
-         "delivery_not_found, not_found)",
-    409: "not possible in the current state (invalid_state, account_exists, too_many_webhooks)",
+         "delivery_not_found, quick_reply_not_found, not_found)",
+    409: "not possible in the current state (invalid_state, account_exists, too_many_webhooks, "
+         "order_conflict, too_many_quick_replies)",
     413: "the body is over its limit (too_large, image_too_large)",
     429: "account_locked: too many failed sign-ins (see Retry-After)",
     503: "the state store is unreachable or the node is draining (see Retry-After)",
@@ -35,10 +36,12 @@ def _ok(description: str, schema: dict[str, Any] | None = None, media: str = JSO
 
 def op(summary: str, tag: str, ok: tuple[int, dict[str, Any]], errors: tuple[int, ...] = (),
        *, auth: str | None = "bearer", params: list[dict[str, Any]] | None = None,
-       body: dict[str, Any] | None = None, body_media: str = JSON) -> dict[str, Any]:
+       body: dict[str, Any] | None = None, body_media: str = JSON,
+       also: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": summary, "tags": [tag],
-        "responses": {str(ok[0]): ok[1], **{str(s): _error(s) for s in errors}},
+        "responses": {str(ok[0]): ok[1], **{str(s): r for s, r in (also or {}).items()},
+                      **{str(s): _error(s) for s in errors}},
         "security": [{auth: []}] if auth else [],
     }
     if params:
@@ -81,6 +84,36 @@ ROLES = ["agent", "supervisor", "qa", "admin"]
 AVAILABILITY = obj(["queue", "online", "available", "open"], queue=TEXT, online={"type": "integer"},
                    available={"type": "integer"}, open={"type": "boolean"}, opens_at=TEXT,
                    waiting={"type": "integer"}, estimated_wait_s={"type": "integer"})
+MONEY = {"type": "string", "pattern": "^[0-9]{1,12}([.][0-9]{1,4})?$", "example": "129.90"}
+SUMMARY = obj(["offered", "answered", "converted", "conversion_rate", "revenue_after_calls"],
+              offered={"type": "integer"}, answered={"type": "integer"}, abandoned={"type": "integer"},
+              callbacks={"type": "integer"}, converted={"type": "integer"},
+              conversion_rate={"type": "number", "nullable": True,
+                               "description": "converted calls / answered calls"},
+              revenue_after_calls={"type": "object", "additionalProperties": {"type": "string"},
+                                   "description": "per ISO 4217 currency, the orders' decimal sum"},
+              average_rating={"type": "number", "nullable": True},
+              service_level={"type": "number", "nullable": True})
+FIGURES = obj(["total", "queues", "agents"], total=SUMMARY,
+              queues={"type": "object", "additionalProperties": SUMMARY},
+              agents={"type": "object", "additionalProperties": SUMMARY})
+ORDER = obj(["order_id", "customer_id", "amount", "currency", "at", "call_id"],
+            order_id=TEXT, shop=TEXT, customer_id=TEXT, amount={"type": "string"},
+            currency={"type": "string"}, at={"type": "number"}, received_at={"type": "number"},
+            call_id={"type": "string", "nullable": True, "description": "the call this order converted"},
+            agent_id={"type": "string", "nullable": True}, queue={"type": "string", "nullable": True})
+ORDER_BODY = obj(["order_id", "customer_id", "amount", "currency"],
+                 order_id={"type": "string", "minLength": 1, "maxLength": 64},
+                 customer_id={"type": "string", "minLength": 1, "maxLength": 64},
+                 amount=MONEY | {"description": "a decimal string in the currency's major unit"},
+                 currency={"type": "string", "pattern": "^[A-Z]{3}$", "example": "EUR"},
+                 at={"description": "when the order was placed: unix seconds or ISO 8601 with its offset; "
+                                    "default now", "oneOf": [{"type": "number"}, {"type": "string"}]})
+QUICK_REPLY = obj(["reply_id", "queue", "title", "text"], reply_id=TEXT, queue=TEXT, title=TEXT,
+                  text={"type": "string"}, created_at={"type": "number"}, updated_at={"type": "number"})
+QUICK_REPLIES = obj(["quick_replies"], queue=TEXT, quick_replies={"type": "array", "items": QUICK_REPLY})
+REPLY_TITLE = {"type": "string", "maxLength": 60}
+REPLY_TEXT = {"type": "string", "maxLength": 2000}
 EVENTS = ["call.ended", "call.started", "callback.requested", "rating.submitted", "recording.ready"]
 
 
@@ -190,8 +223,33 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/api/callbacks/{call_id}/done": {"post": op("Mark a callback done (staff)", "calls", (200, _ok("done")),
                                                      std, params=[CALL])},
         "/api/live": {"get": op("The live dashboard (supervisor, admin)", "calls", (200, _ok("dashboard")), std)},
-        "/api/figures": {"get": op("Contact-centre figures (supervisor, qa, admin)", "calls",
-                                   (200, _ok("figures")), (400, *std), params=WHEN)},
+        "/api/figures": {"get": op("Contact-centre figures, conversion and revenue after calls included "
+                                   "(supervisor, qa, admin)", "calls",
+                                   (200, _ok("figures", FIGURES)), (400, *std), params=WHEN)},
+        "/api/orders": {
+            "post": op("Report a shop's order with its API key; idempotent by order id (the same body "
+                       "again: 200, the same answer; another body: 409 order_conflict)", "orders",
+                       (201, _ok("the order, with the call it converted", ORDER)), (400, 401, 409),
+                       auth="apiKey", body=ORDER_BODY, also={200: _ok("reported before: the same answer", ORDER)}),
+            "get": op("Reported orders by time, oldest first (supervisor, qa, admin)", "orders",
+                      (200, _ok("orders", obj(["orders"], orders={"type": "array", "items": ORDER}))),
+                      (400, *std), params=WHEN),
+        },
+        "/api/quick-replies": {
+            "get": op("Quick replies, by queue and title (admin, supervisor)", "quick replies",
+                      (200, _ok("quick replies", QUICK_REPLIES)), std, params=[query("queue")]),
+            "post": op("Add a queue's quick reply (admin)", "quick replies", (201, _ok("the reply", QUICK_REPLY)),
+                       (400, *std, 409), body=obj(["queue", "title", "text"], queue=TEXT, title=REPLY_TITLE, text=REPLY_TEXT)),
+        },
+        "/api/quick-replies/{reply_id}": {
+            "put": op("Change a quick reply (admin)", "quick replies", (200, _ok("the reply", QUICK_REPLY)),
+                      (400, *std, 404), params=[path_param("reply_id")], body=obj(queue=TEXT, title=REPLY_TITLE, text=REPLY_TEXT)),
+            "delete": op("Remove a quick reply (admin)", "quick replies", (204, {"description": "removed"}),
+                         (*std, 404), params=[path_param("reply_id")]),
+        },
+        "/api/calls/{call_id}/quick-replies": {"get": op(
+            "The quick replies of the call's queue (the agent serving it, supervisor, admin)", "quick replies",
+            (200, _ok("quick replies", QUICK_REPLIES)), (*std, 404), params=[CALL])},
         "/api/sfu/stats": {"get": op("Rooms, publishers, subscribers (supervisor, admin)", "calls",
                                      (200, _ok("stats")), std)},
         "/api/queues/{queue}/availability": {"get": op(
@@ -234,8 +292,8 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": "Silkline REST API", "version": "1",
-                 "description": "Calls, contact-centre figures, QA, staff accounts, shop API keys and "
-                                "webhooks. Errors are {\"error\": {\"code\", \"message\"}}; codes are listed "
+                 "description": "Calls, contact-centre figures, QA, staff accounts, shop API keys, "
+                                "orders, quick replies and webhooks. Errors are {\"error\": {\"code\", \"message\"}}; codes are listed "
                                 "in docs/protocol.md. The WebSocket protocol (/ws) is described there too."},
         "paths": _paths(),
         "components": {

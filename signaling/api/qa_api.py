@@ -182,7 +182,7 @@ class QaApi:
             for r in records if r.get("scorecard")]})
 
     async def erase_customer(self, request: web.Request) -> web.Response:
-        """Delete everything about one customer: recordings, photos, call records. Logged."""
+        """Delete everything about one customer: recordings, photos, call records, orders. Logged."""
         claims = self._auth(request, {Role.ADMIN})
         customer = request.match_info["customer_id"]
         records = await self.store.list_calls(limit=100_000)
@@ -193,8 +193,9 @@ class QaApi:
         photos = sum([await asyncio.to_thread(self.photos.delete_call, c) for c in call_ids])
         for call_id in call_ids:
             await self.store.delete_call(call_id)
+        orders = await self.store.delete_orders(customer)
         entry = {"at": self.clock.now(), "by": claims.sub, "customer": customer, "calls": call_ids,
-                 "recording_files": len(deleted_files), "photos": photos}
+                 "recording_files": len(deleted_files), "photos": photos, "orders": orders}
         await asyncio.to_thread(_append_line, self.erasure_log, entry)
         logger.warning("erased customer %s: %d calls, %d recording files, %d photos (by %s)",
                        customer, len(call_ids), len(deleted_files), photos, claims.sub)

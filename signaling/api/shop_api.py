@@ -13,7 +13,7 @@ from aiohttp import web
 from signaling.api.accounts_api import account_errors
 from signaling.api.rest import authorize, json_error
 from signaling.auth import Role, TokenService
-from signaling.centre.api_keys import ApiKeys
+from signaling.centre.api_keys import ApiKey, ApiKeys
 from signaling.centre.calls import new_call_id
 from signaling.errors import ErrorCode, SignalingError
 
@@ -27,6 +27,14 @@ def _text(body: dict[str, Any], name: str, limit: int) -> str | None:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be text")  # noqa: TRY004 — answered as 400 invalid_message
     return value.strip()[:limit] or None
+
+
+async def shop_key(keys: ApiKeys, request: web.Request) -> ApiKey:
+    """The live shop API key the request carries as ``Authorization: Bearer``, else ``unauthorized``."""
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise SignalingError(ErrorCode.UNAUTHORIZED, "send Authorization: Bearer <your shop's API key>")
+    return await keys.verify(presented.strip())
 
 
 class ShopApi:
@@ -43,10 +51,7 @@ class ShopApi:
         ]
 
     async def shopper_token(self, request: web.Request) -> web.Response:
-        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not presented.strip():
-            raise SignalingError(ErrorCode.UNAUTHORIZED, "send Authorization: Bearer <your shop's API key>")
-        key = await self.keys.verify(presented.strip())
+        key = await shop_key(self.keys, request)
         try:
             body = await request.json() if request.can_read_body else {}
         except ValueError:

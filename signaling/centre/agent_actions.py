@@ -53,6 +53,7 @@ class AgentActions:
         session.send(AgentStateChanged(state=agent.state.value, call_id=call_id))
         if call.customer_id:
             service.dispatch.last_agent[call.customer_id] = agent.agent_id
+        service.dispatch.conversions.answered(agent.agent_id, call_id)
         await service.store.release_agent(agent.agent_id, call_id)
         for party in call.parties():
             room.add_participant(party.participant_id, party.role.value,

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from sfu import CloseReason
 from signaling.centre.agents import Agent, AgentState
 from signaling.centre.call import Call, CallState, Ring
-from signaling.centre.routing import AgentView, Router, WaitingCall
+from signaling.centre.figures import outcome
+from signaling.centre.routing import AgentView, ConversionHistory, Router, WaitingCall
 from signaling.server_messages import (
     AgentStateChanged,
     CallOffered,
@@ -44,13 +45,20 @@ class Dispatch:
         self.router = router
         self.ratings: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=20))
         self.last_agent: dict[str, str] = {}  # customer id → agent who served them last
+        self.conversions = ConversionHistory()
         self.handle_times: deque[float] = deque(maxlen=50)
         self.held: set[str] = set()  # waiting calls told the node has no room for them yet
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task | None = None
 
     def learn(self, records: list[dict[str, Any]]) -> None:
-        """Ratings and returning customers from past call records."""
+        """Ratings, returning customers and conversions from past call records (newest first)."""
+        for record in reversed(records):
+            agent_id = record.get("agent_id")
+            if agent_id and outcome(record) == "answered":
+                self.conversions.answered(agent_id, record["call_id"])
+                if record.get("converted"):
+                    self.conversions.converted(agent_id, record["call_id"])
         for record in records:
             agent_id, rating = record.get("agent_id"), record.get("rating")
             if agent_id and isinstance(rating, dict) and isinstance(rating.get("score"), int):
@@ -205,7 +213,8 @@ class Dispatch:
         return AgentView(agent.agent_id, agent.skills, agent.state is AgentState.AVAILABLE,
                          active_calls=0, capacity=agent.capacity, idle_since=agent.idle_since,
                          calls_today=agent.calls_today,
-                         rating=sum(scores) / len(scores) if scores else None)
+                         rating=sum(scores) / len(scores) if scores else None,
+                         conversion=self.conversions.rate(agent.agent_id))
 
     async def ring(self, call: Call, agent: Agent) -> None:
         """Offer ``call`` to ``agent`` (already reserved for it)."""

@@ -12,11 +12,13 @@ cannot be served by that agent (skill level, declined before, returning-customer
 
 from __future__ import annotations
 
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-STRATEGIES = ("longest_idle", "fewest_calls", "best_skill", "best_rated")
+STRATEGIES = ("longest_idle", "fewest_calls", "best_skill", "best_rated", "best_converting")
+RECENT_ANSWERED = 50  # how many of an agent's last answered calls their conversion rate covers
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,35 @@ class AgentView:
     idle_since: float = 0.0
     calls_today: int = 0
     rating: float | None = None  # average of recent ratings
+    conversion: float | None = None  # share of recent answered calls a shop's order followed
 
     def can_take(self) -> bool:
         return self.available and self.active_calls < self.capacity
+
+
+class ConversionHistory:
+    """Each agent's last ``keep`` answered calls and which of them an order converted (the
+    ``best_converting`` strategy ranks by it). An order comes in after its call, so a call is
+    counted as not converted until its order does."""
+
+    def __init__(self, keep: int = RECENT_ANSWERED) -> None:
+        self.keep = keep
+        self._calls: dict[str, OrderedDict[str, bool]] = defaultdict(OrderedDict)
+
+    def answered(self, agent_id: str, call_id: str) -> None:
+        calls = self._calls[agent_id]
+        calls.setdefault(call_id, False)
+        while len(calls) > self.keep:
+            calls.popitem(last=False)
+
+    def converted(self, agent_id: str, call_id: str) -> None:
+        calls = self._calls.get(agent_id)
+        if calls is not None and call_id in calls:
+            calls[call_id] = True
+
+    def rate(self, agent_id: str) -> float | None:
+        calls = self._calls.get(agent_id)
+        return sum(calls.values()) / len(calls) if calls else None
 
 
 class Router(Protocol):
@@ -137,6 +165,9 @@ def _rank(strategy: str, skill: str, agent: AgentView) -> tuple:
     if strategy == "best_rated":
         rating = agent.rating if agent.rating is not None else 0.0
         return (-rating, agent.idle_since, agent.agent_id)
+    if strategy == "best_converting":
+        conversion = agent.conversion if agent.conversion is not None else 0.0
+        return (-conversion, agent.idle_since, agent.agent_id)
     return (agent.idle_since, agent.agent_id)  # longest idle
 
 

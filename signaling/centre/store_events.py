@@ -95,6 +95,19 @@ class ObservedStore:
     async def release_agent(self, agent_id: str, call_id: str) -> None:
         await self.inner.release_agent(agent_id, call_id)
 
+    async def add_order(self, key: str, order: dict[str, Any]) -> dict[str, Any] | None:
+        return await self.inner.add_order(key, order)
+
+    async def get_order(self, key: str) -> dict[str, Any] | None:
+        return await self.inner.get_order(key)
+
+    async def list_orders(self, since: float | None = None,
+                          until: float | None = None) -> list[dict[str, Any]]:
+        return await self.inner.list_orders(since=since, until=until)
+
+    async def delete_orders(self, customer_id: str) -> int:
+        return await self.inner.delete_orders(customer_id)
+
     def __getattr__(self, name: str) -> Any:
         # anything a backend offers beyond the interface (e.g. the Redis client for health)
         return getattr(self.inner, name)

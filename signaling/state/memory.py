@@ -28,6 +28,8 @@ class MemoryStateStore:
         self._journal: Any = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._reservations: dict[str, tuple[str, float]] = {}
+        self._orders: dict[str, dict[str, Any]] = {}
+        self._order_lock = asyncio.Lock()
 
     async def open(self) -> None:
         if self._journal_path is None:
@@ -83,6 +85,11 @@ class MemoryStateStore:
                 record.update(entry["fields"])
         elif op == "delete":
             self._calls.pop(entry["call_id"], None)
+        elif op == "order":
+            self._orders.setdefault(entry["key"], entry["order"])
+        elif op == "orders_deleted":
+            for key in entry["keys"]:
+                self._orders.pop(key, None)
 
     async def _persist(self, entry: dict[str, Any]) -> None:
         """Journal first (write-ahead), then apply: what a caller saw acknowledged is on disk."""
@@ -162,6 +169,32 @@ class MemoryStateStore:
         held = self._reservations.get(agent_id)
         if held is not None and held[0] == call_id:
             del self._reservations[agent_id]
+
+    async def add_order(self, key: str, order: dict[str, Any]) -> dict[str, Any] | None:
+        # the journal write awaits: the lock keeps two requests for one order from both storing
+        async with self._order_lock:
+            held = self._orders.get(key)
+            if held is not None:
+                return json.loads(json.dumps(held))
+            await self._persist({"op": "order", "key": key, "order": order})
+            return None
+
+    async def get_order(self, key: str) -> dict[str, Any] | None:
+        held = self._orders.get(key)
+        return json.loads(json.dumps(held)) if held is not None else None
+
+    async def list_orders(self, since: float | None = None,
+                          until: float | None = None) -> list[dict[str, Any]]:
+        chosen = [o for o in self._orders.values()
+                  if (since is None or o.get("at", 0) >= since) and (until is None or o.get("at", 0) < until)]
+        return [json.loads(json.dumps(o)) for o in sorted(chosen, key=lambda o: o.get("at", 0))]
+
+    async def delete_orders(self, customer_id: str) -> int:
+        async with self._order_lock:
+            keys = [k for k, o in self._orders.items() if o.get("customer_id") == customer_id]
+            if keys:
+                await self._persist({"op": "orders_deleted", "keys": keys})
+            return len(keys)
 
 
 def _written_before_fields(event: dict[str, Any]) -> dict[str, Any]:

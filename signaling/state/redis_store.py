@@ -13,6 +13,13 @@ from typing import Any
 from signaling.state.redis_client import PREFIX, RedisClient
 from signaling.state.redis_client import encode_fields as _encode
 
+_ADD_ORDER = """
+if redis.call('hsetnx', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('zadd', KEYS[2], ARGV[3], ARGV[1])
+  return false
+end
+return redis.call('hget', KEYS[1], ARGV[1])
+"""
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
@@ -24,6 +31,7 @@ class RedisStateStore(RedisClient):
         await super().open()
         await self.r.ping()
         self._release = self.r.register_script(_RELEASE)
+        self._add_order = self.r.register_script(_ADD_ORDER)
 
     def _key(self, call_id: str) -> str:
         return f"{PREFIX}:call:{call_id}"
@@ -105,3 +113,32 @@ class RedisStateStore(RedisClient):
 
     async def release_agent(self, agent_id: str, call_id: str) -> None:
         await self._release(keys=[f"{PREFIX}:agent:{agent_id}:reservation"], args=[call_id])
+
+    async def add_order(self, key: str, order: dict[str, Any]) -> dict[str, Any] | None:
+        held = await self._add_order(keys=[f"{PREFIX}:orders", f"{PREFIX}:orders:by_time"],
+                                     args=[key, json.dumps(order, default=str), float(order.get("at", 0))])
+        return json.loads(held) if held else None
+
+    async def get_order(self, key: str) -> dict[str, Any] | None:
+        held = await self.r.hget(f"{PREFIX}:orders", key)
+        return json.loads(held) if held else None
+
+    async def list_orders(self, since: float | None = None,
+                          until: float | None = None) -> list[dict[str, Any]]:
+        high = "+inf" if until is None else f"({until}"
+        low = "-inf" if since is None else since
+        keys = [str(k) for k in await self.r.zrangebyscore(f"{PREFIX}:orders:by_time", low, high)]
+        if not keys:
+            return []
+        held = await self.r.hmget(f"{PREFIX}:orders", keys)
+        return [json.loads(o) for o in held if o]
+
+    async def delete_orders(self, customer_id: str) -> int:
+        keys = [str(k) async for k, v in self.r.hscan_iter(f"{PREFIX}:orders")
+                if json.loads(v).get("customer_id") == customer_id]
+        if keys:
+            async with self.r.pipeline(transaction=True) as pipe:
+                pipe.hdel(f"{PREFIX}:orders", *keys)
+                pipe.zrem(f"{PREFIX}:orders:by_time", *keys)
+                await pipe.execute()
+        return len(keys)

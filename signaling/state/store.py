@@ -1,4 +1,4 @@
-"""StateStore: where call records, callbacks and agent reservations live.
+"""StateStore: where call records, callbacks, agent reservations and shop orders live.
 
 One interface, two homes for the state, chosen once in the composition root:
 ``memory.py`` (embedded, journalled to disk) and ``redis_store.py`` (many nodes). A store
@@ -33,3 +33,13 @@ class StateStore(Protocol):
     # agent stuck ringing)
     async def reserve_agent(self, agent_id: str, call_id: str, ttl: float) -> bool: ...
     async def release_agent(self, agent_id: str, call_id: str) -> None: ...
+    # shop orders: durable, one per key (the shop and its order id)
+    async def add_order(self, key: str, order: dict[str, Any]) -> dict[str, Any] | None:
+        """Store ``order`` under ``key`` unless one is there already, atomically: None when
+        stored, else the order stored before (a retry, or another body for the same id)."""
+    async def get_order(self, key: str) -> dict[str, Any] | None: ...
+    async def list_orders(self, since: float | None = None,
+                          until: float | None = None) -> list[dict[str, Any]]:
+        """Orders whose ``at`` lies in [since, until), oldest first."""
+    async def delete_orders(self, customer_id: str) -> int:
+        """Erase one customer's orders (an erasure request); how many there were."""

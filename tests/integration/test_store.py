@@ -114,3 +114,40 @@ def test_journal_survives_kill_9_and_marks_live_calls_interrupted(tmp_path):
     assert [e["type"] for e in live["events"]] == ["accepted", "ended"]
     lines = (tmp_path / "calls.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["event"]["detail"].startswith("the server stopped")
+
+
+async def test_an_order_is_stored_once_atomically_and_listed_by_time(store):
+    first = {"order_id": "o1", "at": 50.0, "amount": "1.00"}
+    results = await asyncio.gather(*(store.add_order("shop\x1fo1", {**first, "try": i}) for i in range(10)))
+    assert results.count(None) == 1  # exactly one report stores it; the others get it back
+    winner = await store.get_order("shop\x1fo1")
+    assert all(r == winner for r in results if r is not None)
+    await store.add_order("shop\x1fo2", {"order_id": "o2", "at": 10.0})
+    await store.add_order("shop\x1fo3", {"order_id": "o3", "at": 90.0})
+    assert [o["order_id"] for o in await store.list_orders()] == ["o2", "o1", "o3"]
+    assert [o["order_id"] for o in await store.list_orders(since=10.0, until=90.0)] == ["o2", "o1"]
+    assert await store.get_order("nope") is None
+    await store.add_order("shop\x1fo4", {"order_id": "o4", "at": 20.0, "customer_id": "ada"})
+    await store.add_order("shop\x1fo5", {"order_id": "o5", "at": 30.0, "customer_id": "ada"})
+    assert await store.delete_orders("ada") == 2  # an erasure request
+    assert await store.get_order("shop\x1fo4") is None
+    assert [o["order_id"] for o in await store.list_orders()] == ["o2", "o1", "o3"]
+    assert await store.delete_orders("ada") == 0
+
+
+async def test_orders_survive_reopening_the_journal(tmp_path):
+    store = MemoryStateStore(tmp_path, VirtualClock())
+    await store.open()
+    await store.add_order("k1", {"order_id": "o1", "at": 5.0})
+    await store.close()
+    reopened = MemoryStateStore(tmp_path, VirtualClock())
+    await reopened.open()
+    assert await reopened.get_order("k1") == {"order_id": "o1", "at": 5.0}
+    assert await reopened.add_order("k1", {"order_id": "o1", "at": 6.0}) == {"order_id": "o1", "at": 5.0}
+    await reopened.add_order("k2", {"order_id": "o2", "at": 7.0, "customer_id": "ada"})
+    assert await reopened.delete_orders("ada") == 1
+    await reopened.close()
+    again = MemoryStateStore(tmp_path, VirtualClock())
+    await again.open()
+    assert await again.get_order("k2") is None and await again.get_order("k1") is not None
+    await again.close()

@@ -2,6 +2,7 @@
 // list), and render(): the DOM written from the state. Handlers change the state, then render.
 
 import { ChatLog } from "../components/chat-log.js";
+import { QuickReplies } from "../components/quick-replies.js";
 import { renderMediaLabel, renderToggle } from "../components/video-tile.js";
 import { h } from "../dom.js";
 import { agentStateWords, clock, queueName, timeOfDay } from "../words.js";
@@ -98,6 +99,11 @@ export const chat = new ChatLog(el.chatLog, {
   token: () => state.presence && state.presence.token,
 });
 
+// the chat box's quick replies: those of the current call's queue (components/quick-replies.js)
+export const quickReplies = new QuickReplies({
+  form: el.chatForm, input: el.chatInput, token: () => state.presence && state.presence.token,
+});
+
 export const callbacks = new CallbackList({
   card: $("callbacks-card"), count: $("callbacks-count"), list: $("callbacks-list"),
   onCount: (n) => { state.stats.callbacks = n; render(); },
@@ -134,6 +140,7 @@ export function render() {
     : st === "reconnecting" ? state.words || STATE_WORDS.reconnecting
     : STATE_WORDS[st] || state.words || st;
   document.body.dataset.state = st;
+  quickReplies.show(live && state.presence ? state.presence.callId : null);
   document.title = st === "ringing" ? `📞 Incoming call — ${baseTitle}` : baseTitle;
 
   el.signin.hidden = !state.signInOpen;

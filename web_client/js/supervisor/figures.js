@@ -16,6 +16,20 @@ function isoDate(d) {
   el.toDate.value = isoDate(today);
 })();
 
+/** Revenue after calls, per currency: "€1,234.50 · $7.25"; "–" for none. */
+export function revenueWords(revenue) {
+  const parts = Object.entries(revenue || {}).map(([currency, amount]) => {
+    try {
+      return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(Number(amount));
+    } catch (_) {
+      return `${amount} ${currency}`;
+    }
+  });
+  return parts.length ? parts.join(" · ") : "–";
+}
+
+const percent = (v) => (v === null || v === undefined ? "–" : `${Math.round(v * 100)} %`);
+
 const FIGURE_COLUMNS = [
   ["offered", "Offered", (v) => String(v ?? 0)],
   ["answered", "Answered", (v) => String(v ?? 0)],
@@ -25,6 +39,8 @@ const FIGURE_COLUMNS = [
   ["average_handle_s", "Avg. handle time", (v) => (v === null || v === undefined ? "–" : clock(v))],
   ["service_level", "Service level", (v) => (v === null || v === undefined ? "–" : `${Math.round(v * 100)} %`)],
   ["average_rating", "Avg. rating", (v, row) => (v === null || v === undefined ? "–" : `${v.toFixed(1)} ★ (${row.ratings})`)],
+  ["conversion_rate", "Conversion", (v, row) => (v === null || v === undefined ? "–" : `${percent(v)} (${row.converted || 0})`)],
+  ["revenue_after_calls", "Revenue after calls", (v) => revenueWords(v)],
 ];
 
 function figuresTable(table, rows, firstHeader) {
@@ -37,7 +53,7 @@ function figuresTable(table, rows, firstHeader) {
   }
   tbody.replaceChildren(...rows.map(([name, row]) => h("tr", { "data-key": name },
     h("th", { scope: "row" }, name),
-    FIGURE_COLUMNS.map(([k, , fmt]) => h("td", { class: "num" }, fmt(row[k], row))))));
+    FIGURE_COLUMNS.map(([k, , fmt]) => h("td", { class: "num", "data-col": k }, fmt(row[k], row))))));
 }
 
 async function agentNamesFor(from, to) {
@@ -79,7 +95,7 @@ el.figuresForm.addEventListener("submit", async (ev) => {
   }
   const t = data.total || {};
   el.figuresOut.hidden = false;
-  el.figuresNote.textContent = `${from.toLocaleDateString()} – ${to.toLocaleDateString()}: ${t.offered || 0} ${t.offered === 1 ? "call" : "calls"}. Service level = answered within ${data.service_level_threshold_s || 20} s, of all offered.`;
+  el.figuresNote.textContent = `${from.toLocaleDateString()} – ${to.toLocaleDateString()}: ${t.offered || 0} ${t.offered === 1 ? "call" : "calls"}. Service level = answered within ${data.service_level_threshold_s || 20} s, of all offered. Conversion = answered calls a shop's order followed, of all answered.`;
   el.figuresKpis.replaceChildren(
     kpi("Offered", String(t.offered || 0)),
     kpi("Answered", String(t.answered || 0), "ok"),
@@ -87,6 +103,8 @@ el.figuresForm.addEventListener("submit", async (ev) => {
     kpi("Callbacks", String(t.callbacks || 0)),
     kpi("Service level", t.service_level === null || t.service_level === undefined ? "–" : `${Math.round(t.service_level * 100)} %`),
     kpi("Avg. rating", t.average_rating ? `${t.average_rating.toFixed(1)} ★` : "–"),
+    kpi("Conversion", percent(t.conversion_rate), t.converted ? "ok" : ""),
+    kpi("Revenue after calls", revenueWords(t.revenue_after_calls)),
   );
   const queues = Object.entries(data.queues || {});
   const agents = Object.entries(data.agents || {});
