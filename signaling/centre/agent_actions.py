@@ -55,12 +55,19 @@ class AgentActions:
             service.dispatch.last_agent[call.customer_id] = agent.agent_id
         service.dispatch.conversions.answered(agent.agent_id, call_id)
         await service.store.release_agent(agent.agent_id, call_id)
+        if call.state is CallState.ENDED:
+            return  # the shopper hung up meanwhile: end_call owns the room, the agent and the record
         for party in call.parties():
             room.add_participant(party.participant_id, party.role.value,
                                  observer=PartyObserver(service, call, party))
-        await service.store.update_call(call_id, {"agent_id": agent.agent_id, "state": "connecting",
-                                                  "answered_at": call.answered_at})
-        await service.record(call, "accepted", agent_id=agent.agent_id, name=agent.name)
+        # the event and the fields in one write: a hang-up racing this accept writes its
+        # "ended" after it, never under it (a record that ended must not read "connecting")
+        await service.store.append_call_event(
+            call_id, {"type": "accepted", "at": now, "agent_id": agent.agent_id,
+                      **({"name": agent.name} if agent.name is not None else {})},
+            fields={"agent_id": agent.agent_id, "state": "connecting", "answered_at": call.answered_at})
+        if call.state is CallState.ENDED:
+            return
         service.send_state(call)
         if call.shopper.session is not None:
             call.shopper.session.send(AgentJoined(call_id=call_id, name=agent.name))

@@ -300,3 +300,48 @@ async def test_agent_is_told_ringing_and_busy_and_away_agents_do_not_count_for_t
     waiting, _ = await calling_shopper(server)
     position = await waiting.expect("queue-position", timeout=5)
     assert position.get("estimated_wait_s") is None  # nobody is taking calls: no promise
+
+
+async def test_a_hang_up_racing_the_accept_leaves_an_ended_record(server, monkeypatch):
+    await _hang_up_racing_the_accept(server, monkeypatch)
+
+
+async def test_a_hang_up_racing_the_accept_leaves_an_ended_record_in_redis(redis_server, monkeypatch):
+    await _hang_up_racing_the_accept(redis_server, monkeypatch)
+
+
+async def _hang_up_racing_the_accept(server, monkeypatch) -> None:
+    """The accept's write lands but its answer is slow; the shopper hangs up meanwhile: the
+    record ends, and nothing the accept does afterwards writes over it."""
+    store = server.store
+    append, update = store.append_call_event, store.update_call
+
+    async def slow_append(call_id: str, event: dict, fields: dict | None = None) -> None:
+        await append(call_id, event, fields)
+        if event["type"] == "accepted":
+            await asyncio.sleep(0.3)
+
+    async def slow_update(call_id: str, fields: dict) -> None:
+        await update(call_id, fields)
+        if fields.get("state") == "connecting":
+            await asyncio.sleep(0.3)
+    monkeypatch.setattr(store, "append_call_event", slow_append)
+    monkeypatch.setattr(store, "update_call", slow_update)
+
+    agent = await signed_in_agent(server, "ann")
+    shopper, token = await calling_shopper(server)
+    call_id = token["call_id"]
+    await agent.expect("agent-state", state="ringing", call_id=call_id)
+    await agent.send("accept", call_id=call_id)
+    await asyncio.sleep(0.15)
+    await shopper.send("hangup", call_id=call_id)
+    assert (await shopper.expect("call-ended"))["reason"] == "hang_up"
+
+    async def ended() -> dict | None:
+        record = await store.get_call(call_id)
+        return record if record and record["state"] == "ended" else None
+    record = await eventually(ended, timeout=5)
+    await asyncio.sleep(0.5)  # the accept's late writes, if any, have landed by now
+    record = await store.get_call(call_id)
+    assert record["state"] == "ended" and record["end_reason"] == "hang_up"
+    assert [e["type"] for e in record["events"]][-1] == "ended"
