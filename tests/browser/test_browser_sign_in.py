@@ -2,7 +2,8 @@
 (`silkline users add`, as docs/deploy.md tells an operator) before a real `silkline serve` starts.
 An agent signs in with a password and takes a real call; a supervisor sees the live board; QA
 sees the calls; wrong passwords, a disabled account and the wrong page's role get words next to
-the form; a reload keeps the session; signing out forgets it."""
+the form; a reload keeps the session; signing out forgets it. Single sign-on goes through a fake
+OIDC provider on 127.0.0.1 and back to the page, in the browser."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import subprocess
 import sys
 
 import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestServer
 from playwright.async_api import expect
 
 from tests.support import browser as browser_support
@@ -24,6 +27,7 @@ from tests.support.browser import (
     start_server,
     state_of,
 )
+from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, FakeProvider
 
 pytestmark = pytest.mark.asyncio
 chromium_browser = browser_support.chromium_browser
@@ -152,6 +156,51 @@ async def test_qa_signs_in_with_a_password_and_the_lockout_is_told_in_words(chro
             await expect(error).to_have_text(re.compile("wrong|locked"))
         await sign_in(qa, "quinn")
         await expect(error).to_have_text(re.compile(r"locked\. Try again in 1[45] minutes"))
+    except BaseException:
+        print(await dump([qa], server), flush=True)
+        raise
+    finally:
+        await qa.close()
+
+
+@pytest_asyncio.fixture
+async def sso_server(tmp_path, monkeypatch):
+    """A server with single sign-on through a fake provider running in this test's event loop."""
+    provider = FakeProvider()
+    provider.claims.update(sub="u-77", preferred_username="quinn@shop.example", name="Quinn Quill",
+                           roles=["shop-qa"])
+    idp = TestServer(provider.app(), host="127.0.0.1")
+    await idp.start_server()
+    provider.url = str(idp.make_url("")).rstrip("/")
+    monkeypatch.setenv("SILKLINE_OIDC_CLIENT_SECRET", CLIENT_SECRET)
+    server = start_server(tmp_path, "--oidc-issuer", provider.url, "--oidc-client-id", CLIENT_ID,
+                          "--oidc-roles", "shop-qa=qa,shop-agents=agent")
+    try:
+        yield server, provider
+    finally:
+        server.stop()
+        await idp.close()
+
+
+async def test_qa_signs_in_with_single_sign_on_in_the_browser(chromium_browser, sso_server):
+    server, provider = sso_server
+    qa = await BrowserPage.open(chromium_browser, f"{server.url}/qa", "qa")
+    try:
+        sso = qa.page.get_by_test_id("sign-in-sso")
+        await expect(sso).to_have_text("Sign in with single sign-on", timeout=PAGE_TIMEOUT_MS)
+        await sso.click()
+        await expect(qa.page.get_by_test_id("who")).to_contain_text("Quinn Quill", timeout=PAGE_TIMEOUT_MS)
+        await expect(qa.page.get_by_test_id("tab-calls")).to_be_visible()
+        assert "sso" not in qa.page.url  # the page tidied its address; no token was ever in it
+        saved = await qa.page.evaluate("() => JSON.parse(sessionStorage.getItem('silkline.qa.session'))")
+        assert saved["name"] == "quinn" and saved["role"] == "qa"
+        # the provider stops granting a Silkline role: the next sign-in is refused in words
+        await qa.page.get_by_test_id("sign-out").click()
+        provider.claims["roles"] = ["shop-customers"]
+        await qa.page.get_by_test_id("sign-in-sso").click()
+        await expect(qa.page.get_by_test_id("sign-in-error")).to_contain_text("no Silkline role",
+                                                                              timeout=PAGE_TIMEOUT_MS)
+        await expect(qa.page.get_by_test_id("tab-calls")).to_be_hidden()
     except BaseException:
         print(await dump([qa], server), flush=True)
         raise
