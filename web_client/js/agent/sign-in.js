@@ -11,7 +11,16 @@ export const account = new AccountSignIn({
   roles: ["agent"],
   storageKey: "silkline.agent.session",
   roleWords: "The agent console is for agent accounts: supervisors sign in at /supervisor, QA at /qa.",
-  onSignedIn: (session) => signIn(async () => session.token, { name: session.display_name || session.name }),
+  onSignedIn: (session) => {
+    signIn(async () => session.token, { name: session.display_name || session.name });
+    const presence = state.presence;
+    // The server refused this account's token (expired, a new server secret): forget it and ask.
+    presence.on("state", (st) => {
+      if (state.presence !== presence || st.state !== "error" || st.code !== "unauthorized") return;
+      account.signOut();
+      account.setError("Your sign-in is no longer accepted. Sign in again.");
+    });
+  },
   onRefreshed: (session) => {
     const connection = state.presence && state.presence.connection;
     if (connection) connection.token = session.token;
