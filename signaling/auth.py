@@ -32,6 +32,7 @@ class Claims:
     priority: int = 0  # shopper: priority class set by the shop (e.g. VIP = 10)
     customer_id: str | None = None  # shopper: the shop's customer id, if known
     context: dict[str, Any] | None = None  # shopper: page context the shop's server vouches for
+    auth_time: float | None = None  # staff: when the person last proved who they are (refresh keeps it)
 
 
 class TokenService:
@@ -58,6 +59,7 @@ class TokenService:
         priority: int = 0,
         customer_id: str | None = None,
         context: dict[str, Any] | None = None,
+        auth_time: float | None = None,
     ) -> str:
         if role is Role.SHOPPER and not call_id:
             raise ValueError("a shopper token must name its call")
@@ -82,6 +84,8 @@ class TokenService:
             claims["customer"] = customer_id
         if context:
             claims["ctx"] = context
+        if auth_time is not None:
+            claims["auth_time"] = int(auth_time)
         return jwt.encode(claims, self._secret, algorithm=self.algorithm)
 
     def expired(self, expires_at: float) -> bool:
@@ -121,5 +125,7 @@ class TokenService:
         priority = raw_priority if isinstance(raw_priority, int) else 0
         customer = data.get("customer") if isinstance(data.get("customer"), str) else None
         context = data.get("ctx") if isinstance(data.get("ctx"), dict) else None
+        raw_auth = data.get("auth_time")
+        auth_time = float(raw_auth) if isinstance(raw_auth, (int, float)) and not isinstance(raw_auth, bool) else None
         return Claims(role, str(data["sub"]), call_id, data.get("name"), float(data["exp"]),
-                      skills, priority, customer, context)
+                      skills, priority, customer, context, auth_time)

@@ -56,6 +56,8 @@ class ErrorCode(str, Enum):
     ACCOUNT_EXISTS = ("account_exists", 409)
     ACCOUNT_NOT_FOUND = ("account_not_found", 404)
     WEAK_PASSWORD = ("weak_password", 400)
+    SSO_FAILED = ("sso_failed", 401)
+    SSO_NO_ROLE = ("sso_no_role", 403)
     API_KEY_NOT_FOUND = ("api_key_not_found", 404)
     WEBHOOK_NOT_FOUND = ("webhook_not_found", 404)
     TOO_MANY_WEBHOOKS = ("too_many_webhooks", 409)

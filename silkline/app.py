@@ -22,6 +22,8 @@ from signaling.api.health import Health
 from signaling.api.media_urls import MediaSigner
 from signaling.api.metrics_api import MetricsApi
 from signaling.api.nodes_api import NodesApi
+from signaling.api.oidc import OidcSignIn
+from signaling.api.oidc_provider import OidcProvider
 from signaling.api.openapi_api import OpenApiDocs
 from signaling.api.orders_api import OrdersApi
 from signaling.api.origins import OriginPolicy
@@ -177,7 +179,19 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.router.add_routes(ConversationApi(store, tokens, photos).routes())
     accounts = StaffAccounts(registries["accounts"], clock)
     app[ACCOUNTS] = accounts
-    app.router.add_routes(AccountsApi(accounts, tokens).routes())
+    sso = bool(config.oidc_issuer and config.oidc_client_id)
+    app.router.add_routes(AccountsApi(accounts, tokens, demo_staff=config.demo_active and config.bound_to_loopback,
+                                      sso_label=config.oidc_label if sso else None).routes())
+    provider = (OidcProvider(config.oidc_issuer, config.oidc_client_id, config.oidc_client_secret, clock)
+                if sso else None)
+    app.router.add_routes(OidcSignIn(provider, accounts, tokens, config.resolved_secret(),
+                                     role_claim=config.oidc_role_claim, roles=config.oidc_roles,
+                                     redirect_url=config.oidc_redirect_url).routes())
+    if provider is not None:
+        async def close_provider(app: web.Application) -> None:
+            await provider.close()
+
+        app.on_cleanup.append(close_provider)
     api_keys = ApiKeys(registries["api_keys"], clock)
     app.router.add_routes(ShopApi(api_keys, tokens).routes())
     orders = Orders(store, clock, config.conversion_window_days * 86400.0,

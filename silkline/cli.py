@@ -12,7 +12,7 @@ from aiohttp import web
 
 from sfu.admission import AdmissionLimit
 from silkline import admin_cli, log_format
-from silkline.config import ENV, Config, from_env, parse_port_range
+from silkline.config import ENV, Config, from_env, parse_port_range, parse_role_map
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--conversion-window", dest="conversion_window_days", type=float, metavar="DAYS",
                        help=f"an order this many days after a call counts as its conversion "
                             f"(default 7; {ENV['conversion_window_days']})")
+    serve.add_argument("--oidc-issuer", metavar="URL",
+                       help=f"staff single sign-on: the OIDC provider's issuer URL (its discovery document "
+                            f"is at URL/.well-known/openid-configuration; {ENV['oidc_issuer']}); the client "
+                            f"secret only by {ENV['oidc_client_secret']}")
+    serve.add_argument("--oidc-client-id", help=f"this server's client id at the provider ({ENV['oidc_client_id']})")
+    serve.add_argument("--oidc-role-claim", metavar="CLAIM",
+                       help=f"ID token claim naming the person's roles, dotted for nested "
+                            f"(default roles; {ENV['oidc_role_claim']})")
+    serve.add_argument("--oidc-roles", type=parse_role_map, metavar="VALUE=ROLE,…",
+                       help=f"claim value → agent|supervisor|qa|admin, e.g. shop-agents=agent "
+                            f"(default: the claim names the roles; {ENV['oidc_roles']})")
+    serve.add_argument("--oidc-redirect-url", metavar="URL",
+                       help=f"the callback URL registered at the provider, https://…/api/oidc/callback "
+                            f"(default: from the request; {ENV['oidc_redirect_url']})")
     serve.add_argument("--log-level", help=f"DEBUG, INFO, WARNING (default INFO; {ENV['log_level']})")
     serve.add_argument("--log-format", choices=log_format.LOG_FORMATS,
                        help=f"text (default) or json: one JSON object per line for log shippers "
@@ -114,7 +128,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
                  "metrics_token", "max_image_pixels", "max_image_side", "frame_ancestors", "demo_forced",
                  "max_calls", "max_tracks", "max_loop_lag_ms", "max_cpu_pct", "node_id", "drain_timeout",
                  "tls_cert", "tls_key", "media_ports", "log_format",
-                 "media_public_address", "conversion_window_days"):
+                 "media_public_address", "conversion_window_days", "oidc_issuer", "oidc_client_id",
+                 "oidc_role_claim", "oidc_roles", "oidc_redirect_url"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)

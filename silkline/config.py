@@ -57,6 +57,14 @@ class Config:
     webhook_backoff: float = 1.0  # seconds before the second try; doubles each time
     webhook_timeout: float = 5.0  # seconds a receiver has to answer
     conversion_window_days: float = 7.0  # an order this long after a call is that call's conversion
+    # single sign-on for staff (OIDC authorization code flow with PKCE; signaling/api/oidc.py)
+    oidc_issuer: str = ""  # https://idp.example/realms/shop: its discovery document is under it
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""  # empty: a public client (PKCE only)
+    oidc_role_claim: str = "roles"  # the ID token claim (dotted path) that names the person's roles
+    oidc_roles: dict[str, str] = field(default_factory=dict)  # claim value → agent|supervisor|qa|admin
+    oidc_redirect_url: str = ""  # https://silkline.example/api/oidc/callback; empty: from the request
+    oidc_label: str = "Sign in with single sign-on"
 
     @property
     def bound_to_loopback(self) -> bool:
@@ -151,6 +159,13 @@ ENV = {
     "node_id": "SILKLINE_NODE_ID",
     "drain_timeout": "SILKLINE_DRAIN_TIMEOUT",
     "conversion_window_days": "SILKLINE_CONVERSION_WINDOW_DAYS",
+    "oidc_issuer": "SILKLINE_OIDC_ISSUER",
+    "oidc_client_id": "SILKLINE_OIDC_CLIENT_ID",
+    "oidc_client_secret": "SILKLINE_OIDC_CLIENT_SECRET",
+    "oidc_role_claim": "SILKLINE_OIDC_ROLE_CLAIM",
+    "oidc_roles": "SILKLINE_OIDC_ROLES",
+    "oidc_redirect_url": "SILKLINE_OIDC_REDIRECT_URL",
+    "oidc_label": "SILKLINE_OIDC_LABEL",
 }
 
 
@@ -193,6 +208,8 @@ def parse_value(name: str, raw: str) -> object:
         if not isinstance(servers, list):
             raise ValueError("SILKLINE_ICE_SERVERS must be a JSON list of {urls, username?, credential?}")
         return servers
+    if name == "oidc_roles":
+        return parse_role_map(raw)
     if name in ("media_addresses", "turn_urls", "allowed_origins"):
         return [a.strip() for a in raw.split(",") if a.strip()]
     return raw
@@ -208,3 +225,16 @@ def parse_port_range(raw: str) -> tuple[int, int]:
     if not 1024 <= lo <= hi <= 65535:
         raise ValueError(f"a media port range lies within 1024-65535 with LO ≤ HI, not {raw!r}")
     return lo, hi
+
+
+def parse_role_map(raw: str) -> dict[str, str]:
+    """``"shop-agents=agent,shop-admins=admin"`` → the OIDC claim value each role comes from."""
+    roles: dict[str, str] = {}
+    for pair in (p.strip() for p in raw.split(",")):
+        if not pair:
+            continue
+        value, sep, role = pair.rpartition("=")
+        if not sep or not value.strip() or role.strip() not in ("agent", "supervisor", "qa", "admin"):
+            raise ValueError(f"an OIDC role mapping is CLAIM_VALUE=agent|supervisor|qa|admin, not {pair!r}")
+        roles[value.strip()] = role.strip()
+    return roles

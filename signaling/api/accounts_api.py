@@ -1,5 +1,7 @@
-"""REST face of staff accounts: ``POST /api/login`` (a staff token for a name and a password)
-and the admin's ``/api/users`` (list, add, disable, enable, reset)."""
+"""REST face of staff accounts: ``POST /api/login`` (a staff token for a name and a password),
+``GET /api/login/options`` (which ways of signing in this server offers, for the pages),
+``POST /api/login/refresh`` (a fresh token for a still-valid one, so a shift is not cut off at
+the token's expiry) and the admin's ``/api/users`` (list, add, disable, enable, reset)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ from typing import Any
 from aiohttp import web
 
 from signaling.api.rest import authorize, json_error
-from signaling.auth import Role, TokenService
-from signaling.centre.accounts import StaffAccounts
+from signaling.auth import Claims, Role, TokenService
+from signaling.centre.accounts import STAFF_ROLES, Account, StaffAccounts
 from signaling.errors import ErrorCode, SignalingError
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
+MAX_SESSION_S = 12 * 3600.0  # a refresh never stretches one sign-in past a long shift
 
 
 async def json_body(request: web.Request, shape: str) -> dict[str, Any]:
@@ -40,14 +43,32 @@ def account_errors(handler: Handler) -> Handler:
     return wrapped
 
 
+def staff_session(tokens: TokenService, account: Account, auth_time: float) -> dict[str, Any]:
+    """What a sign-in answers (password, refresh or SSO): the staff token and who it is."""
+    role = Role(account.role)
+    token = tokens.issue(role, account.name, name=account.display_name or account.name,
+                         skills=account.skills if role is Role.AGENT else None, auth_time=auth_time)
+    answer: dict[str, Any] = {"token": token, "role": role.value, "name": account.name,
+                              "display_name": account.display_name,
+                              "expires_in": int(tokens.default_ttl)}
+    if role is Role.AGENT:
+        answer["agent_id"] = account.name
+    return answer
+
+
 class AccountsApi:
-    def __init__(self, accounts: StaffAccounts, tokens: TokenService) -> None:
+    def __init__(self, accounts: StaffAccounts, tokens: TokenService, *, demo_staff: bool = False,
+                 sso_label: str | None = None) -> None:
         self.accounts = accounts
         self.tokens = tokens
+        self.demo_staff = demo_staff  # the demo endpoint hands out staff tokens (loopback only)
+        self.sso_label = sso_label  # the SSO button's words, when OIDC is configured
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/api/login", account_errors(self.login)),
+            web.get("/api/login/options", self.options),
+            web.post("/api/login/refresh", account_errors(self.refresh)),
             web.get("/api/users", account_errors(self.list_users)),
             web.post("/api/users", account_errors(self.add_user)),
             web.post("/api/users/{name}/disable", account_errors(self.disable)),
@@ -58,15 +79,33 @@ class AccountsApi:
     async def login(self, request: web.Request) -> web.Response:
         body = await json_body(request, '{"username": "…", "password": "…"}')
         account = await self.accounts.sign_in(body.get("username"), body.get("password"))
-        role = Role(account.role)
-        token = self.tokens.issue(role, account.name, name=account.display_name or account.name,
-                                  skills=account.skills if role is Role.AGENT else None)
-        answer: dict[str, Any] = {"token": token, "role": role.value, "name": account.name,
-                                  "display_name": account.display_name,
-                                  "expires_in": int(self.tokens.default_ttl)}
-        if role is Role.AGENT:
-            answer["agent_id"] = account.name
+        answer = staff_session(self.tokens, account, self.tokens.clock.now())
         return web.json_response(answer, headers={"Cache-Control": "no-store"})
+
+    async def options(self, request: web.Request) -> web.Response:
+        """No secrets: the pages show the password form always, the demo and SSO buttons when on."""
+        sso = {"label": self.sso_label, "start": "/api/oidc/start"} if self.sso_label else None
+        return web.json_response({"password": True, "demo": self.demo_staff, "sso": sso},
+                                 headers={"Cache-Control": "no-store"})
+
+    async def refresh(self, request: web.Request) -> web.Response:
+        """A fresh token for a valid staff token of an account that may still sign in."""
+        claims = authorize(request, self.tokens, set(STAFF_ROLES))
+        account = await self.accounts.get(claims.sub)
+        if account is None or not account.role:
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "this token belongs to no account (a demo or "
+                                                         "pasted token); sign in again")
+        if account.disabled:
+            raise SignalingError(ErrorCode.ACCOUNT_DISABLED, "this account is disabled; ask an admin")
+        auth_time = self._auth_time(claims)
+        answer = staff_session(self.tokens, account, auth_time)
+        return web.json_response(answer, headers={"Cache-Control": "no-store"})
+
+    def _auth_time(self, claims: Claims) -> float:
+        now = self.tokens.clock.now()
+        if claims.auth_time is None or now - claims.auth_time > MAX_SESSION_S:
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "this sign-in is too old to refresh; sign in again")
+        return claims.auth_time
 
     async def list_users(self, request: web.Request) -> web.Response:
         authorize(request, self.tokens, {Role.ADMIN})

@@ -13,7 +13,8 @@ from typing import Any
 JSON = "application/json"
 ERROR_WORDS = {
     400: "the request is malformed (bad_json, invalid_message, weak_password, bad_request, not_an_image)",
-    401: "no token, or a token, password or API key that is not valid (unauthorized, bad_credentials)",
+    401: "no token, or a token, password or API key that is not valid (unauthorized, bad_credentials, "
+         "sso_failed)",
     403: "the role may not do this (forbidden), or account_disabled, origin_not_allowed",
     404: "no such thing (call_not_found, account_not_found, api_key_not_found, webhook_not_found, "
          "delivery_not_found, quick_reply_not_found, not_found)",
@@ -149,6 +150,26 @@ def _paths() -> dict[str, dict[str, Any]]:
             (200, _ok("a staff token", obj(["token", "role", "name"], token=TEXT, role=TEXT, name=TEXT))),
             (400, 401, 403, 429), auth=None,
             body=obj(["username", "password"], username=TEXT, password=TEXT))},
+        "/api/login/options": {"get": op(
+            "Which sign-ins the staff pages offer (password, demo on loopback, single sign-on)", "accounts",
+            (200, _ok("the ways", obj(["password", "demo"], password={"type": "boolean"},
+                                      demo={"type": "boolean"}))), auth=None)},
+        "/api/login/refresh": {"post": op(
+            "A fresh staff token for a valid one of an account (at most 12 h after signing in)", "accounts",
+            (200, _ok("a staff token", obj(["token", "role", "name"], token=TEXT, role=TEXT, name=TEXT))),
+            (401, 403))},
+        "/api/oidc/start": {"get": op(
+            "Single sign-on: to the OIDC provider (authorization code flow with PKCE)", "accounts",
+            (302, {"description": "to the provider, or back to the page with ?sso_error="}), (404,), auth=None,
+            params=[query("page", enum=["agent", "supervisor", "qa"])])},
+        "/api/oidc/callback": {"get": op(
+            "Single sign-on: the provider's answer; back to the page with ?sso=done or ?sso_error=", "accounts",
+            (302, {"description": "back to the page"}), (404,), auth=None,
+            params=[query("code"), query("state"), query("error")])},
+        "/api/oidc/session": {"post": op(
+            "Single sign-on: the staff token the callback left in this browser's cookie, once", "accounts",
+            (200, _ok("a staff token", obj(["token", "role", "name"], token=TEXT, role=TEXT, name=TEXT))),
+            (401,), auth=None)},
         "/api/users": {
             "get": op("Staff accounts (admin)", "accounts", (200, _ok("accounts")), std),
             "post": op("Add a staff account (admin)", "accounts", (201, _ok("the account")), (400, *std, 409),

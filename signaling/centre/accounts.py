@@ -15,6 +15,7 @@ durable in the record.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -50,6 +51,7 @@ class Account:
     created_at: float = 0.0
     failures: list[float] = field(default_factory=list)  # times of recent failed sign-ins
     locked_until: float = 0.0
+    sso_subject: str = ""  # "issuer sub" of the OIDC identity this account signs in as (no password then)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Account:
@@ -60,7 +62,7 @@ class Account:
         """What an admin sees: never the hash."""
         return {"name": self.name, "role": self.role, "display_name": self.display_name,
                 "skills": self.skills, "disabled": self.disabled, "created_at": self.created_at,
-                "locked_until": self.locked_until or None}
+                "locked_until": self.locked_until or None, "sso": bool(self.sso_subject)}
 
 
 def check_name(name: object) -> str:
@@ -190,6 +192,41 @@ class StaffAccounts:
             await self.registry.update(name, {"failures": [], "locked_until": 0.0})
         if self.hasher.check_needs_rehash(account.password_hash):
             await self.registry.update(name, {"password_hash": await self._hash(password)})
+        return account
+
+    async def sso_sign_in(self, subject: str, role: Role, preferred: str, display_name: str) -> Account:
+        """The account of an identity the OIDC provider vouched for, made on its first sign-in.
+
+        The provider decides the role on every sign-in; Silkline keeps the account so an admin
+        can still disable it and reports name the person. A password account of the same name
+        is never taken over: the new account gets a suffix instead.
+        """
+        if role not in STAFF_ROLES:
+            raise SignalingError(ErrorCode.SSO_NO_ROLE, "the sign-in service gave you no Silkline role")
+        for account in await self.list():
+            if account.sso_subject == subject:
+                if account.disabled:
+                    raise SignalingError(ErrorCode.ACCOUNT_DISABLED, "this account is disabled; ask an admin")
+                changes: dict[str, Any] = {}
+                if account.role != role.value:
+                    changes["role"] = account.role = role.value
+                    if role is Role.AGENT and not account.skills:
+                        changes["skills"] = account.skills = dict(DEFAULT_SKILLS)
+                if display_name and account.display_name != display_name:
+                    changes["display_name"] = account.display_name = display_name
+                if changes:
+                    await self.registry.update(account.name, changes)
+                return account
+        digest = hashlib.sha256(subject.encode()).hexdigest()
+        base = re.sub(r"[^a-z0-9._-]", "-", preferred.strip().lower().split("@")[0])[:50].strip("-._")
+        name = base if base and NAME.match(base) else f"sso-{digest[:10]}"
+        if await self.registry.get(name) is not None:
+            name = f"{name}-{digest[:6]}"
+        account = Account(name=name, role=role.value, password_hash="",
+                          display_name=(display_name or name).strip()[:80] or name,
+                          skills=dict(DEFAULT_SKILLS) if role is Role.AGENT else {},
+                          created_at=self.clock.now(), sso_subject=subject)
+        await self.registry.put(name, asdict(account))
         return account
 
     async def _failed(self, account: Account, known: bool, now: float) -> None:

@@ -204,3 +204,42 @@ async def test_the_cli_manages_accounts_the_running_server_signs_in_with(server)
     assert silkline("users", "add", "x1", "--role", "qa", "--password", PASSWORD, *data).returncode == 2
     weak = silkline("users", "add", "x2", "--role", "qa", "--password-stdin", *data, stdin="short\n")
     assert weak.returncode == 1 and "weak_password" in weak.stderr
+
+
+async def refresh(server, token: str):
+    async with server.http.post(server.url + "/api/login/refresh", headers=bearer(token)) as resp:
+        return resp.status, await resp.json()
+
+
+@pytest.mark.parametrize("clock", ["virtual"], indirect=True)
+async def test_a_sign_in_refreshes_through_a_shift_but_not_past_twelve_hours(server):
+    await add_user(server, "ann", display_name="Ann Smith")
+    _, _, body = await login(server, "ann", PASSWORD)
+    token = body["token"]
+    for _ in range(14):  # every 50 minutes: each token is refreshed before its hour is up
+        await server.clock.advance(50 * 60)
+        status, fresh = await refresh(server, token)
+        assert status == 200 and fresh["display_name"] == "Ann Smith" and fresh["token"] != token
+        token = fresh["token"]
+    await server.clock.advance(50 * 60)  # 12.5 h after the password was typed
+    status, refused = await refresh(server, token)
+    assert status == 401 and "too old" in refused["error"]["message"]
+
+
+async def test_refresh_refuses_demo_tokens_and_disabled_accounts(server):
+    demo = server.tokens.issue(Role.AGENT, "a_demo", auth_time=server.tokens.clock.now())
+    assert (await refresh(server, demo))[0] == 401
+    shopper = server.tokens.issue(Role.SHOPPER, "s1", call_id="c1")
+    assert (await refresh(server, shopper))[0] == 403
+    await add_user(server, "sam", role="supervisor")
+    _, _, body = await login(server, "sam", PASSWORD)
+    admin = server.tokens.issue(Role.ADMIN, "root")
+    async with server.http.post(server.url + "/api/users/sam/disable", headers=bearer(admin)):
+        pass
+    status, refused = await refresh(server, body["token"])
+    assert status == 403 and refused["error"]["code"] == "account_disabled"
+
+
+async def test_the_options_tell_the_pages_what_to_offer(server):
+    async with server.http.get(server.url + "/api/login/options") as resp:
+        assert await resp.json() == {"password": True, "demo": True, "sso": None}

@@ -4,7 +4,8 @@
 // The page composes the shared pieces (sign-in, chat log, the agent's presence on the server)
 // around one state object; `render()` writes the DOM from it, handlers change the state.
 //
-// Query parameters: ?name=Ann (sign in at once with a demo token under this name),
+// Staff sign in with an account (agent/sign-in.js). Query parameters: ?name=Ann (demo servers on
+// loopback: sign in at once with a demo token under this name),
 // ?debug (log protocol traffic to the console).
 //
 // This module wires the controls; agent/page.js holds the state and render(), agent/presence.js
@@ -13,6 +14,7 @@
 import { renderBadges, renderContext } from "./agent/call-context.js";
 import { addHistory, el, render, resetCall, setCallState, setError, state } from "./agent/page.js";
 import { inTheCall, signIn } from "./agent/presence.js";
+import { account } from "./agent/sign-in.js";
 import { SignIn } from "./components/sign-in.js";
 import { setTracksEnabled } from "./components/video-tile.js";
 import { demoToken, uploadPhoto } from "./rest.js";
@@ -259,5 +261,6 @@ if (params.get("name")) {
   el.nameInput.value = params.get("name").slice(0, 80);
   demoSignIn(el.nameInput.value);
 } else {
-  el.nameInput.focus();
+  el.accountUsername.focus();
+  account.start();
 }

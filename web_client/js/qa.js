@@ -8,7 +8,7 @@
 
 import { AUTH_WORDS, TOKEN_KEY, state } from "./qa/page.js";
 import "./qa/scorecard.js";
-import { decodeToken, setToken, signOut, updateWho } from "./qa/sign-in.js";
+import { account, decodeToken, setToken, signOut, updateWho } from "./qa/sign-in.js";
 import { seek } from "./qa/timeline.js";
 import { route } from "./qa/views.js";
 
@@ -29,6 +29,7 @@ function start() {
   }
   updateWho();
   route();
+  account.start(); // the demo and SSO buttons, this tab's account session, an SSO round trip
 }
 
 // for tests and debugging

@@ -1,14 +1,15 @@
 // Silkline supervisor view: the live picture (calls, agents, queues, pushed as `dashboard`),
 // monitoring a call (silent, whisper to the agent, barge in), and figures over a period.
 //
-// Query parameters: ?name=Sam (sign in at once with a demo token), ?debug (log the protocol).
+// Staff sign in with an account (AccountSignIn). Query parameters: ?name=Sam (demo servers on
+// loopback: sign in at once with a demo token), ?debug (log the protocol).
 //
 // The page composes its parts around one state object (supervisor/page.js): the live board,
 // the monitor, the figures, the node board, the shared sign-in and a reconnecting session.
 
 import { CLOSE } from "./call/protocol.js";
 import { ReconnectingSession } from "./call/session.js";
-import { SignIn } from "./components/sign-in.js";
+import { AccountSignIn, SignIn } from "./components/sign-in.js";
 import { demoToken } from "./rest.js";
 import "./supervisor/figures.js";
 import { markStale, onDashboard, onMonitorClick } from "./supervisor/live-board.js";
@@ -77,6 +78,7 @@ function onJoined(s, joined) {
 }
 
 function signOut(words) {
+  account.signOut();
   if (state.session) state.session.stop({ leave: false });
   if (state.monitor) state.monitor.close();
   setConn("error", "Signed out");
@@ -126,6 +128,25 @@ new SignIn({ // eslint-disable-line no-new
   onToken: (t) => signInWith(async () => t, null),
 });
 
+const account = new AccountSignIn({
+  root: el.signin,
+  page: "supervisor",
+  roles: ["supervisor", "admin"],
+  storageKey: "silkline.supervisor.session",
+  roleWords: "The supervisor view is for supervisor and admin accounts.",
+  onSignedIn: (session) => signInWith(async () => session.token, session.display_name || session.name),
+  onRefreshed: (session) => {
+    state.token = session.token;
+    if (state.session) state.session.token = session.token; // what a reconnect joins with
+  },
+});
+
+el.signOut.addEventListener("click", () => {
+  signOut("");
+  setConn("idle", "Not signed in");
+  el.username.focus();
+});
+
 onMonitorClick(startMonitor);
 startNodeBoard();
 
@@ -150,5 +171,6 @@ if (params.get("name")) {
   el.nameInput.value = params.get("name").slice(0, 80);
   signInWith(() => demoToken("supervisor", el.nameInput.value), el.nameInput.value);
 } else {
-  el.nameInput.focus();
+  el.username.focus();
+  account.start();
 }

@@ -15,6 +15,7 @@ export const el = {
   state: $("call-state"), error: $("error"),
   signin: $("signin"), demoForm: $("demo-form"), nameInput: $("name-input"), demoHint: $("demo-hint"),
   tokenDetails: $("token-details"), signinForm: $("signin-form"), tokenInput: $("token-input"),
+  accountUsername: $("sign-in-username"), signOut: $("sign-out"),
   idle: $("idle-panel"), idleTitle: $("idle-title"), idleNote: $("idle-note"), lastCall: $("last-call"),
   incoming: $("incoming"), incomingKind: $("incoming-kind"), incomingWaited: $("incoming-waited"),
   incomingBadges: $("incoming-badges"), context: $("context"), accept: $("accept"), decline: $("decline"),

@@ -1,7 +1,8 @@
-// Signing in to the QA page: a demo QA token or a pasted token (checked before use), kept
-// in sessionStorage for this tab only; signing out forgets it.
+// Signing in to the QA page: a staff account (AccountSignIn, refreshed before it expires), a demo
+// QA token on a loopback demo server, or a pasted token (checked before use), kept in
+// sessionStorage for this tab only; signing out forgets it.
 
-import { SignIn } from "../components/sign-in.js";
+import { AccountSignIn, SignIn } from "../components/sign-in.js";
 import { h } from "../dom.js";
 import { demoToken } from "../rest.js";
 import { closeCall } from "./call-view.js";
@@ -47,6 +48,7 @@ export function updateWho() {
 }
 
 export function signOut(message) {
+  account.signOut();
   state.token = null;
   state.claims = null;
   try {
@@ -102,6 +104,20 @@ new SignIn({ // eslint-disable-line no-new
   onName: demoSignIn,
   onToken: tokenSignIn,
   defaultName: "QA reviewer",
+});
+
+export const account = new AccountSignIn({
+  root: el.signinView,
+  page: "qa",
+  roles: ["qa", "supervisor", "admin"],
+  storageKey: "silkline.qa.session",
+  roleWords: "Call review is for QA, supervisor and admin accounts.",
+  onSignedIn: (session) => {
+    clearError();
+    setToken(session.token);
+    route();
+  },
+  onRefreshed: (session) => setToken(session.token),
 });
 
 hooks.signOut = signOut;

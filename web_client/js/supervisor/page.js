@@ -6,6 +6,8 @@ import { h } from "../dom.js";
 const $ = (id) => document.getElementById(id);
 export const el = {
   who: $("who"),
+  signOut: $("sign-out"),
+  username: $("sign-in-username"),
   tabs: $("tabs"),
   conn: $("conn-state"),
   error: $("error"),
@@ -86,6 +88,7 @@ export function setSignedIn(signedIn) {
   el.figures.hidden = !signedIn;
   el.tabs.hidden = !signedIn;
   el.who.hidden = !signedIn;
+  el.signOut.hidden = !signedIn;
   el.who.textContent = signedIn ? `Signed in as ${state.me.name || "supervisor"}` : "";
 }
 
