@@ -3,13 +3,13 @@ and the admin's ``/api/users`` (list, add, disable, enable, reset)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from signaling.api.rest import authorize, json_error
+from signaling.api.limits import Action, RateLimits
+from signaling.api.rest import authorize, refused
 from signaling.auth import Role, TokenService
 from signaling.centre.accounts import StaffAccounts
 from signaling.errors import ErrorCode, SignalingError
@@ -33,17 +33,15 @@ def account_errors(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except SignalingError as exc:
-            response = json_error(exc.code, exc.message)
-            if exc.retry_after is not None:
-                response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-            return response
+            return refused(exc)
     return wrapped
 
 
 class AccountsApi:
-    def __init__(self, accounts: StaffAccounts, tokens: TokenService) -> None:
+    def __init__(self, accounts: StaffAccounts, tokens: TokenService, limits: RateLimits | None = None) -> None:
         self.accounts = accounts
         self.tokens = tokens
+        self.limits = limits  # sign-ins per account (per address: the limits middleware)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -57,6 +55,8 @@ class AccountsApi:
 
     async def login(self, request: web.Request) -> web.Response:
         body = await json_body(request, '{"username": "…", "password": "…"}')
+        if self.limits is not None and isinstance(body.get("username"), str):
+            self.limits.check_token(Action.MINT, "account:" + body["username"].strip().lower()[:80])
         account = await self.accounts.sign_in(body.get("username"), body.get("password"))
         role = Role(account.role)
         token = self.tokens.issue(role, account.name, name=account.display_name or account.name,

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from signaling.api.accounts_api import account_errors
+from signaling.api.limits import Action, RateLimits
 from signaling.api.rest import authorize, json_error
 from signaling.auth import Role, TokenService
 from signaling.centre.api_keys import ApiKeys
@@ -30,9 +31,10 @@ def _text(body: dict[str, Any], name: str, limit: int) -> str | None:
 
 
 class ShopApi:
-    def __init__(self, keys: ApiKeys, tokens: TokenService) -> None:
+    def __init__(self, keys: ApiKeys, tokens: TokenService, limits: RateLimits | None = None) -> None:
         self.keys = keys
         self.tokens = tokens
+        self.limits = limits  # tokens minted per API key (per address: the limits middleware)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -47,6 +49,8 @@ class ShopApi:
         if scheme.lower() != "bearer" or not presented.strip():
             raise SignalingError(ErrorCode.UNAUTHORIZED, "send Authorization: Bearer <your shop's API key>")
         key = await self.keys.verify(presented.strip())
+        if self.limits is not None:
+            self.limits.check_token(Action.MINT, "key:" + key.key_id)
         try:
             body = await request.json() if request.can_read_body else {}
         except ValueError:
