@@ -46,18 +46,21 @@ class Requester:
 
 class WaitingCalls:
     """Calls still waiting for an agent, by who asked for them. ``waiting(call_id)`` tells
-    whether a call still waits (the contact centre's answer); ended or answered calls drop out."""
+    whether a call still waits (the contact centre's answer); ended or answered calls drop out.
+    A request counts from the moment it is checked (``reserve``), so that requests racing each
+    other while the first is still being queued cannot pass the cap together."""
 
     def __init__(self, per_ip: int, per_customer: int, waiting: Callable[[str], bool]) -> None:
         self.per_ip = per_ip
         self.per_customer = per_customer
         self.waiting = waiting
         self.requests: dict[str, Requester] = {}
+        self.pending: dict[str, Requester] = {}  # checked, being queued
 
     def _current(self) -> list[Requester]:
         for call_id in [c for c in self.requests if not self.waiting(c)]:
             del self.requests[call_id]
-        return list(self.requests.values())
+        return [*self.requests.values(), *self.pending.values()]
 
     def check(self, requester: Requester) -> None:
         """Refuse (``too_many_waiting``) a new call beyond a cap."""
@@ -76,8 +79,15 @@ class WaitingCalls:
                                  f"you already have {self.per_customer} calls waiting for an expert; "
                                  f"please wait for one of them to be answered")
 
-    def add(self, call_id: str, requester: Requester) -> None:
-        self.requests[call_id] = requester
+    def reserve(self, call_id: str, requester: Requester) -> None:
+        """Count a checked request while the contact centre queues it."""
+        self.pending[call_id] = requester
+
+    def settle(self, call_id: str) -> None:
+        """The contact centre is done with the request: it counts while its call waits."""
+        requester = self.pending.pop(call_id, None)
+        if requester is not None and self.waiting(call_id):
+            self.requests[call_id] = requester
 
 
 @dataclass

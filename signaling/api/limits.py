@@ -137,7 +137,7 @@ DEFAULT_LIMITS: dict[str, str] = {
     "calls.ip": "20/min", "calls.token": "6/min",
     "joins.ip": "60/min", "joins.token": "30/min",
     "messages.ip": "200/s:600", "messages.token": "40/s:120",
-    "uploads.ip": "30/min", "uploads.token": "12/min",
+    "uploads.ip": "60/min", "uploads.token": "30/min",
 }
 WORDS = {
     Action.MINT: "too many tokens or sign-ins asked for",

@@ -284,11 +284,13 @@ class SignalingEndpoint:
             session.claims = claims
             if claims.role is not Role.SHOPPER and msg.context:
                 msg.context = None
-            # a context signed into the token by the shop's server wins over the page's
-            await self.calls.join(session, claims, {**(msg.context or {}), **claims.context}
-                                  if claims.context else msg.context)
-            if requester is not None and claims.call_id in self.calls.calls:
-                self.waiting.add(claims.call_id, requester)
+            try:
+                # a context signed into the token by the shop's server wins over the page's
+                await self.calls.join(session, claims, {**(msg.context or {}), **claims.context}
+                                      if claims.context else msg.context)
+            finally:
+                if requester is not None and claims.call_id is not None:
+                    self.waiting.settle(claims.call_id)
             return
         if session.claims is None:
             raise SignalingError(ErrorCode.NOT_JOINED, "send join with a token first")
@@ -363,6 +365,7 @@ class SignalingEndpoint:
                                 else _token_key(claims))
         requester = Requester(session.client, claims.customer_id)
         self.waiting.check(requester)
+        self.waiting.reserve(claims.call_id, requester)  # no await between the check and this
         return requester
 
     def _still_waiting(self, call_id: str) -> bool:
