@@ -34,6 +34,7 @@ class ErrorCode(str, Enum):
     INVALID_MESSAGE = ("invalid_message", 400)
     BAD_REQUEST = ("bad_request", 400)
     RATE_LIMITED = ("rate_limited", 429)
+    TOO_MANY_CONNECTIONS = ("too_many_connections", 429)
     # who is asking
     UNAUTHORIZED = ("unauthorized", 401)
     FORBIDDEN = ("forbidden", 403)
@@ -44,6 +45,7 @@ class ErrorCode(str, Enum):
     CALL_NOT_FOUND = ("call_not_found", 404)
     NOT_FOUND = ("not_found", 404)
     INVALID_STATE = ("invalid_state", 409)
+    TOO_MANY_WAITING = ("too_many_waiting", 429)
     BAD_SDP = ("bad_sdp", 400)
     BAD_CANDIDATE = ("bad_candidate", 400)
     TOO_LARGE = ("too_large", 413)
@@ -79,7 +81,7 @@ class SignalingError(Exception):
         self.code = code
         self.message = message
         self.ref = ref  # the client's message id, when the refusal answers one
-        self.retry_after = retry_after  # seconds, when trying again later can succeed (a lockout)
+        self.retry_after = retry_after  # seconds, when trying again later can succeed (a lockout, a rate limit)
 
     @property
     def status(self) -> int:
@@ -93,5 +95,6 @@ class CloseCode(IntEnum):
     GOING_AWAY = 1001  # the server is shutting down (its calls ended ``node_drain`` first)
     POLICY = 1008  # a message flood, or a client that does not read its messages
     TOO_BIG = 1009  # a frame over the 64 KiB limit (closed by aiohttp)
-    UNAUTHORIZED = 4401  # no join within 10 s, or a bad / expired token
+    UNAUTHORIZED = 4401  # no join within the join deadline (10 s), or a bad / expired token
+    TOO_MANY = 4429  # the client's address already has its cap of open sockets
     REPLACED = 4409  # the same agent or party joined again on another connection

@@ -222,6 +222,7 @@ class Error(_Out, tag="error"):
     code: str
     message: str
     ref: str | None = None  # the id of the client message this answers
+    retry_after: float | None = None  # seconds: trying again sooner is refused again (rate_limited)
 
 
 ServerMessage = Union[Joined, CallStateChanged, QueuePosition, AgentStateChanged, CallOffered,
@@ -243,5 +244,6 @@ def as_dict(msg: ServerMessage) -> dict[str, Any]:
     return {"v": VERSION, **msgspec.to_builtins(msg)}
 
 
-def error(code: ErrorCode, text: str, ref: str | None = None) -> Error:
-    return Error(code=code.value, message=text, ref=ref)
+def error(code: ErrorCode, text: str, ref: str | None = None, retry_after: float | None = None) -> Error:
+    return Error(code=code.value, message=text, ref=ref,
+                 retry_after=None if retry_after is None else round(retry_after, 3))

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 from aiortc import RTCIceServer
@@ -16,9 +17,12 @@ from recorder import Recorder
 from sfu import Admission, AdmissionLimit, CloseReason, SfuNode
 from signaling.api.accounts_api import AccountsApi
 from signaling.api.availability_api import AvailabilityApi
+from signaling.api.caps import EdgeLimits, SocketCounts
+from signaling.api.client_address import ClientAddresses
 from signaling.api.conversation_api import ConversationApi
 from signaling.api.demo import DemoTokens
 from signaling.api.health import Health
+from signaling.api.limits import RateLimits
 from signaling.api.media_urls import MediaSigner
 from signaling.api.metrics_api import MetricsApi
 from signaling.api.nodes_api import NodesApi
@@ -106,6 +110,24 @@ def node_description(config: Config, sfu: SfuNode, clock: Clock) -> Callable[[],
     return describe
 
 
+def runner_options(config: Config) -> dict[str, Any]:
+    """What the HTTP server itself is told (``AppRunner`` → aiohttp's ``RequestHandler``).
+
+    aiohttp has no separate header timeout: its keep-alive timer starts when a connection opens
+    and closes it if no complete request has arrived by then, and again after each response. So
+    ``keepalive_timeout`` bounds how long a client may take to send its headers (slowloris) and
+    how long an idle connection stays; a WebSocket, once upgraded, is not idle and stays."""
+    return {"keepalive_timeout": config.http_idle_timeout}
+
+
+def edge_limits(config: Config, clock: Clock) -> EdgeLimits:
+    """The per-client budgets and caps, from the configuration (a bad spec: ValueError in words)."""
+    addresses = ClientAddresses(config.trusted_proxies, config.rate_limit_exempt)
+    return EdgeLimits(addresses, RateLimits(config.rate_limits, clock, addresses),
+                      SocketCounts(config.max_sockets_per_ip), waiting_per_ip=config.max_waiting_per_ip,
+                      waiting_per_customer=config.max_waiting_per_customer, join_deadline=config.join_deadline)
+
+
 def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     """The server, wired. ``clock`` drives every timer and timestamp (a test passes a VirtualClock)."""
     clock = clock or SystemClock()
@@ -158,8 +180,10 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     metrics_api = MetricsApi(metrics, config.metrics_token)
     app.middlewares.insert(0, metrics_api.middleware())
     app.middlewares.insert(1, OriginPolicy(config.allowed_origins).middleware())
+    edge = edge_limits(config, clock)
+    app.middlewares.insert(2, edge.limits.middleware())
     signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat,
-                                  ice=client_ice, rejected=lambda code: metrics.rejected("ws", code))
+                                  ice=client_ice, rejected=lambda code: metrics.rejected("ws", code), edge=edge)
     app[SIGNALING] = signaling
     health = Health(store, admission=admission)
     app[HEALTH] = health
@@ -175,12 +199,12 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.router.add_routes(RestApi(calls, store, tokens).routes())
     app.router.add_routes(AvailabilityApi(calls).routes())
     app.router.add_routes(NodesApi(nodes, tokens, clock).routes())
-    app.router.add_routes(PhotoApi(calls, store, tokens, conversation, photos).routes())
+    app.router.add_routes(PhotoApi(calls, store, tokens, conversation, photos, edge.limits).routes())
     app.router.add_routes(ConversationApi(store, tokens, photos).routes())
     accounts = StaffAccounts(registries["accounts"], clock)
     app[ACCOUNTS] = accounts
     sso = bool(config.oidc_issuer and config.oidc_client_id)
-    app.router.add_routes(AccountsApi(accounts, tokens, demo_staff=config.demo_active and config.bound_to_loopback,
+    app.router.add_routes(AccountsApi(accounts, tokens, edge.limits, demo_staff=config.demo_active and config.bound_to_loopback,
                                       sso_label=config.oidc_label if sso else None).routes())
     provider = (OidcProvider(config.oidc_issuer, config.oidc_client_id, config.oidc_client_secret, clock)
                 if sso else None)
@@ -193,7 +217,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
 
         app.on_cleanup.append(close_provider)
     api_keys = ApiKeys(registries["api_keys"], clock)
-    app.router.add_routes(ShopApi(api_keys, tokens).routes())
+    app.router.add_routes(ShopApi(api_keys, tokens, edge.limits).routes())
     orders = Orders(store, clock, config.conversion_window_days * 86400.0,
                     converted=calls.dispatch.conversions.converted)
     app.router.add_routes(OrdersApi(orders, api_keys, tokens).routes())

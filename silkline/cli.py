@@ -12,7 +12,7 @@ from aiohttp import web
 
 from sfu.admission import AdmissionLimit
 from silkline import admin_cli, log_format
-from silkline.config import ENV, Config, from_env, parse_port_range, parse_role_map
+from silkline.config import ENV, Config, from_env, parse_port_range, parse_role_map, parse_value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +112,32 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--oidc-redirect-url", metavar="URL",
                        help=f"the callback URL registered at the provider, https://…/api/oidc/callback "
                             f"(default: from the request; {ENV['oidc_redirect_url']})")
+    limits = serve.add_argument_group("limits per client (docs/deploy.md, \"Limits\")")
+    limits.add_argument("--rate-limit", dest="rate_limits", action="append", metavar="NAME=SPEC",
+                        help=f"a budget over its default, e.g. calls.ip=20/min or messages.token=40/s:120 or "
+                             f"joins.ip=off; NAME is mint|calls|joins|messages|uploads . ip|token "
+                             f"(repeatable, comma-separated; {ENV['rate_limits']})")
+    limits.add_argument("--trusted-proxies", metavar="ADDRESSES",
+                        help=f"proxies (IPs or networks, comma-separated) whose X-Forwarded-For names the "
+                             f"client; set it behind nginx/Caddy (default: none; {ENV['trusted_proxies']})")
+    limits.add_argument("--rate-limit-exempt", metavar="ADDRESSES",
+                        help=f"client addresses that skip the per-address limits and caps (default "
+                             f"127.0.0.0/8,::1; none = nobody; {ENV['rate_limit_exempt']})")
+    limits.add_argument("--max-sockets-per-ip", type=int,
+                        help=f"open WebSockets per client address; more are closed with 4429 (default 50; "
+                             f"0 = no cap; {ENV['max_sockets_per_ip']})")
+    limits.add_argument("--max-waiting-per-ip", type=int,
+                        help=f"calls waiting for an agent per client address; more are refused "
+                             f"too_many_waiting (default 5; 0 = no cap; {ENV['max_waiting_per_ip']})")
+    limits.add_argument("--max-waiting-per-customer", type=int,
+                        help=f"calls waiting per customer_id in the shopper token (default 2; 0 = no cap; "
+                             f"{ENV['max_waiting_per_customer']})")
+    limits.add_argument("--join-deadline", type=float,
+                        help=f"seconds a WebSocket may stay without a join, answering pings or not "
+                             f"(default 10; {ENV['join_deadline']})")
+    limits.add_argument("--http-idle-timeout", type=float,
+                        help=f"seconds a connection may go without a complete request: bounds slow headers "
+                             f"(slowloris) and idle keep-alive (default 20; {ENV['http_idle_timeout']})")
     serve.add_argument("--log-level", help=f"DEBUG, INFO, WARNING (default INFO; {ENV['log_level']})")
     serve.add_argument("--log-format", choices=log_format.LOG_FORMATS,
                        help=f"text (default) or json: one JSON object per line for log shippers "
@@ -129,7 +155,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
                  "max_calls", "max_tracks", "max_loop_lag_ms", "max_cpu_pct", "node_id", "drain_timeout",
                  "tls_cert", "tls_key", "media_ports", "log_format",
                  "media_public_address", "conversion_window_days", "oidc_issuer", "oidc_client_id",
-                 "oidc_role_claim", "oidc_roles", "oidc_redirect_url"):
+                 "oidc_role_claim", "oidc_roles", "oidc_redirect_url", "max_sockets_per_ip",
+                 "max_waiting_per_ip", "max_waiting_per_customer", "join_deadline", "http_idle_timeout"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)
@@ -137,18 +164,24 @@ def config_from_args(args: argparse.Namespace) -> Config:
         config.demo = False  # demo tokens are on by default only in embedded mode
     if getattr(args, "allowed_origins", None):
         config.allowed_origins = [o.strip() for flag in args.allowed_origins for o in flag.split(",") if o.strip()]
+    for name in ("trusted_proxies", "rate_limit_exempt"):
+        if getattr(args, name, None) is not None:
+            setattr(config, name, parse_value(name, getattr(args, name)))
+    if getattr(args, "rate_limits", None):
+        for flag in args.rate_limits:
+            config.rate_limits = {**config.rate_limits, **parse_value("rate_limits", flag)}  # type: ignore[dict-item]
     if getattr(args, "demo_forced", None) and getattr(args, "demo", None) is not False:
         config.demo = True  # --demo asks for it; --no-demo beside it still wins
     return config
 
 
 async def serve(config: Config) -> None:
-    from silkline.app import create_app
+    from silkline.app import create_app, runner_options
     from silkline.drain import drain
 
     ssl_context = config.ssl_context()  # a bad certificate stops us before anything listens
     app = create_app(config)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, **runner_options(config))
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)
     await site.start()

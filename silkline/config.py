@@ -84,6 +84,15 @@ class Config:
     heartbeat_s: float = 1.0  # the node registry's heartbeat; an entry lives heartbeat_ttl_s
     heartbeat_ttl_s: float = 5.0
     drain_timeout: float = 60.0  # SIGTERM: live calls may go on this long, then end node_drain
+    # abuse: budgets and caps per client (docs/deploy.md, "Limits"; signaling/api/limits.py, caps.py)
+    rate_limits: dict[str, str] = field(default_factory=dict)  # "<action>.<ip|token>" -> "30/min"; over the defaults
+    trusted_proxies: list[str] = field(default_factory=list)  # peers whose X-Forwarded-For is believed
+    rate_limit_exempt: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])  # skip per-address limits
+    max_sockets_per_ip: int = 50  # open WebSockets per client address; 0 = no cap
+    max_waiting_per_ip: int = 5  # calls waiting (or ringing) per client address; 0 = no cap
+    max_waiting_per_customer: int = 2  # calls waiting per customer_id the shop signed; 0 = no cap
+    join_deadline: float = 10.0  # seconds a socket may stay without joining, pings or not
+    http_idle_timeout: float = 20.0  # seconds a connection may go without a complete request (slowloris)
 
     @property
     def embedded(self) -> bool:
@@ -166,6 +175,14 @@ ENV = {
     "oidc_roles": "SILKLINE_OIDC_ROLES",
     "oidc_redirect_url": "SILKLINE_OIDC_REDIRECT_URL",
     "oidc_label": "SILKLINE_OIDC_LABEL",
+    "rate_limits": "SILKLINE_RATE_LIMITS",
+    "trusted_proxies": "SILKLINE_TRUSTED_PROXIES",
+    "rate_limit_exempt": "SILKLINE_RATE_LIMIT_EXEMPT",
+    "max_sockets_per_ip": "SILKLINE_MAX_SOCKETS_PER_IP",
+    "max_waiting_per_ip": "SILKLINE_MAX_WAITING_PER_IP",
+    "max_waiting_per_customer": "SILKLINE_MAX_WAITING_PER_CUSTOMER",
+    "join_deadline": "SILKLINE_JOIN_DEADLINE",
+    "http_idle_timeout": "SILKLINE_HTTP_IDLE_TIMEOUT",
 }
 
 
@@ -192,11 +209,14 @@ def from_env(environ: dict[str, str] | None = None) -> Config:
 
 
 def parse_value(name: str, raw: str) -> object:
-    if name in ("port", "max_image_pixels", "max_image_side", "max_calls", "max_tracks"):
+    if name in ("port", "max_image_pixels", "max_image_side", "max_calls", "max_tracks", "max_sockets_per_ip",
+                "max_waiting_per_ip", "max_waiting_per_customer"):
         return int(raw)
     if name in ("grace_period", "ring_timeout", "wrap_up_s", "retention_days", "turn_ttl", "max_loop_lag_ms",
-                "max_cpu_pct", "drain_timeout", "conversion_window_days"):
+                "max_cpu_pct", "drain_timeout", "conversion_window_days", "join_deadline", "http_idle_timeout"):
         return float(raw)
+    if name == "rate_limits":
+        return parse_rate_limits(raw)
     if name == "media_ports":
         return parse_port_range(raw)
     if name == "demo":
@@ -210,9 +230,25 @@ def parse_value(name: str, raw: str) -> object:
         return servers
     if name == "oidc_roles":
         return parse_role_map(raw)
-    if name in ("media_addresses", "turn_urls", "allowed_origins"):
+    if name == "rate_limit_exempt" and raw.strip().lower() in ("none", "off"):
+        return []
+    if name in ("media_addresses", "turn_urls", "allowed_origins", "trusted_proxies", "rate_limit_exempt"):
         return [a.strip() for a in raw.split(",") if a.strip()]
     return raw
+
+
+def parse_rate_limits(raw: str) -> dict[str, str]:
+    """``"calls.ip=20/min,joins.token=off"`` → ``{"calls.ip": "20/min", "joins.token": "off"}``
+    (each spec is checked when the app is built: signaling/api/limits.py)."""
+    out: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        name, sep, spec = item.partition("=")
+        if not sep or not name.strip() or not spec.strip():
+            raise ValueError(f"a rate limit is NAME=SPEC, e.g. calls.ip=20/min, not {item.strip()!r}")
+        out[name.strip()] = spec.strip()
+    return out
 
 
 def parse_port_range(raw: str) -> tuple[int, int]:

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from client import SignalingClient, demo_token
 from media.clock import Clock, SystemClock, VirtualClock
-from silkline.app import CALLS, CLOCK, SFU, SIGNALING, STORE, TOKENS, create_app
+from silkline.app import CALLS, CLOCK, SFU, SIGNALING, STORE, TOKENS, create_app, runner_options
 from silkline.config import Config
 from tests.support.coturn import Coturn, running_coturn
 from tests.support.peers import ClientPeer, agent_clip
@@ -94,7 +94,7 @@ def clock(request: pytest.FixtureRequest) -> Clock:
 async def server(server_config: Config, clock: Clock) -> AsyncIterator[Running]:
     app = create_app(server_config, clock=clock)
     test_server = TestServer(app, host="127.0.0.1")
-    await test_server.start_server()
+    await test_server.start_server(**runner_options(server_config))
     url = str(test_server.make_url("")).rstrip("/")
     async with aiohttp.ClientSession() as http:
         yield Running(url, app, http, server_config)
@@ -168,7 +168,7 @@ async def redis_server(tmp_path: Path, redis_url: str) -> AsyncIterator[Running]
     config = make_config(tmp_path, redis_url=redis_url, demo=True)
     app = create_app(config)
     test_server = TestServer(app, host="127.0.0.1")
-    await test_server.start_server()
+    await test_server.start_server(**runner_options(config))
     url = str(test_server.make_url("")).rstrip("/")
     async with aiohttp.ClientSession() as http:
         yield Running(url, app, http, config)

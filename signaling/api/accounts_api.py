@@ -5,13 +5,13 @@ the token's expiry) and the admin's ``/api/users`` (list, add, disable, enable, 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from signaling.api.rest import authorize, json_error
+from signaling.api.limits import Action, RateLimits
+from signaling.api.rest import authorize, refused
 from signaling.auth import Claims, Role, TokenService
 from signaling.centre.accounts import STAFF_ROLES, Account, StaffAccounts
 from signaling.errors import ErrorCode, SignalingError
@@ -36,10 +36,7 @@ def account_errors(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except SignalingError as exc:
-            response = json_error(exc.code, exc.message)
-            if exc.retry_after is not None:
-                response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-            return response
+            return refused(exc)
     return wrapped
 
 
@@ -57,10 +54,11 @@ def staff_session(tokens: TokenService, account: Account, auth_time: float) -> d
 
 
 class AccountsApi:
-    def __init__(self, accounts: StaffAccounts, tokens: TokenService, *, demo_staff: bool = False,
-                 sso_label: str | None = None) -> None:
+    def __init__(self, accounts: StaffAccounts, tokens: TokenService, limits: RateLimits | None = None, *,
+                 demo_staff: bool = False, sso_label: str | None = None) -> None:
         self.accounts = accounts
         self.tokens = tokens
+        self.limits = limits  # sign-ins per account (per address: the limits middleware)
         self.demo_staff = demo_staff  # the demo endpoint hands out staff tokens (loopback only)
         self.sso_label = sso_label  # the SSO button's words, when OIDC is configured
 
@@ -78,6 +76,8 @@ class AccountsApi:
 
     async def login(self, request: web.Request) -> web.Response:
         body = await json_body(request, '{"username": "…", "password": "…"}')
+        if self.limits is not None and isinstance(body.get("username"), str):
+            self.limits.check_token(Action.MINT, "account:" + body["username"].strip().lower()[:80])
         account = await self.accounts.sign_in(body.get("username"), body.get("password"))
         answer = staff_session(self.tokens, account, self.tokens.clock.now())
         return web.json_response(answer, headers={"Cache-Control": "no-store"})

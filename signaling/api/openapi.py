@@ -21,7 +21,8 @@ ERROR_WORDS = {
     409: "not possible in the current state (invalid_state, account_exists, too_many_webhooks, "
          "order_conflict, too_many_quick_replies)",
     413: "the body is over its limit (too_large, image_too_large)",
-    429: "account_locked: too many failed sign-ins (see Retry-After)",
+    429: "rate_limited: over a per-address or per-token budget, or account_locked: too many failed "
+         "sign-ins (see Retry-After)",
     503: "the state store is unreachable or the node is draining (see Retry-After)",
 }
 
@@ -143,7 +144,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                                         auth=None, params=[path_param("asset")])},
         "/api/demo/tokens": {"post": op(
             "A demo token (demo mode only; staff roles only on loopback)", "tokens", (200, _ok("a token")),
-            (400, 403), auth=None, body=obj(role={"type": "string", "enum": ["shopper", *ROLES]},
+            (400, 403, 429), auth=None, body=obj(role={"type": "string", "enum": ["shopper", *ROLES]},
                                             name=TEXT, vip={"type": "boolean"}, customer_id=TEXT))},
         "/api/login": {"post": op(
             "Staff sign-in: a staff token for a name and a password", "accounts",
@@ -188,7 +189,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                                                params=[path_param("name")], body=obj(["password"], password=TEXT))},
         "/api/shopper-tokens": {"post": op(
             "A shopper token for a new call, minted by a shop's backend with its API key", "tokens",
-            (201, _ok("a shopper token", obj(["token", "call_id"], token=TEXT, call_id=TEXT))), (400, 401),
+            (201, _ok("a shopper token", obj(["token", "call_id"], token=TEXT, call_id=TEXT))), (400, 401, 429),
             auth="apiKey", body=obj(customer_id=TEXT, name=TEXT, context={"type": "object"},
                                     priority={"type": "integer", "minimum": 0, "maximum": 100}))},
         "/api/api-keys": {
@@ -222,7 +223,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                                            (200, _ok("the record")), (*std, 404), params=[CALL])},
         "/api/calls/{call_id}/photos": {"post": op(
             "Send a photo during a live call (its shopper or agent)", "calls", (201, _ok("the photo")),
-            (400, *std, 404, 409, 413), params=[CALL], body={"type": "string", "format": "binary"},
+            (400, *std, 404, 409, 413, 429), params=[CALL], body={"type": "string", "format": "binary"},
             body_media="image/jpeg")},
         "/api/calls/{call_id}/photos/{photo_id}": {"get": op(
             "A photo of a call (its parties, staff)", "calls",

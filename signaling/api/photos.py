@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
 
+from signaling.api.limits import Action, RateLimits
 from signaling.api.rest import authorize, json_error
 from signaling.auth import Claims, Role, TokenService
 from signaling.centre.calls import CallService
@@ -19,7 +20,8 @@ STAFF = {Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN}
 
 class PhotoApi:
     def __init__(self, calls: CallService, store: StateStore, tokens: TokenService,
-                 conversation: Conversation, photos: PhotoStore) -> None:
+                 conversation: Conversation, photos: PhotoStore, limits: RateLimits | None = None) -> None:
+        self.limits = limits  # uploads per token (per address: the limits middleware)
         self.calls = calls
         self.store = store
         self.tokens = tokens
@@ -44,6 +46,8 @@ class PhotoApi:
         call_id = request.match_info["call_id"]
         claims = self._auth(request, {Role.SHOPPER, Role.AGENT})
         self._own_call(claims, call_id)
+        if self.limits is not None:
+            self.limits.check_token(Action.UPLOADS, f"{claims.role.value}:{claims.sub}")
         call = self.calls.calls.get(call_id)
         if call is None:
             return json_error(ErrorCode.CALL_NOT_FOUND, "photos can be sent only during a live call")

@@ -3,6 +3,8 @@ Every route but health carries a Bearer token."""
 
 from __future__ import annotations
 
+import math
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -23,6 +25,14 @@ def json_error(code: ErrorCode, message: str, status: int | None = None) -> web.
     """An HTTP refusal: the code's own status unless ``status`` says otherwise."""
     return web.json_response({"error": {"code": code.value, "message": message}},
                              status=status or code.status)
+
+
+def refused(exc: SignalingError) -> web.Response:
+    """A SignalingError's HTTP answer, with Retry-After when trying later can succeed."""
+    response = json_error(exc.code, exc.message)
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    return response
 
 
 def bearer_claims(request: web.Request, tokens: TokenService, allow_query: bool = False) -> Claims:
@@ -187,7 +197,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except SignalingError as exc:
-        return json_error(exc.code, exc.message)
+        return refused(exc)
     except web.HTTPException as exc:
         if request.path.startswith("/api/") and exc.status >= 400:
             code = {404: ErrorCode.NOT_FOUND, 413: ErrorCode.TOO_LARGE}.get(exc.status, ErrorCode.BAD_REQUEST)

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from signaling.api.accounts_api import account_errors
+from signaling.api.limits import Action, RateLimits
 from signaling.api.rest import authorize, json_error
 from signaling.auth import Role, TokenService
 from signaling.centre.api_keys import ApiKey, ApiKeys
@@ -38,9 +39,10 @@ async def shop_key(keys: ApiKeys, request: web.Request) -> ApiKey:
 
 
 class ShopApi:
-    def __init__(self, keys: ApiKeys, tokens: TokenService) -> None:
+    def __init__(self, keys: ApiKeys, tokens: TokenService, limits: RateLimits | None = None) -> None:
         self.keys = keys
         self.tokens = tokens
+        self.limits = limits  # tokens minted per API key (per address: the limits middleware)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -52,6 +54,8 @@ class ShopApi:
 
     async def shopper_token(self, request: web.Request) -> web.Response:
         key = await shop_key(self.keys, request)
+        if self.limits is not None:
+            self.limits.check_token(Action.MINT, "key:" + key.key_id)
         try:
             body = await request.json() if request.can_read_body else {}
         except ValueError:

@@ -1,6 +1,8 @@
 """The WebSocket face: one SignalingSession per socket; translates messages, the
 CallService decides. Bad input gets an error with a stable code; a socket that floods or
-sends oversized frames is closed; nothing a client sends can take the server down."""
+sends oversized frames is closed; nothing a client sends can take the server down. Per client
+(caps.py, limits.py): a cap on open sockets per address, budgets for joins, call requests and
+messages per address and per token, a cap on waiting calls, and a join deadline."""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ from aiohttp import WSMsgType, web
 
 from media.clock import Clock, SystemClock, Timer
 from sfu.tasks import TaskSet
+from signaling.api.caps import EdgeLimits, Requester, SocketCounts, WaitingCalls
+from signaling.api.client_address import ClientAddress, ClientAddresses
+from signaling.api.limits import Action, RateLimits, TokenBucket
 from signaling.api.protocol import (
     MAX_MESSAGE_BYTES,
     Accept,
@@ -43,6 +48,7 @@ from signaling.api.protocol import (
     parse,
 )
 from signaling.auth import Claims, Role, TokenService
+from signaling.centre.call import CallState
 from signaling.centre.calls import CallService
 from signaling.centre.conversation import Conversation
 from signaling.errors import CloseCode, ErrorCode, SignalingError
@@ -51,7 +57,7 @@ from signaling.turn import IceServers
 
 logger = logging.getLogger(__name__)
 
-JOIN_DEADLINE = 10.0
+JOIN_DEADLINE = 10.0  # the default of --join-deadline
 OUTBOX_SIZE = 256
 RATE_PER_SECOND = 20.0
 RATE_BURST = 60.0
@@ -61,31 +67,16 @@ ANNOTATION_RATE_PER_SECOND = 30.0
 ANNOTATION_BURST = 60.0
 
 
-class TokenBucket:
-    def __init__(self, rate: float, burst: float, clock: Clock) -> None:
-        self.rate, self.burst = rate, burst
-        self.clock = clock
-        self.tokens = burst
-        self.stamp = clock.monotonic()
-
-    def take(self) -> bool:
-        now = self.clock.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
 class SignalingSession:
     """One socket: a bounded outbox drained by its writer task, which it owns (and a close it
     starts itself when the client does not read)."""
 
     def __init__(self, ws: web.WebSocketResponse, clock: Clock | None = None, ice: IceServers | None = None,
-                 rejected: Callable[[str], None] | None = None) -> None:
+                 rejected: Callable[[str], None] | None = None,
+                 client: ClientAddress | None = None) -> None:
         self.session_id = uuid.uuid4().hex[:12]
         self.ws = ws
+        self.client = client or ClientAddress("unknown")
         self.ice = ice
         self.rejected = rejected  # counts each error sent, by code (metrics)
         self.claims: Claims | None = None
@@ -151,11 +142,19 @@ class SignalingSession:
             await asyncio.gather(self._writer, return_exceptions=True)
 
 
+def default_edge(clock: Clock) -> EdgeLimits:
+    addresses = ClientAddresses()
+    return EdgeLimits(addresses, RateLimits({}, clock, addresses), SocketCounts(0), join_deadline=JOIN_DEADLINE)
+
+
 class SignalingEndpoint:
     def __init__(self, calls: CallService, conversation: Conversation, tokens: TokenService,
                  heartbeat: float = 5.0, ice: IceServers | None = None,
-                 rejected: Callable[[str], None] | None = None) -> None:
+                 rejected: Callable[[str], None] | None = None, edge: EdgeLimits | None = None) -> None:
         self.calls = calls
+        self.edge = edge or default_edge(calls.clock)
+        self.limits = self.edge.limits
+        self.waiting = WaitingCalls(self.edge.waiting_per_ip, self.edge.waiting_per_customer, self._still_waiting)
         self.ice = ice
         self.rejected = rejected
         self.clock = calls.clock
@@ -165,11 +164,35 @@ class SignalingEndpoint:
         self.sessions: set[SignalingSession] = set()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        client = self.edge.addresses.of(request)
         ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=MAX_MESSAGE_BYTES)
         await ws.prepare(request)
-        session = SignalingSession(ws, self.clock, self.ice, self.rejected)
+        if not self.edge.sockets.admit(client):
+            await self._refuse_socket(ws, client)
+            return ws
+        try:
+            await self._run(ws, client)
+        finally:
+            self.edge.sockets.release(client)
+        return ws
+
+    async def _refuse_socket(self, ws: web.WebSocketResponse, client: ClientAddress) -> None:
+        """Over the per-address socket cap: say so in words, then close with 4429."""
+        cap = self.edge.sockets.cap
+        logger.info("refused a socket from %s: %d open already", client.ip, cap)
+        if self.rejected is not None:
+            self.rejected(ErrorCode.TOO_MANY_CONNECTIONS.value)
+        refusal = error(ErrorCode.TOO_MANY_CONNECTIONS,
+                        f"your address already has {cap} connections open; close one and try again")
+        try:
+            await ws.send_str(encode(refusal).decode())
+        finally:
+            await ws.close(code=CloseCode.TOO_MANY, message=b"too many connections")
+
+    async def _run(self, ws: web.WebSocketResponse, client: ClientAddress) -> None:
+        session = SignalingSession(ws, self.clock, self.ice, self.rejected, client)
         session.start()
-        session.join_timer = self.clock.call_later(JOIN_DEADLINE, self._join_timed_out, session)
+        session.join_timer = self.clock.call_later(self.edge.join_deadline, self._join_timed_out, session)
         self.sessions.add(session)
         try:
             await self._serve(session)
@@ -185,7 +208,6 @@ class SignalingEndpoint:
                 await session.stop()
                 if not ws.closed:
                     await ws.close()
-        return ws
 
     async def _serve(self, session: SignalingSession) -> None:
         ws = session.ws
@@ -208,16 +230,33 @@ class SignalingEndpoint:
                 parsed = parse(msg.data)
             except SignalingError as exc:
                 parsed = exc
-            bucket = session.annotation_bucket if isinstance(parsed, Annotate) else session.bucket
-            if not bucket.take():
+            wait = self._over_budget(session, parsed)
+            if wait is not None:
                 session.violations += 1
                 if session.violations == 1 or session.violations % 50 == 0:
-                    session.send(error(ErrorCode.RATE_LIMITED, "too many messages; slow down"))
+                    session.send(error(ErrorCode.RATE_LIMITED, "too many messages; slow down",
+                                       retry_after=wait))
                 if session.violations > MAX_VIOLATIONS:
                     await session.close(CloseCode.POLICY, "message flood")
                     return
                 continue
             await self._handle(session, parsed)
+
+    def _over_budget(self, session: SignalingSession, parsed: Any) -> float | None:
+        """None when the message is within every budget; else the seconds to wait. Marks draw on
+        their socket's own budget; everything else on the socket's, its address's and its token's."""
+        if isinstance(parsed, Annotate):
+            bucket = session.annotation_bucket
+            return None if bucket.take() else bucket.retry_after()
+        if not session.bucket.take():
+            return session.bucket.retry_after()
+        if not session.client.exempt:
+            wait = self.limits.by_ip[Action.MESSAGES].take(session.client.ip)
+            if wait is not None:
+                return wait
+        if session.claims is not None:
+            return self.limits.by_token[Action.MESSAGES].take(_token_key(session.claims))
+        return None
 
     async def _handle(self, session: SignalingSession, parsed: Any) -> None:
         if isinstance(parsed, SignalingError):
@@ -227,7 +266,7 @@ class SignalingEndpoint:
         try:
             await self._dispatch(session, parsed)
         except SignalingError as exc:
-            session.send(error(exc.code, exc.message, exc.ref if exc.ref is not None else ref))
+            session.send(error(exc.code, exc.message, exc.ref if exc.ref is not None else ref, exc.retry_after))
             if exc.code is ErrorCode.UNAUTHORIZED:  # a bad or expired token ends the connection
                 await session.close(CloseCode.UNAUTHORIZED, "unauthorized")
         except Exception:
@@ -238,13 +277,20 @@ class SignalingEndpoint:
         if isinstance(msg, Join):
             if session.claims is not None:
                 raise SignalingError(ErrorCode.ALREADY_JOINED, "this connection has already joined")
+            self.limits.check_ip(Action.JOINS, session.client)
             claims = self.tokens.verify(msg.token)
+            self.limits.check_token(Action.JOINS, _token_key(claims))
+            requester = self._call_request(session, claims)
             session.claims = claims
             if claims.role is not Role.SHOPPER and msg.context:
                 msg.context = None
-            # a context signed into the token by the shop's server wins over the page's
-            await self.calls.join(session, claims, {**(msg.context or {}), **claims.context}
-                                  if claims.context else msg.context)
+            try:
+                # a context signed into the token by the shop's server wins over the page's
+                await self.calls.join(session, claims, {**(msg.context or {}), **claims.context}
+                                      if claims.context else msg.context)
+            finally:
+                if requester is not None and claims.call_id is not None:
+                    self.waiting.settle(claims.call_id)
             return
         if session.claims is None:
             raise SignalingError(ErrorCode.NOT_JOINED, "send join with a token first")
@@ -309,8 +355,26 @@ class SignalingEndpoint:
                 "text": msg.text, "pinned": msg.pinned, "fade_s": msg.fade_s,
                 "annotation_id": msg.annotation_id})
 
+    def _call_request(self, session: SignalingSession, claims: Claims) -> Requester | None:
+        """A shopper's join that asks for a new call: within the call budgets and the waiting caps
+        (else refused in words), it returns who asked; any other join, None."""
+        if claims.role is not Role.SHOPPER or claims.call_id is None or claims.call_id in self.calls.calls:
+            return None
+        self.limits.check_ip(Action.CALLS, session.client)
+        self.limits.check_token(Action.CALLS, "customer:" + claims.customer_id if claims.customer_id
+                                else _token_key(claims))
+        requester = Requester(session.client, claims.customer_id)
+        self.waiting.check(requester)
+        self.waiting.reserve(claims.call_id, requester)  # no await between the check and this
+        return requester
+
+    def _still_waiting(self, call_id: str) -> bool:
+        call = self.calls.calls.get(call_id)
+        return call is not None and call.state in (CallState.WAITING, CallState.RINGING)
+
     def _join_timed_out(self, session: SignalingSession) -> None:
-        """No join within JOIN_DEADLINE: say why and close (the session owns the close)."""
+        """No join within the join deadline: say why and close (the session owns the close), even
+        when the socket answers every ping."""
         session.join_timer = None
         if session.claims is None and not session.ws.closed:
             session.send(error(ErrorCode.UNAUTHORIZED, "send join with a token first"))
@@ -326,3 +390,8 @@ class SignalingEndpoint:
     async def close_all(self) -> None:
         for session in list(self.sessions):
             await session.close(CloseCode.GOING_AWAY, "server shutting down")
+
+
+def _token_key(claims: Claims) -> str:
+    """A token's budget key: its role and subject (a re-minted token shares its budget)."""
+    return f"{claims.role.value}:{claims.sub}"

@@ -394,6 +394,10 @@ export class CallParticipant extends Emitter {
       this._finishCall({ call_id: this.callId, reason: "peer_gone" });
     } else if (m.code === "bad_sdp" && this.inCall) {
       this._fail(new SilklineError(m.code, m.message, m.words));
+    } else if ((m.code === "too_many_waiting" || m.code === "too_many_connections") && !this.inCall) {
+      // a cap per client (docs/deploy.md, "Limits"): trying again at once would be refused again
+      this._stopped = true;
+      this._fail(new SilklineError(m.code, m.message, m.words));
     }
   }
 
@@ -509,6 +513,10 @@ export class CallParticipant extends Emitter {
     if (this._stopped) return;
     if (info.code === CLOSE.UNAUTHORIZED) {
       this._fail(new SilklineError("unauthorized", info.reason, describeError("unauthorized", info.reason)));
+      return;
+    }
+    if (info.code === CLOSE.TOO_MANY) { // reconnecting at once would only be refused again
+      this._fail(new SilklineError("too_many_connections", info.reason, describeError("too_many_connections")));
       return;
     }
     if (!this._reconnectsAfterLoss()) return;

@@ -10,6 +10,7 @@ export const CLOSE = Object.freeze({
   POLICY: 1008, // flooding
   TOO_LARGE: 1009,
   UNAUTHORIZED: 4401,
+  TOO_MANY: 4429, // this address has its cap of open connections
 });
 
 const ERROR_WORDS = {
@@ -19,6 +20,8 @@ const ERROR_WORDS = {
   unsupported_version: "This page speaks a protocol version the server does not support. Reload the page.",
   message_too_large: "A message from this page was too large.",
   rate_limited: "Too many messages were sent too quickly.",
+  too_many_waiting: "Calls from here are already waiting for an expert. Please wait for one of them to be answered.",
+  too_many_connections: "Too many Silkline windows are open from here. Close one and try again.",
   not_joined: "The connection was not signed in yet.",
   already_joined: "This connection was already signed in.",
   unauthorized: "Your session is not valid or has expired. Reload the page to start again.",
