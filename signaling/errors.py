@@ -62,6 +62,7 @@ class ErrorCode(str, Enum):
     DELIVERY_NOT_FOUND = ("delivery_not_found", 404)
     ORIGIN_NOT_ALLOWED = ("origin_not_allowed", 403)
     # us
+    SERVICE_UNAVAILABLE = ("service_unavailable", 503)
     INTERNAL_ERROR = ("internal_error", 500)
 
 
@@ -87,6 +88,6 @@ class CloseCode(IntEnum):
     LEFT = 1000  # the client sent ``leave``
     GOING_AWAY = 1001  # the server is shutting down (its calls ended ``node_drain`` first)
     POLICY = 1008  # a message flood, or a client that does not read its messages
-    TOO_BIG = 1009  # a frame over the 64 KiB limit (closed by aiohttp)
+    TOO_BIG = 1009  # a frame over the 64 KiB limit (after ``message_too_large``)
     UNAUTHORIZED = 4401  # no join within 10 s, or a bad / expired token
     REPLACED = 4409  # the same agent or party joined again on another connection

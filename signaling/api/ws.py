@@ -16,7 +16,7 @@ from aiohttp import WSMsgType, web
 from media.clock import Clock, SystemClock, Timer
 from sfu.tasks import TaskSet
 from signaling.api.protocol import (
-    MAX_MESSAGE_BYTES,
+    MAX_FRAME_BYTES,
     Accept,
     Annotate,
     CallbackRequest,
@@ -165,7 +165,9 @@ class SignalingEndpoint:
         self.sessions: set[SignalingSession] = set()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=MAX_MESSAGE_BYTES)
+        # aiohttp's ceiling sits above the protocol's limit, so that a frame just over it is
+        # answered ``message_too_large`` before the close rather than cut off without a word
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
         session = SignalingSession(ws, self.clock, self.ice, self.rejected)
         session.start()
@@ -208,6 +210,13 @@ class SignalingEndpoint:
                 parsed = parse(msg.data)
             except SignalingError as exc:
                 parsed = exc
+            except Exception:  # a bug of ours in the edge: say so, keep the socket
+                logger.exception("session %s: parsing a message failed", session.session_id)
+                parsed = SignalingError(ErrorCode.INTERNAL_ERROR, "something went wrong on our side")
+            if isinstance(parsed, SignalingError) and parsed.code is ErrorCode.MESSAGE_TOO_LARGE:
+                session.send(error(parsed.code, parsed.message))
+                await session.close(CloseCode.TOO_BIG, "message too large")
+                return
             bucket = session.annotation_bucket if isinstance(parsed, Annotate) else session.bucket
             if not bucket.take():
                 session.violations += 1

@@ -72,7 +72,8 @@ class Ending:
             if record.get("callback"):
                 raise SignalingError(ErrorCode.INVALID_STATE, "a callback was already requested for this call")
             entry = {**request, "at": service.clock.now()}
-            await service.store.add_callback(call_id, entry)
+            if not await service.store.add_callback(call_id, entry):  # atomic: one request wins
+                raise SignalingError(ErrorCode.INVALID_STATE, "a callback was already requested for this call")
         except BaseException:
             if call is not None:
                 call.callback_requested = False
