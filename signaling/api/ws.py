@@ -251,9 +251,14 @@ class SignalingEndpoint:
             session.claims = claims
             if claims.role is not Role.SHOPPER and msg.context:
                 msg.context = None
-            # a context signed into the token by the shop's server wins over the page's
-            await self.calls.join(session, claims, {**(msg.context or {}), **claims.context}
-                                  if claims.context else msg.context)
+            try:
+                # a context signed into the token by the shop's server wins over the page's
+                await self.calls.join(session, claims, {**(msg.context or {}), **claims.context}
+                                      if claims.context else msg.context)
+            except SignalingError as exc:
+                if exc.code is ErrorCode.SERVICE_UNAVAILABLE:
+                    session.claims = None  # not joined: the client may send join again
+                raise
             return
         if session.claims is None:
             raise SignalingError(ErrorCode.NOT_JOINED, "send join with a token first")

@@ -17,6 +17,8 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
@@ -78,9 +80,12 @@ class RedisClient:
         return self._redis
 
     async def open(self) -> None:
+        # one retry on a fresh connection: after Redis restarts, every pooled connection is
+        # dead and would fail its next command (from_url, unlike Redis(), sets no retry)
         self._redis = redis.from_url(self.url, decode_responses=True,
                                      socket_connect_timeout=CONNECT_TIMEOUT_S,
-                                     socket_timeout=COMMAND_TIMEOUT_S)
+                                     socket_timeout=COMMAND_TIMEOUT_S,
+                                     retry=Retry(NoBackoff(), 1), retry_on_error=[RedisConnectionError])
 
     async def close(self) -> None:
         if self._redis is not None:
