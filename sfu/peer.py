@@ -255,7 +255,10 @@ class Peer:
         await self._tasks.cancel()
         if self.rtp is not None:
             self.rtp.close()
-        await self.pc.close()
+        try:
+            await self.pc.close()
+        except Exception as exc:  # noqa: BLE001 - aiortc half set up from a rejected offer
+            logger.warning("peer %s: closing it failed: %s: %s", self.label, type(exc).__name__, exc)
 
 
 def _codec_and_rtx(transceiver: Any) -> tuple[Any, Any]:
