@@ -33,7 +33,7 @@ DOCUMENTED_CLOSES = {int(c) for c in re.findall(r"^\| (\d{4}) \|", DOC.split("##
 PROTOCOL_EXAMPLES = 80
 SDP_EXAMPLES = 30
 ANSWER_TIMEOUT_S = 10.0
-RUN_LIMIT_S = 20.0  # each of the two runs; on an idle machine both take a few seconds
+RUN_LIMIT_S = 15.0  # each of the two runs; on an idle machine both take a few seconds
 MAX_MEDIA_GAP_S = 5.0  # video decoded on both sides at least this often (30 frames/s sent)
 
 FIELDS = ["v", "type", "id", "token", "context", "call_id", "sdp", "candidate", "state", "text", "to_agent",
@@ -277,7 +277,7 @@ async def test_fuzzed_messages_and_offers_get_documented_codes_and_the_call_goes
         await agent.peer.wait_decoded(before[1] + 30)
         await shopper.peer.wait_decoded(before[0] + 30)
     assert fuzzer.problems == []
-    assert fuzzer.sent >= 40, f"only {fuzzer.sent} examples sent within the time budget"
+    assert fuzzer.sent >= 30, f"only {fuzzer.sent} examples sent within the time budget"
     assert watch.longest_gap < MAX_MEDIA_GAP_S, f"the call's video stalled for {watch.longest_gap:.1f} s"
     assert server.calls.calls[call_id].state.value == "connected"
     assert {"invalid_message", "bad_sdp"} <= fuzzer.seen_codes, fuzzer.seen_codes
