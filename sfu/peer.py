@@ -22,7 +22,7 @@ from aiortc import (
     RTCRtpReceiver,
     RTCSessionDescription,
 )
-from aiortc.sdp import candidate_from_sdp
+from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from media.aiortc_hooks import (
     header_extensions,
@@ -55,6 +55,35 @@ class BadSdpError(ValueError):
 
 class BadCandidateError(ValueError):
     """A trickled ICE candidate does not parse."""
+
+
+# DTLS fingerprint algorithms aiortc checks (RFC 8122 §5) and their digest sizes in bytes
+FINGERPRINT_BYTES = {"sha-256": 32, "sha-384": 48, "sha-512": 64}
+
+
+def check_offer(sdp: str) -> None:
+    """What aiortc would only trip over later (answering, or in its DTLS task, where nobody
+    hears of it), refused up front as BadSdpError: a repeated ``a=mid`` (RFC 8843 needs them
+    unique; a copied m-section repeats one) and a section without a well-formed fingerprint
+    of an algorithm we can check (RFC 8122)."""
+    description = SessionDescription.parse(sdp)
+    mids: set[str] = set()
+    for media in description.media:
+        mid = media.rtp.muxId
+        if mid is not None and mid in mids:
+            raise BadSdpError(f"the offer repeats the media section id (mid) {mid!r}")
+        mids.add(mid)
+        if media.kind not in ("audio", "video") or media.dtls is None:
+            continue
+        usable = [f for f in media.dtls.fingerprints if f.algorithm.lower() in FINGERPRINT_BYTES]
+        if not usable:
+            raise BadSdpError(f"the {media.kind} section has no DTLS fingerprint (sha-256, sha-384 or sha-512)")
+        for fingerprint in usable:
+            octets = fingerprint.value.split(":")
+            if len(octets) != FINGERPRINT_BYTES[fingerprint.algorithm.lower()] or not all(
+                    len(o) == 2 and all(c in "0123456789abcdefABCDEF" for c in o) for o in octets):
+                raise BadSdpError(f"the {media.kind} section's DTLS fingerprint is not a "
+                                  f"{fingerprint.algorithm} digest")
 
 
 def _restrict_codecs(transceiver: Any) -> str | None:
@@ -124,7 +153,10 @@ class Peer:
         client offered to receive on.
         """
         try:
+            check_offer(offer_sdp)
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        except BadSdpError:
+            raise
         except Exception as exc:  # aiortc raises ValueError, KeyError, AssertionError...
             raise BadSdpError(f"the offer does not parse: {exc or type(exc).__name__}") from exc
         transceivers = self.pc.getTransceivers()
@@ -147,8 +179,11 @@ class Peer:
                 if not getattr(track, "transcodes", False):
                     on_keyframe_request(transceiver.sender, track.request_keyframe)  # relay PLI/FIR
                     self._legs.append((transceiver, track))
-        answer = await self.pc.createAnswer()
-        await self.pc.setLocalDescription(answer)
+        try:
+            answer = await self.pc.createAnswer()
+            await self.pc.setLocalDescription(answer)
+        except Exception as exc:  # what aiortc finds wrong with the offer only while answering it
+            raise BadSdpError(f"the offer cannot be answered: {exc or type(exc).__name__}") from exc
         if self.forwarding == "rtp":
             self._start_rtp()
         return self.pc.localDescription.sdp
@@ -219,16 +254,22 @@ class Peer:
         self.closed = True
         await self._tasks.cancel()
         if self.rtp is None:
-            await self.pc.close()
+            await self._close_pc()
             return
         # The interception stays until aiortc's transport is closed: media still arriving
         # meanwhile is dropped as unrouted, instead of reaching aiortc's receivers, where its
         # bandwidth estimator, jitter buffer and VP8 decoder thread would work on it.
         self.rtp.close_legs()
         try:
-            await self.pc.close()
+            await self._close_pc()
         finally:
             self.rtp.close()
+
+    async def _close_pc(self) -> None:
+        try:
+            await self.pc.close()
+        except Exception as exc:  # noqa: BLE001 - aiortc half set up from a rejected offer
+            logger.warning("peer %s: closing it failed: %s: %s", self.label, type(exc).__name__, exc)
 
 
 def _codec_and_rtx(transceiver: Any) -> tuple[Any, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from enum import Enum
@@ -106,26 +107,49 @@ class TokenService:
             )
         except jwt.InvalidTokenError as exc:
             raise SignalingError(ErrorCode.UNAUTHORIZED, f"the token is not valid ({exc})") from None
-        if not isinstance(data.get("exp"), (int, float)):
+        except (TypeError, ValueError, RecursionError, OverflowError) as exc:
+            # PyJWT checks some claims' types itself (TypeError for a list as ``iss``), and
+            # its JSON reader can fail on a signed token's odd payload
+            raise SignalingError(ErrorCode.UNAUTHORIZED, f"the token is not valid ({type(exc).__name__})") from None
+        return self._claims(data)
+
+    def _claims(self, data: dict[str, Any]) -> Claims:
+        """The claims of a verified token, each checked for its type: a token signed with our
+        key but carrying odd claims is refused as ``unauthorized``, never a server error."""
+        exp = data.get("exp")
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not _finite(exp):
             raise SignalingError(ErrorCode.UNAUTHORIZED, "the token is not valid (exp must be a number)")
-        if self.expired(float(data["exp"])):
+        if self.expired(float(exp)):
             raise SignalingError(ErrorCode.UNAUTHORIZED, "token_expired: the token has expired")
         try:
             role = Role(data.get("role"))
-        except ValueError:
+        except (ValueError, TypeError):
             raise SignalingError(ErrorCode.UNAUTHORIZED, "the token names no known role") from None
         call_id = data.get("call")
+        if call_id is not None and (not isinstance(call_id, str) or not 0 < len(call_id) <= 128):
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "the token is not valid (call must be a call id)")
         if role is Role.SHOPPER and not call_id:
             raise SignalingError(ErrorCode.UNAUTHORIZED, "a shopper token must name a call")
+        name = data.get("name")
+        if name is not None and not isinstance(name, str):
+            raise SignalingError(ErrorCode.UNAUTHORIZED, "the token is not valid (name must be text)")
         skills = data.get("skills")
         if not isinstance(skills, dict) or not all(
                 isinstance(k, str) and isinstance(v, int) for k, v in skills.items()):
             skills = None
         raw_priority = data.get("priority")
-        priority = raw_priority if isinstance(raw_priority, int) else 0
+        priority = raw_priority if isinstance(raw_priority, int) and not isinstance(raw_priority, bool) \
+            and 0 <= raw_priority <= 1000 else 0
         customer = data.get("customer") if isinstance(data.get("customer"), str) else None
         context = data.get("ctx") if isinstance(data.get("ctx"), dict) else None
         raw_auth = data.get("auth_time")
         auth_time = float(raw_auth) if isinstance(raw_auth, (int, float)) and not isinstance(raw_auth, bool) else None
-        return Claims(role, str(data["sub"]), call_id, data.get("name"), float(data["exp"]),
-                      skills, priority, customer, context, auth_time)
+        return Claims(role, str(data["sub"]), call_id, name, float(exp), skills, priority, customer, context,
+                      auth_time)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False

@@ -69,6 +69,7 @@ class ErrorCode(str, Enum):
     QUICK_REPLY_NOT_FOUND = ("quick_reply_not_found", 404)
     TOO_MANY_QUICK_REPLIES = ("too_many_quick_replies", 409)
     # us
+    SERVICE_UNAVAILABLE = ("service_unavailable", 503)
     INTERNAL_ERROR = ("internal_error", 500)
 
 
@@ -94,7 +95,7 @@ class CloseCode(IntEnum):
     LEFT = 1000  # the client sent ``leave``
     GOING_AWAY = 1001  # the server is shutting down (its calls ended ``node_drain`` first)
     POLICY = 1008  # a message flood, or a client that does not read its messages
-    TOO_BIG = 1009  # a frame over the 64 KiB limit (closed by aiohttp)
+    TOO_BIG = 1009  # a frame over the 64 KiB limit (after ``message_too_large``)
     UNAUTHORIZED = 4401  # no join within the join deadline (10 s), or a bad / expired token
     TOO_MANY = 4429  # the client's address already has its cap of open sockets
     REPLACED = 4409  # the same agent or party joined again on another connection

@@ -61,7 +61,7 @@ async def read_body(request: web.Request, cls: type[T], shape: str,
     """The request's JSON body as ``cls``."""
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's recursion limit
         raise SignalingError(ErrorCode.BAD_JSON, f"send a JSON object: {shape}") from None
     if not isinstance(body, dict):
         raise SignalingError(not_an_object, f"send a JSON object: {shape}")

@@ -14,7 +14,10 @@ from media.annotation import MAX_FADE_S, MAX_POINTS, MAX_TEXT
 from signaling.errors import ErrorCode, SignalingError
 
 VERSION = 1
-MAX_MESSAGE_BYTES = 64 * 1024
+MAX_MESSAGE_BYTES = 64 * 1024  # a frame of exactly this many bytes is served
+# the WebSocket layer's own ceiling: a frame between the two is read, answered
+# ``message_too_large`` and the socket closed (1009); one above it is cut off at once (1009)
+MAX_FRAME_BYTES = 16 * MAX_MESSAGE_BYTES
 MAX_CHAT_CHARS = 2000
 Id = Annotated[str, msgspec.Meta(max_length=128)]  # call, agent and queue ids
 
@@ -197,13 +200,23 @@ TYPES = {cls.__struct_config__.tag: cls for cls in ClientMessage.__args__}  # ty
 _decoder = msgspec.json.Decoder()
 
 
+def message_size(raw: str | bytes) -> int:
+    """The frame's size in bytes (a text frame arrives decoded: up to 4 bytes a character)."""
+    if isinstance(raw, bytes) or len(raw) * 4 <= MAX_MESSAGE_BYTES:
+        return len(raw)
+    return len(raw.encode("utf-8", "surrogatepass"))
+
+
 def parse(raw: str | bytes) -> ClientMessage:
-    if len(raw) > MAX_MESSAGE_BYTES:
+    if message_size(raw) > MAX_MESSAGE_BYTES:
         raise SignalingError(ErrorCode.MESSAGE_TOO_LARGE, f"messages are limited to {MAX_MESSAGE_BYTES} bytes")
     try:
         obj = _decoder.decode(raw)
     except msgspec.DecodeError as exc:
         raise SignalingError(ErrorCode.BAD_JSON, f"the message is not valid JSON ({exc})") from None
+    except RecursionError:
+        # msgspec stops at Python's recursion limit; the protocol never nests beyond a few levels
+        raise SignalingError(ErrorCode.BAD_JSON, "the message nests too deeply") from None
     if not isinstance(obj, dict):
         raise SignalingError(ErrorCode.INVALID_MESSAGE, "a message must be a JSON object")
     ref = obj.get("id") if isinstance(obj.get("id"), str) else None
@@ -216,6 +229,8 @@ def parse(raw: str | bytes) -> ClientMessage:
         return msgspec.convert(obj, ClientMessage)
     except msgspec.ValidationError as exc:
         raise SignalingError(ErrorCode.INVALID_MESSAGE, f"{kind}: {exc}", ref) from None
+    except RecursionError:
+        raise SignalingError(ErrorCode.INVALID_MESSAGE, f"{kind}: a field nests too deeply", ref) from None
 
 
 def clean_context(context: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@ Every route but health carries a Bearer token."""
 
 from __future__ import annotations
 
+import logging
 import math
 
 from aiohttp import web
@@ -12,27 +13,30 @@ from signaling.api.bodies import CallbackDetails, Rating, read_body
 from signaling.auth import Claims, Role, TokenService
 from signaling.centre.calls import CallService
 from signaling.centre.figures import call_facts, figures
+from signaling.centre.shopper_view import shopper_view
 from signaling.errors import ErrorCode, SignalingError
 from signaling.server_messages import encode
 from signaling.state.store import StateStore
+
+logger = logging.getLogger(__name__)
 
 STAFF = {Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN}
 MANAGERS = {Role.SUPERVISOR, Role.QA, Role.ADMIN}
 
 
 
-def json_error(code: ErrorCode, message: str, status: int | None = None) -> web.Response:
-    """An HTTP refusal: the code's own status unless ``status`` says otherwise."""
+def json_error(code: ErrorCode, message: str, status: int | None = None,
+               retry_after: float | None = None) -> web.Response:
+    """An HTTP refusal: the code's own status unless ``status`` says otherwise; with
+    ``retry_after`` (seconds) when asking again later can succeed."""
+    headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else None
     return web.json_response({"error": {"code": code.value, "message": message}},
-                             status=status or code.status)
+                             status=status or code.status, headers=headers)
 
 
 def refused(exc: SignalingError) -> web.Response:
     """A SignalingError's HTTP answer, with Retry-After when trying later can succeed."""
-    response = json_error(exc.code, exc.message)
-    if exc.retry_after is not None:
-        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-    return response
+    return json_error(exc.code, exc.message, retry_after=exc.retry_after)
 
 
 def bearer_claims(request: web.Request, tokens: TokenService, allow_query: bool = False) -> Claims:
@@ -122,7 +126,10 @@ class RestApi:
         record = await self.store.get_call(call_id)
         if record is None:
             return json_error(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
-        return web.json_response({**record, "outcome": call_facts(record)["outcome"]})
+        outcome = call_facts(record)["outcome"]
+        if claims.role is Role.SHOPPER:  # never the staff's side of the record
+            record = shopper_view(record)
+        return web.json_response({**record, "outcome": outcome})
 
     def _shopper(self, request: web.Request) -> tuple[str, Claims]:
         """The call of the route and its shopper's claims."""
@@ -145,7 +152,8 @@ class RestApi:
         if record.get("rating"):
             return json_error(ErrorCode.INVALID_STATE, "this call has already been rated")
         rating = {"score": score, "comment": body.comment, "at": self.calls.clock.now()}
-        await self.store.update_call(call_id, {"rating": rating})
+        if not await self.store.set_call_field_once(call_id, "rating", rating):  # one of racing requests
+            return json_error(ErrorCode.INVALID_STATE, "this call has already been rated")
         await self.store.append_call_event(call_id, {"type": "rated", "at": rating["at"], "score": score})
         if record.get("agent_id"):
             self.calls.dispatch.ratings[record["agent_id"]].append(score)
@@ -193,7 +201,8 @@ class RestApi:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Auth failures and unknown routes answer JSON with a stable code, never a traceback."""
+    """Auth failures, unknown routes and a store that is away (503 ``service_unavailable``
+    with Retry-After) answer JSON with a stable code, never a traceback."""
     try:
         return await handler(request)
     except SignalingError as exc:
@@ -203,3 +212,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             code = {404: ErrorCode.NOT_FOUND, 413: ErrorCode.TOO_LARGE}.get(exc.status, ErrorCode.BAD_REQUEST)
             return json_error(code, exc.reason, exc.status)
         raise
+    except RecursionError:
+        # a route's own ``request.json()`` meeting a body nested thousands deep
+        return json_error(ErrorCode.BAD_JSON, "the body nests too deeply")
+    except Exception:
+        if not request.path.startswith("/api/"):
+            raise
+        logger.exception("%s %s failed", request.method, request.path)
+        return json_error(ErrorCode.INTERNAL_ERROR, "something went wrong on our side")

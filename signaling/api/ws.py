@@ -21,7 +21,7 @@ from signaling.api.caps import EdgeLimits, Requester, SocketCounts, WaitingCalls
 from signaling.api.client_address import ClientAddress, ClientAddresses
 from signaling.api.limits import Action, RateLimits, TokenBucket
 from signaling.api.protocol import (
-    MAX_MESSAGE_BYTES,
+    MAX_FRAME_BYTES,
     Accept,
     Annotate,
     CallbackRequest,
@@ -165,7 +165,9 @@ class SignalingEndpoint:
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         client = self.edge.addresses.of(request)
-        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=MAX_MESSAGE_BYTES)
+        # aiohttp's ceiling sits above the protocol's limit, so that a frame just over it is
+        # answered ``message_too_large`` before the close rather than cut off without a word
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
         if not self.edge.sockets.admit(client):
             await self._refuse_socket(ws, client)
@@ -230,6 +232,13 @@ class SignalingEndpoint:
                 parsed = parse(msg.data)
             except SignalingError as exc:
                 parsed = exc
+            except Exception:  # a bug of ours in the edge: say so, keep the socket
+                logger.exception("session %s: parsing a message failed", session.session_id)
+                parsed = SignalingError(ErrorCode.INTERNAL_ERROR, "something went wrong on our side")
+            if isinstance(parsed, SignalingError) and parsed.code is ErrorCode.MESSAGE_TOO_LARGE:
+                session.send(error(parsed.code, parsed.message))
+                await session.close(CloseCode.TOO_BIG, "message too large")
+                return
             wait = self._over_budget(session, parsed)
             if wait is not None:
                 session.violations += 1
@@ -288,6 +297,10 @@ class SignalingEndpoint:
                 # a context signed into the token by the shop's server wins over the page's
                 await self.calls.join(session, claims, {**(msg.context or {}), **claims.context}
                                       if claims.context else msg.context)
+            except SignalingError as exc:
+                if exc.code is ErrorCode.SERVICE_UNAVAILABLE:
+                    session.claims = None  # not joined: the client may send join again
+                raise
             finally:
                 if requester is not None and claims.call_id is not None:
                     self.waiting.settle(claims.call_id)

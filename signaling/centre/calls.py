@@ -153,11 +153,15 @@ class CallService:
                     context=context, priority=claims.priority, customer_id=customer,
                     audio_only=context.get("media") == "audio")
         self.calls[call_id] = call
-        await self.store.create_call({
-            "call_id": call_id, "created_at": now, "state": "waiting", "queue": call.queue,
-            "shopper_id": claims.sub, "customer_id": customer, "agent_id": None,
-            "priority": call.priority, "context": context, "audio_only": call.audio_only,
-        })
+        try:
+            await self.store.create_call({
+                "call_id": call_id, "created_at": now, "state": "waiting", "queue": call.queue,
+                "shopper_id": claims.sub, "customer_id": customer, "agent_id": None,
+                "priority": call.priority, "context": context, "audio_only": call.audio_only,
+            })
+        except BaseException:  # not recorded (the store is away): no call, the shopper may try again
+            self.calls.pop(call_id, None)
+            raise
         await self.record(call, "requested", queue=call.queue)
         session.send(self.joined(call, party, resumed=False))
         await self.dispatch.admit(call)

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+END_RETRIES = 3600  # a call that ended while the store was away: tries to record its end, 1 s apart
+
 
 class Ending:
     def __init__(self, service: CallService) -> None:
@@ -72,7 +74,8 @@ class Ending:
             if record.get("callback"):
                 raise SignalingError(ErrorCode.INVALID_STATE, "a callback was already requested for this call")
             entry = {**request, "at": service.clock.now()}
-            await service.store.add_callback(call_id, entry)
+            if not await service.store.add_callback(call_id, entry):  # atomic: one request wins
+                raise SignalingError(ErrorCode.INVALID_STATE, "a callback was already requested for this call")
         except BaseException:
             if call is not None:
                 call.callback_requested = False
@@ -110,8 +113,17 @@ class Ending:
             # On disk before anybody is told: a told "ended" is a recorded "ended".
             event = {"type": "ended", "at": now,
                      **{k: v for k, v in (("reason", reason.value), ("by", by), ("detail", detail)) if v is not None}}
-            await service.store.append_call_event(call.call_id, event, fields={
-                "state": CallState.ENDED.value, "end_reason": reason.value, "ended_at": now})
+            fields = {"state": CallState.ENDED.value, "end_reason": reason.value, "ended_at": now}
+            try:
+                await service.store.append_call_event(call.call_id, event, fields=fields)
+            except SignalingError as exc:
+                if exc.code is not ErrorCode.SERVICE_UNAVAILABLE:
+                    raise
+                # the store is away: the call is over for its parties all the same (their media
+                # is gone), and its end is written as soon as the store is back
+                logger.warning("call %s ended while the store is away; recording it later", call.call_id,
+                               extra={"call_id": call.call_id})
+                service.spawn(self._record_end_later(call.call_id, event, fields))
         finally:
             service.broadcast(call, CallEnded(call_id=call.call_id, reason=reason.value,
                                             by=by, detail=detail))
@@ -126,6 +138,21 @@ class Ending:
             await service.sfu.close_room(call.call_id, reason)
             service.dashboard.changed()
         await service.dispatch.dispatch()
+
+    async def _record_end_later(self, call_id: str, event: dict, fields: dict) -> None:
+        """Write a call's end once the store answers again (tried every second, for up to an
+        hour; the CallService owns this task, so a node that stops first cancels it)."""
+        for _ in range(END_RETRIES):
+            await self.service.clock.sleep(1.0)
+            try:
+                await self.service.store.append_call_event(call_id, event, fields=fields)
+            except SignalingError as exc:
+                if exc.code is not ErrorCode.SERVICE_UNAVAILABLE:
+                    raise
+                continue
+            logger.info("call %s: its end is recorded now the store is back", call_id, extra={"call_id": call_id})
+            return
+        logger.error("call %s: its end could not be recorded within an hour", call_id, extra={"call_id": call_id})
 
     def _release_agent(self, call: Call, previous: CallState, rung: str | None, reason: CloseReason) -> None:
         service = self.service

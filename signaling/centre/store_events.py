@@ -80,8 +80,11 @@ class ObservedStore:
     async def delete_call(self, call_id: str) -> None:
         await self.inner.delete_call(call_id)
 
-    async def add_callback(self, call_id: str, request: dict[str, Any]) -> None:
-        await self.inner.add_callback(call_id, request)
+    async def set_call_field_once(self, call_id: str, field: str, value: Any) -> bool:
+        return await self.inner.set_call_field_once(call_id, field, value)
+
+    async def add_callback(self, call_id: str, request: dict[str, Any]) -> bool:
+        return await self.inner.add_callback(call_id, request)
 
     async def list_callbacks(self) -> list[dict[str, Any]]:
         return await self.inner.list_callbacks()

@@ -30,6 +30,7 @@ class MemoryStateStore:
         self._reservations: dict[str, tuple[str, float]] = {}
         self._orders: dict[str, dict[str, Any]] = {}
         self._order_lock = asyncio.Lock()
+        self._claiming: set[tuple[str, str]] = set()  # once-only fields being journalled
 
     async def open(self) -> None:
         if self._journal_path is None:
@@ -139,8 +140,21 @@ class MemoryStateStore:
     async def delete_call(self, call_id: str) -> None:
         await self._persist({"op": "delete", "call_id": call_id})
 
-    async def add_callback(self, call_id: str, request: dict[str, Any]) -> None:
-        await self.update_call(call_id, {"callback": {**request, "status": "open"}})
+    async def set_call_field_once(self, call_id: str, field: str, value: Any) -> bool:
+        # checked and claimed with no await in between; the claim covers the journal write,
+        # after which the record itself has the field
+        record = self._calls.get(call_id)
+        if record is None or record.get(field) is not None or (call_id, field) in self._claiming:
+            return False
+        self._claiming.add((call_id, field))
+        try:
+            await self.update_call(call_id, {field: value})
+        finally:
+            self._claiming.discard((call_id, field))
+        return True
+
+    async def add_callback(self, call_id: str, request: dict[str, Any]) -> bool:
+        return await self.set_call_field_once(call_id, "callback", {**request, "status": "open"})
 
     async def list_callbacks(self) -> list[dict[str, Any]]:
         out = []

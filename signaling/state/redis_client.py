@@ -1,24 +1,29 @@
 """One redis-py asyncio client, opened and closed by the store that owns it.
 
 The call store, the node registry and the account/key/webhook registries each keep their own
-client (their lifetimes are the app's), and share this code for it and for the JSON-per-field
-hash encoding they all write.
+client (their lifetimes are the app's), and share this code for it, for the JSON-per-field
+hash encoding they all write, and for saying in words that Redis is away: a method marked
+``@while_reachable`` turns redis-py's ``ConnectionError`` / ``TimeoutError`` (its own classes,
+not Python's) into :class:`StoreUnavailable`, which the REST API answers 503 with Retry-After
+and the WebSocket ``error{service_unavailable}``. Nothing was written when it is raised by a
+single command or a MULTI/EXEC pipeline or script; the caller has acknowledged nothing.
 
 Two kinds of URL: ``redis://`` / ``rediss://`` for one Redis (or a managed Redis behind one
 address), and ``redis+sentinel://[:password@]host:port[,host:port...]/service[/db]`` for a
 Sentinel-watched primary: the client asks the sentinels where the primary is and asks again
 after a connection fails, so it follows a failover by itself. Either way a failed command is
-retried a few times with a short exponential backoff (under a second in all), so a blip or a
-failover in progress costs a moment, while a real outage still reaches the caller quickly as
-``redis.ConnectionError`` (the edge answers ``service_unavailable``).
+retried a few times on a fresh connection with a short exponential backoff (under a second in
+all): after Redis restarts every pooled connection is dead, and a failover in progress costs a
+moment, while a real outage still reaches the caller quickly as ``StoreUnavailable``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as redis
@@ -29,8 +34,40 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
+from signaling.errors import ErrorCode, SignalingError
+
 PREFIX = "silkline"
 RedisMapping = Mapping[FieldT, EncodableT]
+RETRY_AFTER_S = 5.0
+# a Redis that hangs (rather than refuses) must not hang a request or a message for ever
+CONNECT_TIMEOUT_S = 2.0
+COMMAND_TIMEOUT_S = 5.0
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class StoreUnavailable(SignalingError):
+    """Redis did not answer: the action is refused, nothing of it was acknowledged."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(ErrorCode.SERVICE_UNAVAILABLE,
+                         "the call store is not reachable right now; nothing was saved, "
+                         "try again in a few seconds", retry_after=RETRY_AFTER_S)
+        self.cause = f"{type(cause).__name__}: {cause}"
+
+
+def while_reachable(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Mark a store method whose Redis failure is refused as :class:`StoreUnavailable`."""
+
+    @functools.wraps(method)
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(exc) from exc
+
+    return guarded
 
 
 def encode_fields(fields: dict[str, Any]) -> RedisMapping:
@@ -87,12 +124,13 @@ def _retry() -> Retry:
 def connect(url: str) -> redis.Redis:
     """A client for ``url`` that retries briefly and, for Sentinel, follows the primary."""
     common: dict[str, Any] = {
-        "decode_responses": True, "socket_timeout": 5.0, "socket_connect_timeout": 2.0,
-        "retry": _retry(), "health_check_interval": 15}
+        "decode_responses": True, "socket_timeout": COMMAND_TIMEOUT_S,
+        "socket_connect_timeout": CONNECT_TIMEOUT_S, "retry": _retry(),
+        "retry_on_error": [RedisConnectionError], "health_check_interval": 15}
     if url.startswith(SENTINEL_SCHEME + "://"):
         target = parse_sentinel_url(url)
-        sentinel = Sentinel(list(target.sentinels), socket_timeout=2.0,
-                            sentinel_kwargs={"socket_timeout": 2.0, "password": target.password})
+        sentinel = Sentinel(list(target.sentinels), socket_timeout=CONNECT_TIMEOUT_S,
+                            sentinel_kwargs={"socket_timeout": CONNECT_TIMEOUT_S, "password": target.password})
         return sentinel.master_for(target.service, db=target.db, password=target.password, **common)
     return redis.from_url(url, **common)
 

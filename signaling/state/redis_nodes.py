@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from signaling.state.nodes import DEAD_KEPT_S, NodeEntry
-from signaling.state.redis_client import PREFIX, RedisClient
+from signaling.state.redis_client import PREFIX, RedisClient, while_reachable
 from signaling.state.redis_client import encode_fields as _encode
 
 NODES = f"{PREFIX}:nodes"
@@ -35,6 +35,7 @@ def _decode(raw: dict[str, str]) -> NodeEntry | None:
 
 class RedisNodeRegistry(RedisClient):
 
+    @while_reachable
     async def beat(self, entry: NodeEntry, ttl: float) -> None:
         fields = _encode(entry.as_dict())
         async with self.r.pipeline(transaction=True) as pipe:
@@ -47,6 +48,7 @@ class RedisNodeRegistry(RedisClient):
             pipe.sadd(NODES, entry.node_id)
             await pipe.execute()
 
+    @while_reachable
     async def nodes(self, now: float) -> list[dict[str, Any]]:
         ids = sorted(str(node_id) for node_id in await self.r.smembers(NODES))
         if not ids:

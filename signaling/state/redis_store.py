@@ -2,7 +2,10 @@
 
 Durability comes from Redis persistence (run it with ``appendonly yes``); the test fixture
 starts redis-server with ``--appendonly yes --appendfsync always``. A record is a hash of
-JSON-encoded fields (so an update is one atomic HSET) plus a list of events.
+JSON-encoded fields (so an update is one atomic HSET) plus a list of events. Once-only fields
+(a rating, a callback request) are set by a script that checks and writes in one step, so of
+many nodes or requests racing exactly one wins. Redis away: every method raises
+``StoreUnavailable`` (redis_client.py).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from signaling.state.redis_client import PREFIX, RedisClient
+from signaling.state.redis_client import PREFIX, RedisClient, while_reachable
 from signaling.state.redis_client import encode_fields as _encode
 
 _ADD_ORDER = """
@@ -20,6 +23,18 @@ if redis.call('hsetnx', KEYS[1], ARGV[1], ARGV[2]) == 1 then
 end
 return redis.call('hget', KEYS[1], ARGV[1])
 """
+
+# KEYS[1] the record, ARGV[1] the field, ARGV[2] its JSON value; with KEYS[2], the sorted set
+# the call joins (score ARGV[3]) in the same step. 1 when set, 0 when already set or no record.
+_SET_ONCE = """
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+local current = redis.call('hget', KEYS[1], ARGV[1])
+if current and current ~= 'null' then return 0 end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+if KEYS[2] then redis.call('zadd', KEYS[2], ARGV[3], ARGV[4]) end
+return 1
+"""
+
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
@@ -33,9 +48,12 @@ class RedisStateStore(RedisClient):
         self._release = self.r.register_script(_RELEASE)
         self._add_order = self.r.register_script(_ADD_ORDER)
 
+        self._set_once = self.r.register_script(_SET_ONCE)
+
     def _key(self, call_id: str) -> str:
         return f"{PREFIX}:call:{call_id}"
 
+    @while_reachable
     async def create_call(self, record: dict[str, Any]) -> None:
         fields = {k: v for k, v in record.items() if k != "events"}
         async with self.r.pipeline(transaction=True) as pipe:
@@ -43,6 +61,7 @@ class RedisStateStore(RedisClient):
             pipe.zadd(f"{PREFIX}:calls", {record["call_id"]: float(record.get("created_at", 0))})
             await pipe.execute()
 
+    @while_reachable
     async def append_call_event(self, call_id: str, event: dict[str, Any],
                                 fields: dict[str, Any] | None = None) -> None:
         async with self.r.pipeline(transaction=True) as pipe:
@@ -51,9 +70,11 @@ class RedisStateStore(RedisClient):
                 pipe.hset(self._key(call_id), mapping=_encode(fields))
             await pipe.execute()
 
+    @while_reachable
     async def update_call(self, call_id: str, fields: dict[str, Any]) -> None:
         await self.r.hset(self._key(call_id), mapping=_encode(fields))
 
+    @while_reachable
     async def get_call(self, call_id: str) -> dict[str, Any] | None:
         async with self.r.pipeline(transaction=False) as pipe:
             pipe.hgetall(self._key(call_id))
@@ -65,6 +86,7 @@ class RedisStateStore(RedisClient):
         record["events"] = [json.loads(e) for e in events]
         return record
 
+    @while_reachable
     async def list_calls(self, limit: int = 100, since: float | None = None,
                          until: float | None = None) -> list[dict[str, Any]]:
         high = "+inf" if until is None else f"({until}"
@@ -73,6 +95,7 @@ class RedisStateStore(RedisClient):
         records = [await self.get_call(str(call_id)) for call_id in ids]
         return [r for r in records if r is not None]
 
+    @while_reachable
     async def delete_call(self, call_id: str) -> None:
         async with self.r.pipeline(transaction=True) as pipe:
             pipe.delete(self._key(call_id), self._key(call_id) + ":events")
@@ -80,12 +103,18 @@ class RedisStateStore(RedisClient):
             pipe.zrem(f"{PREFIX}:callbacks", call_id)
             await pipe.execute()
 
-    async def add_callback(self, call_id: str, request: dict[str, Any]) -> None:
-        async with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(self._key(call_id), mapping=_encode({"callback": {**request, "status": "open"}}))
-            pipe.zadd(f"{PREFIX}:callbacks", {call_id: float(request.get("at", 0))})
-            await pipe.execute()
+    @while_reachable
+    async def set_call_field_once(self, call_id: str, field: str, value: Any) -> bool:
+        encoded = json.dumps(value, separators=(",", ":"), default=str)
+        return bool(await self._set_once(keys=[self._key(call_id)], args=[field, encoded]))
 
+    @while_reachable
+    async def add_callback(self, call_id: str, request: dict[str, Any]) -> bool:
+        encoded = json.dumps({**request, "status": "open"}, separators=(",", ":"), default=str)
+        return bool(await self._set_once(keys=[self._key(call_id), f"{PREFIX}:callbacks"],
+                                         args=["callback", encoded, float(request.get("at", 0)), call_id]))
+
+    @while_reachable
     async def list_callbacks(self) -> list[dict[str, Any]]:
         out = []
         for call_id in await self.r.zrange(f"{PREFIX}:callbacks", 0, 499):
@@ -95,6 +124,7 @@ class RedisStateStore(RedisClient):
                             "context": record.get("context"), **record["callback"]})
         return out
 
+    @while_reachable
     async def close_callback(self, call_id: str, fields: dict[str, Any]) -> None:
         record = await self.get_call(call_id)
         if record is None or not record.get("callback"):
@@ -105,24 +135,29 @@ class RedisStateStore(RedisClient):
             pipe.zrem(f"{PREFIX}:callbacks", call_id)
             await pipe.execute()
 
+    @while_reachable
     async def reserve_agent(self, agent_id: str, call_id: str, ttl: float) -> bool:
         key = f"{PREFIX}:agent:{agent_id}:reservation"
         if await self.r.set(key, call_id, nx=True, px=max(1, int(ttl * 1000))):
             return True
         return await self.r.get(key) == call_id
 
+    @while_reachable
     async def release_agent(self, agent_id: str, call_id: str) -> None:
         await self._release(keys=[f"{PREFIX}:agent:{agent_id}:reservation"], args=[call_id])
 
+    @while_reachable
     async def add_order(self, key: str, order: dict[str, Any]) -> dict[str, Any] | None:
         held = await self._add_order(keys=[f"{PREFIX}:orders", f"{PREFIX}:orders:by_time"],
                                      args=[key, json.dumps(order, default=str), float(order.get("at", 0))])
         return json.loads(held) if held else None
 
+    @while_reachable
     async def get_order(self, key: str) -> dict[str, Any] | None:
         held = await self.r.hget(f"{PREFIX}:orders", key)
         return json.loads(held) if held else None
 
+    @while_reachable
     async def list_orders(self, since: float | None = None,
                           until: float | None = None) -> list[dict[str, Any]]:
         high = "+inf" if until is None else f"({until}"
@@ -133,6 +168,7 @@ class RedisStateStore(RedisClient):
         held = await self.r.hmget(f"{PREFIX}:orders", keys)
         return [json.loads(o) for o in held if o]
 
+    @while_reachable
     async def delete_orders(self, customer_id: str) -> int:
         keys = [str(k) async for k, v in self.r.hscan_iter(f"{PREFIX}:orders")
                 if json.loads(v).get("customer_id") == customer_id]

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from signaling.state.redis_client import RedisClient, encode_fields
+from signaling.state.redis_client import RedisClient, encode_fields, while_reachable
 
 Record = dict[str, Any]
 
@@ -117,10 +117,12 @@ class RedisRegistry(RedisClient):
     def _key(self, key: str) -> str:
         return f"{self._base}:{key}"
 
+    @while_reachable
     async def get(self, key: str) -> Record | None:
         raw = await self.r.hgetall(self._key(key))
         return {str(k): json.loads(v) for k, v in raw.items()} if raw else None
 
+    @while_reachable
     async def put(self, key: str, record: Record) -> None:
         async with self.r.pipeline(transaction=True) as pipe:
             pipe.delete(self._key(key))
@@ -128,6 +130,7 @@ class RedisRegistry(RedisClient):
             pipe.sadd(self._base + "s", key)
             await pipe.execute()
 
+    @while_reachable
     async def update(self, key: str, fields: Record) -> bool:
         # only an existing record changes: checked and written in one script
         script = "if redis.call('exists', KEYS[1]) == 0 then return 0 end " \
@@ -135,6 +138,7 @@ class RedisRegistry(RedisClient):
         args = [item for pair in encode_fields(fields).items() for item in pair]
         return bool(await self.r.eval(script, 1, self._key(key), *args))
 
+    @while_reachable
     async def delete(self, key: str) -> bool:
         async with self.r.pipeline(transaction=True) as pipe:
             pipe.delete(self._key(key))
@@ -142,6 +146,7 @@ class RedisRegistry(RedisClient):
             deleted, _ = await pipe.execute()
         return bool(deleted)
 
+    @while_reachable
     async def all(self) -> list[Record]:
         keys = sorted(await self.r.smembers(self._base + "s"))
         records = [await self.get(str(key)) for key in keys]

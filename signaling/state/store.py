@@ -1,7 +1,8 @@
 """StateStore: where call records, callbacks, agent reservations and shop orders live.
 
 One interface, two homes for the state, chosen once in the composition root:
-``memory.py`` (embedded, journalled to disk) and ``redis_store.py`` (many nodes). A store
+``memory.py`` (embedded, journalled to disk) and ``redis_store.py`` (many nodes). The Redis
+store raises ``StoreUnavailable`` (a SignalingError, ``service_unavailable``) while Redis is away. A store
 persists what the calls write; it derives nothing (a record is ``ended`` because the call
 wrote so with its ``ended`` event).
 """
@@ -25,8 +26,13 @@ class StateStore(Protocol):
     async def list_calls(self, limit: int = 100, since: float | None = None,
                          until: float | None = None) -> list[dict[str, Any]]: ...
     async def delete_call(self, call_id: str) -> None: ...
+    async def set_call_field_once(self, call_id: str, field: str, value: Any) -> bool:
+        """Set ``field`` on the record unless it is set already, checked and written in one
+        step (a rating: of many racing requests exactly one gets True). False also when there
+        is no such record."""
     # callback requests: durable
-    async def add_callback(self, call_id: str, request: dict[str, Any]) -> None: ...
+    async def add_callback(self, call_id: str, request: dict[str, Any]) -> bool:
+        """Open the call's callback request, once (as ``set_call_field_once``)."""
     async def list_callbacks(self) -> list[dict[str, Any]]: ...
     async def close_callback(self, call_id: str, fields: dict[str, Any]) -> None: ...
     # agent reservations: atomic, expire by themselves (a lost message never leaves an

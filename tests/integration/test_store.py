@@ -62,6 +62,23 @@ async def test_callbacks(store):
     assert (await store.get_call("c1"))["callback"]["status"] == "done"
 
 
+async def test_once_only_fields_are_set_by_exactly_one_of_many(store):
+    await store.create_call({"call_id": "c1", "created_at": 1.0, "state": "ended", "agent_id": None})
+    won = await asyncio.gather(*(store.set_call_field_once("c1", "rating", {"score": i}) for i in range(20)))
+    assert sum(won) == 1
+    assert (await store.get_call("c1"))["rating"] == {"score": won.index(True)}
+    # a field written as null counts as unset; a call that does not exist is never set
+    assert await store.set_call_field_once("c1", "agent_id", "a1")
+    assert not await store.set_call_field_once("missing", "rating", {"score": 5})
+    assert await store.get_call("missing") is None
+    opened = await asyncio.gather(*(store.add_callback("c1", {"name": f"n{i}", "contact": "x", "at": 5.0})
+                                    for i in range(20)))
+    assert sum(opened) == 1
+    assert [c["name"] for c in await store.list_callbacks()] == [f"n{opened.index(True)}"]
+    assert not await store.add_callback("missing", {"name": "n", "contact": "x", "at": 5.0})
+    assert await store.list_callbacks() != [] and len(await store.list_callbacks()) == 1
+
+
 async def test_agent_reservation_is_atomic_and_expires(store):
     results = await asyncio.gather(*(store.reserve_agent("a1", f"c{i}", 0.3) for i in range(10)))
     assert sum(results) == 1  # exactly one call wins the agent
