@@ -80,6 +80,7 @@ class Publisher:
         self._rtp: RtpTransport | None = None
         self._media_ssrc: int | None = None
         self._payload_type = 0
+        self._rtx_payload_type: int | None = None
         self._assembler: FrameAssembler | None = None
         self._codec_params: RTCRtpCodecParameters | None = None
         self._picture_waiters: list[asyncio.Future[None]] = []
@@ -111,6 +112,7 @@ class Publisher:
         self._codec_params = codec
         self.codec = codec.name
         self._payload_type = codec.payloadType or 0
+        self._rtx_payload_type = rtx_payload_type
         self.extension_ids = dict(extension_ids)
         self.feedback_ssrc = feedback_ssrc
         rtx = rtx_ssrc_map(self._receiver)  # RTX SSRC -> media SSRC, if the SDP named them
@@ -352,5 +354,8 @@ class Publisher:
         if self.stream is not None:
             stats.update(packets=self.packets, nacks_sent=self.stream.nacks_sent, remb_relayed=self.remb_relayed,
                          recovered=self.stream.recovered,
-                         frames_assembled=self._assembler.frames if self._assembler else None)
+                         frames_assembled=self._assembler.frames if self._assembler else None,
+                         # as negotiated on the publisher's leg: what each subscriber leg rewrites
+                         payload_type=self._payload_type, rtx_payload_type=self._rtx_payload_type,
+                         extensions={uri: ext_id for ext_id, uri in sorted(self.extension_ids.items())})
         return stats

@@ -225,4 +225,7 @@ class RtpLeg:
                 "dropped": self.dropped,
                 "retransmitted": self.retransmitted, "nacks_forwarded": self.nacks_forwarded,
                 "keyframe_requests": self.keyframe_requests, "remote_loss": self.remote_loss,
-                "remb": self.remb[0] if self.remb else None}
+                "remb": self.remb[0] if self.remb else None,
+                # this leg's own numbering, as negotiated with its subscriber
+                "payload_type": self.rewriter.payload_type, "rtx_payload_type": self.rtx_payload_type,
+                "rtx_ssrc": self.rtx_ssrc, "mid": self.mid, "extensions": dict(self.extension_ids)}
