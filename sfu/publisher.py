@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
 
@@ -341,7 +341,7 @@ class Publisher:
         self._assembler = None
 
     def stats(self) -> dict:
-        stats = {
+        stats: dict[str, Any] = {
             "participant_id": self.participant_id,
             "kind": self.kind,
             "codec": self.codec,
@@ -357,5 +357,7 @@ class Publisher:
                          frames_assembled=self._assembler.frames if self._assembler else None,
                          # as negotiated on the publisher's leg: what each subscriber leg rewrites
                          payload_type=self._payload_type, rtx_payload_type=self._rtx_payload_type,
+                         # the RTX SSRC from the SDP's FID group (aiortc reads it once DTLS is up)
+                         ssrc=self._media_ssrc, rtx_ssrc=next(iter(rtx_ssrc_map(self._receiver)), None),
                          extensions={uri: ext_id for ext_id, uri in sorted(self.extension_ids.items())})
         return stats

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 import pytest
 from playwright.async_api import expect
@@ -21,14 +22,12 @@ from tests.support import firefox as firefox_support
 from tests.support.browser import (
     INBOUND_STATS_JS,
     MEDIA_FLOWING_JS,
-    PAGE_TIMEOUT_MS,
     VIDEO_FRAMES_JS,
     WATCH_ACCEPT_CLICK_JS,
     WATCH_FIRST_FRAME_JS,
     BrowserPage,
     demo_token,
     dump,
-    expect_state,
     get_json,
     state_of,
 )
@@ -95,12 +94,12 @@ class PageFace:
         self.page = page
         self.name = page.name
 
-    async def evaluate(self, js: str, *args: object) -> object:
+    async def evaluate(self, js: str, *args: object) -> Any:
         if isinstance(self.page, FirefoxPage):
             return await self.page.evaluate(js, *args)
         return await self.page.page.evaluate(js, *args)
 
-    async def wait_for(self, js: str, *args: object, what: str, timeout: float = CALL_TIMEOUT_S) -> object:
+    async def wait_for(self, js: str, *args: object, what: str, timeout: float = CALL_TIMEOUT_S) -> Any:
         if isinstance(self.page, FirefoxPage):
             return await self.page.wait_for(js, *args, timeout=timeout, what=what)
         return await browser_support.poll(self.page.page, js, bool, arg=args[0] if args else None,
@@ -141,7 +140,7 @@ async def connect_cross_browser_call(agent: BrowserPage | FirefoxPage,
     accept_at = await a.evaluate("() => window.__silklineAcceptAt")
     firsts = [await side.evaluate("() => window.__silklineFirstFrameAt") for side in (s, a)]
     assert accept_at, "the accept click was not recorded"
-    print(f"\nJOIN_MS shopper={firsts[0] - accept_at} agent={firsts[1] - accept_at}", flush=True)  # type: ignore[operator]
+    print(f"\nJOIN_MS shopper={firsts[0] - accept_at} agent={firsts[1] - accept_at}", flush=True)
     for side in (s, a):
         await side.wait_for(REMOTE_MEDIA_FLOWING_JS, what="remote video decoded and audio arriving")
         await side.wait_state("^connected$")
@@ -149,7 +148,7 @@ async def connect_cross_browser_call(agent: BrowserPage | FirefoxPage,
 
 
 async def frames_advance(side: PageFace, by: int = 30) -> None:
-    before = int(await side.evaluate(VIDEO_FRAMES_JS))  # type: ignore[call-overload]
+    before = int(await side.evaluate(VIDEO_FRAMES_JS))
     await side.wait_for(f"() => ({VIDEO_FRAMES_JS})() > {before + by}", what=f"{by} more video frames decoded")
 
 
@@ -157,12 +156,12 @@ def spread(pixel: list[int]) -> int:
     return max(pixel) - min(pixel)
 
 
-async def pictures(side: PageFace, test_id: str, count: int = 3, every: float = 0.7) -> list[dict]:
+async def pictures(side: PageFace, test_id: str, count: int = 3, every: float = 0.7) -> list[dict[str, Any]]:
     out = []
     for _ in range(count):
         out.append(await side.wait_for(SAMPLE_PICTURE_JS, test_id, what=f"a picture in {test_id}"))
         await asyncio.sleep(every)
-    return out  # type: ignore[return-value]
+    return out
 
 
 async def assert_sees_camera(side: PageFace, sender: str) -> None:
@@ -186,10 +185,17 @@ async def assert_sees_camera(side: PageFace, sender: str) -> None:
 # Per kind, the RTP numbering this page's browser uses on the call's first audio and video
 # transceivers: what it sends (outbound codec payload type, the sender's negotiated header
 # extensions) and what it receives (inbound codec payload type of the packets that arrived,
-# the receiver's negotiated extensions).
+# the receiver's negotiated extensions). Where the browser's API leaves them out (Firefox reports
+# no headerExtensions in getParameters() and no rtxSsrc in its stats) they are read from the
+# browser's own offer (its local description), media section of that transceiver: the extmap
+# lines it offered (a superset of those negotiated), its FID group.
 RTP_VIEW_JS = """
 async () => {
   const pc = window.silkline.peer();
+  const section = (sdp, mid) => sdp.split(/\\r?\\n(?=m=)/).find((m) => m.includes(`\\r\\na=mid:${mid}\\r\\n`)) || '';
+  const extmap = (text) => Object.fromEntries([...text.matchAll(/^a=extmap:(\\d+)\\S* (\\S+)/gm)]
+                                             .map((m) => [m[2], Number(m[1])]));
+  const fid = (text) => { const m = text.match(/^a=ssrc-group:FID (\\d+) (\\d+)/m); return m ? Number(m[2]) : null; };
   const stats = await pc.getStats();
   const byId = new Map();
   stats.forEach((r) => byId.set(r.id, r));
@@ -197,17 +203,24 @@ async () => {
   for (const t of pc.getTransceivers().slice(0, 2)) {
     const kind = t.receiver.track.kind;
     const ext = (p) => Object.fromEntries((p.headerExtensions || []).map((e) => [e.uri, e.id]));
-    const pt = (type) => {
-      let found = null;
+    const rtp = (type) => {
+      let found = {};
       stats.forEach((r) => {
         if (r.type === type && r.kind === kind && r.codecId && byId.get(r.codecId)) {
-          found = byId.get(r.codecId).payloadType;
+          found = { pt: byId.get(r.codecId).payloadType, ssrc: r.ssrc, rtxSsrc: r.rtxSsrc ?? null };
         }
       });
       return found;
     };
-    out[kind] = { sent_pt: pt('outbound-rtp'), sent_ext: ext(t.sender.getParameters()),
-                  received_pt: pt('inbound-rtp'), received_ext: ext(t.receiver.getParameters()) };
+    const sent = rtp('outbound-rtp');
+    const received = rtp('inbound-rtp');
+    const local = section(pc.localDescription.sdp, t.mid);
+    const sentExt = ext(t.sender.getParameters());
+    const receivedExt = ext(t.receiver.getParameters());
+    out[kind] = { sent_pt: sent.pt, sent_ssrc: sent.ssrc, sent_rtx_ssrc: sent.rtxSsrc ?? fid(local),
+                  sent_ext: Object.keys(sentExt).length ? sentExt : extmap(local),
+                  received_pt: received.pt, received_ssrc: received.ssrc,
+                  received_ext: Object.keys(receivedExt).length ? receivedExt : extmap(local) };
   }
   return out;
 }
@@ -236,15 +249,25 @@ def assert_rewritten(stats: dict, publisher_role: str, sender_view: dict,
         assert publisher["packets"] > 50 and leg["packets_sent"] > 50, findings[-1]
         assert publisher["payload_type"] == sent["sent_pt"], (findings[-1], sent)
         assert leg["payload_type"] == received["received_pt"], (findings[-1], received)
-        if sent["sent_ext"]:  # Chromium and Firefox both report them; an older browser may not
-            assert publisher["extensions"] == sent["sent_ext"], (findings[-1], sent)
-        if received["received_ext"]:
-            assert leg["extensions"] == received["received_ext"], (findings[-1], received)
+        # the SSRCs: the publisher's as its browser sends them (the RTX one from the SDP's FID
+        # group), the leg's as the other browser receives it
+        assert publisher["ssrc"] in (None, sent["sent_ssrc"]) and leg["ssrc"] == received["received_ssrc"], \
+            (findings[-1], sent, received, publisher, leg)
+        if sent["sent_rtx_ssrc"] is not None:
+            assert publisher["rtx_ssrc"] == sent["sent_rtx_ssrc"], (findings[-1], sent, publisher)
+        # each extension id the node reads on the publisher's leg is the sending browser's own,
+        # and each it writes on the leg is the receiving browser's own
+        assert publisher["extensions"].items() <= sent["sent_ext"].items(), (findings[-1], sent)
+        assert leg["extensions"].items() <= received["received_ext"].items(), (findings[-1], received)
         assert MID_URI in leg["extensions"], findings[-1]
         if kind == "video":
             assert publisher["rtx_payload_type"] is not None, f"no RTX offered by the publisher: {findings[-1]}"
             assert leg["rtx_payload_type"] is not None, f"no RTX negotiated on the leg: {findings[-1]}"
             assert publisher["keyframes"] > 0, publisher
+    for who in (source, sink):
+        transport = who["transport"]
+        findings.append(f"{who['role']} transport: {transport}")
+        assert transport["srtp_errors"] == 0, findings[-1]
     return findings
 
 
@@ -292,7 +315,7 @@ async def test_cross_browser_call_on_the_rtp_path(chromium_browser, firefox_brow
         errors = [f"{p.name}: {line}" for p in pages for line in p.console if line.startswith("[pageerror]")]
         assert not errors, "uncaught errors in the pages:\n" + "\n".join(errors)
     except BaseException:
-        print(await dump(pages, server), flush=True)  # type: ignore[arg-type]
+        print(await dump(pages, server), flush=True)  # type: ignore[arg-type]  # the same diagnostics()
         if "firefox" in (shopper_in, agent_in):
             print("=== Firefox output (tail) ===\n" + "".join(browsers["firefox"].output[-40:]), flush=True)
         raise

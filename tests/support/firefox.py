@@ -325,8 +325,8 @@ class Firefox:
     @classmethod
     async def launch(cls, profile: Path, executable: str = FIREFOX,
                      timeout: float = START_TIMEOUT_S) -> Firefox:
-        profile.mkdir(parents=True, exist_ok=True)
-        (profile / "user.js").write_text(  # noqa: ASYNC240 - a few lines, before the process starts
+        profile.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - before the process starts
+        (profile / "user.js").write_text(  # noqa: ASYNC240 - a few lines
             "".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in PREFS.items()))
         env = dict(os.environ, MOZ_HEADLESS="1", MOZ_CRASHREPORTER_DISABLE="1")
         proc = await asyncio.create_subprocess_exec(
