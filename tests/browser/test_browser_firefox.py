@@ -1,9 +1,11 @@
-"""End to end across browsers: the shopper calls from Firefox ESR (driven over WebDriver BiDi,
-tests/support/firefox.py), the agent answers in Chromium, through the SFU's default RTP path.
+"""End to end across browsers, through the SFU's default RTP path: a shopper in Firefox ESR
+(driven over WebDriver BiDi, tests/support/firefox.py) and an agent in Chromium, the other way
+round, and both in Firefox.
 
-Firefox and Chromium number their RTP header extensions differently (Firefox's MID is id 3,
-Chromium's 4; Firefox offers no transport-cc for audio) and both send RTX with payload types of
-their own: the node rewrites each packet for the other browser's leg. Both sides must decode the
+Firefox and Chromium number their RTP header extensions differently (Firefox's MID is id 3 and
+abs-send-time 4, Chromium's 4 and 2), use payload types of their own (VP8 120 / 96, its RTX
+124 / 97, Opus 109 / 111) and signal RTX SSRCs in FID groups: the node rewrites each packet for
+the other browser's leg. Both sides must decode the
 other's picture (frames advance, the decoded pixels are the sender's fake camera, not black) and
 receive audio, and the node's stats must show the rewriting.
 """

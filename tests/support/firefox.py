@@ -145,14 +145,15 @@ class BidiConnection:
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._listeners: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
         self._closed_why = ""
+        self.listener_errors: list[str] = []
         self._reader = asyncio.create_task(self._read(), name="bidi-reader")
 
     @classmethod
     async def open(cls, url: str, timeout: float = COMMAND_TIMEOUT_S) -> BidiConnection:
         http = aiohttp.ClientSession()
         try:
-            ws = await http.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=timeout),
-                                       max_msg_size=64 * 1024 * 1024)
+            ws = await asyncio.wait_for(http.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=timeout),
+                                                        max_msg_size=64 * 1024 * 1024), timeout)
         except BaseException:
             await http.close()
             raise
@@ -193,7 +194,10 @@ class BidiConnection:
                         future.set_result(message)
                 elif message.get("type") == "event":
                     for listener in self._listeners.get(message.get("method", ""), []):
-                        listener(message.get("params", {}))
+                        try:
+                            listener(message.get("params", {}))
+                        except Exception as exc:  # noqa: BLE001 - a listener's bug must not stop the replies
+                            self.listener_errors.append(f"{message.get('method')}: {exc!r}")
         finally:
             self._closed_why = "the BiDi WebSocket closed"
             for future in self._pending.values():
@@ -272,7 +276,8 @@ class FirefoxPage:
         await self.browser.bidi.send("input.performActions", {"context": self.context, "actions": [{
             "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
             "actions": [
-                {"type": "pointerMove", "x": 0, "y": 0, "origin": {"type": "element", "element": node}},
+                {"type": "pointerMove", "x": 0, "y": 0,
+                 "origin": {"type": "element", "element": {"sharedId": node["sharedId"]}}},
                 {"type": "pointerDown", "button": 0},
                 {"type": "pointerUp", "button": 0},
             ],
