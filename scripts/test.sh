@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Silkline's whole test suite on a fresh Debian machine with Python 3.11 and pip:
 # ruff and mypy first, then pytest (unit, integration, browser).
-# System packages the tests need (redis-server, chromium, ffmpeg for ffprobe, coturn for TURN) are installed
+# System packages the tests need (redis-server, chromium, firefox-esr, ffmpeg for ffprobe, coturn for TURN) are installed
 # with apt-get when missing and we are root; otherwise we say exactly what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ PYTHON="${PYTHON:-python3}"
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v firefox-esr >/dev/null 2>&1 || [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
 command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
 

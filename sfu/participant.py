@@ -220,6 +220,7 @@ class Participant:
             "audience": None if self.audience is None else sorted(self.audience),
             "media_state": self.media_state.value,
             "peer": self.peer.connection_state if self.peer else None,
+            "transport": self.peer.rtp.stats() if self.peer is not None and self.peer.rtp is not None else None,
             "publishers": [p.stats() for p in self.publishers.values()],
             "subscribers": [s.stats() for tracks in self.slots.values() for s in tracks
                             if s.publisher is not None],

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
 
@@ -84,6 +84,7 @@ class Publisher:
         self._rtp: RtpTransport | None = None
         self._media_ssrc: int | None = None
         self._payload_type = 0
+        self._rtx_payload_type: int | None = None
         self._assembler: FrameAssembler | None = None
         self._codec_params: RTCRtpCodecParameters | None = None
         self._picture_waiters: list[asyncio.Future[None]] = []
@@ -115,6 +116,7 @@ class Publisher:
         self._codec_params = codec
         self.codec = codec.name
         self._payload_type = codec.payloadType or 0
+        self._rtx_payload_type = rtx_payload_type
         self.extension_ids = dict(extension_ids)
         self.feedback_ssrc = feedback_ssrc
         rtx = rtx_ssrc_map(self._receiver)  # RTX SSRC -> media SSRC, if the SDP named them
@@ -346,7 +348,7 @@ class Publisher:
         self._assembler = None
 
     def stats(self) -> dict:
-        stats = {
+        stats: dict[str, Any] = {
             "participant_id": self.participant_id,
             "kind": self.kind,
             "codec": self.codec,
@@ -359,5 +361,10 @@ class Publisher:
         if self.stream is not None:
             stats.update(packets=self.packets, nacks_sent=self.stream.nacks_sent, remb_relayed=self.remb_relayed,
                          recovered=self.stream.recovered,
-                         frames_assembled=self._assembler.frames if self._assembler else None)
+                         frames_assembled=self._assembler.frames if self._assembler else None,
+                         # as negotiated on the publisher's leg: what each subscriber leg rewrites
+                         payload_type=self._payload_type, rtx_payload_type=self._rtx_payload_type,
+                         # the RTX SSRC from the SDP's FID group (aiortc reads it once DTLS is up)
+                         ssrc=self._media_ssrc, rtx_ssrc=next(iter(rtx_ssrc_map(self._receiver)), None),
+                         extensions={uri: ext_id for ext_id, uri in sorted(self.extension_ids.items())})
         return stats

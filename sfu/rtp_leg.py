@@ -256,4 +256,7 @@ class RtpLeg:
                 "keyframe_requests": self.keyframe_requests, "keyframe_asks": self.keyframe_asks,
                 "keyframe_wait_ms": None if self.keyframe_wait is None else round(self.keyframe_wait * 1000, 1),
                 "remote_loss": self.remote_loss,
-                "remb": self.remb[0] if self.remb else None}
+                "remb": self.remb[0] if self.remb else None,
+                # this leg's own numbering, as negotiated with its subscriber
+                "payload_type": self.rewriter.payload_type, "rtx_payload_type": self.rtx_payload_type,
+                "rtx_ssrc": self.rtx_ssrc, "mid": self.mid, "extensions": dict(self.extension_ids)}

@@ -12,7 +12,7 @@ from aiortc.rtp import RtcpPacket, RtcpSrPacket, RtpPacket
 from media.encoded import EncodedFrame
 from media.synthetic import encode_vp8_clip
 from sfu.frame_assembler import FrameAssembler
-from sfu.rtp_header import MID_URI, parse_header
+from sfu.rtp_header import ABS_SEND_TIME_URI, MID_URI, pack_extensions, parse_header
 from sfu.rtp_leg import RtpLeg
 from sfu.rtp_receive import IncomingStream
 
@@ -189,3 +189,36 @@ def test_a_rebind_in_the_middle_of_a_frame_sends_no_half_frame_and_no_gap():
     seqs = [h.sequence_number for h in sent]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # and no hole for the dropped part
     assert sent[-1].marker == 1
+
+
+def test_a_firefox_publisher_on_a_chromium_leg_gets_the_legs_numbering():
+    """Firefox numbers VP8 120, its RTX 124, MID 3, abs-send-time 4 and offers toffset 5;
+    Chromium's leg negotiated VP8 96, RTX 97, MID 4, abs-send-time 2 and no toffset. What the
+    browser test (tests/browser/test_browser_firefox.py) sees end to end, on bytes here."""
+    toffset = "urn:ietf:params:rtp-hdrext:toffset"
+    firefox = Source()
+    firefox.extension_ids = {3: MID_URI, 4: ABS_SEND_TIME_URI, 5: toffset}
+    wire = Wire()
+    leg = RtpLeg("video", wire, ssrc=777, payload_type=96, clock_rate=90000,  # type: ignore[arg-type]
+                 extension_ids={ABS_SEND_TIME_URI: 2, MID_URI: 4}, mid="1", rtx_ssrc=778, rtx_payload_type=97)
+    leg.start()
+    leg.rebind(firefox)
+    clip = encode_vp8_clip(frames=1, keyframe_interval=1)
+    ext = pack_extensions([(3, b"0"), (4, b"\x01\x02\x03"), (5, b"\x00\x00\x10")])
+    sent = []
+    for data, key in vp8_packets(clip[:1]):
+        h = parse_header(data)  # aiortc's packet, re-made with Firefox's numbering
+        ff = bytes((data[0] | 0x10, (data[1] & 0x80) | 120)) + data[2:12] + ext + data[h.payload_start:]
+        sent.append(ff)
+        leg.forward(parse_header(ff), ff, 0.0, b"\x0a\x0b\x0c", key)
+    assert len(wire.rtp) == len(sent) > 0
+    for original, out in zip(sent, wire.rtp, strict=True):
+        h = parse_header(out)
+        assert (h.payload_type, h.ssrc) == (96, 777)
+        assert dict(h.extensions()) == {4: b"1", 2: b"\x0a\x0b\x0c"}  # MID and send time, no toffset
+        assert out[h.payload_start:] == original[parse_header(original).payload_start:]
+    leg.on_nack([parse_header(wire.rtp[0]).sequence_number])
+    assert parse_header(wire.rtp[-1]).payload_type == 97 and parse_header(wire.rtp[-1]).ssrc == 778
+    stats = leg.stats()
+    assert (stats["payload_type"], stats["rtx_payload_type"], stats["rtx_ssrc"], stats["mid"]) == (96, 97, 778, "1")
+    assert stats["extensions"] == {ABS_SEND_TIME_URI: 2, MID_URI: 4} and stats["retransmitted"] == 1
