@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from signaling.api.rest import MANAGERS, authorize, json_error
+from signaling.api.rest import MANAGERS, authorize, json_error, query_number
 from signaling.api.shop_api import shop_key
 from signaling.auth import TokenService
 from signaling.centre.api_keys import ApiKeys
@@ -73,16 +73,6 @@ def parse_report(body: object, now: float) -> OrderReport:
                        currency.strip().upper(), _time(body.get("at"), now))
 
 
-def _number(request: web.Request, name: str) -> float | None:
-    raw = request.query.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        raise SignalingError(ErrorCode.INVALID_MESSAGE, f"{name} must be a number (unix seconds)") from None
-
-
 class OrdersApi:
     def __init__(self, orders: Orders, keys: ApiKeys, tokens: TokenService) -> None:
         self.orders = orders
@@ -105,6 +95,6 @@ class OrdersApi:
 
     async def list_orders(self, request: web.Request) -> web.Response:
         authorize(request, self.tokens, MANAGERS)
-        since, until = _number(request, "from"), _number(request, "to")
+        since, until = query_number(request, "from"), query_number(request, "to")
         orders = await self.orders.store.list_orders(since=since, until=until)
         return web.json_response({"from": since, "to": until, "orders": orders[-1000:]})

@@ -58,7 +58,8 @@ def authorize(request: web.Request, tokens: TokenService, roles: set[Role],
     return claims
 
 
-def _number(request: web.Request, name: str) -> float | None:
+def query_number(request: web.Request, name: str) -> float | None:
+    """A query parameter in unix seconds (absent: None); anything else is a 400."""
     raw = request.query.get(name)
     if raw in (None, ""):
         return None
@@ -107,8 +108,8 @@ class RestApi:
             limit = max(1, min(1000, int(request.query.get("limit", "100"))))
         except ValueError:
             return json_error(ErrorCode.INVALID_MESSAGE, "limit must be a number")
-        records = await self.store.list_calls(limit=limit, since=_number(request, "from"),
-                                              until=_number(request, "to"))
+        records = await self.store.list_calls(limit=limit, since=query_number(request, "from"),
+                                              until=query_number(request, "to"))
         agent, queue, wanted = (request.query.get(k) for k in ("agent", "queue", "outcome"))
         out = []
         for record in records:
@@ -190,7 +191,7 @@ class RestApi:
 
     async def figures(self, request: web.Request) -> web.Response:
         self._auth(request, MANAGERS)
-        since, until = _number(request, "from"), _number(request, "to")
+        since, until = query_number(request, "from"), query_number(request, "to")
         records = await self.store.list_calls(limit=100_000, since=since, until=until)
         return web.json_response({"from": since, "to": until, **figures(records)})
 
