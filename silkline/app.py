@@ -25,6 +25,7 @@ from signaling.api.openapi_api import OpenApiDocs
 from signaling.api.origins import OriginPolicy
 from signaling.api.page_security import PageSecurity
 from signaling.api.pages import page_routes
+from signaling.api.people_api import PeopleApi
 from signaling.api.photos import PhotoApi
 from signaling.api.qa_api import QaApi
 from signaling.api.rest import RestApi, error_middleware
@@ -172,6 +173,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     accounts = StaffAccounts(registries["accounts"], clock)
     app[ACCOUNTS] = accounts
     app.router.add_routes(AccountsApi(accounts, tokens).routes())
+    app.router.add_routes(PeopleApi(calls, store, tokens, accounts).routes())
     app.router.add_routes(ShopApi(ApiKeys(registries["api_keys"], clock), tokens).routes())
     app.router.add_routes(WebhooksApi(webhooks, tokens).routes())
     app.router.add_routes(OpenApiDocs().routes())

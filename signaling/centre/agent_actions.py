@@ -57,8 +57,8 @@ class AgentActions:
         for party in call.parties():
             room.add_participant(party.participant_id, party.role.value,
                                  observer=PartyObserver(service, call, party))
-        await service.store.update_call(call_id, {"agent_id": agent.agent_id, "state": "connecting",
-                                                  "answered_at": call.answered_at})
+        await service.store.update_call(call_id, {"agent_id": agent.agent_id, "agent_name": agent.name,
+                                                  "state": "connecting", "answered_at": call.answered_at})
         await service.record(call, "accepted", agent_id=agent.agent_id, name=agent.name)
         service.send_state(call)
         if call.shopper.session is not None:

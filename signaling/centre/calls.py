@@ -155,7 +155,7 @@ class CallService:
         self.calls[call_id] = call
         await self.store.create_call({
             "call_id": call_id, "created_at": now, "state": "waiting", "queue": call.queue,
-            "shopper_id": claims.sub, "customer_id": customer, "agent_id": None,
+            "shopper_id": claims.sub, "shopper_name": claims.name, "customer_id": customer, "agent_id": None,
             "priority": call.priority, "context": context, "audio_only": call.audio_only,
         })
         await self.record(call, "requested", queue=call.queue)
