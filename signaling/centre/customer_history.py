@@ -39,7 +39,7 @@ def agent_name_of(record: dict[str, Any]) -> str | None:
 def past_call(record: dict[str, Any]) -> dict[str, Any]:
     """One row of a customer's history, in the facts an agent reads."""
     facts = call_facts(record)
-    rating = record.get("rating") if isinstance(record.get("rating"), dict) else {}
+    rating: dict[str, Any] = record["rating"] if isinstance(record.get("rating"), dict) else {}
     callback = record.get("callback") if isinstance(record.get("callback"), dict) else None
     return {
         "call_id": record.get("call_id"), "at": record.get("created_at"),
