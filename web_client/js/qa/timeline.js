@@ -10,6 +10,31 @@ import { renderThumbs } from "./player.js";
 
 // ---- timeline
 
+/** What each supervision mode means, as a marker's words. */
+const SUPERVISION_MODES = {
+  silent: "went back to silent monitoring (nobody hears them)",
+  whisper: "whispered to the agent (only the agent hears them)",
+  barge: "barged in (the shopper and the agent both hear them)",
+};
+const LEGEND = [
+  ["monitor_silent", "Silent: listens, nobody hears"],
+  ["monitor_whisper", "Whisper: only the agent hears"],
+  ["monitor_barge", "Barge-in: both hear"],
+  ["monitor_left", "Supervisor left"],
+];
+
+function supervisorName(e) {
+  return e.name || "A supervisor";
+}
+
+/** The key to the supervision markers: shown when the call has any. */
+function supervisionLegend(markers) {
+  if (!markers.some((m) => m.type.startsWith("monitor_"))) return null;
+  return h("ul", { class: "tl-legend", testid: "supervision-legend", "aria-label": "Supervision markers" },
+    LEGEND.map(([type, text]) => h("li", { class: `legend-item legend-${type}` },
+      h("span", { class: `marker marker-${type} legend-swatch`, "aria-hidden": "true" }, icon(type)), text)));
+}
+
 export function eventOffset(at) {
   return typeof at === "number" ? at - state.origin : 0;
 }
@@ -62,13 +87,15 @@ export function timelineEvents(call) {
         break;
       }
       case "monitor_started":
-        add("monitor", e, `Supervisor ${e.supervisor || ""} started listening`.replace("  ", " "));
+        add("monitor_silent", e, `${supervisorName(e)} started monitoring silently (nobody hears them)`);
         break;
-      case "monitor_mode":
-        add("monitor", e, `Supervisor switched to ${e.mode || "another"} mode`);
+      case "monitor_mode": {
+        const mode = SUPERVISION_MODES[e.mode] ? e.mode : "silent";
+        add(`monitor_${mode}`, e, `${supervisorName(e)} ${SUPERVISION_MODES[mode]}`);
         break;
+      }
       case "monitor_stopped":
-        add("monitor", e, "Supervisor stopped listening");
+        add("monitor_left", e, `${supervisorName(e)} stopped monitoring`);
         break;
       case "ended":
         add("hang-up", e, e.reason === "hang_up"
@@ -168,6 +195,8 @@ export function renderTimeline(detail) {
       window.addEventListener("pointerup", up);
     });
   });
+  const legend = supervisionLegend(state.markers);
+  if (legend) tl.append(legend);
   layoutTimeline();
   if (detail.composite?.state === "complete") renderThumbs(detail.composite);
 }
