@@ -9,6 +9,7 @@ import { uploadPhoto } from "../rest.js";
 import { timeOfDay } from "../words.js";
 import { ShopperAnnotations } from "./annotation-overlay.js";
 import { countCameras, switchCamera } from "./camera-switch.js";
+import { ShopperFreeze } from "./freeze-frame.js";
 import { attrOf, pageContext, recordVisit } from "./page-context.js";
 import { sendRating } from "./rating.js";
 import { fetchShopperToken } from "./shopper-token.js";
@@ -85,6 +86,14 @@ export class ShopperWidget {
       canvas: this.el.annotations, selfView: this.el.local, clearButton: this.el.annotationsClear,
       pointButton: this.el.annotationsPoint,
       send: (type, fields) => this.session && this.session.sendMessage(type, fields),
+    });
+    this.freeze = new ShopperFreeze({
+      el: this.el.freeze,
+      send: (type, fields) => this.session.sendMessage(type, fields),
+      token: () => this.session && this.session.token,
+      base: config.server,
+      upload: (blob) => uploadPhoto(this.session.callId, blob, this.session.token, this.config.server),
+      onError: (words) => this.show({ error: words }),
     });
 
     const el = this.el;
@@ -241,6 +250,7 @@ export class ShopperWidget {
     session.on("error", (e) => {
       if (this.session !== session || !e.words) return;
       if (e.code === "unknown_type") return; // a feature this server does not have yet
+      this.freeze.onError(e);
       this.show({ error: e.words });
     });
     session.on("local-stream", () => {
@@ -287,6 +297,7 @@ export class ShopperWidget {
         break;
       case "photo":
         this.chat.addPhoto(m);
+        this.freeze.onPhoto(m);
         break;
       case "annotation":
         this.annotations.onAnnotation(m);
@@ -530,6 +541,7 @@ export class ShopperWidget {
     if (!LIVE.has(state)) Object.assign(this.view, { supervisorNotice: null, consent: null });
     this.render();
     this.annotations.callState(state, this.session && this.session.callId, this.mode === "audio");
+    this.freeze.callState(state, this.session && this.session.callId, this.mode === "audio");
     const el = this.el;
     if (state === "unavailable" && was !== "unavailable") queueMicrotask(() => el.cbTitle.focus());
     if (state === "ended" && was !== "ended") {
