@@ -81,10 +81,15 @@ export class ShopperFreeze {
     }
   }
 
+  /** Whether a `photo` is a still of the expert's video that this shopper asked for: a working
+   *  copy to draw on, not a chat photo (what is sent from it is). */
+  takes(m) {
+    return m.kind === "snapshot" && m.target === "agent" && m.role === "shopper";
+  }
+
   /** A `photo`: the still asked for becomes the picture to draw on. */
   async onPhoto(m) {
-    if (m.kind !== "snapshot" || m.target !== "agent" || m.role !== "shopper"
-        || this.freeze !== "waiting" || m.call_id !== this.callId) return;
+    if (!this.takes(m) || this.freeze !== "waiting" || m.call_id !== this.callId) return;
     try {
       const url = await fetchPhoto(m.url, this.token(), this.base);
       if (this.freeze !== "waiting") {

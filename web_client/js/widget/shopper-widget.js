@@ -210,7 +210,8 @@ export class ShopperWidget {
   }
 
   getToken() {
-    return fetchShopperToken(this.config.tokenUrl, attrOf(this.config.tag, "customer-id"));
+    return fetchShopperToken(this.config.tokenUrl, attrOf(this.config.tag, "customer-id"),
+      attrOf(this.config.tag, "customer-name"));
   }
 
   async startCall(mode, { callbackOnly = false } = {}) {
@@ -296,8 +297,8 @@ export class ShopperWidget {
         this.chat.addChat(m);
         break;
       case "photo":
-        this.chat.addPhoto(m);
-        this.freeze.onPhoto(m);
+        if (this.freeze.takes(m)) this.freeze.onPhoto(m);
+        else this.chat.addPhoto(m);
         break;
       case "annotation":
         this.annotations.onAnnotation(m);
