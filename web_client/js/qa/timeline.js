@@ -6,6 +6,7 @@ import { firstAt } from "./call-view.js";
 import { updateConversation } from "./conversation.js";
 import { END_WORDS, LANES, MARKER_TYPES, fmtClock, icon, roleOf, words } from "./format.js";
 import { el, state } from "./page.js";
+import { agentLabel } from "./people.js";
 import { renderThumbs } from "./player.js";
 
 // ---- timeline
@@ -76,7 +77,7 @@ export function timelineEvents(call) {
         add("recording_resumed", e, "Recording resumed");
         break;
       case "transferred":
-        add("transferred", e, `Transferred${e.to_agent ? ` to agent ${e.to_agent}` : e.to_queue ? ` to the ${e.to_queue} queue` : ""}`);
+        add("transferred", e, `Transferred${e.to_agent ? ` to ${agentLabel(e.to_agent)}` : e.to_queue ? ` to the ${words(e.to_queue)} queue` : ""}`);
         break;
       case "reconnecting":
         add("reconnecting", e, `Connection trouble on the ${e.role || "?"} side${e.cause ? ` (${e.cause})` : ""}`);
