@@ -72,7 +72,8 @@ export function renderFacts(detail) {
     ["Disposition", words(call.disposition)],
     ["Agent notes", call.notes || "—"],
     ["Recording consent", consentWords(call)],
-    ["Customer", call.customer_id || null],
+    ["Customer", h("span", {}, call.shopper_name || (call.customer_id ? "Signed-in customer" : "Guest shopper"),
+      call.customer_id ? h("span", { class: "mono muted small", text: ` · customer no. ${call.customer_id}` }) : "")],
   ]);
   facts.append(
     h("section", { class: "fact-group" }, h("h4", { text: "Context" }), product),

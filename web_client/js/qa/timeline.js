@@ -68,7 +68,8 @@ export function timelineEvents(call) {
         add("photo", e, `Photo from ${e.name || roleOf(e.role)} (${roleOf(e.role).toLowerCase()})`);
         break;
       case "snapshot":
-        add("snapshot", e, `Snapshot of the shopper's camera, taken by ${e.name || "the agent"}`);
+        add("snapshot", e, `Snapshot of the ${e.target === "agent" ? "agent's" : "shopper's"} camera, taken by ${
+          e.name || (e.role === "shopper" ? "the shopper" : "the agent")}`);
         break;
       case "recording_paused":
         add("recording_paused", e, "Recording paused by the agent");
