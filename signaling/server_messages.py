@@ -44,6 +44,10 @@ class CallSummary(_Row):
     duration_s: float | None
     context: dict[str, Any]
     monitored_by: list[str]
+    shopper_name: str | None = None  # as the shop named the customer (token), if it did
+    customer_id: str | None = None  # the shop's customer id, if known
+    agent_name: str | None = None  # the agent serving (or rung for) the call
+    monitored_by_names: list[str] = msgspec.field(default_factory=list)  # as monitored_by, in words
 
 
 class AgentSummary(_Row):
@@ -101,6 +105,7 @@ class CallOffered(_Out, tag="call-offered"):
     audio_only: bool
     returning: bool
     waited_s: float
+    customer_name: str | None = None  # as the shop named the customer, if it did
 
 
 class CallWithdrawn(_Out, tag="call-withdrawn"):
@@ -157,6 +162,8 @@ class Monitoring(_Out, tag="monitoring"):
     mode: str
     state: str
     context: dict[str, Any] | None = None
+    # on starting to monitor: the chat and photos of the call so far, oldest first
+    conversation: list[ChatLine | Photo] | None = None
 
 
 class SupervisorPresence(_Out, tag="supervisor"):
@@ -191,6 +198,7 @@ class Photo(_Out, tag="photo"):
     height: int
     at: float
     name: str | None = None
+    target: str | None = None  # a snapshot: whose video it is a still of (shopper | agent)
 
 
 class AnnotationMark(_Out, tag="annotation"):

@@ -33,6 +33,7 @@ from signaling.api.orders_api import OrdersApi
 from signaling.api.origins import OriginPolicy
 from signaling.api.page_security import PageSecurity
 from signaling.api.pages import page_routes
+from signaling.api.people_api import PeopleApi
 from signaling.api.photos import PhotoApi
 from signaling.api.qa_api import QaApi
 from signaling.api.quick_replies_api import QuickRepliesApi
@@ -216,6 +217,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
             await provider.close()
 
         app.on_cleanup.append(close_provider)
+    app.router.add_routes(PeopleApi(calls, store, tokens, accounts).routes())
     api_keys = ApiKeys(registries["api_keys"], clock)
     app.router.add_routes(ShopApi(api_keys, tokens, edge.limits).routes())
     orders = Orders(store, clock, config.conversion_window_days * 86400.0,

@@ -241,6 +241,14 @@ def _paths() -> dict[str, dict[str, Any]]:
             "Ask to be called back (the call's shopper), once", "calls", (201, _ok("open")),
             (400, *std, 404, 409), params=[CALL], body=obj(["name", "contact"], name=TEXT, contact=TEXT,
                                                           question=TEXT))},
+        "/api/calls/{call_id}/customer-history": {"get": op(
+            "A returning customer's past calls (only the agent the call rings for, or who serves it)",
+            "calls", (200, _ok("the customer's past calls")), (*std, 404), params=[CALL])},
+        "/api/calls/{call_id}/transfer-targets": {"get": op(
+            "Colleagues available and queues, by name, to transfer to (the agent in the call)", "calls",
+            (200, _ok("agents and queues")), (*std, 404), params=[CALL])},
+        "/api/directory": {"get": op("Agents' names and queues for filters (qa, supervisor, admin)", "qa",
+                                     (200, _ok("agents and queues")), std)},
         "/api/callbacks": {"get": op("Open callback requests (staff)", "calls", (200, _ok("callbacks")), std)},
         "/api/callbacks/{call_id}/done": {"post": op("Mark a callback done (staff)", "calls", (200, _ok("done")),
                                                      std, params=[CALL])},

@@ -89,6 +89,7 @@ class Chat(_Message, tag="chat"):
 
 class Snapshot(_Message, tag="snapshot"):
     call_id: str
+    target: Literal["shopper", "agent"] | None = None  # whose video; the other conversant's
 
 
 class Transfer(_Message, tag="transfer"):

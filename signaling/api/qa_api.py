@@ -167,7 +167,8 @@ class QaApi:
         scores = body.scores
         if await self.store.get_call(call_id) is None:
             return json_error(ErrorCode.CALL_NOT_FOUND, f"no call {call_id!r}")
-        card = {"scores": scores, "comment": body.comment, "by": claims.sub, "at": self.clock.now(),
+        card = {"scores": scores, "comment": body.comment, "by": claims.sub, "by_name": claims.name,
+                "at": self.clock.now(),
                 "total": round(sum(scores.values()) / (5 * len(scores)) * 100)}
         await self.store.update_call(call_id, {"scorecard": card})
         await self.store.append_call_event(call_id, {"type": "scored", "at": card["at"], "by": claims.sub,

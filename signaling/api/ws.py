@@ -335,7 +335,7 @@ class SignalingEndpoint:
             self._check_call(session, msg.call_id)
             await self.conversation.chat(session, msg.call_id, msg.text)
         elif isinstance(msg, Snapshot):
-            await self.conversation.snapshot(session, msg.call_id)
+            await self.conversation.snapshot(session, msg.call_id, msg.target)
         elif isinstance(msg, Transfer):
             await self.calls.actions.transfer(session, msg.call_id, msg.to_agent, msg.to_queue)
         elif isinstance(msg, WrapUp):

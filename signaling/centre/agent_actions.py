@@ -65,7 +65,8 @@ class AgentActions:
         await service.store.append_call_event(
             call_id, {"type": "accepted", "at": now, "agent_id": agent.agent_id,
                       **({"name": agent.name} if agent.name is not None else {})},
-            fields={"agent_id": agent.agent_id, "state": "connecting", "answered_at": call.answered_at})
+            fields={"agent_id": agent.agent_id, "agent_name": agent.name, "state": "connecting",
+                    "answered_at": call.answered_at})
         if call.state is CallState.ENDED:
             return
         service.send_state(call)

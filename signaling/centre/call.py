@@ -121,4 +121,7 @@ class Call:
             duration_s=round(now - self.connected_at, 1) if self.connected_at else None,
             context={k: self.context.get(k) for k in ("title", "product_id", "category")},
             monitored_by=[m.identity for m in self.monitors],
+            shopper_name=self.shopper.name, customer_id=self.customer_id,
+            agent_name=self.agent.name if self.agent else None,
+            monitored_by_names=[m.name or "Supervisor" for m in self.monitors],
         )

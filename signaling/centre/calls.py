@@ -156,7 +156,7 @@ class CallService:
         try:
             await self.store.create_call({
                 "call_id": call_id, "created_at": now, "state": "waiting", "queue": call.queue,
-                "shopper_id": claims.sub, "customer_id": customer, "agent_id": None,
+                "shopper_id": claims.sub, "shopper_name": claims.name, "customer_id": customer, "agent_id": None,
                 "priority": call.priority, "context": context, "audio_only": call.audio_only,
             })
         except BaseException:  # not recorded (the store is away): no call, the shopper may try again

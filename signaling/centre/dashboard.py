@@ -47,8 +47,12 @@ class Dashboard:
     def snapshot(self) -> out.Dashboard:
         service = self.service
         now = service.clock.now()
+        calls = [c.public(now) for c in service.calls.values()]
+        for summary in calls:  # a call ringing: the agent it rings, by name
+            if summary.agent_name is None and summary.agent_id in service.agents:
+                summary.agent_name = service.agents[summary.agent_id].name
         return out.Dashboard(at=now,
-                       calls=[c.public(now) for c in service.calls.values()],
+                       calls=calls,
                        agents=[a.public(now) for a in service.agents.values()],
                        queues=self.queue_figures())
 

@@ -236,7 +236,8 @@ class Dispatch:
         return CallOffered(call_id=call.call_id, context=call.context, queue=call.queue,
                        priority=call.priority, audio_only=call.audio_only,
                        returning=bool(call.customer_id and call.customer_id in self.last_agent),
-                       waited_s=round(self.service.clock.now() - call.created_at, 1))
+                       waited_s=round(self.service.clock.now() - call.created_at, 1),
+                       customer_name=call.shopper.name)
 
     def _ring_timed_out(self, call_id: str) -> None:
         self.service.spawn(self.withdraw(call_id, "timeout", AgentState.AWAY))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sfu import CloseReason
 from signaling.auth import Role
 from signaling.centre.call import LIVE_MEDIA_STATES, Call, MonitorMode, Party
+from signaling.centre.conversation import conversation_so_far
 from signaling.centre.negotiation import PartyObserver
 from signaling.centre.session import Session
 from signaling.errors import ErrorCode, SignalingError
@@ -41,9 +42,11 @@ class Supervision:
         service.sfu.room(call_id).add_participant(party.participant_id, "supervisor",
                                                   audience=frozenset(),
                                                   observer=PartyObserver(service, call, party))
-        await service.record(call, "monitor_started", supervisor=claims.sub)
+        await service.record(call, "monitor_started", supervisor=claims.sub, name=claims.name)
+        record = await service.store.get_call(call_id)
         session.send(Monitoring(call_id=call_id, mode="silent", state=call.state.value,
-                             context=call.context))
+                             context=call.context,
+                             conversation=conversation_so_far(call_id, (record or {}).get("events", []))))
         service.media_states.catch_up(session, call)
         service.dashboard.changed()
 
@@ -60,7 +63,8 @@ class Supervision:
         else:
             audience = None
         service.sfu.room(call_id).set_audience(party.participant_id, audience)
-        await service.record(call, "monitor_mode", supervisor=party.identity, mode=chosen.value)
+        await service.record(call, "monitor_mode", supervisor=party.identity, name=party.name,
+                             mode=chosen.value)
         session.send(Monitoring(call_id=call_id, mode=chosen.value, state=call.state.value))
         # whisper is announced to the agent only; barge-in to both; silent to nobody
         for conversant in call.parties():
@@ -78,7 +82,7 @@ class Supervision:
             return
         call.monitors.remove(party)  # at once: a second stop finds nothing to stop
         # journalled before anybody can see it (a dashboard push may happen while the SFU closes the peer)
-        await service.record(call, "monitor_stopped", supervisor=party.identity)
+        await service.record(call, "monitor_stopped", supervisor=party.identity, name=party.name)
         await service.sfu.room(call.call_id).remove_participant(party.participant_id, CloseReason.MONITOR_END)
         if party.mode is not None and party.mode is not MonitorMode.SILENT:
             for conversant in call.parties():

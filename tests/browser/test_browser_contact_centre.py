@@ -408,8 +408,14 @@ async def test_agent_transfers_to_a_colleague(chromium_browser, silkline_server)
         shopper_peer = await shopper.page.evaluate("() => { window.__peer = window.silkline.peer(); return true; }")
         assert shopper_peer
 
-        await ann.page.get_by_test_id("transfer-to").select_option("__agent")
-        await ann.page.get_by_test_id("transfer-agent").fill(ben_id)
+        # a pick list of the colleagues free now, by name (the id only as the option's value)
+        target = ann.page.get_by_test_id("transfer-target")
+        await target.focus()
+        await expect(target.locator("#transfer-agents option")).to_have_text(["Ben"], timeout=T)
+        await expect(target.locator("#transfer-queues option").first).to_contain_text("queue")
+        assert ben_id not in await target.inner_text()
+        await target.select_option(label="Ben")
+        assert await target.input_value() == f"agent:{ben_id}"
         await ann.page.get_by_test_id("transfer").click()
         await expect_state(ann, "ended")
         await expect(ann.page.locator("#ended-title")).to_have_text("Call transferred")

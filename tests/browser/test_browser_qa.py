@@ -195,12 +195,12 @@ async def test_qa_replays_a_recorded_call_and_scores_it(chromium_browser, silkli
         await expect(page.get_by_test_id("results-status")).to_have_text("No calls match these filters.",
                                                                          timeout=UI_TIMEOUT_MS)
         await page.get_by_test_id("filter-from").fill("")
-        await page.get_by_test_id("filter-queue").fill("jewellery")
+        await page.get_by_test_id("filter-queue").select_option(label="Jewellery")
         await page.get_by_test_id("filter-has-recording").select_option("true")
         await page.get_by_test_id("search").click()
         row = page.get_by_test_id(f"call-row-{call_id}")
         await expect(row).to_be_visible(timeout=UI_TIMEOUT_MS)
-        for text in ("Jewellery", "Answered", "Sale", "Ready to play", "Sapphire halo ring"):
+        for text in ("Jewellery", "Ann", "Answered", "Sale", "Ready to play", "Sapphire halo ring"):
             await expect(row).to_contain_text(text)
         await screenshot(bp, "qa-results")
 

@@ -11,14 +11,14 @@
 // This module wires the controls; agent/page.js holds the state and render(), agent/presence.js
 // the presence on the server.
 
-import { renderBadges, renderContext } from "./agent/call-context.js";
+import { renderBadges, renderContext, renderHistory } from "./agent/call-context.js";
 import { addHistory, el, render, resetCall, setCallState, setError, state } from "./agent/page.js";
 import { inTheCall, signIn } from "./agent/presence.js";
 import { account } from "./agent/sign-in.js";
+import { resetTransfer } from "./agent/transfer.js";
 import { SignIn } from "./components/sign-in.js";
 import { setTracksEnabled } from "./components/video-tile.js";
 import { demoToken, uploadPhoto } from "./rest.js";
-import { queueName } from "./words.js";
 
 const params = new URLSearchParams(location.search);
 
@@ -31,8 +31,10 @@ el.accept.addEventListener("click", () => {
   state.answering = true;
   state.error = "";
   resetCall();
+  resetTransfer();
   renderBadges(el.callBadges, state.current);
   renderContext(el.callContext, state.current);
+  renderHistory(el.callHistory, el.callHistoryNote, state.current.pastCalls);
   render();
   try {
     s.accept(state.offered.call_id);
@@ -103,36 +105,6 @@ function sendRecording(type) {
 }
 el.pauseRec.addEventListener("click", () => sendRecording("pause-recording"));
 el.resumeRec.addEventListener("click", () => sendRecording("resume-recording"));
-
-el.transferTo.addEventListener("change", () => {
-  state.transferByAgent = el.transferTo.value === "__agent";
-  render();
-  if (state.transferByAgent) el.transferAgent.focus();
-});
-el.transferForm.addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  const choice = el.transferTo.value;
-  inTheCall((s, callId) => {
-    const fields = { call_id: callId };
-    if (choice === "__agent") {
-      const id = el.transferAgent.value.trim();
-      if (!id) {
-        setError("Type the agent id of the colleague to transfer to.");
-        el.transferAgent.focus();
-        return;
-      }
-      fields.to_agent = id;
-    } else if (choice) {
-      fields.to_queue = choice;
-    } else {
-      setError("Choose a queue or a colleague to transfer to.");
-      el.transferTo.focus();
-      return;
-    }
-    s.sendMessage("transfer", fields);
-    addHistory(`Transferred a call to ${fields.to_queue ? `the ${queueName(fields.to_queue)} queue` : `agent ${fields.to_agent}`}.`);
-  });
-});
 
 el.wrapUpForm.addEventListener("submit", (ev) => {
   ev.preventDefault();

@@ -81,8 +81,13 @@ try {
 select.value = wanted !== null ? wanted : saved;
 if (select.selectedIndex < 0) select.value = "";
 function applyCustomer() {
-  if (select.value) widgetTag.setAttribute("data-silkline-customer-id", select.value);
-  else widgetTag.removeAttribute("data-silkline-customer-id");
+  if (select.value) {
+    widgetTag.setAttribute("data-silkline-customer-id", select.value);
+    widgetTag.setAttribute("data-silkline-customer-name", select.selectedOptions[0].textContent.trim());
+  } else {
+    widgetTag.removeAttribute("data-silkline-customer-id");
+    widgetTag.removeAttribute("data-silkline-customer-name");
+  }
   try {
     localStorage.setItem(CUSTOMER_KEY, select.value);
   } catch (_) { /* private mode */ }

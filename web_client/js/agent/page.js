@@ -25,8 +25,10 @@ export const el = {
   peerState: $("peer-state"), mute: $("mute"), camera: $("camera"), snapshot: $("snapshot"),
   pauseRec: $("pause-rec"), resumeRec: $("resume-rec"), hangup: $("hang-up"), callTimer: $("call-timer"),
   chatLog: $("chat-log"), chatForm: $("chat-form"), chatInput: $("chat-input"), photoInput: $("photo-input"),
-  transferForm: $("transfer-form"), transferTo: $("transfer-to"), transferQueues: $("transfer-queues"),
-  transferAgent: $("transfer-agent"), transferAgentLabel: $("transfer-agent-label"),
+  transferForm: $("transfer-form"), transferTarget: $("transfer-target"), transferQueues: $("transfer-queues"),
+  transferAgents: $("transfer-agents"), transferError: $("transfer-error"),
+  ringHistory: $("ring-history-list"), ringHistoryNote: $("ring-history-note"),
+  callHistory: $("call-history-list"), callHistoryNote: $("call-history-note"),
   ended: $("ended-panel"), endedTitle: $("ended-title"), endedReason: $("ended-reason"),
   endedSummary: $("ended-summary"), ready: $("ready"), wrapUpForm: $("wrap-up-form"),
   wrapUpTimer: $("wrap-up-timer"), disposition: $("disposition"), notes: $("notes"),
@@ -80,7 +82,6 @@ export const state = {
   endedTitle: "Call ended",
   endedReason: "",
   endedSummary: "",
-  transferByAgent: false,
   queues: null,
   stats: { calls: 0, talkS: 0, callbacks: null },
   log: [], // this session's history, newest first: {at, text}
@@ -187,8 +188,6 @@ export function render() {
   el.snapshot.disabled = state.snapshotBusy;
   el.hangup.disabled = state.hangingUp;
   el.hangup.textContent = state.hangingUp ? "Ending…" : "Hang up";
-  el.transferAgent.hidden = !state.transferByAgent;
-  el.transferAgentLabel.hidden = !state.transferByAgent;
   renderRecording();
   renderCallTimer();
   renderMediaLabel(el.remoteMedia, inCall() ? state.remoteMedia : null);
@@ -265,7 +264,6 @@ export function renderQueues(queues) {
     h("td", {}, String(q.waiting ?? 0)),
     h("td", {}, q.waiting ? clock(q.longest_wait_s) : "–"),
     h("td", {}, `${q.agents_available ?? 0} of ${q.agents_signed_in ?? 0}`))));
-  el.transferQueues.replaceChildren(...queues.map((q) => h("option", { value: q.queue }, `${queueName(q.queue)} queue`)));
 }
 
 // Clocks move on between events.
@@ -318,8 +316,6 @@ export function resetCall() {
   chat.clear();
   Object.assign(state, {
     muted: false, cameraOff: false, remoteMedia: null, peer: { state: "", words: "" }, supervisor: null, recording: "off",
-    transferByAgent: false, snapshotBusy: false,
+    snapshotBusy: false,
   });
-  el.transferTo.value = "";
-  el.transferAgent.value = "";
 }

@@ -4,7 +4,8 @@
 import { AgentPresence } from "../call/agent-presence.js";
 import { clock, queueName } from "../words.js";
 import * as annotations from "./annotations.js";
-import { renderBadges, renderContext } from "./call-context.js";
+import { onTransferError, transferCallState } from "./transfer.js";
+import { loadHistory, renderBadges, renderContext, renderHistory } from "./call-context.js";
 import {
   IN_CALL, addHistory, callbacks, chat, el, render, renderQueues, setAgentState, setCallState, setError, state,
 } from "./page.js";
@@ -41,6 +42,7 @@ export function signIn(getToken, { pasted = false, name = null } = {}) {
     if (st.state === "error") Object.assign(state, { signInOpen: true, joined: false, agentState: "offline" });
     setCallState(st.state, st.words);
     annotations.callState(st.state, state.current);
+    transferCallState(st.state);
   }));
   s.on("joined", mine((m) => {
     Object.assign(state, { agentName: m.name || state.agentName || "Agent", joined: true, signInOpen: false });
@@ -54,9 +56,17 @@ export function signIn(getToken, { pasted = false, name = null } = {}) {
     setAgentState(m.state);
   }));
   s.on("call-offered", mine((m) => {
-    state.offered = { ...m, receivedAt: Date.now() };
+    state.offered = { ...m, receivedAt: Date.now(), pastCalls: null };
     renderBadges(el.incomingBadges, m);
     renderContext(el.context, m);
+    renderHistory(el.ringHistory, el.ringHistoryNote, null);
+    loadHistory(m.call_id, s.token).then((history) => {
+      const call = [state.offered, state.current].find((c) => c && c.call_id === m.call_id);
+      if (!call) return;
+      call.pastCalls = history;
+      renderHistory(el.ringHistory, el.ringHistoryNote, history);
+      if (state.current === call) renderHistory(el.callHistory, el.callHistoryNote, history);
+    });
     setError("");
     // Start the camera while it rings: the self view is ready, and so is the offer on accept.
     s.acquireMedia().catch((err) => setError(err.words || "Could not start the camera and microphone."));
@@ -103,6 +113,7 @@ export function signIn(getToken, { pasted = false, name = null } = {}) {
     }
     if (e.ref && e.ref === state.refs.snapshot) state.snapshotBusy = false;
     annotations.onError(e);
+    if (onTransferError(e)) return;
     setError(e.message && e.code === "invalid_state" ? `${e.words} (${e.message})` : e.words);
   }));
   s.start().catch((err) => {

@@ -29,7 +29,8 @@ const round4 = (v) => Math.round(v * 10000) / 10000;
 
 /** The toolbar and the surface, as one state object; render() writes both from it. */
 export class AnnotationTools {
-  constructor({ toolbar, surface, onMark, onDraft = () => {}, onUndo, onClear, onFreeze = null }) {
+  // `testids`: the prefix of the controls' data-testid ("annotate-" unless a page has two toolbars)
+  constructor({ toolbar, surface, onMark, onDraft = () => {}, onUndo, onClear, onFreeze = null, testids = "annotate-" }) {
     this.surface = surface;
     this.onMark = onMark;
     this.onDraft = onDraft;
@@ -43,25 +44,25 @@ export class AnnotationTools {
 
     this.buttons = {};
     const toolButtons = TOOLS.map(([tool, label, title]) => {
-      const b = h("button", { type: "button", class: "btn tool", testid: `annotate-${tool}`, title,
+      const b = h("button", { type: "button", class: "btn tool", testid: `${testids}${tool}`, title,
         "aria-pressed": "false", onclick: () => this.choose(tool) }, label);
       this.buttons[tool] = b;
       return b;
     });
     this.swatches = COLORS.map(([color, name]) => h("button", {
-      type: "button", class: `swatch swatch-${name.toLowerCase()}`, testid: `annotate-color-${name.toLowerCase()}`,
+      type: "button", class: `swatch swatch-${name.toLowerCase()}`, testid: `${testids}color-${name.toLowerCase()}`,
       "aria-pressed": "false", "aria-label": `${name} marks`, title: name, dataset: { color },
       onclick: () => { this.color = color; this.render(); },
     }));
     this.textInput = h("input", { type: "text", maxlength: "80", class: "annotate-label",
-      testid: "annotate-text-input", "aria-label": "Label text", placeholder: "Label…", hidden: true });
-    this.undoButton = h("button", { type: "button", class: "btn", testid: "annotate-undo",
+      testid: `${testids}text-input`, "aria-label": "Label text", placeholder: "Label…", hidden: true });
+    this.undoButton = h("button", { type: "button", class: "btn", testid: `${testids}undo`,
       title: "Take away your last mark", onclick: () => onUndo() }, "Undo");
-    this.clearButton = h("button", { type: "button", class: "btn", testid: "annotate-clear",
+    this.clearButton = h("button", { type: "button", class: "btn", testid: `${testids}clear`,
       title: "Take away every mark", onclick: () => onClear() }, "Clear");
     const extra = [];
     if (onFreeze) {
-      this.freezeButton = h("button", { type: "button", class: "btn", testid: "annotate-freeze",
+      this.freezeButton = h("button", { type: "button", class: "btn", testid: `${testids}freeze`,
         title: "Freeze the shopper's picture to draw on a still", onclick: () => onFreeze() }, "Freeze");
       extra.push(this.freezeButton);
     }

@@ -10,6 +10,7 @@ import { renderMedia } from "./player.js";
 import { renderScorecard } from "./scorecard.js";
 import { currentTime, renderTimeline, updateTime } from "./timeline.js";
 import { setView } from "./views.js";
+import { agentLabel } from "./people.js";
 
 // ----------------------------------------------------------------------------- one call
 
@@ -85,7 +86,7 @@ export function renderCall(detail) {
   const name = agentName(call);
   el.callSubtitle.append(
     h("span", { class: "mono", text: call.call_id }), " · ", fmtDate(call.created_at), " · ",
-    words(call.queue), " queue · ", name ? `${name} (${call.agent_id || "?"})` : call.agent_id || "no agent");
+    words(call.queue), " queue · ", call.agent_id ? agentLabel(call.agent_id, call.agent_name || name) : "no agent");
   el.callChips.textContent = "";
   el.callChips.append(chip(OUTCOME_WORDS[detail.outcome] || words(detail.outcome), `outcome-${detail.outcome}`));
   if (call.disposition) el.callChips.append(chip(words(call.disposition), "plain"));

@@ -5,6 +5,7 @@ import { money } from "../words.js";
 import { agentName, firstAt } from "./call-view.js";
 import { COMPOSITE_WORDS, END_WORDS, chip, fmtDate, fmtDuration, roleOf, stars, words } from "./format.js";
 import { el, state } from "./page.js";
+import { agentCell } from "./people.js";
 
 export function safeHttpUrl(value) {
   try {
@@ -57,7 +58,7 @@ export function renderFacts(detail) {
   const answered = detail.outcome === "answered";
   const handling = dl([
     ["Queue", words(call.queue)],
-    ["Agent", agentName(call) ? `${agentName(call)} · ${call.agent_id || ""}` : call.agent_id || "—"],
+    ["Agent", call.agent_id ? agentCell(call.agent_id, call.agent_name || agentName(call)) : "—"],
     ["Started", fmtDate(call.created_at, true)],
     ["Waited", accepted && call.created_at ? fmtDuration(accepted - call.created_at)
       : call.ended_at && call.created_at ? `${fmtDuration(call.ended_at - call.created_at)}, never answered` : "—"],
@@ -71,7 +72,8 @@ export function renderFacts(detail) {
     ["Disposition", words(call.disposition)],
     ["Agent notes", call.notes || "—"],
     ["Recording consent", consentWords(call)],
-    ["Customer", call.customer_id || null],
+    ["Customer", h("span", {}, call.shopper_name || (call.customer_id ? "Signed-in customer" : "Guest shopper"),
+      call.customer_id ? h("span", { class: "mono muted small", text: ` · customer no. ${call.customer_id}` }) : "")],
   ]);
   facts.append(
     h("section", { class: "fact-group" }, h("h4", { text: "Context" }), product),

@@ -45,6 +45,10 @@ export const MARKER_TYPES = {
   recording_paused: { lane: "recording", label: "Recording paused" },
   recording_resumed: { lane: "recording", label: "Recording resumed" },
   monitor: { lane: "supervisor", label: "Supervisor" },
+  monitor_silent: { lane: "supervisor", label: "Silent monitoring" },
+  monitor_whisper: { lane: "supervisor", label: "Whisper to the agent" },
+  monitor_barge: { lane: "supervisor", label: "Barge-in" },
+  monitor_left: { lane: "supervisor", label: "Supervisor left" },
 };
 export const LANES = [
   ["call", "Call"],
@@ -67,6 +71,10 @@ export const ICONS = {
   recording_paused: '<path d="M9 6v12M15 6v12"/>',
   recording_resumed: '<path d="M8 5.5v13l10.5-6.5z"/>',
   monitor: '<path d="M2.5 12S6 5.5 12 5.5 21.5 12 21.5 12 18 18.5 12 18.5 2.5 12 2.5 12z"/><circle cx="12" cy="12" r="2.8"/>',
+  monitor_silent: '<path d="M2.5 12S6 5.5 12 5.5 21.5 12 21.5 12 18 18.5 12 18.5 2.5 12 2.5 12z"/><circle cx="12" cy="12" r="2.8"/>',
+  monitor_whisper: '<path d="M6 9a6 6 0 1 1 9 5.2c-1.2.7-2 1.6-2 3a2.5 2.5 0 0 1-5 0"/><path d="M9.5 9a2.5 2.5 0 0 1 5 0"/>',
+  monitor_barge: '<path d="M3 10v4h3l6 4V6L6 10zM16 8.5a5 5 0 0 1 0 7M19 6a8.5 8.5 0 0 1 0 12"/>',
+  monitor_left: '<path d="M10 5H5v14h5M14 8l4 4-4 4M18 12H9"/>',
 };
 
 const SVG_NS = "http://www.w3.org/2000/svg";

@@ -4,6 +4,7 @@ import { h } from "../dom.js";
 import { CRITERIA_WORDS, SCORE_WORDS, fmtDate, words } from "./format.js";
 import { api, describe, el, showError, state } from "./page.js";
 import { renderResults } from "./search.js";
+import { agentCell, agentLabel } from "./people.js";
 
 // ---- scorecard
 
@@ -162,11 +163,11 @@ export function renderScorecards(cards) {
     el.scorecardsBody.append(h("tr", { testid: `scorecard-row-${c.call_id}` },
       h("td", { class: "nowrap", text: fmtDate(c.at) }),
       h("td", {}, h("a", { href: `#/call/${encodeURIComponent(c.call_id)}`, class: "mono small", text: c.call_id })),
-      h("td", { class: "mono small", text: c.agent_id || "—" }),
+      h("td", {}, agentCell(c.agent_id)),
       h("td", { class: "num" }, h("span", { class: `total-badge small ${totalTone(c.total)}`, text: `${c.total} %` })),
       criteria.map((k) => h("td", { class: "center" }, Number.isInteger(c.scores?.[k]) ? scoreDots(c.scores[k]) : "—")),
       h("td", { class: "notes", title: c.comment || "", text: c.comment || "—" }),
-      h("td", { class: "small", text: c.by || "—" })));
+      h("td", { class: "small", text: c.by_name || (c.by ? "QA staff" : "—"), title: c.by || "" })));
   }
   // per-agent averages
   el.agentAverages.textContent = "";
@@ -179,7 +180,7 @@ export function renderScorecards(cards) {
     const a = Math.round(totals.reduce((x, y) => x + y, 0) / totals.length);
     el.agentAverages.append(h("div", { class: "agent-avg" },
       h("span", { class: `total-badge ${totalTone(a)}`, text: `${a} %` }),
-      h("div", {}, h("p", { class: "mono small", text: agent }),
+      h("div", {}, h("p", { class: "small", text: agent === "—" ? "No agent" : agentLabel(agent) }),
         h("p", { class: "small muted", text: `${totals.length} call${totals.length === 1 ? "" : "s"} scored` }))));
   }
 }

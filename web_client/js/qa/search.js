@@ -3,6 +3,7 @@
 import { h } from "../dom.js";
 import { COMPOSITE_WORDS, OUTCOME_WORDS, chip, fmtDate, fmtDuration, stars, words } from "./format.js";
 import { api, clearError, describe, el, showError, state } from "./page.js";
+import { agentCell, fillFilters, learnAgent, loadPeople } from "./people.js";
 
 // ----------------------------------------------------------------------------- search
 
@@ -43,6 +44,7 @@ export async function search() {
     if (value !== "") params.set(key, value);
   }
   clearError();
+  loadPeople();
   el.resultsStatus.textContent = "Searching…";
   el.resultsBody.closest("table").setAttribute("aria-busy", "true");
   try {
@@ -72,8 +74,8 @@ export function renderResults() {
     el.resultsBody.append(h("tr", { class: "empty" },
       h("td", { colspan: 10 }, "No calls match these filters. Try a wider date range or clear a filter.")));
   }
-  fillDatalist(el.agentsList, rows.map((r) => r.agent_id));
-  fillDatalist(el.queuesList, ["general", "jewellery", "electronics", ...rows.map((r) => r.queue)]);
+  for (const r of rows) learnAgent(r.agent_id, r.agent_name);
+  fillFilters();
   fillDatalist(el.dispositionsList, ["resolved", "follow_up", "sale", ...rows.map((r) => r.disposition)]);
   for (const row of rows) {
     const comp = compositeWord(row);
@@ -85,7 +87,7 @@ export function renderResults() {
       h("td", {}, h("div", { class: "cell-title", text: row.title || "Untitled page" }),
         h("div", { class: "mono muted small", text: row.call_id })),
       h("td", {}, words(row.queue)),
-      h("td", { class: "mono small" }, row.agent_id || "—"),
+      h("td", { testid: "result-agent" }, agentCell(row.agent_id, row.agent_name)),
       h("td", { class: "num" }, fmtDuration(row.duration_s)),
       h("td", {}, chip(OUTCOME_WORDS[row.outcome] || words(row.outcome), `outcome-${row.outcome}`)),
       h("td", {}, stars(row.rating)),

@@ -6,9 +6,35 @@ import { firstAt } from "./call-view.js";
 import { updateConversation } from "./conversation.js";
 import { END_WORDS, LANES, MARKER_TYPES, fmtClock, icon, roleOf, words } from "./format.js";
 import { el, state } from "./page.js";
+import { agentLabel } from "./people.js";
 import { renderThumbs } from "./player.js";
 
 // ---- timeline
+
+/** What each supervision mode means, as a marker's words. */
+const SUPERVISION_MODES = {
+  silent: "went back to silent monitoring (nobody hears them)",
+  whisper: "whispered to the agent (only the agent hears them)",
+  barge: "barged in (the shopper and the agent both hear them)",
+};
+const LEGEND = [
+  ["monitor_silent", "Silent: listens, nobody hears"],
+  ["monitor_whisper", "Whisper: only the agent hears"],
+  ["monitor_barge", "Barge-in: both hear"],
+  ["monitor_left", "Supervisor left"],
+];
+
+function supervisorName(e) {
+  return e.name || "A supervisor";
+}
+
+/** The key to the supervision markers: shown when the call has any. */
+function supervisionLegend(markers) {
+  if (!markers.some((m) => m.type.startsWith("monitor_"))) return null;
+  return h("ul", { class: "tl-legend", testid: "supervision-legend", "aria-label": "Supervision markers" },
+    LEGEND.map(([type, text]) => h("li", { class: `legend-item legend-${type}` },
+      h("span", { class: `marker marker-${type} legend-swatch`, "aria-hidden": "true" }, icon(type)), text)));
+}
 
 export function eventOffset(at) {
   return typeof at === "number" ? at - state.origin : 0;
@@ -42,7 +68,8 @@ export function timelineEvents(call) {
         add("photo", e, `Photo from ${e.name || roleOf(e.role)} (${roleOf(e.role).toLowerCase()})`);
         break;
       case "snapshot":
-        add("snapshot", e, `Snapshot of the shopper's camera, taken by ${e.name || "the agent"}`);
+        add("snapshot", e, `Snapshot of the ${e.target === "agent" ? "agent's" : "shopper's"} camera, taken by ${
+          e.name || (e.role === "shopper" ? "the shopper" : "the agent")}`);
         break;
       case "recording_paused":
         add("recording_paused", e, "Recording paused by the agent");
@@ -51,7 +78,7 @@ export function timelineEvents(call) {
         add("recording_resumed", e, "Recording resumed");
         break;
       case "transferred":
-        add("transferred", e, `Transferred${e.to_agent ? ` to agent ${e.to_agent}` : e.to_queue ? ` to the ${e.to_queue} queue` : ""}`);
+        add("transferred", e, `Transferred${e.to_agent ? ` to ${agentLabel(e.to_agent)}` : e.to_queue ? ` to the ${words(e.to_queue)} queue` : ""}`);
         break;
       case "reconnecting":
         add("reconnecting", e, `Connection trouble on the ${e.role || "?"} side${e.cause ? ` (${e.cause})` : ""}`);
@@ -62,13 +89,15 @@ export function timelineEvents(call) {
         break;
       }
       case "monitor_started":
-        add("monitor", e, `Supervisor ${e.supervisor || ""} started listening`.replace("  ", " "));
+        add("monitor_silent", e, `${supervisorName(e)} started monitoring silently (nobody hears them)`);
         break;
-      case "monitor_mode":
-        add("monitor", e, `Supervisor switched to ${e.mode || "another"} mode`);
+      case "monitor_mode": {
+        const mode = SUPERVISION_MODES[e.mode] ? e.mode : "silent";
+        add(`monitor_${mode}`, e, `${supervisorName(e)} ${SUPERVISION_MODES[mode]}`);
         break;
+      }
       case "monitor_stopped":
-        add("monitor", e, "Supervisor stopped listening");
+        add("monitor_left", e, `${supervisorName(e)} stopped monitoring`);
         break;
       case "ended":
         add("hang-up", e, e.reason === "hang_up"
@@ -168,6 +197,8 @@ export function renderTimeline(detail) {
       window.addEventListener("pointerup", up);
     });
   });
+  const legend = supervisionLegend(state.markers);
+  if (legend) tl.append(legend);
   layoutTimeline();
   if (detail.composite?.state === "complete") renderThumbs(detail.composite);
 }

@@ -7,6 +7,12 @@ import { agentLabel, el, elapsed, kpi, state } from "./page.js";
 
 let onMonitor = () => {};
 
+/** The customer of a board row in words: the shop's name for them, else a readable fallback. */
+export function shopperLabel(c) {
+  if (c.shopper_name) return c.shopper_name;
+  return c.customer_id ? "Signed-in customer" : "Guest shopper";
+}
+
 /** What a "Monitor" button does (the page composes the monitor in). */
 export function onMonitorClick(fn) {
   onMonitor = fn;
@@ -113,7 +119,7 @@ export function renderBoard() {
     () => h("tr"),
     (tr, a) => {
       const [name, stateCell, inState, today] = cells(tr, 4);
-      name.replaceChildren(h("span", {}, a.name || a.agent_id), h("span", { class: "id" }, a.agent_id));
+      name.replaceChildren(h("span", { "data-testid": "agent-name" }, a.name || "Agent (no name given)"), h("span", { class: "id" }, a.agent_id));
       stateCell.replaceChildren(h("span", { class: `pill agent-${a.state}` }, agentStateWords(a.state)));
       inState.className = "num";
       inState.dataset.live = "grow";
@@ -136,11 +142,15 @@ export function renderBoard() {
     (tr, c) => {
       const [id, stateCell, queue, agent, waited, dur, mon, act] = cells(tr, 8);
       const title = c.context && c.context.title;
-      id.replaceChildren(h("span", { class: "id strong" }, c.call_id.slice(0, 10)), title ? h("span", { class: "sub" }, title) : "");
+      const who = shopperLabel(c);
+      id.replaceChildren(h("span", { class: "strong", "data-testid": "call-customer" }, who),
+        title ? h("span", { class: "sub" }, title) : "",
+        h("span", { class: "id", title: `call ${c.call_id}` }, c.customer_id ? `customer no. ${c.customer_id}` : c.call_id.slice(0, 10)));
       stateCell.replaceChildren(h("span", { class: `pill call-${c.state}` }, callStateWords(c.state)),
         c.priority > 0 ? h("span", { class: "pill vip" }, "Priority") : "");
       queue.textContent = queueName(c.queue);
-      agent.textContent = c.agent_id ? agentLabel(c.agent_id) : "–";
+      agent.textContent = c.agent_id ? c.agent_name || agentLabel(c.agent_id) : "–";
+      agent.dataset.testid = "call-agent";
       const answered = !(c.state === "waiting" || c.state === "ringing");
       waited.className = "num";
       waited.dataset.live = answered ? "" : "grow";
@@ -151,14 +161,16 @@ export function renderBoard() {
       dur.dataset.base = String(c.duration_s || 0);
       dur.textContent = c.duration_s !== null && c.duration_s !== undefined ? clock(c.duration_s + e) : "–";
       const monitors = c.monitored_by || [];
-      mon.textContent = monitors.length ? monitors.map((m) => (m === state.me.id ? "You" : m)).join(", ") : "–";
+      const names = c.monitored_by_names || [];
+      mon.textContent = monitors.length
+        ? monitors.map((m, i) => (m === state.me.id ? "You" : names[i] || "A supervisor")).join(", ") : "–";
       const btn = act.querySelector("button");
       const mine = state.monitor && state.monitor.callId === c.call_id;
       const canMonitor = c.state === "connected" || c.state === "connecting";
       btn.hidden = !canMonitor;
       btn.disabled = !!mine;
       btn.textContent = mine ? "Monitoring" : "Monitor";
-      btn.setAttribute("aria-label", mine ? `Monitoring call ${c.call_id}` : `Monitor call ${c.call_id}${title ? ` about ${title}` : ""}`);
+      btn.setAttribute("aria-label", mine ? `Monitoring the call with ${who}` : `Monitor the call with ${who}${title ? ` about ${title}` : ""}`);
     }, "No calls right now.", 8);
 
   el.liveAt.textContent = `Updated ${timeOfDay(board.at)}`;

@@ -8,12 +8,13 @@ import { AnnotationCanvas, AnnotationLayer } from "../components/annotation-laye
 import { ChatLog } from "../components/chat-log.js";
 import { renderToggle, setTracksEnabled } from "../components/video-tile.js";
 import { clock, queueName, timeOfDay } from "../words.js";
-import { renderBoard } from "./live-board.js";
+import { renderBoard, shopperLabel } from "./live-board.js";
 import { agentLabel, announce, el, elapsed, setError, state } from "./page.js";
 
 const log = (...a) => { if (new URLSearchParams(location.search).has("debug")) console.log("[silkline supervisor]", ...a); };
 
-const whoSaid = (m) => (m.role === "supervisor" ? (m.name || "You") : m.role === "agent" ? (m.name || "Agent") : "Shopper");
+const whoSaid = (m) => (m.role === "supervisor" ? (m.name || "You") : m.role === "agent" ? (m.name || "Agent")
+  : m.name ? `${m.name} (shopper)` : "Shopper");
 
 const chat = new ChatLog(el.monitorChat, {
   itemClass: (m, kind) => (kind === "chat" ? `msg role-${m.role}` : "msg"),
@@ -108,6 +109,14 @@ export class Monitor {
     if (m.call_id !== this.callId) return;
     this.mode = m.mode || "silent";
     if (m.context) this.context = m.context;
+    // joining mid-call: the chat and photos so far, oldest first (then the live ones follow)
+    if (Array.isArray(m.conversation)) {
+      chat.clear();
+      for (const item of m.conversation) {
+        if (item.type === "chat") chat.addChat(item);
+        else if (item.type === "photo") chat.addPhoto(item);
+      }
+    }
     this.showCall();
     this.renderMode(this.mode);
   }
@@ -115,12 +124,13 @@ export class Monitor {
   showCall() {
     const c = state.board && (state.board.calls || []).find((x) => x.call_id === this.callId);
     const ctx = this.context || (c && c.context) || {};
-    const agentName = c && c.agent_id ? agentLabel(c.agent_id) : "Agent";
+    const agentName = c && c.agent_id ? c.agent_name || agentLabel(c.agent_id) : "Agent";
     this.agentName = agentName;
     el.labelAgent.textContent = `Agent · ${agentName}`;
-    el.labelShopper.textContent = ctx.customer_id ? `Shopper · ${ctx.customer_id}` : "Shopper";
+    el.labelShopper.textContent = c ? `Shopper · ${shopperLabel(c)}` : "Shopper";
+    const who = c ? shopperLabel(c) : "a shopper";
     const bits = [ctx.title, c ? `${queueName(c.queue)} queue` : null, c && c.duration_s !== null && c.duration_s !== undefined ? `talking for ${clock(c.duration_s + elapsed())}` : null];
-    el.monitorSub.textContent = `${this.callId} · ${bits.filter(Boolean).join(" · ")}`;
+    el.monitorSub.textContent = [`with ${who}`, ...bits].filter(Boolean).join(" · ");
     const voice = ctx.media === "audio";
     el.noteShopper.hidden = !voice;
     el.noteShopper.textContent = voice ? "Voice-only call: the shopper has no camera on." : "";

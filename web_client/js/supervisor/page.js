@@ -99,7 +99,7 @@ export function elapsed() {
 
 export function agentLabel(id) {
   if (!id) return "–";
-  return state.agentNames.get(id) || id;
+  return state.agentNames.get(id) || `Unnamed agent (${id})`; // a readable fallback, not a bare id
 }
 
 export function kpi(label, value, cls = "") {

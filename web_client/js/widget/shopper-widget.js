@@ -16,6 +16,7 @@ import { submitCallback } from "./callback-form.js";
 import { countCameras, switchCamera } from "./camera-switch.js";
 import { downloadConversation } from "./conversation-download.js";
 import { DeviceChoice, rememberedDevices } from "./devices.js";
+import { ShopperFreeze } from "./freeze-frame.js";
 import { attrOf, pageContext, recordVisit } from "./page-context.js";
 import { setScore, submitRating } from "./rating.js";
 import { fetchShopperToken } from "./shopper-token.js";
@@ -104,6 +105,14 @@ export class ShopperWidget {
       error: this.el.devError,
     });
     this.devicesReady = false; // the preview and the device lists are up (queued call, media on)
+    this.freeze = new ShopperFreeze({
+      el: this.el.freeze,
+      send: (type, fields) => this.session.sendMessage(type, fields),
+      token: () => this.session && this.session.token,
+      base: config.server,
+      upload: (blob) => uploadPhoto(this.session.callId, blob, this.session.token, this.config.server),
+      onError: (words) => this.show({ error: words }),
+    });
 
     const el = this.el;
     el.call.addEventListener("click", () => this.openChooser());
@@ -220,7 +229,8 @@ export class ShopperWidget {
   }
 
   getToken() {
-    return fetchShopperToken(this.config.tokenUrl, attrOf(this.config.tag, "customer-id"));
+    return fetchShopperToken(this.config.tokenUrl, attrOf(this.config.tag, "customer-id"),
+      attrOf(this.config.tag, "customer-name"));
   }
 
   async startCall(mode, { callbackOnly = false } = {}) {
@@ -264,6 +274,7 @@ export class ShopperWidget {
     session.on("error", (e) => {
       if (this.session !== session || !e.words) return;
       if (e.code === "unknown_type") return; // a feature this server does not have yet
+      this.freeze.onError(e);
       this.show({ error: e.words });
     });
     session.on("local-stream", () => {
@@ -319,7 +330,8 @@ export class ShopperWidget {
         this.callView.noteMessage();
         break;
       case "photo":
-        this.chat.addPhoto(m);
+        if (this.freeze.takes(m)) this.freeze.onPhoto(m);
+        else this.chat.addPhoto(m);
         this.callView.noteMessage();
         break;
       case "annotation":
@@ -525,6 +537,7 @@ export class ShopperWidget {
     }
     this.render();
     this.annotations.callState(state, this.session && this.session.callId, this.mode === "audio");
+    this.freeze.callState(state, this.session && this.session.callId, this.mode === "audio");
     const el = this.el;
     if (state === "unavailable" && was !== "unavailable") queueMicrotask(() => el.cbTitle.focus());
     if (state === "ended" && was !== "ended") {

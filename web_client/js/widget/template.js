@@ -55,6 +55,21 @@ export const TEMPLATE = `
         <span class="sl-voice-badge" hidden>Voice only · your camera is off</span>
         <video class="sl-self" data-testid="local-video" autoplay playsinline muted aria-label="Your camera"></video>
         <canvas class="sl-annot" data-testid="annotation-overlay" aria-hidden="true" hidden></canvas>
+        <div class="sl-freeze" data-testid="shopper-still" role="group" aria-label="Draw on a still of the expert's video" hidden>
+          <div class="sl-freeze-pic">
+            <img class="sl-freeze-img" alt="A still of the expert's video to draw on">
+            <canvas class="sl-freeze-marks" aria-hidden="true"></canvas>
+            <div class="sl-freeze-surface" data-testid="still-surface" hidden role="img"
+                 aria-label="Drawing surface over the still"></div>
+          </div>
+          <div class="sl-freeze-bar">
+            <div class="sl-freeze-tools" role="toolbar" aria-label="Draw on the still"></div>
+            <div class="sl-row">
+              <button type="button" class="sl-btn sl-primary sl-freeze-send" data-testid="still-send">Send to chat</button>
+              <button type="button" class="sl-btn sl-freeze-cancel" data-testid="still-cancel">Back to live video</button>
+            </div>
+          </div>
+        </div>
       </div>
 
       <div class="sl-devices" role="group" aria-label="Your camera and microphone" hidden>
@@ -88,6 +103,8 @@ export const TEMPLATE = `
         <button type="button" class="sl-btn sl-annot-point" data-testid="annotate-point" aria-pressed="false" hidden
                 title="Point at something in your camera view for the expert">Point</button>
         <button type="button" class="sl-btn sl-annot-clear" data-testid="annotate-clear" hidden>Clear marks</button>
+        <button type="button" class="sl-btn sl-freeze-start" data-testid="freeze-agent" hidden
+                title="Freeze the expert's picture to point something out on it">Freeze expert's video</button>
         <button type="button" class="sl-btn sl-danger sl-hangup" data-testid="hang-up">Hang up</button>
       </div>
       <div class="sl-wait-actions" hidden>
@@ -208,6 +225,11 @@ export function elementsOf(root) {
     annotations: $(".sl-annot"),
     annotationsClear: $(".sl-annot-clear"),
     annotationsPoint: $(".sl-annot-point"),
+    freeze: {
+      button: $(".sl-freeze-start"), panel: $(".sl-freeze"), img: $(".sl-freeze-img"),
+      marks: $(".sl-freeze-marks"), surface: $(".sl-freeze-surface"), toolbar: $(".sl-freeze-tools"),
+      send: $(".sl-freeze-send"), cancel: $(".sl-freeze-cancel"),
+    },
     voiceBadge: $(".sl-voice-badge"),
     remoteMedia: $(".sl-tile-label"),
     placeholder: $(".sl-placeholder"),
