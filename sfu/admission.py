@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from sfu.node import SfuNode
 
 # The rated capacity of one node process (docs/performance.md, "Admission defaults").
-RATED_CALLS = 24
+RATED_CALLS = 40
 TRACKS_PER_CALL = 4  # two parties, each publishing audio and video
 CPU_WINDOW_S = 5.0
 LAG_SAMPLES = 8  # the probe ticks every 0.25 s: the mean of the last 2 s

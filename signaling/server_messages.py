@@ -89,6 +89,10 @@ class QueuePosition(_Out, tag="queue-position"):
     callback_offered: bool = False  # nobody can answer now: offer a callback, not "you're next"
 
 
+class TokenRefreshed(_Out, tag="token-refreshed"):
+    expires_at: float  # unix seconds: the socket now lives on the new token
+
+
 class AgentStateChanged(_Out, tag="agent-state"):
     state: str
     call_id: str | None = None
@@ -236,7 +240,7 @@ class Error(_Out, tag="error"):
 ServerMessage = Union[Joined, CallStateChanged, QueuePosition, AgentStateChanged, CallOffered,
                       CallWithdrawn, CallEnded, AgentJoined, Answer, ParticipantState, RemoteMediaState, RecordingState,
                       RecordingConsentRequest, Monitoring, SupervisorPresence, Dashboard, ChatLine, Photo,
-                      AnnotationMark, CallbackAccepted, CallbacksChanged, Error]
+                      AnnotationMark, CallbackAccepted, CallbacksChanged, TokenRefreshed, Error]
 
 _encoder = msgspec.json.Encoder()
 _VERSIONED = b'{"v":%d,' % VERSION

@@ -38,6 +38,12 @@ class Join(_Message, tag="join"):
             self.context = clean_context(self.context)
 
 
+class RefreshToken(_Message, tag="refresh-token"):
+    """A fresher token for this socket's own person (the staff pages refresh before expiry)."""
+
+    token: str
+
+
 class Accept(_Message, tag="accept"):
     call_id: str
 
@@ -196,7 +202,7 @@ class Annotate(_Message, tag="annotate"):
 
 ClientMessage = Union[Join, Accept, Decline, Offer, Candidate, Hangup, Leave, SetState, Chat,
                       Snapshot, Transfer, WrapUp, WrapUpTyping, WrapUpDraft, MediaStateChange, CallbackRequest, Monitor, MonitorModeChange,
-                      Unmonitor, RecordingConsent, PauseRecording, ResumeRecording, Annotate]
+                      Unmonitor, RecordingConsent, PauseRecording, ResumeRecording, Annotate, RefreshToken]
 TYPES = {cls.__struct_config__.tag: cls for cls in ClientMessage.__args__}  # type: ignore[attr-defined]
 _decoder = msgspec.json.Decoder()
 

@@ -37,6 +37,7 @@ from signaling.api.protocol import (
     Offer,
     PauseRecording,
     RecordingConsent,
+    RefreshToken,
     ResumeRecording,
     SetState,
     Snapshot,
@@ -52,7 +53,7 @@ from signaling.centre.call import CallState
 from signaling.centre.calls import CallService
 from signaling.centre.conversation import Conversation
 from signaling.errors import CloseCode, ErrorCode, SignalingError
-from signaling.server_messages import Error, Joined, ServerMessage, encode, error
+from signaling.server_messages import Error, Joined, ServerMessage, TokenRefreshed, encode, error
 from signaling.turn import IceServers
 
 logger = logging.getLogger(__name__)
@@ -282,6 +283,17 @@ class SignalingEndpoint:
             logger.exception("session %s: message failed", session.session_id)
             session.send(error(ErrorCode.INTERNAL_ERROR, "something went wrong on our side", ref))
 
+    def _refresh_token(self, session: SignalingSession, token: str) -> None:
+        """A long shift outlives a token: the socket takes a fresh one for the same person, role
+        and call, so nobody is cut off at the join token's expiry."""
+        current = session.claims
+        assert current is not None
+        claims = self.tokens.verify(token)
+        if (claims.role, claims.sub, claims.call_id) != (current.role, current.sub, current.call_id):
+            raise SignalingError(ErrorCode.FORBIDDEN, "that token is for somebody else; sign in again")
+        session.claims = claims
+        session.send(TokenRefreshed(expires_at=claims.expires_at))
+
     async def _dispatch(self, session: SignalingSession, msg: Any) -> None:
         if isinstance(msg, Join):
             if session.claims is not None:
@@ -307,6 +319,9 @@ class SignalingEndpoint:
             return
         if session.claims is None:
             raise SignalingError(ErrorCode.NOT_JOINED, "send join with a token first")
+        if isinstance(msg, RefreshToken):
+            self._refresh_token(session, msg.token)
+            return
         if self.tokens.expired(session.claims.expires_at):
             raise SignalingError(ErrorCode.UNAUTHORIZED, "token_expired: the token has expired")
         if isinstance(msg, Offer):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -243,3 +244,22 @@ async def test_refresh_refuses_demo_tokens_and_disabled_accounts(server):
 async def test_the_options_tell_the_pages_what_to_offer(server):
     async with server.http.get(server.url + "/api/login/options") as resp:
         assert await resp.json() == {"password": True, "demo": True, "sso": None}
+
+
+async def test_a_live_socket_takes_a_fresher_token_and_outlives_its_join_token(server):
+    """A long shift: the console refreshes its sign-in and hands the new token to its socket, so
+    the socket is not cut off when the token it joined with expires."""
+    short = server.tokens.issue(Role.AGENT, "ann", name="Ann", ttl=1.5, skills={"general": 3})
+    ws = await server.client()
+    await ws.send("join", token=short)
+    await ws.expect("joined")
+    await ws.send("refresh-token", token=server.tokens.issue(Role.AGENT, "bob", name="Bob"))
+    assert (await ws.expect("error"))["code"] == "forbidden"  # somebody else's token
+    await ws.send("refresh-token", token=server.tokens.issue(Role.SUPERVISOR, "ann"))
+    assert (await ws.expect("error"))["code"] == "forbidden"  # the same name in another role
+    fresh = server.tokens.issue(Role.AGENT, "ann", name="Ann", ttl=3600, skills={"general": 3})
+    await ws.send("refresh-token", token=fresh)
+    assert (await ws.expect("token-refreshed"))["expires_at"] > server.clock.now() + 3000
+    await asyncio.sleep(2.0)  # the join token has expired by now
+    await ws.send("set-state", state="away")
+    await ws.expect("agent-state", state="away")

@@ -137,7 +137,7 @@ const account = new AccountSignIn({
   onSignedIn: (session) => signInWith(async () => session.token, session.display_name || session.name),
   onRefreshed: (session) => {
     state.token = session.token;
-    if (state.session) state.session.token = session.token; // what a reconnect joins with
+    if (state.session) state.session.refreshToken(session.token); // the socket and every re-join
   },
 });
 

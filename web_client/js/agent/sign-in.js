@@ -23,7 +23,7 @@ export const account = new AccountSignIn({
   },
   onRefreshed: (session) => {
     const connection = state.presence && state.presence.connection;
-    if (connection) connection.token = session.token;
+    if (connection) connection.refreshToken(session.token); // the socket and every re-join
   },
 });
 

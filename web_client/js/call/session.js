@@ -97,6 +97,16 @@ export class ReconnectingSession extends Emitter {
     return this.signaling.request(type, fields, expect, options);
   }
 
+  /** A fresher token (a staff sign-in refreshed): what every re-join uses from now on, and, on an
+   *  open socket, the token the server holds it to (`refresh-token`), so a long shift is not cut
+   *  off when the join token expires. */
+  refreshToken(token) {
+    this.token = token;
+    if (this.isOpen) {
+      try { this.send("refresh-token", { token }); } catch (_) { /* the next re-join uses it */ }
+    }
+  }
+
   backoff(n) {
     const base = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** n);
     return Math.round(base * (0.75 + Math.random() * 0.5));
