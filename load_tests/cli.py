@@ -41,6 +41,9 @@ def _common(p: argparse.ArgumentParser, target: bool = True) -> None:
     p.add_argument("--generator", choices=["rtp", "aiortc"], default="rtp",
                    help="rtp (default): synthetic clients send pre-packetized RTP and count packets after "
                         "SRTP unprotect, cheaper than the node; aiortc: aiortc's whole media path, for comparison")
+    p.add_argument("--record", action="store_true",
+                   help="every shopper consents when the node asks to record: the calls are recorded "
+                        "(the frame assembler and the recorder run), to measure what recording costs")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -113,7 +116,7 @@ def _options(args: argparse.Namespace, calls: int):  # type: ignore[no-untyped-d
                       loop=args.loop, video_bitrate=args.video_bitrate,
                       verify_interval=args.verify_interval, setup_timeout=args.setup_timeout,
                       nice=max(-20, min(19, args.nice)), wait_idle=min(max(0.0, args.wait_idle), 600.0), idle_pct=args.idle_pct,
-                      quiet=args.quiet, generator=args.generator)
+                      quiet=args.quiet, generator=args.generator, record=args.record)
 
 
 def _stop_on_signals() -> None:

@@ -43,6 +43,7 @@ class RunOptions:
     idle_pct: float = 30.0
     quiet: bool = False
     generator: str = "rtp"  # "rtp": raw pre-packetized RTP; "aiortc": aiortc's own media path
+    record: bool = False  # shoppers consent to recording: what a recorded call costs
 
 
 def log(opts: RunOptions, text: str) -> None:
@@ -208,7 +209,7 @@ def run(opts: RunOptions, server: Server | None = None,
                 "lock_path": str(out / "workers" / "setup.lock") if workers > 1 else None,
                 "verify_interval": opts.verify_interval, "setup_timeout": opts.setup_timeout, "loop": loop,
                 **(worker_extra or {}),
-                "generator": opts.generator,
+                "generator": opts.generator, "record": opts.record,
             }
             cfg_path = out / "workers" / f"worker-{k}.config.json"
             cfg_path.write_text(json.dumps(cfg))

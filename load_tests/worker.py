@@ -107,6 +107,7 @@ class Worker:
             video, audio = pickle.load(f)
         # "rtp": raw RTP from pre-packetized clips (cheap); "aiortc": aiortc's own media path
         self.generator: str = cfg.get("generator", "rtp")
+        self.record: bool = bool(cfg.get("record", False))  # consent when the node asks to record
         self.clips = RtpClips(video, audio) if self.generator == "rtp" else Clips(video, audio)
         self.pacer = PacedSender()  # the one sending task of this process (rtp generator)
         self.calls = [CallRun(i, cfg["t0"] + cfg["offsets"][n]) for n, i in enumerate(cfg["indices"])]
@@ -140,6 +141,8 @@ class Worker:
     def _shopper_message(self, ws: SignalingClient, msg: dict[str, Any]) -> None:
         if msg.get("type") == "call-ended":
             self._ended(msg)
+        elif msg.get("type") == "recording-consent-request" and self.record:
+            self._spawn(ws.send("recording-consent", call_id=msg["call_id"], granted=True))
 
     def _ended(self, msg: dict[str, Any]) -> None:
         call = self.registry.get(msg.get("call_id", ""))

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from client import SignalingClient
 from signaling.api.protocol import TYPES
-from tests.conftest import Running, close_sides, start_call
+from silkline.config import Config
+from tests.conftest import Running, close_sides, make_config, start_call
 from tests.support.peers import ClientPeer
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
@@ -209,6 +210,14 @@ async def connecting_shopper(server: Running) -> tuple[str, SignalingClient, Sig
     await agent.send("accept", call_id=token["call_id"])
     await shopper.expect("call-state", state="connecting")
     return token["call_id"], shopper, agent
+
+
+@pytest.fixture
+def server_config(tmp_path: Path) -> Config:
+    """The node of this file: the per-token and per-address budgets for messages and joins are
+    off too (the fuzzer's one agent token sends thousands of frames and re-joins after `leave`)."""
+    return make_config(tmp_path, rate_limits={"messages.token": "off", "messages.ip": "off",
+                                              "joins.token": "off", "joins.ip": "off"})
 
 
 @pytest.fixture
