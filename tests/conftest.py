@@ -109,6 +109,42 @@ class Side:
     accepted_at: float = 0.0
 
 
+@dataclass
+class Answered:
+    """A call an agent has accepted, both sockets at ``connecting``, no media yet."""
+
+    call_id: str
+    shopper_ws: SignalingClient
+    agent_ws: SignalingClient
+    shopper_token: dict[str, Any]
+    agent_token: dict[str, Any]
+    accepted_at: float  # when the agent's accept was sent (time.monotonic)
+
+
+async def answered_call(server: Running, context: dict | None = None, agent_name: str = "Ann",
+                        **shopper_extra: Any) -> Answered:
+    """Agent signs in, shopper calls (``shopper_extra`` goes into the shopper token, e.g.
+    ``customer_id``), agent accepts: the signaling of a call, for tests that bring their own
+    peers or need none."""
+    agent_token = await server.token("agent", name=agent_name)
+    agent_ws = await server.client()
+    await agent_ws.send("join", token=agent_token["token"])
+    await agent_ws.expect("joined")
+    shopper_token = await server.token("shopper", **shopper_extra)
+    call_id = shopper_token["call_id"]
+    shopper_ws = await server.client()
+    await shopper_ws.send("join", token=shopper_token["token"],
+                          context={"product_id": "ring-42", "title": "Sapphire ring", **(context or {})})
+    await shopper_ws.expect("joined", call_id=call_id)
+    offered = await agent_ws.expect("call-offered", call_id=call_id)
+    assert offered["context"]["product_id"] == (context or {}).get("product_id", "ring-42")
+    accepted_at = time.monotonic()
+    await agent_ws.send("accept", call_id=call_id)
+    await shopper_ws.expect("call-state", state="connecting")
+    await agent_ws.expect("call-state", state="connecting")
+    return Answered(call_id, shopper_ws, agent_ws, shopper_token, agent_token, accepted_at)
+
+
 async def start_call(server: Running, encoded: bool = True, context: dict | None = None,
                      customer_id: str | None = None) -> tuple[str, Side, Side]:
     """Agent signs in, shopper calls, agent accepts, both negotiate media. Returns call id.
@@ -118,27 +154,12 @@ async def start_call(server: Running, encoded: bool = True, context: dict | None
     # would, before the accept
     shopper_peer = ClientPeer("shopper", encoded)
     agent_peer = ClientPeer("agent", encoded, clip=agent_clip())
-    agent_token = await server.token("agent", name="Ann")
-    agent_ws = await server.client()
-    await agent_ws.send("join", token=agent_token["token"])
-    await agent_ws.expect("joined")
-    shopper_token = await server.token("shopper", **({"customer_id": customer_id} if customer_id else {}))
-    call_id = shopper_token["call_id"]
-    shopper_ws = await server.client()
-    await shopper_ws.send("join", token=shopper_token["token"],
-                          context={"product_id": "ring-42", "title": "Sapphire ring", **(context or {})})
-    await shopper_ws.expect("joined", call_id=call_id)
-    offered = await agent_ws.expect("call-offered", call_id=call_id)
-    assert offered["context"]["product_id"] == "ring-42"
-    accepted_at = time.monotonic()
-    await agent_ws.send("accept", call_id=call_id)
-    await shopper_ws.expect("call-state", state="connecting")
-    await agent_ws.expect("call-state", state="connecting")
-    shopper = Side(shopper_ws, shopper_peer, shopper_token, accepted_at)
-    agent = Side(agent_ws, agent_peer, agent_token, accepted_at)
-    await asyncio.gather(shopper_ws.negotiate(shopper.peer, call_id),
-                         agent_ws.negotiate(agent.peer, call_id))
-    return call_id, shopper, agent
+    call = await answered_call(server, context, **({"customer_id": customer_id} if customer_id else {}))
+    shopper = Side(call.shopper_ws, shopper_peer, call.shopper_token, call.accepted_at)
+    agent = Side(call.agent_ws, agent_peer, call.agent_token, call.accepted_at)
+    await asyncio.gather(call.shopper_ws.negotiate(shopper.peer, call.call_id),
+                         call.agent_ws.negotiate(agent.peer, call.call_id))
+    return call.call_id, shopper, agent
 
 
 async def close_sides(*sides: Side) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import re
 
+from tests.conftest import answered_call
 from tests.support.images import picture
 
 
@@ -21,18 +22,9 @@ async def download(server, call_id: str, token: str | None, tz: str = "") -> tup
 
 
 async def test_only_the_shopper_of_that_call_downloads_it_once_it_ended(server):
-    agent = await server.client()
-    agent_token = await server.token("agent", name="Ann")
-    await agent.send("join", token=agent_token["token"])
-    await agent.expect("joined")
-    shopper_token = await server.token("shopper")
-    call_id = shopper_token["call_id"]
-    shopper = await server.client()
-    await shopper.send("join", token=shopper_token["token"], context={"title": "Aurelia sapphire ring"})
-    await shopper.expect("joined", call_id=call_id)
-    await agent.expect("call-offered", call_id=call_id)
-    await agent.send("accept", call_id=call_id)
-    await shopper.expect("call-state", state="connecting")
+    call = await answered_call(server, context={"title": "Aurelia sapphire ring"})
+    call_id, shopper, agent, shopper_token = call.call_id, call.shopper_ws, call.agent_ws, call.shopper_token
+    agent_token = call.agent_token
     try:
         await shopper.send("chat", call_id=call_id, text="Is the <b>stone</b> scratched?")
         await shopper.expect("chat", call_id=call_id)

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from client import SignalingClient
 from signaling.api.protocol import TYPES
 from silkline.config import Config
-from tests.conftest import Running, close_sides, make_config, start_call
+from tests.conftest import Running, answered_call, close_sides, make_config, start_call
 from tests.support.peers import ClientPeer
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
@@ -201,15 +201,8 @@ async def agent_socket(server: Running) -> SignalingClient:
 
 async def connecting_shopper(server: Running) -> tuple[str, SignalingClient, SignalingClient]:
     """A second call, accepted but without media: its shopper's offers are fuzzed."""
-    agent = await agent_socket(server)
-    token = await server.token("shopper")
-    shopper = await server.client()
-    await shopper.send("join", token=token["token"])
-    await shopper.expect("joined")
-    await agent.expect("call-offered", call_id=token["call_id"])
-    await agent.send("accept", call_id=token["call_id"])
-    await shopper.expect("call-state", state="connecting")
-    return token["call_id"], shopper, agent
+    call = await answered_call(server, agent_name="Fuzz")
+    return call.call_id, call.shopper_ws, call.agent_ws
 
 
 @pytest.fixture

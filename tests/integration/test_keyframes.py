@@ -10,7 +10,7 @@ import pytest
 
 from media.synthetic import encode_vp8_clip
 from sfu.keyframes import KeyframeRequester
-from tests.conftest import close_sides, start_call
+from tests.conftest import answered_call, close_sides, start_call
 
 
 @pytest.fixture(scope="module")
@@ -68,19 +68,8 @@ async def test_keyframe_requests_are_rate_limited():
 async def _accepted_call(server) -> tuple[str, object, object]:
     """Agent signs in, shopper calls, agent accepts: (call id, shopper socket, agent socket)
     at ``connecting``, ready to negotiate with whatever peers the test brings."""
-    agent_token = await server.token("agent", name="Ann")
-    agent_ws = await server.client()
-    await agent_ws.send("join", token=agent_token["token"])
-    await agent_ws.expect("joined")
-    shopper_token = await server.token("shopper")
-    call_id = shopper_token["call_id"]
-    shopper_ws = await server.client()
-    await shopper_ws.send("join", token=shopper_token["token"], context={"product_id": "ring-42"})
-    await shopper_ws.expect("joined", call_id=call_id)
-    await agent_ws.expect("call-offered", call_id=call_id)
-    await agent_ws.send("accept", call_id=call_id)
-    await shopper_ws.expect("call-state", state="connecting")
-    await agent_ws.expect("call-state", state="connecting")
+    call = await answered_call(server)
+    call_id, shopper_ws, agent_ws = call.call_id, call.shopper_ws, call.agent_ws
     return call_id, shopper_ws, agent_ws
 
 

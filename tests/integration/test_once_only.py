@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import Running
+from tests.conftest import Running, answered_call
 
 RACERS = 20
 
@@ -25,16 +25,8 @@ def bearer(token: str) -> dict[str, str]:
 
 async def answered_and_ended(server: Running) -> dict:
     """An agent answers a shopper's call and the shopper hangs up (no media needed)."""
-    agent = await server.client()
-    await agent.send("join", token=(await server.token("agent", name="Ann"))["token"])
-    await agent.expect("joined")
-    shopper_token = await server.token("shopper")
-    shopper = await server.client()
-    await shopper.send("join", token=shopper_token["token"])
-    await shopper.expect("joined")
-    await agent.expect("call-offered", call_id=shopper_token["call_id"])
-    await agent.send("accept", call_id=shopper_token["call_id"])
-    await shopper.expect("call-state", state="connecting")
+    call = await answered_call(server)
+    agent, shopper, shopper_token = call.agent_ws, call.shopper_ws, call.shopper_token
     await shopper.send("hangup", call_id=shopper_token["call_id"])
     await shopper.expect("call-ended")
     await agent.close()

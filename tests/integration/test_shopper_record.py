@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from signaling.auth import Role
+from tests.conftest import answered_call
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -13,18 +14,9 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def test_the_shopper_sees_their_side_of_a_full_record(server):
-    agent_token = await server.token("agent", name="Ann")
-    agent = await server.client()
-    await agent.send("join", token=agent_token["token"])
-    await agent.expect("joined")
-    shopper_token = await server.token("shopper", customer_id="cust-77")
-    call_id = shopper_token["call_id"]
-    shopper = await server.client()
-    await shopper.send("join", token=shopper_token["token"], context={"title": "Sapphire ring"})
-    await shopper.expect("joined", call_id=call_id)
-    await agent.expect("call-offered", call_id=call_id)
-    await agent.send("accept", call_id=call_id)
-    await shopper.expect("call-state", state="connecting")
+    call = await answered_call(server, context={"title": "Sapphire ring"}, customer_id="cust-77")
+    call_id, shopper, agent, shopper_token = call.call_id, call.shopper_ws, call.agent_ws, call.shopper_token
+    agent_token = call.agent_token
     # a supervisor listens in, whispers, barges
     supervisor_id = "sup-staff-4711"
     supervisor = await server.client()
