@@ -134,9 +134,13 @@ async def draw_pointer_and_circle(agent: BrowserPage, shopper: BrowserPage) -> N
     assert any(near(p, GREEN) for p in await agent_marks_at(agent, rim, 2))
 
 
-AGENT_MARKS_JS = """([x, y, r]) => {
-    const c = document.querySelector('[data-testid="annotate-marks"]');
-    const v = document.querySelector('[data-testid="remote-video"]');
+# The opaque pixels near a normalized point of the picture under a marks canvas (the picture is
+# letterboxed into the canvas like the video it lies over). ``orEmpty``: [] while the canvas or
+# the video has no size yet (a poller asks again), instead of failing.
+MARKS_OVER_VIDEO_JS = """([canvasId, videoId, x, y, r, orEmpty]) => {
+    const c = document.querySelector(`[data-testid="${canvasId}"]`);
+    const v = document.querySelector(`[data-testid="${videoId}"]`);
+    if (orEmpty && (!c.width || !v.videoWidth)) return [];
     const s = Math.min(c.width / v.videoWidth, c.height / v.videoHeight);
     const w = v.videoWidth * s, h = v.videoHeight * s;
     const px = Math.round((c.width - w) / 2 + x * (w - 1)), py = Math.round((c.height - h) / 2 + y * (h - 1));
@@ -146,9 +150,16 @@ AGENT_MARKS_JS = """([x, y, r]) => {
 }"""
 
 
+async def supervisor_marks_at(sup: BrowserPage, point, radius: int) -> list:
+    """The same on the monitoring supervisor's marks over the shopper's tile ([] until it has a size)."""
+    return await sup.page.evaluate(MARKS_OVER_VIDEO_JS, ["monitor-annotations", "monitor-video-shopper", point[0],
+                                                         point[1], radius, True])
+
+
 async def agent_marks_at(agent: BrowserPage, point, radius: int) -> list:
     """The opaque pixels near a normalized point of the picture on the agent's marks canvas."""
-    return await agent.page.evaluate(AGENT_MARKS_JS, [point[0], point[1], radius])
+    return await agent.page.evaluate(MARKS_OVER_VIDEO_JS, ["annotate-marks", "remote-video", point[0], point[1],
+                                                         radius, False])
 
 
 # Where a point of the shopper's picture (as sent) is shown on the page: in the self view,
@@ -335,17 +346,6 @@ async def test_freeze_frame_into_the_chat(chromium_browser, silkline_server):
         await shopper.close()
 
 
-SUPERVISOR_MARKS_JS = """([x, y, r]) => {
-    const c = document.querySelector('[data-testid="monitor-annotations"]');
-    const v = document.querySelector('[data-testid="monitor-video-shopper"]');
-    if (!c.width || !v.videoWidth) return [];
-    const s = Math.min(c.width / v.videoWidth, c.height / v.videoHeight);
-    const w = v.videoWidth * s, h = v.videoHeight * s;
-    const px = Math.round((c.width - w) / 2 + x * (w - 1)), py = Math.round((c.height - h) / 2 + y * (h - 1));
-    const d = c.getContext('2d').getImageData(px - r, py - r, 2 * r + 1, 2 * r + 1).data;
-    const out = []; for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 200) out.push([d[i], d[i + 1], d[i + 2]]);
-    return out;
-}"""
 
 
 async def test_a_monitoring_supervisor_sees_the_marks(chromium_browser, silkline_server):
@@ -372,12 +372,12 @@ async def test_a_monitoring_supervisor_sees_the_marks(chromium_browser, silkline
         await mouse.move(*at(box, rim), steps=4)
         await mouse.up()
         for _ in range(60):
-            if any(near(p, RED) for p in await sup.page.evaluate(SUPERVISOR_MARKS_JS, [rim[0], rim[1], 2])):
+            if any(near(p, RED) for p in await supervisor_marks_at(sup, rim, 2)):
                 break
             await asyncio.sleep(0.05)
         else:
             raise AssertionError("the supervisor does not see the agent's circle over the shopper's tile")
-        assert not any(near(p, RED) for p in await sup.page.evaluate(SUPERVISOR_MARKS_JS, [centre[0], centre[1], 1]))
+        assert not any(near(p, RED) for p in await supervisor_marks_at(sup, centre, 1))
         await hang_up_and_expect_ended(agent, shopper, silkline_server)
     except BaseException:
         print(await dump([p for p in (agent, shopper, sup) if p], silkline_server), flush=True)
