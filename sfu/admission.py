@@ -84,6 +84,7 @@ class Admission:
         self.clock = clock or SystemClock()
         self.cpu_seconds = cpu_seconds
         self.draining = False
+        self.drain_until: float | None = None  # in a cluster: when the remaining calls move away
         self._lags: deque[float] = deque(maxlen=LAG_SAMPLES)
         self._cpu: deque[tuple[float, float]] = deque()  # (monotonic, cpu seconds)
         self.node: SfuNode | None = None  # set by the node that owns this

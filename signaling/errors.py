@@ -99,3 +99,4 @@ class CloseCode(IntEnum):
     UNAUTHORIZED = 4401  # no join within the join deadline (10 s), or a bad / expired token
     TOO_MANY = 4429  # the client's address already has its cap of open sockets
     REPLACED = 4409  # the same agent or party joined again on another connection
+    CENTRE_MOVED = 1012  # cluster: another node decides now (or the one relayed to went away); reconnect

@@ -52,6 +52,11 @@ from signaling.centre.quick_replies import QuickReplies
 from signaling.centre.recording import RecordingService
 from signaling.centre.store_events import ObservedStore
 from signaling.centre.webhooks import Webhooks, WebhookSettings
+from signaling.cluster.centre_role import CentreRole
+from signaling.cluster.cluster_node import ClusterNode
+from signaling.cluster.forward import Forwarder, HopSigner
+from signaling.cluster.lease import CentreLease
+from signaling.errors import CloseCode
 from signaling.images import ImageGuard, ImageLimits
 from signaling.metrics.sampler import CallSampler
 from signaling.metrics.series import Metrics
@@ -81,6 +86,7 @@ ACCOUNTS = web.AppKey("accounts", StaffAccounts)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
 NODES = web.AppKey("nodes", NodeRegistry)
 HEARTBEAT = web.AppKey("heartbeat", NodeHeartbeat)
+CLUSTER = web.AppKey("cluster", ClusterNode)
 
 
 def make_store(config: Config, clock: Clock) -> StateStore:
@@ -104,9 +110,11 @@ def node_description(config: Config, sfu: SfuNode, clock: Clock) -> Callable[[],
     node_id, pid, host, started_at = config.resolved_node_id(), os.getpid(), socket.gethostname(), clock.now()
 
     def describe() -> NodeEntry:
-        state = NodeState.DRAINING if sfu.admission.draining else NodeState.ACTIVE
+        admission = sfu.admission
+        state = NodeState.DRAINING if admission.draining else NodeState.ACTIVE
         return NodeEntry(node_id, pid, host, state, started_at, clock.now(),
-                         load=sfu.admission.load().as_dict(), rooms=sorted(sfu.rooms))
+                         load=admission.load().as_dict(), rooms=sorted(sfu.rooms), url=config.internal_url,
+                         accepting=admission.refusal() is None, drain_until=admission.drain_until)
 
     return describe
 
@@ -121,9 +129,10 @@ def runner_options(config: Config) -> dict[str, Any]:
     return {"keepalive_timeout": config.http_idle_timeout}
 
 
-def edge_limits(config: Config, clock: Clock) -> EdgeLimits:
+def edge_limits(config: Config, clock: Clock, hop: HopSigner | None = None) -> EdgeLimits:
     """The per-client budgets and caps, from the configuration (a bad spec: ValueError in words)."""
-    addresses = ClientAddresses(config.trusted_proxies, config.rate_limit_exempt)
+    addresses = ClientAddresses(config.trusted_proxies, config.rate_limit_exempt,
+                                relayed=hop.client_of if hop is not None else None)
     return EdgeLimits(addresses, RateLimits(config.rate_limits, clock, addresses),
                       SocketCounts(config.max_sockets_per_ip), waiting_per_ip=config.max_waiting_per_ip,
                       waiting_per_customer=config.max_waiting_per_customer, join_deadline=config.join_deadline)
@@ -181,7 +190,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     metrics_api = MetricsApi(metrics, config.metrics_token)
     app.middlewares.insert(0, metrics_api.middleware())
     app.middlewares.insert(1, OriginPolicy(config.allowed_origins).middleware())
-    edge = edge_limits(config, clock)
+    hop = HopSigner(config.resolved_secret(), config.resolved_node_id(), clock) if config.redis_url else None
+    edge = edge_limits(config, clock, hop)
     app.middlewares.insert(2, edge.limits.middleware())
     signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat,
                                   ice=client_ice, rejected=lambda code: metrics.rejected("ws", code), edge=edge)
@@ -193,6 +203,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     heartbeat = NodeHeartbeat(nodes, node_description(config, sfu, clock), clock,
                               interval=config.heartbeat_s, ttl=config.heartbeat_ttl_s)
     app[HEARTBEAT] = heartbeat
+    cluster = (join_cluster(app, config, clock, calls, nodes, inner_store, signaling, edge, hop)
+               if config.redis_url and hop is not None else None)
 
     app.router.add_get("/ws", signaling.handle)
     app.router.add_routes(health.routes())
@@ -248,11 +260,17 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
             logger.warning("recovered %d recordings interrupted by a crash", len(recovered))
         retention = recorder.retention_task(config.retention_days)
         retention.start()
-        await calls.start()
+        if cluster is None:
+            await calls.start()  # in a cluster, the node that takes the lease starts it
         sampler.start()
         await nodes.open()
         heartbeat.start()
+        if cluster is not None:
+            await heartbeat.beat()
+            await cluster.open()
         yield
+        if cluster is not None:
+            await cluster.close()
         await heartbeat.close()
         await nodes.close()
         await sampler.close()
@@ -269,9 +287,40 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
         # Not ready first (the balancer stops sending calls), then end calls so clients get
         # call-ended before their sockets close.
         health.start_draining()
+        if cluster is not None:
+            await cluster.role.resign()  # another node decides from now on: nothing to end here
         await calls.close()
         await signaling.close_all()
 
     app.cleanup_ctx.append(lifetime)
     app.on_shutdown.append(on_shutdown)
     return app
+
+
+def join_cluster(app: web.Application, config: Config, clock: Clock, calls: CallService, nodes: NodeRegistry,
+                 store: StateStore, signaling: SignalingEndpoint, edge: EdgeLimits, hop: HopSigner) -> ClusterNode:
+    """Cluster mode (``--redis``): the centre lease, forwarding to its holder, the watch on the
+    other nodes (signaling/cluster/, docs/design.md § Scale-out)."""
+    assert config.redis_url is not None
+    node_id = config.resolved_node_id()
+    lease = CentreLease(config.redis_url, node_id, config.lease_ttl_s)
+
+    def fence(epoch: int | None) -> None:
+        if hasattr(store, "fence"):
+            store.fence = epoch  # reservations carry the lease's epoch (redis_store.py)
+
+    async def close_sessions() -> None:
+        await signaling.close_all(CloseCode.CENTRE_MOVED, "the contact centre moved; reconnect")
+
+    role = CentreRole(lease, clock, interval=min(config.heartbeat_s, config.lease_ttl_s / 4),
+                      elected=lambda holding: cluster.elected(holding),
+                      deposed=lambda why: cluster.deposed(why),
+                      refenced=lambda holding: fence(holding.epoch))
+    cluster = ClusterNode(node_id, calls, nodes, role, clock, interval=config.heartbeat_s,
+                          close_sessions=close_sessions, fence=fence)
+    app[CLUSTER] = cluster
+    forwarder = Forwarder(hop, cluster.is_centre, cluster.centre_url, lambda request: edge.addresses.of(request).ip,
+                          heartbeat=config.ws_heartbeat)
+    cluster.forwarder = forwarder
+    app.middlewares.insert(2, forwarder.middleware())
+    return cluster

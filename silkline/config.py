@@ -83,6 +83,8 @@ class Config:
     node_id: str = ""  # "" = <hostname>-<pid>
     heartbeat_s: float = 1.0  # the node registry's heartbeat; an entry lives heartbeat_ttl_s
     heartbeat_ttl_s: float = 5.0
+    internal_url: str = ""  # cluster: where other nodes reach this one (set once it listens)
+    lease_ttl_s: float = 4.0  # cluster: the centre lease lives this long unless its holder renews it
     drain_timeout: float = 60.0  # SIGTERM: live calls may go on this long, then end node_drain
     # abuse: budgets and caps per client (docs/deploy.md, "Limits"; signaling/api/limits.py, caps.py)
     rate_limits: dict[str, str] = field(default_factory=dict)  # "<action>.<ip|token>" -> "30/min"; over the defaults

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -57,8 +57,10 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 class ClientAddresses:
-    def __init__(self, trusted_proxies: Iterable[str] = (), exempt: Iterable[str] = DEFAULT_EXEMPT) -> None:
+    def __init__(self, trusted_proxies: Iterable[str] = (), exempt: Iterable[str] = DEFAULT_EXEMPT,
+                 relayed: Callable[[web.Request], str | None] | None = None) -> None:
         self.trusted = networks(trusted_proxies, "--trusted-proxies")
+        self.relayed = relayed  # cluster: the client address another node relayed, signed
         self.exempt = networks(exempt, "--rate-limit-exempt")
         self._warned = False
 
@@ -66,6 +68,9 @@ class ClientAddresses:
         return any(address.version == net.version and address in net for net in nets)
 
     def of(self, request: web.Request) -> ClientAddress:
+        relayed = _ip(self.relayed(request) or "") if self.relayed is not None else None
+        if relayed is not None:
+            return ClientAddress(str(relayed), self._in(relayed, self.exempt))
         peer = _ip(request.remote or "")
         if peer is None:
             return ClientAddress(UNKNOWN)

@@ -415,9 +415,9 @@ class SignalingEndpoint:
         if claims.role is Role.SHOPPER and claims.call_id != call_id:
             raise SignalingError(ErrorCode.FORBIDDEN, "your token is for another call")
 
-    async def close_all(self) -> None:
+    async def close_all(self, code: CloseCode = CloseCode.GOING_AWAY, reason: str = "server shutting down") -> None:
         for session in list(self.sessions):
-            await session.close(CloseCode.GOING_AWAY, "server shutting down")
+            await session.close(code, reason)
 
 
 def _token_key(claims: Claims) -> str:

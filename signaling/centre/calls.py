@@ -203,6 +203,26 @@ class CallService:
         """Wait until the tasks this service started (timers' work, cleanups) are done."""
         await self._tasks.drain()
 
+    async def step_down(self) -> None:
+        """In a cluster, another node now decides: forget the live calls without ending them
+        (the new holder rebuilds them from the records) and stop every timer of theirs."""
+        await self.dispatch.stop()
+        for call in list(self.calls.values()):
+            call.stop_ringing()
+            for party in call.audience():
+                if party.grace is not None:
+                    party.grace.cancel()
+                    party.grace = None
+        self.calls.clear()
+        self.queues.waiting.clear()
+        self.dispatch.held.clear()
+        self.presence.close()
+        self.presence.agents.clear()
+        forget = getattr(self.sfu, "forget_all", None)
+        if forget is not None:
+            forget()  # the rooms stay on their nodes; the new holder moves them
+        self.dashboard.changed()
+
     async def close(self) -> None:
         """Node shutdown: end every live call with ``node_drain`` so records are complete."""
         await self.dispatch.stop()

@@ -31,6 +31,9 @@ class NodeEntry:
     heartbeat_at: float
     load: dict[str, Any] = field(default_factory=dict)  # rooms, tracks, loop_lag_ms, cpu_pct
     rooms: list[str] = field(default_factory=list)  # the call ids whose media it carries
+    url: str = ""  # where other nodes reach it (its internal address)
+    accepting: bool = True  # under its admission limit: it may be given a new room
+    drain_until: float | None = None  # draining: when its remaining calls move to other nodes
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,14 +43,17 @@ class NodeEntry:
         return cls(node_id=str(raw["node_id"]), pid=int(raw["pid"]), host=str(raw["host"]),
                    state=str(raw["state"]), started_at=float(raw["started_at"]),
                    heartbeat_at=float(raw["heartbeat_at"]), load=dict(raw.get("load") or {}),
-                   rooms=list(raw.get("rooms") or []))
+                   rooms=list(raw.get("rooms") or []), url=str(raw.get("url") or ""),
+                   accepting=bool(raw.get("accepting", True)),
+                   drain_until=float(raw["drain_until"]) if raw.get("drain_until") is not None else None)
 
     def view(self, now: float, alive: bool) -> dict[str, Any]:
         """The entry as ``GET /api/nodes`` shows it."""
         return {"node_id": self.node_id, "pid": self.pid, "host": self.host,
                 "state": self.state if alive else NodeState.DEAD,
                 "heartbeat_age_s": round(max(0.0, now - self.heartbeat_at), 1),
-                "started_at": self.started_at, "load": self.load, "rooms": self.rooms}
+                "started_at": self.started_at, "load": self.load, "rooms": self.rooms, "url": self.url,
+                "accepting": self.accepting and alive, "drain_until": self.drain_until}
 
 
 class NodeRegistry(Protocol):

@@ -11,10 +11,13 @@ many nodes or requests racing exactly one wins. Redis away: every method raises
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from signaling.state.redis_client import PREFIX, RedisClient, while_reachable
 from signaling.state.redis_client import encode_fields as _encode
+
+logger = logging.getLogger(__name__)
 
 _ADD_ORDER = """
 if redis.call('hsetnx', KEYS[1], ARGV[1], ARGV[2]) == 1 then
@@ -35,6 +38,15 @@ if KEYS[2] then redis.call('zadd', KEYS[2], ARGV[3], ARGV[4]) end
 return 1
 """
 
+# KEYS[1] the reservation, KEYS[2] the centre's epoch; ARGV[1] the call, ARGV[2] the TTL (ms),
+# ARGV[3] the writer's epoch ("" outside a cluster). A deposed centre's epoch is older: refused.
+_RESERVE = """
+if ARGV[3] ~= '' and redis.call('get', KEYS[2]) ~= ARGV[3] then return -1 end
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('get', KEYS[1]) == ARGV[1] then return 1 end
+return 0
+"""
+
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
@@ -42,8 +54,11 @@ return 0
 
 
 class RedisStateStore(RedisClient):
+    fence: int | None = None  # in a cluster, the centre lease's epoch this node decides under
+
     async def open(self) -> None:
         await super().open()
+        self._reserve = self.r.register_script(_RESERVE)
         await self.r.ping()
         self._release = self.r.register_script(_RELEASE)
         self._add_order = self.r.register_script(_ADD_ORDER)
@@ -138,9 +153,11 @@ class RedisStateStore(RedisClient):
     @while_reachable
     async def reserve_agent(self, agent_id: str, call_id: str, ttl: float) -> bool:
         key = f"{PREFIX}:agent:{agent_id}:reservation"
-        if await self.r.set(key, call_id, nx=True, px=max(1, int(ttl * 1000))):
-            return True
-        return await self.r.get(key) == call_id
+        won = await self._reserve(keys=[key, f"{PREFIX}:centre:epoch"],
+                                  args=[call_id, max(1, int(ttl * 1000)), "" if self.fence is None else self.fence])
+        if won == -1:
+            logger.warning("reserving agent %s refused: this node no longer holds the centre lease", agent_id)
+        return bool(won == 1)
 
     @while_reachable
     async def release_agent(self, agent_id: str, call_id: str) -> None:

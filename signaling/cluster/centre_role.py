@@ -1,0 +1,128 @@
+"""CentreRole: this node's part in the centre lease — take it when free, keep it, give it up.
+
+One task (owned here) ticks every ``interval``: the holder renews, everybody else tries to take
+the lease, and everybody reads who holds it (for forwarding). A holder whose lease expired
+takes it again if nobody else did (a Redis outage outlasted the TTL) and steps down at once
+when another node holds it: its calls are rebuilt there, its sockets closed so they come back.
+While Redis is away nobody can take the lease, and a holder cut off from Redis can change
+nothing shared (every write goes through Redis and fails), so it keeps its live calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from media.clock import Clock
+from signaling.cluster.lease import CentreLease, Holder
+from signaling.errors import SignalingError
+
+logger = logging.getLogger(__name__)
+
+
+class CentreRole:
+    def __init__(self, lease: CentreLease, clock: Clock, *, interval: float,
+                 elected: Callable[[Holder], Awaitable[None]],
+                 deposed: Callable[[str], Awaitable[None]],
+                 refenced: Callable[[Holder], None] | None = None) -> None:
+        self.lease = lease
+        self.clock = clock
+        self.interval = interval
+        self.ttl = lease.ttl_ms / 1000.0
+        self._elected = elected
+        self._deposed = deposed
+        self._refenced = refenced
+        self.holding: Holder | None = None
+        self.current: Holder | None = None  # who holds it, as last read
+        self.eligible = True  # a draining node takes no lease
+        self._renewed_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    @property
+    def is_centre(self) -> bool:
+        return self.holding is not None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="centre lease")
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # noqa: BLE001 - a bug in a callback must not stop the lease
+                logger.exception("centre lease tick failed")
+            await self.clock.sleep(self.interval)
+
+    async def tick(self) -> None:
+        try:
+            if self.holding is not None:
+                if await self.lease.renew(self.holding):
+                    self._renewed_at = self.clock.monotonic()
+                else:
+                    await self._renew_lost()
+            elif self.eligible:
+                won = await self.lease.acquire()
+                if won is not None:
+                    self.holding, self._renewed_at = won, self.clock.monotonic()
+                    logger.info("this node now decides for the contact centre (epoch %d)", won.epoch)
+                    await self._elected(won)
+            self._set_current(await self.lease.holder())
+        except SignalingError:
+            # Redis away: nobody can take the lease meanwhile (every write goes through Redis,
+            # so a holder cut off from it can change nothing shared); decide again on return
+            pass
+
+    async def _renew_lost(self) -> None:
+        """The lease expired under us (a Redis outage outlasted it) or another node holds it."""
+        won = await self.lease.acquire()
+        if won is not None:  # nobody took it meanwhile: ours again, under a new epoch
+            logger.info("the centre lease is ours again after an interruption (epoch %d)", won.epoch)
+            self.holding, self._renewed_at = won, self.clock.monotonic()
+            if self._refenced is not None:
+                self._refenced(won)
+            return
+        await self._step_down("the lease went to another node")
+
+    def _set_current(self, holder: Holder | None) -> None:
+        if holder != self.current:
+            self.current = holder
+            self._changed.set()
+            self._changed = asyncio.Event()
+
+    async def _step_down(self, why: str) -> None:
+        holding, self.holding = self.holding, None
+        logger.warning("this node no longer decides for the contact centre: %s", why)
+        if holding is not None:
+            await self._deposed(why)
+
+    async def wait_for_holder(self, timeout: float) -> Holder | None:
+        """Who holds the lease, waiting up to ``timeout`` while nobody does (an election)."""
+        deadline = self.clock.monotonic() + timeout
+        while self.current is None and self.clock.monotonic() < deadline:
+            changed = self._changed
+            try:
+                await asyncio.wait_for(changed.wait(), max(0.0, min(self.interval, deadline - self.clock.monotonic())))
+            except TimeoutError:
+                pass
+        return self.current
+
+    async def resign(self) -> None:
+        """Give the lease up now (SIGTERM): another node takes it within one tick, not a TTL."""
+        self.eligible = False
+        holding = self.holding
+        if holding is None:
+            return
+        try:
+            await self.lease.release(holding)
+        except SignalingError:
+            pass  # Redis away: the lease expires on its own
+        await self._step_down("this node is draining")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

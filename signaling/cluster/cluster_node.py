@@ -1,0 +1,190 @@
+"""ClusterNode: this node's place in the cluster — who decides, where media goes, who died.
+
+It owns one task that, every ``interval``, reads the node registry (every node needs it: the
+holder's internal URL for forwarding) and, on the node holding the centre lease, watches the
+nodes that carry media: the calls of a node whose heartbeat expired move to a live node
+(``node_lost``), those of a draining node move when its drain deadline passes
+(``node_drain``), and a room that a node still carries for a call the centre placed elsewhere
+— the node came back after being declared dead — is closed there (fenced).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from media.clock import Clock
+from signaling.centre.call import CallState
+from signaling.centre.calls import CallService
+from signaling.cluster.centre_role import CentreRole
+from signaling.cluster.forward import Forwarder
+from signaling.cluster.lease import Holder
+from signaling.cluster.rebuild import rebuild
+from signaling.errors import SignalingError
+from signaling.state.nodes import NodeRegistry, NodeState
+
+logger = logging.getLogger(__name__)
+
+HOLDER_WAIT_S = 3.0  # a forwarded request waits this long for an election before it is refused
+
+
+def least_loaded(views: dict[str, dict[str, Any]], own: str, pending: dict[str, int] | None = None) -> str | None:
+    """The active, accepting node with the fewest rooms (rooms promised to it count); the
+    centre's own node only when no other can take the room."""
+    pending = pending or {}
+    candidates = [v for v in views.values()
+                  if v.get("state") == NodeState.ACTIVE and v.get("accepting", True) and v.get("url")]
+    others = [v for v in candidates if v["node_id"] != own]
+    pool = others or candidates
+    if not pool:
+        return None
+
+    def load(view: dict[str, Any]) -> tuple[float, float, str]:
+        rooms = len(view.get("rooms") or []) + pending.get(view["node_id"], 0)
+        return (rooms, float((view.get("load") or {}).get("cpu_pct") or 0.0), view["node_id"])
+
+    return min(pool, key=load)["node_id"]
+
+
+class ClusterNode:
+    def __init__(self, node_id: str, calls: CallService, registry: NodeRegistry, role: CentreRole,
+                 clock: Clock, *, interval: float, close_sessions: Callable[[], Awaitable[None]],
+                 fence: Callable[[int | None], None] | None = None) -> None:
+        self.node_id = node_id
+        self.calls = calls
+        self.registry = registry
+        self.role = role
+        self.clock = clock
+        self.interval = interval
+        self.close_sessions = close_sessions
+        self.fence = fence
+        self.views: dict[str, dict[str, Any]] = {}
+        self.forwarder: Forwarder | None = None
+        self.moving: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    # ---- the lease's callbacks -----------------------------------------------------
+    async def elected(self, holding: Holder) -> None:
+        if self.fence is not None:
+            self.fence(holding.epoch)
+        await self.refresh()
+        await self.calls.start()
+        adopt = getattr(self.calls.sfu, "adopt", None)
+        for call in await rebuild(self.calls):
+            carrier = next((v["node_id"] for v in self.views.values()
+                            if v.get("state") != NodeState.DEAD and call.call_id in (v.get("rooms") or [])), None)
+            if carrier is not None and adopt is not None:
+                adopt(call.call_id, carrier)  # so that the move closes it there before it opens anew
+            self.move(call.call_id, "centre_lost")
+
+    async def deposed(self, why: str) -> None:
+        if self.fence is not None:
+            self.fence(None)
+        await self.calls.step_down()
+        self.moving.clear()
+        await self.close_sessions()  # the clients come back, through any node, to the new holder
+
+    # ---- what the rest of the node asks --------------------------------------------
+    def is_centre(self) -> bool:
+        return self.role.is_centre
+
+    async def centre_url(self) -> str | None:
+        holder = self.role.current or await self.role.wait_for_holder(HOLDER_WAIT_S)
+        if holder is None or holder.node_id == self.node_id:
+            return None
+        view = self.views.get(holder.node_id)
+        if view is None or not view.get("url"):
+            await self.refresh()
+            view = self.views.get(holder.node_id)
+        return str(view["url"]).rstrip("/") if view and view.get("url") else None
+
+    def place(self, pending: dict[str, int] | None = None) -> str | None:
+        return least_loaded(self.views, self.node_id, pending)
+
+    # ---- the task --------------------------------------------------------------------
+    async def open(self) -> None:
+        """Join: read the registry and try the lease once now (a lone node decides from its
+        first request on), then keep both going."""
+        await self.role.lease.open()
+        try:
+            await self.refresh()
+        except SignalingError:
+            pass
+        await self.role.tick()
+        self.role.start()
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="cluster watch")
+
+    async def close(self) -> None:
+        await self.role.resign()
+        await self.role.close()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self.forwarder is not None:
+            await self.forwarder.close()
+        await self.role.lease.close()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+                if self.role.is_centre:
+                    await self.watch()
+            except SignalingError:
+                pass  # Redis away: media keeps flowing; look again next tick
+            except Exception:  # noqa: BLE001 - the watch must go on
+                logger.exception("cluster watch failed")
+            await self.clock.sleep(self.interval)
+
+    async def refresh(self) -> None:
+        self.views = {v["node_id"]: v for v in await self.registry.nodes(self.clock.now())}
+
+    async def watch(self) -> None:
+        """Move the calls of dead and drained nodes; fence rooms left on nodes that came back."""
+        sfu = self.calls.sfu
+        node_of = getattr(sfu, "node_of", None)
+        if node_of is None:
+            return
+        now = self.clock.now()
+        for call in list(self.calls.calls.values()):
+            if call.state not in (CallState.CONNECTING, CallState.CONNECTED):
+                continue
+            node = node_of(call.call_id)
+            if node is None or node == self.node_id:
+                continue
+            view = self.views.get(node)
+            if view is None or view.get("state") == NodeState.DEAD:
+                self.move(call.call_id, "node_lost")
+            elif view.get("state") == NodeState.DRAINING and view.get("drain_until") and now >= view["drain_until"]:
+                self.move(call.call_id, "node_drain")
+        fence_room = getattr(sfu, "fence_room", None)
+        if fence_room is None:
+            return
+        for node_id, view in self.views.items():
+            if view.get("state") == NodeState.DEAD:
+                continue
+            for room in view.get("rooms") or []:
+                if room not in self.moving and node_of(room) != node_id:
+                    logger.warning("node %s still carries room %s, placed elsewhere: closing it there", node_id, room)
+                    fence_room(node_id, room)
+
+    def move(self, call_id: str, reason: str) -> None:
+        """Move a call's media (once at a time per call), as a task the CallService owns."""
+        if call_id in self.moving:
+            return
+        self.moving.add(call_id)
+
+        async def moved() -> None:
+            try:
+                await self.calls.migration.move(call_id, reason)
+            except SignalingError as exc:
+                logger.warning("call %s: moving its media failed: %s", call_id, exc.message,
+                               extra={"call_id": call_id})
+            finally:
+                self.moving.discard(call_id)
+
+        self.calls.spawn(moved())

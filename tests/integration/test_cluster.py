@@ -1,0 +1,165 @@
+"""One contact centre across three nodes on one real redis-server: sockets and REST reach any
+node, the holder of the centre lease decides, and dispatch is exactly-once under a burst."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestServer
+
+from client import SignalingClient, demo_token
+from signaling.auth import Role
+from silkline.app import CLUSTER, create_app, runner_options
+from tests.conftest import Running, make_config
+from tests.support.eventually import eventually
+
+
+@contextlib.asynccontextmanager
+async def cluster_of(tmp_path: Path, redis_url: str, count: int, **overrides) -> AsyncIterator[list[Running]]:
+    """``count`` nodes in this process, each on its own port, on one Redis; node-1 first, so it
+    takes the centre lease."""
+    flush = aioredis.from_url(redis_url)
+    await flush.flushdb()
+    await flush.aclose()
+    servers: list[TestServer] = []
+    nodes: list[Running] = []
+    async with aiohttp.ClientSession() as http:
+        try:
+            for index in range(1, count + 1):
+                config = make_config(tmp_path / f"n{index}", redis_url=redis_url, demo=True,
+                                     node_id=f"node-{index}", heartbeat_s=0.3, heartbeat_ttl_s=1.5,
+                                     recordings_dir=tmp_path / "recordings", **overrides)
+                server = TestServer(create_app(config), host="127.0.0.1")
+                await server.start_server(**runner_options(config))
+                url = str(server.make_url("")).rstrip("/")
+                config.internal_url = url  # the in-process node's one address is its internal one
+                servers.append(server)
+                nodes.append(Running(url, server.app, http, config))
+
+            async def all_listed() -> bool:
+                views = nodes[-1].app[CLUSTER].views
+                return len(views) == count and all(v["url"] for v in views.values())
+
+            await eventually(all_listed, timeout=10, message="every node in the registry with its url")
+            await eventually(lambda: nodes[0].app[CLUSTER].is_centre(), timeout=10, message="node-1 decides")
+            yield nodes
+        finally:
+            for server in reversed(servers):
+                await server.close()
+
+
+async def client(node: Running) -> SignalingClient:
+    return await SignalingClient(node.http, node.url).connect()
+
+
+async def test_a_call_through_three_nodes_is_one_call(tmp_path, redis_url):
+    async with cluster_of(tmp_path, redis_url, 3) as (a, b, c):
+        assert a.app[CLUSTER].is_centre() and not b.app[CLUSTER].is_centre()
+        agent_token = await demo_token(c.http, c.url, "agent", name="Ann")
+        agent = await client(c)
+        await agent.send("join", token=agent_token["token"])
+        await agent.expect("joined", role="agent")
+        shopper_token = await demo_token(b.http, b.url, "shopper", name="Sam")
+        call_id = shopper_token["call_id"]
+        shopper = await client(b)
+        await shopper.send("join", token=shopper_token["token"], context={"title": "Sapphire ring"})
+        await shopper.expect("joined", call_id=call_id)
+        offered = await agent.expect("call-offered", call_id=call_id)
+        assert offered["context"]["title"] == "Sapphire ring"
+        await agent.send("accept", call_id=call_id)
+        await shopper.expect("call-state", state="connecting")
+        await shopper.send("chat", call_id=call_id, text="is this one in stock?")
+        line = await agent.expect("chat", call_id=call_id)
+        assert line["text"] == "is this one in stock?"
+        # REST through the third node: the supervisor's live view is the holder's
+        supervisor = b.tokens.issue(Role.SUPERVISOR, "sue")
+        async with b.http.get(b.url + "/api/live", headers={"Authorization": f"Bearer {supervisor}"}) as resp:
+            body = await resp.json()
+            assert resp.status == 200, body
+        assert [call["call_id"] for call in body["calls"]] == [call_id]
+        await agent.hangup(call_id)
+        await shopper.expect("call-ended", call_id=call_id)
+        record = await a.store.get_call(call_id)
+        assert record["state"] == "ended" and record["agent_id"] == agent_token["agent_id"]
+        assert b.app[CLUSTER].forwarder.relayed >= 2 and c.app[CLUSTER].forwarder.relayed >= 1
+        for ws in (agent, shopper):
+            await ws.close()
+
+
+SHOPPERS = 200
+AGENTS = 12
+
+
+async def test_a_burst_of_200_shoppers_over_three_nodes_is_dispatched_exactly_once(tmp_path, redis_url):
+    """Every call is offered to one agent at a time, no agent holds two, none is lost or doubled."""
+    async with cluster_of(tmp_path, redis_url, 3, max_calls=200) as nodes:
+        served: Counter[str] = Counter()  # call id -> accepts
+        overlap: list[str] = []
+        agents = []
+        for index in range(AGENTS):
+            node = nodes[index % 3]
+            token = await demo_token(node.http, node.url, "agent", name=f"Agent {index}")
+            ws = await client(node)
+            await ws.send("join", token=token["token"])
+            await ws.expect("joined", role="agent")
+            agents.append(ws)
+
+        async def work(ws: SignalingClient) -> None:
+            busy: str | None = None
+
+            def offered(message: dict) -> None:
+                nonlocal busy
+                if busy is not None:
+                    overlap.append(f"{message['call_id']} offered while in {busy}")
+                busy = message["call_id"]
+
+            ws.on("call-offered", offered)
+            while sum(served.values()) < SHOPPERS:
+                try:
+                    offer = await ws.expect("call-offered", timeout=2.0)
+                except TimeoutError:
+                    continue
+                call_id = offer["call_id"]
+                served[call_id] += 1
+                await ws.send("accept", call_id=call_id)
+                await ws.expect("call-state", call_id=call_id, state="connecting", timeout=30)
+                await ws.hangup(call_id)
+                await ws.expect("call-ended", call_id=call_id, timeout=30)
+                busy = None
+
+        shoppers: list[SignalingClient] = []
+        call_ids: list[str] = []
+
+        async def arrive(index: int) -> None:
+            node = nodes[index % 3]
+            token = await demo_token(node.http, node.url, "shopper", name=f"Shopper {index}")
+            ws = await client(node)
+            shoppers.append(ws)
+            call_ids.append(token["call_id"])
+            await ws.send("join", token=token["token"])
+            await ws.expect("joined", call_id=token["call_id"], timeout=30)
+
+        workers = [asyncio.ensure_future(work(ws)) for ws in agents]
+        await asyncio.gather(*(arrive(i) for i in range(SHOPPERS)))
+        try:
+            await asyncio.wait_for(asyncio.gather(*workers), timeout=240)
+        finally:
+            for task in workers:
+                task.cancel()
+        assert overlap == []
+        assert len(served) == SHOPPERS and set(served.values()) == {1}
+        assert set(served) == set(call_ids)
+        records = await nodes[1].store.list_calls(limit=1000)
+        assert sorted(r["call_id"] for r in records) == sorted(call_ids)  # none lost, none doubled
+        for record in records:
+            kinds = [e["type"] for e in record["events"]]
+            assert record["state"] == "ended" and record["end_reason"] == "hangup", record["call_id"]
+            assert kinds.count("requested") == 1 and kinds.count("ended") == 1, (record["call_id"], kinds)
+        for ws in agents + shoppers:
+            await ws.close()
