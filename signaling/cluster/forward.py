@@ -96,7 +96,8 @@ class Forwarder:
 
     def http(self) -> aiohttp.ClientSession:
         if self._http is None:
-            self._http = aiohttp.ClientSession(auto_decompress=False,
+            # no pool cap: every relayed socket holds a connection for its lifetime
+            self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), auto_decompress=False,
                                                timeout=aiohttp.ClientTimeout(total=None, sock_connect=3))
         return self._http
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -36,12 +37,15 @@ from redis.typing import EncodableT, FieldT
 
 from signaling.errors import ErrorCode, SignalingError
 
+logger = logging.getLogger(__name__)
+
 PREFIX = "silkline"
 RedisMapping = Mapping[FieldT, EncodableT]
 RETRY_AFTER_S = 5.0
 # a Redis that hangs (rather than refuses) must not hang a request or a message for ever
 CONNECT_TIMEOUT_S = 2.0
 COMMAND_TIMEOUT_S = 5.0
+MAX_CONNECTIONS = 200  # per client; Redis's own default limit is 10 000 clients
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -65,6 +69,7 @@ def while_reachable(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, 
         try:
             return await method(*args, **kwargs)
         except (RedisConnectionError, RedisTimeoutError) as exc:
+            logger.warning("redis did not answer %s: %s: %s", method.__qualname__, type(exc).__name__, exc)
             raise StoreUnavailable(exc) from exc
 
     return guarded
@@ -131,8 +136,13 @@ def connect(url: str) -> redis.Redis:
         target = parse_sentinel_url(url)
         sentinel = Sentinel(list(target.sentinels), socket_timeout=CONNECT_TIMEOUT_S,
                             sentinel_kwargs={"socket_timeout": CONNECT_TIMEOUT_S, "password": target.password})
-        return sentinel.master_for(target.service, db=target.db, password=target.password, **common)
-    return redis.from_url(url, **common)
+        return sentinel.master_for(target.service, db=target.db, password=target.password,
+                                   max_connections=MAX_CONNECTIONS * 5, **common)
+    # a burst (hundreds of shoppers at once) waits briefly for one of the pool's connections
+    # instead of failing with "too many connections" (redis-py's default pool refuses the 101st)
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS, timeout=COMMAND_TIMEOUT_S,
+                                                 **common)
+    return redis.Redis(connection_pool=pool)
 
 
 class RedisClient:
