@@ -289,8 +289,11 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
         health.start_draining()
         if cluster is not None:
             await cluster.role.resign()  # another node decides from now on: nothing to end here
+            if cluster.forwarder is not None:
+                await cluster.forwarder.close()
         await calls.close()
-        await signaling.close_all()
+        await signaling.close_all(*((CloseCode.CENTRE_MOVED, "this node is stopping; reconnect")
+                                    if cluster is not None else ()))
 
     app.cleanup_ctx.append(lifetime)
     app.on_shutdown.append(on_shutdown)

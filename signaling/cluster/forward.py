@@ -92,6 +92,7 @@ class Forwarder:
         self.heartbeat = heartbeat
         self.max_frame = max_frame
         self._http: aiohttp.ClientSession | None = None
+        self._sockets: set[web.WebSocketResponse] = set()  # the clients' relayed sockets, open now
         self.relayed = 0  # requests and sockets relayed (metrics, tests)
 
     def http(self) -> aiohttp.ClientSession:
@@ -102,6 +103,9 @@ class Forwarder:
         return self._http
 
     async def close(self) -> None:
+        """The node stops: relayed sockets close with 1012, so their clients come back elsewhere."""
+        for ws in list(self._sockets):
+            await ws.close(code=1012, message=b"this node is stopping; reconnect")
         if self._http is not None:
             await self._http.close()
             self._http = None
@@ -159,6 +163,7 @@ class Forwarder:
             return _refuse(request, "the contact centre did not answer; try again in a second")
         client = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=self.max_frame + WS_SLACK)
         await client.prepare(request)
+        self._sockets.add(client)
         try:
             down = asyncio.ensure_future(_pump(upstream, client))
             up = asyncio.ensure_future(_pump(client, upstream))
@@ -173,6 +178,7 @@ class Forwarder:
                 await client.close(code=code, message=b"the contact centre moved" if code == 1012 else b"")
             if not upstream.closed:
                 await upstream.close(code=client.close_code or 1000)
+            self._sockets.discard(client)
         return client
 
 

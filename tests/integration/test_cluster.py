@@ -4,8 +4,8 @@ node, the holder of the centre lease decides, and dispatch is exactly-once under
 from __future__ import annotations
 
 import asyncio
-import os
 import contextlib
+import os
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
