@@ -92,8 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-cpu-pct", type=float,
                        help=f"open no new room while the process uses more than this %% of a core "
                             f"(default {AdmissionLimit.max_cpu_pct:g}; {ENV['max_cpu_pct']})")
-    serve.add_argument("--node-id", help=f"this node's name in the node registry "
-                                        f"(default <hostname>-<pid>; {ENV['node_id']})")
+    serve.add_argument("--node-id", help=f"this node's name in the node registry (default <hostname>-<pid>; "
+                                        f"with --workers the base of theirs, default <hostname>; {ENV['node_id']})")
     serve.add_argument("--drain-timeout", type=float,
                        help=f"on SIGTERM, seconds live calls may go on before they end node_drain "
                             f"(default 60; {ENV['drain_timeout']})")

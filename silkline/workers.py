@@ -22,6 +22,8 @@ different machines do.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import os
 import secrets
@@ -44,6 +46,7 @@ RESPAWN_WINDOW_S = 60.0  # ... within this many seconds
 KILL_AFTER_DRAIN_S = 15.0  # past drain_timeout + this, what is left is killed
 TICK_S = 0.2  # the longest the supervisor sleeps without looking at its workers
 REFUSED_CONFIG = 2  # silkline serve's exit code for a configuration that cannot work
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 SI_KERNEL = 0x80  # siginfo si_code of a signal the kernel sent (a terminal's Ctrl-C), not kill()
 SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
 
@@ -63,6 +66,9 @@ def node_processes(config: Config) -> int:
                              f"(or set {ENV['redis_url']})")
         return 1
     count = workers or os.cpu_count() or 1
+    if count > 1 and config.port == 0:
+        raise ValueError(f"with {count} workers give --port: they share one public port, and port 0 would "
+                         f"give each worker another one")
     if count > 1 and config.advertise_url and PORT_PLACEHOLDER not in config.advertise_url:
         raise ValueError(f"with {count} workers each one needs its own internal URL: put {PORT_PLACEHOLDER} in "
                          f"--advertise-url (e.g. http://10.0.0.5:{PORT_PLACEHOLDER}), or use --workers 1")
@@ -214,7 +220,7 @@ class Supervisor:
     def _start(self, worker: Worker, respawned: bool = False) -> None:
         # the supervisor has no threads, so preexec_fn is safe here
         worker.process = subprocess.Popen(self.command(worker), env=self.env, start_new_session=False,
-                                          preexec_fn=_unblock_signals)
+                                          preexec_fn=functools.partial(_prepare_worker, os.getpid()))
         worker.returncode = None
         print(f"worker {worker.index}/{self.count}: node {worker.node_id} pid {worker.process.pid}"
               f"{' (respawned)' if respawned else ''}", flush=True)
@@ -233,6 +239,12 @@ class Supervisor:
         return 1
 
 
-def _unblock_signals() -> None:
-    """In the worker, before exec: the supervisor's blocked signals would stay blocked there."""
+def _prepare_worker(supervisor: int) -> None:
+    """In the worker, before exec: the supervisor's blocked signals would stay blocked there;
+    and on Linux the worker gets SIGTERM (so it drains) if the supervisor dies without
+    stopping it (kill -9), instead of running on as an orphan that still holds the port."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != supervisor:  # it died before prctl: nobody would tell us
+            os._exit(1)

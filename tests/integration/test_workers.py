@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from tests.support.cluster import REPO_ROOT, Cluster
+from tests.support.cluster import REPO_ROOT, Cluster, ClusterNode
 from tests.support.eventually import eventually
 from tests.support.ports import free_port
 
@@ -84,6 +84,17 @@ async def test_a_killed_worker_comes_back_under_a_new_node_id(tmp_path, redis_ur
         assert (f"node node-w1 (pid {w1.pid}) exited -9: starting it again in 1 s as node-w1-r1"
                 in cluster.supervisor.logs())
         assert cluster.worker_ids() == ["node-w1", "node-w2", "node-w1-r1"]
+
+
+async def test_a_supervisor_killed_with_9_leaves_no_worker_behind(tmp_path, redis_url):
+    async with Cluster(tmp_path, redis_url, workers=2) as cluster:
+        assert cluster.supervisor is not None
+        workers = [await cluster.node(n) for n in ("node-w1", "node-w2")]
+        cluster.supervisor.kill(signal.SIGKILL)
+        assert await cluster.supervisor.wait(5) == -signal.SIGKILL
+        for worker in workers:  # each was told (SIGTERM on its parent's death), drained and exited
+            await worker.wait(15)
+        assert cluster.supervisor.logs().count("Silkline stopped") == 2
 
 
 async def _dead_and_back(cluster: Cluster) -> dict[str, dict] | None:
@@ -177,6 +188,6 @@ async def test_the_cluster_fixture_starts_three_nodes_that_list_each_other(tmp_p
     assert not any(n.running for n in cluster.nodes)
 
 
-async def _everyone_active(cluster: Cluster, via, everyone: set[str]) -> dict[str, dict] | None:  # type: ignore[no-untyped-def]
+async def _everyone_active(cluster: Cluster, via: ClusterNode, everyone: set[str]) -> dict[str, dict] | None:
     listed = await cluster.listed(via)
     return listed if everyone <= {n for n, e in listed.items() if e["state"] == "active"} else None

@@ -218,8 +218,12 @@ class Cluster:
         return TokenService(self.secret).issue(role, subject, **claims)
 
     async def listed(self, via: ClusterNode | None = None) -> dict[str, dict[str, Any]]:
-        """``GET /api/nodes`` as an admin (through ``via``'s public URL, else ``url``)."""
+        """``GET /api/nodes`` as an admin, through ``via``'s public URL, else the shared port
+        (supervised) or the first separate node still running."""
         http = self._session()
+        if via is None and not self.workers:
+            via = next((n for n in self.nodes if n.running), None)
+            assert via is not None, "no node of this cluster is running"
         async with http.get(f"{(via.url if via else self.url)}/api/nodes",
                             headers={"Authorization": f"Bearer {self.token()}"}) as resp:
             assert resp.status == 200, await resp.text()

@@ -40,6 +40,12 @@ def test_several_workers_need_their_own_advertised_url():
     assert node_processes(Config(redis_url=REDIS, workers=1, advertise_url="http://10.0.0.5:9000")) == 1
 
 
+def test_several_workers_need_a_port_to_share():
+    with pytest.raises(ValueError, match="give --port"):
+        node_processes(Config(redis_url=REDIS, workers=2, port=0))
+    assert node_processes(Config(redis_url=REDIS, workers=1, port=0)) == 1
+
+
 def test_the_flags_and_variables_reach_the_config():
     config = config_from_args(build_parser().parse_args([
         "serve", "--redis", REDIS, "--workers", "4", "--internal-host", "10.0.0.5", "--internal-port", "9100",
