@@ -196,7 +196,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat,
                                   ice=client_ice, rejected=lambda code: metrics.rejected("ws", code), edge=edge)
     app[SIGNALING] = signaling
-    health = Health(store, admission=admission)
+    health = Health(store, admission=admission, node_id=config.resolved_node_id())
     app[HEALTH] = health
     nodes = make_node_registry(config)
     app[NODES] = nodes

@@ -13,6 +13,8 @@ from aiohttp import web
 from sfu.admission import AdmissionLimit
 from silkline import admin_cli, log_format
 from silkline.config import ENV, Config, from_env, parse_port_range, parse_role_map, parse_value
+from silkline.listeners import bind_internal
+from silkline.workers import Supervisor, node_processes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,11 +92,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-cpu-pct", type=float,
                        help=f"open no new room while the process uses more than this %% of a core "
                             f"(default {AdmissionLimit.max_cpu_pct:g}; {ENV['max_cpu_pct']})")
-    serve.add_argument("--node-id", help=f"this node's name in the node registry "
-                                        f"(default <hostname>-<pid>; {ENV['node_id']})")
+    serve.add_argument("--node-id", help=f"this node's name in the node registry (default <hostname>-<pid>; "
+                                        f"with --workers the base of theirs, default <hostname>; {ENV['node_id']})")
     serve.add_argument("--drain-timeout", type=float,
                        help=f"on SIGTERM, seconds live calls may go on before they end node_drain "
                             f"(default 60; {ENV['drain_timeout']})")
+    cluster = serve.add_argument_group("cluster (with --redis; docs/deploy.md, \"Workers and more machines\")")
+    cluster.add_argument("--workers", type=int, metavar="N",
+                         help=f"node processes on this machine sharing --port (default with --redis: one per "
+                              f"core; 1 = this process is the node; without --redis only 1; {ENV['workers']})")
+    cluster.add_argument("--internal-host", metavar="ADDRESS",
+                         help=f"the private address other nodes reach this one at (default 127.0.0.1; "
+                              f"{ENV['internal_host']})")
+    cluster.add_argument("--internal-port", type=int, metavar="PORT",
+                         help=f"its port (default 0: any free port; with --workers N, worker i takes PORT+i-1; "
+                              f"{ENV['internal_port']})")
+    cluster.add_argument("--advertise-url", metavar="URL",
+                         help=f"the internal URL other machines use, e.g. http://10.0.0.5:{{port}} ({{port}}: "
+                              f"the bound internal port; default http://<internal host>:<port>; "
+                              f"{ENV['advertise_url']})")
+    cluster.add_argument("--heartbeat", dest="heartbeat_s", type=float, metavar="SECONDS",
+                         help=f"seconds between node registry heartbeats (default 1; {ENV['heartbeat_s']})")
+    cluster.add_argument("--heartbeat-ttl", dest="heartbeat_ttl_s", type=float, metavar="SECONDS",
+                         help=f"seconds without a heartbeat before a node is dead (default 5; "
+                              f"{ENV['heartbeat_ttl_s']})")
     serve.add_argument("--conversion-window", dest="conversion_window_days", type=float, metavar="DAYS",
                        help=f"an order this many days after a call counts as its conversion "
                             f"(default 7; {ENV['conversion_window_days']})")
@@ -156,7 +177,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
                  "tls_cert", "tls_key", "media_ports", "log_format",
                  "media_public_address", "conversion_window_days", "oidc_issuer", "oidc_client_id",
                  "oidc_role_claim", "oidc_roles", "oidc_redirect_url", "max_sockets_per_ip",
-                 "max_waiting_per_ip", "max_waiting_per_customer", "join_deadline", "http_idle_timeout"):
+                 "max_waiting_per_ip", "max_waiting_per_customer", "join_deadline", "http_idle_timeout",
+                 "workers", "internal_host", "internal_port", "advertise_url", "heartbeat_s", "heartbeat_ttl_s"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)
@@ -179,15 +201,38 @@ async def serve(config: Config) -> None:
     from silkline.app import create_app, runner_options
     from silkline.drain import drain
 
+    # before anything listens: a signal during start-up is kept, and the node drains once up
+    stop, hurry = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set() and not hurry.is_set():
+            print("Silkline: a second signal: the drain is cut short", flush=True)
+        (hurry if stop.is_set() else stop).set()  # the second signal cuts the drain short
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
     ssl_context = config.ssl_context()  # a bad certificate stops us before anything listens
-    app = create_app(config)
+    # cluster mode: the internal address is bound first, so the first heartbeat carries its URL
+    internal = bind_internal(config) if config.redis_url else None
+    try:
+        app = create_app(config)
+    except BaseException:
+        if internal is not None:
+            internal.close()
+        raise
     runner = web.AppRunner(app, handle_signals=False, access_log=None, **runner_options(config))
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)
+    # SO_REUSEPORT in cluster mode: the workers of one supervisor share the public port
+    site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context,
+                       reuse_port=True if config.redis_url else None)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else config.port
     base = f"{'https' if ssl_context else 'http'}://{config.host}:{port}"
     print(f"Silkline listening on {base}", flush=True)
+    if internal is not None:
+        await web.SockSite(runner, internal).start()
+        print(f"Silkline internal address {config.internal_url} (node {config.resolved_node_id()})", flush=True)
     if config.demo_active and not config.bound_to_loopback:
         print("WARNING: demo tokens are ON on a non-loopback address: anyone who reaches this port can "
               "start calls as a shopper. Never run a shop like this; drop --demo / SILKLINE_DEMO.",
@@ -197,14 +242,6 @@ async def serve(config: Config) -> None:
         print(f"  agent console:     {base}/agent", flush=True)
         print(f"  supervisor view:   {base}/supervisor", flush=True)
         print(f"  QA replay:         {base}/qa", flush=True)
-    stop, hurry = asyncio.Event(), asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def on_signal() -> None:
-        (hurry if stop.is_set() else stop).set()  # the second signal cuts the drain short
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
     await stop.wait()
     print(f"Silkline draining: no new calls; live calls may go on for {config.drain_timeout:g} s…", flush=True)
     await drain(app, config.drain_timeout, hurry)
@@ -222,6 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # SILKLINE_LOG_FORMAT / SILKLINE_LOG_LEVEL that means nothing
         print(f"silkline: {exc}", file=sys.stderr)
         return 2
+    try:
+        nodes = node_processes(config)
+    except ValueError as exc:  # --workers 3 without --redis, --workers -1
+        print(f"silkline: {exc}", file=sys.stderr)
+        return 2
+    if nodes > 1:
+        return Supervisor(config, list(sys.argv[1:] if argv is None else argv), nodes).run()
     if args.command == "serve":
         try:
             asyncio.run(serve(config))

@@ -86,6 +86,12 @@ class Config:
     internal_url: str = ""  # cluster: where other nodes reach this one (set once it listens)
     lease_ttl_s: float = 4.0  # cluster: the centre lease lives this long unless its holder renews it
     drain_timeout: float = 60.0  # SIGTERM: live calls may go on this long, then end node_drain
+    # cluster mode (--redis): node processes and the address other nodes reach this one at
+    workers: int = 0  # 0 = one node process per core with --redis; 1 = this process is the node
+    internal_host: str = "127.0.0.1"  # the private listener every node has in cluster mode
+    internal_port: int = 0  # 0 = any free port
+    advertise_url: str = ""  # what other nodes use to reach us; "" = http://<internal_host>:<port>
+    internal_url: str = ""  # resolved once the internal address is bound (silkline/cli.py)
     # abuse: budgets and caps per client (docs/deploy.md, "Limits"; signaling/api/limits.py, caps.py)
     rate_limits: dict[str, str] = field(default_factory=dict)  # "<action>.<ip|token>" -> "30/min"; over the defaults
     trusted_proxies: list[str] = field(default_factory=list)  # peers whose X-Forwarded-For is believed
@@ -169,6 +175,12 @@ ENV = {
     "max_cpu_pct": "SILKLINE_MAX_CPU_PCT",
     "node_id": "SILKLINE_NODE_ID",
     "drain_timeout": "SILKLINE_DRAIN_TIMEOUT",
+    "heartbeat_s": "SILKLINE_HEARTBEAT",
+    "heartbeat_ttl_s": "SILKLINE_HEARTBEAT_TTL",
+    "workers": "SILKLINE_WORKERS",
+    "internal_host": "SILKLINE_INTERNAL_HOST",
+    "internal_port": "SILKLINE_INTERNAL_PORT",
+    "advertise_url": "SILKLINE_ADVERTISE_URL",
     "conversion_window_days": "SILKLINE_CONVERSION_WINDOW_DAYS",
     "oidc_issuer": "SILKLINE_OIDC_ISSUER",
     "oidc_client_id": "SILKLINE_OIDC_CLIENT_ID",
@@ -212,10 +224,11 @@ def from_env(environ: dict[str, str] | None = None) -> Config:
 
 def parse_value(name: str, raw: str) -> object:
     if name in ("port", "max_image_pixels", "max_image_side", "max_calls", "max_tracks", "max_sockets_per_ip",
-                "max_waiting_per_ip", "max_waiting_per_customer"):
+                "max_waiting_per_ip", "max_waiting_per_customer", "workers", "internal_port"):
         return int(raw)
     if name in ("grace_period", "ring_timeout", "wrap_up_s", "retention_days", "turn_ttl", "max_loop_lag_ms",
-                "max_cpu_pct", "drain_timeout", "conversion_window_days", "join_deadline", "http_idle_timeout"):
+                "max_cpu_pct", "drain_timeout", "conversion_window_days", "join_deadline", "http_idle_timeout",
+                "heartbeat_s", "heartbeat_ttl_s"):
         return float(raw)
     if name == "rate_limits":
         return parse_rate_limits(raw)

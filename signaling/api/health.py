@@ -30,8 +30,9 @@ class ReachableStore(Protocol):
 
 class Health:
     def __init__(self, store: ReachableStore, timeout: float = STORE_TIMEOUT_S,
-                 admission: Admission | None = None) -> None:
+                 admission: Admission | None = None, node_id: str = "") -> None:
         self.store = store
+        self.node_id = node_id  # which process answered, through a port its workers share
         self.timeout = timeout
         self.admission = admission
         self.draining = False
@@ -45,7 +46,7 @@ class Health:
         return [web.get("/healthz", self.healthz), web.get("/readyz", self.readyz)]
 
     async def healthz(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "alive"}, headers={"Cache-Control": "no-store"})
+        return web.json_response({"status": "alive", "node_id": self.node_id}, headers={"Cache-Control": "no-store"})
 
     async def readyz(self, request: web.Request) -> web.Response:
         reason = await self.not_ready_reason()

@@ -49,7 +49,7 @@ def total(samples: dict, name: str, **labels: str) -> float:
 async def test_health_and_readiness(server):
     async with server.http.get(server.url + "/healthz") as resp:
         assert resp.status == 200
-        assert await resp.json() == {"status": "alive"}
+        assert await resp.json() == {"status": "alive", "node_id": server.config.node_id}
     async with server.http.get(server.url + "/readyz") as resp:
         assert resp.status == 200
         assert (await resp.json())["status"] == "ready"
