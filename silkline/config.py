@@ -83,7 +83,6 @@ class Config:
     node_id: str = ""  # "" = <hostname>-<pid>
     heartbeat_s: float = 1.0  # the node registry's heartbeat; an entry lives heartbeat_ttl_s
     heartbeat_ttl_s: float = 5.0
-    internal_url: str = ""  # cluster: where other nodes reach this one (set once it listens)
     lease_ttl_s: float = 4.0  # cluster: the centre lease lives this long unless its holder renews it
     drain_timeout: float = 60.0  # SIGTERM: live calls may go on this long, then end node_drain
     # cluster mode (--redis): node processes and the address other nodes reach this one at
