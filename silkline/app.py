@@ -211,7 +211,9 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.router.add_routes(metrics_api.routes())
     app.router.add_routes(RestApi(calls, store, tokens).routes())
     app.router.add_routes(AvailabilityApi(calls).routes())
-    app.router.add_routes(NodesApi(nodes, tokens, clock).routes())
+    app.router.add_routes(NodesApi(nodes, tokens, clock, centre=lambda: (
+        cluster.role.current.node_id if cluster is not None and cluster.role.current else
+        (config.resolved_node_id() if cluster is None else None))).routes())
     app.router.add_routes(PhotoApi(calls, store, tokens, conversation, photos, edge.limits).routes())
     app.router.add_routes(ConversationApi(store, tokens, photos).routes())
     accounts = StaffAccounts(registries["accounts"], clock)

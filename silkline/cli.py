@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--heartbeat-ttl", dest="heartbeat_ttl_s", type=float, metavar="SECONDS",
                          help=f"seconds without a heartbeat before a node is dead (default 5; "
                               f"{ENV['heartbeat_ttl_s']})")
+    cluster.add_argument("--lease-ttl", dest="lease_ttl_s", type=float, metavar="SECONDS",
+                         help=f"seconds the centre lease outlives its holder's last renewal: how soon another "
+                              f"node decides after the holder dies (default 4; {ENV['lease_ttl_s']})")
     serve.add_argument("--conversion-window", dest="conversion_window_days", type=float, metavar="DAYS",
                        help=f"an order this many days after a call counts as its conversion "
                             f"(default 7; {ENV['conversion_window_days']})")
@@ -178,7 +181,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
                  "media_public_address", "conversion_window_days", "oidc_issuer", "oidc_client_id",
                  "oidc_role_claim", "oidc_roles", "oidc_redirect_url", "max_sockets_per_ip",
                  "max_waiting_per_ip", "max_waiting_per_customer", "join_deadline", "http_idle_timeout",
-                 "workers", "internal_host", "internal_port", "advertise_url", "heartbeat_s", "heartbeat_ttl_s"):
+                 "workers", "internal_host", "internal_port", "advertise_url", "heartbeat_s", "heartbeat_ttl_s",
+                 "lease_ttl_s"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, value)

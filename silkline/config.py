@@ -176,6 +176,7 @@ ENV = {
     "drain_timeout": "SILKLINE_DRAIN_TIMEOUT",
     "heartbeat_s": "SILKLINE_HEARTBEAT",
     "heartbeat_ttl_s": "SILKLINE_HEARTBEAT_TTL",
+    "lease_ttl_s": "SILKLINE_LEASE_TTL",
     "workers": "SILKLINE_WORKERS",
     "internal_host": "SILKLINE_INTERNAL_HOST",
     "internal_port": "SILKLINE_INTERNAL_PORT",
@@ -227,7 +228,7 @@ def parse_value(name: str, raw: str) -> object:
         return int(raw)
     if name in ("grace_period", "ring_timeout", "wrap_up_s", "retention_days", "turn_ttl", "max_loop_lag_ms",
                 "max_cpu_pct", "drain_timeout", "conversion_window_days", "join_deadline", "http_idle_timeout",
-                "heartbeat_s", "heartbeat_ttl_s"):
+                "heartbeat_s", "heartbeat_ttl_s", "lease_ttl_s"):
         return float(raw)
     if name == "rate_limits":
         return parse_rate_limits(raw)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from media.clock import Clock
@@ -11,8 +13,10 @@ from signaling.state.nodes import NodeRegistry
 
 
 class NodesApi:
-    def __init__(self, registry: NodeRegistry, tokens: TokenService, clock: Clock) -> None:
+    def __init__(self, registry: NodeRegistry, tokens: TokenService, clock: Clock,
+                 centre: Callable[[], str | None] = lambda: None) -> None:
         self.registry = registry
+        self.centre = centre  # the node holding the centre lease, as this node last read it
         self.tokens = tokens
         self.clock = clock
 
@@ -22,4 +26,7 @@ class NodesApi:
     async def nodes(self, request: web.Request) -> web.Response:
         authorize(request, self.tokens, {Role.SUPERVISOR, Role.ADMIN})
         nodes = await self.registry.nodes(self.clock.now())
-        return web.json_response({"nodes": nodes}, headers={"Cache-Control": "no-store"})
+        centre = self.centre()
+        for node in nodes:
+            node["centre"] = node["node_id"] == centre
+        return web.json_response({"nodes": nodes, "centre": centre}, headers={"Cache-Control": "no-store"})

@@ -39,6 +39,12 @@ class RedisProcess:
         else:
             args = [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(folder),
                     "--appendonly", "yes", "--appendfsync", "always", "--save", "", *extra]
+        self.args = args
+        self.start()
+
+    def start(self) -> None:
+        """Start (or start again, on the same port and folder: what the AOF kept comes back)."""
+        args = self.args
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         self.client = redis_sync.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
         deadline = time.monotonic() + 15
