@@ -72,6 +72,19 @@ class Reconnect:
             service.dashboard.changed()
         self.refresh(call, party)
 
+    def media_moved(self, call: Call, party: Party) -> None:
+        """The call's media moved to a new room (migration.py): the party's media is lost until it
+        offers there, and it has a whole grace period from now to do so."""
+        if call.state is CallState.ENDED or party.role is Role.SUPERVISOR:
+            return
+        party.media = MediaState.LOST
+        if party.grace is None:
+            self.refresh(call, party)  # reconnecting: the others are told, the record says so
+            return
+        party.grace.cancel()  # already reconnecting (the others know): the clock starts again
+        party.grace = self.service.clock.call_later(self.service.settings.grace_period, self._grace_expired,
+                                                    call.call_id, party)
+
     def refresh(self, call: Call, party: Party) -> None:
         """Start or stop the party's grace period from its socket and media state."""
         service = self.service
