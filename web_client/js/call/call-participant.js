@@ -235,6 +235,7 @@ export class CallParticipant extends Emitter {
     c.on("call-state", (m) => this._onCallState(m));
     c.on("answer", (m) => this._onAnswer(m));
     c.on("participant-state", (m) => this._onParticipantState(m));
+    c.on("migrated", (m) => this._onMigrated(m));
     c.on("call-ended", (m) => this._finishCall(m));
     c.on("error", (m) => this._onServerError(m));
     c.on("message", (m) => this.emit("message", m)); // everything, for pages that want more
@@ -360,6 +361,17 @@ export class CallParticipant extends Emitter {
       this.emit("error", { code: "bad_answer", words: "The server's media answer could not be used." });
       this._onIceProblem("answer-failed");
     });
+  }
+
+  /** The call's media moved to a new room (another server): the call goes on. Like a resumed
+   *  join: "Reconnecting…", a new peer connection with the same camera and microphone, a fresh
+   *  offer; "Connected" again once its ICE connects. */
+  _onMigrated(m) {
+    if (!this.inCall || this._stopped || (m.call_id && this.callId && m.call_id !== this.callId)) return;
+    this.log("media moved", m.reason);
+    clearTimeout(this._retryTimer);
+    this._setState("reconnecting", "Reconnecting…", { reason: "migrated" });
+    this._newPeerAndOffer().catch((err) => this._fail(err));
   }
 
   _onParticipantState(m) {

@@ -1,0 +1,97 @@
+"""In headless Chromium: an admin moves a live call's media to a new room
+(``POST /api/calls/{id}/move``). Both pages get ``migrated``: the shopper's widget says
+"Reconnecting…" (not "call ended"), builds a new peer connection with the same camera and
+microphone, offers it, and is connected again with a remote picture that moves; the agent's
+console comes back too."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+from playwright.async_api import expect
+
+from tests.browser.test_browser_call import RESUME_TIMEOUT_MS, connect_call, hang_up_and_expect_ended
+from tests.support import browser as browser_support
+from tests.support.browser import (
+    MEDIA_FLOWING_JS,
+    VIDEO_FRAMES_JS,
+    call_timeline,
+    demo_token,
+    expect_state,
+    get_json,
+    pages_of,
+    poll,
+    state_of,
+)
+
+pytestmark = pytest.mark.asyncio
+
+silkline_server = browser_support.silkline_server
+chromium_browser = browser_support.chromium_browser
+
+# A checksum of the remote <video>'s decoded picture on a 32x24 grid (null before a picture):
+# it changes when the picture does.
+PICTURE_CHECKSUM_JS = """
+(video) => {
+  if (!video || !video.videoWidth) return null;
+  const c = document.createElement('canvas');
+  c.width = video.videoWidth;
+  c.height = video.videoHeight;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(video, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  let sum = 0;
+  for (let y = 0; y < 24; y++) for (let x = 0; x < 32; x++) {
+    const i = 4 * (Math.floor((y + 0.5) * c.height / 24) * c.width + Math.floor((x + 0.5) * c.width / 32));
+    sum = (sum * 31 + d[i] * 65536 + d[i + 1] * 256 + d[i + 2]) % 2147483647;
+  }
+  return sum;
+}
+"""
+
+
+async def moving_picture(bp: browser_support.BrowserPage, samples: int = 4) -> set[int]:
+    """The distinct checksums of a few pictures of the remote video, 0.5 s apart."""
+    video = await bp.page.get_by_test_id("remote-video").element_handle()
+    seen: set[int] = set()
+    for _ in range(samples):
+        seen.add(await poll(bp.page, PICTURE_CHECKSUM_JS, lambda v: v is not None, arg=video,
+                            timeout_s=10, what="a remote picture"))
+        await bp.page.wait_for_timeout(500)
+    return seen
+
+
+async def test_moved_call_reconnects_both_pages_and_the_picture_moves_again(chromium_browser, silkline_server):
+    agent, shopper = await connect_call(chromium_browser, silkline_server)
+    async with pages_of(silkline_server, [shopper, agent]):
+        live = await get_json(silkline_server, "/api/live", await demo_token(silkline_server, "supervisor"))
+        (call_id,) = [c["call_id"] for c in live["calls"]]
+        for bp in (shopper, agent):
+            await bp.page.evaluate("() => { window.__oldPeer = window.silkline.peer(); "
+                                   "window.__statesBefore = window.silkline.history().length; }")
+        admin = await demo_token(silkline_server, "admin")
+        async with aiohttp.ClientSession() as http, http.post(
+                f"{silkline_server.url}/api/calls/{call_id}/move",
+                headers={"Authorization": f"Bearer {admin}"}) as resp:
+            assert resp.status == 202, await resp.text()
+
+        # the shopper sees "Reconnecting…" (never an end), then is connected on a new peer connection
+        await shopper.page.wait_for_function(
+            "() => window.silkline.history().slice(window.__statesBefore).includes('reconnecting')",
+            timeout=RESUME_TIMEOUT_MS)
+        for bp in (shopper, agent):
+            await bp.page.wait_for_function(
+                "() => window.silkline.peer() && window.silkline.peer() !== window.__oldPeer",
+                timeout=RESUME_TIMEOUT_MS)
+            await expect_state(bp, "connected", timeout=RESUME_TIMEOUT_MS)
+            video = await bp.page.get_by_test_id("remote-video").element_handle()
+            await bp.page.wait_for_function(MEDIA_FLOWING_JS, arg=video, timeout=RESUME_TIMEOUT_MS, polling=100)
+            await bp.page.wait_for_function(f"() => ({VIDEO_FRAMES_JS})() > 30", timeout=RESUME_TIMEOUT_MS,
+                                            polling=100)
+        after_move = await shopper.page.evaluate("() => window.silkline.history().slice(window.__statesBefore)")
+        assert "ended" not in after_move and "error" not in after_move, after_move
+        assert len(await moving_picture(shopper)) > 1, "the shopper's remote picture does not move after the move"
+        record, kinds = await call_timeline(silkline_server, call_id)
+        assert "migrated" in kinds and record["state"] != "ended"
+        await hang_up_and_expect_ended(shopper, agent, silkline_server)
+        await expect(state_of(shopper)).to_contain_text("You ended the call")
