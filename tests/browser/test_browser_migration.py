@@ -14,6 +14,8 @@ from tests.browser.test_browser_call import RESUME_TIMEOUT_MS, connect_call, han
 from tests.support import browser as browser_support
 from tests.support.browser import (
     MEDIA_FLOWING_JS,
+    PAGE_TIMEOUT_MS,
+    TRANSCEIVER_STATS_JS,
     VIDEO_FRAMES_JS,
     call_timeline,
     demo_token,
@@ -50,6 +52,13 @@ PICTURE_CHECKSUM_JS = """
 """
 
 
+async def move(server, call_id: str) -> None:
+    admin = await demo_token(server, "admin")
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{server.url}/api/calls/{call_id}/move", headers={"Authorization": f"Bearer {admin}"}) as resp:
+        assert resp.status == 202, await resp.text()
+
+
 async def moving_picture(bp: browser_support.BrowserPage, samples: int = 4) -> set[int]:
     """The distinct checksums of a few pictures of the remote video, 0.5 s apart."""
     video = await bp.page.get_by_test_id("remote-video").element_handle()
@@ -69,11 +78,7 @@ async def test_moved_call_reconnects_both_pages_and_the_picture_moves_again(chro
         for bp in (shopper, agent):
             await bp.page.evaluate("() => { window.__oldPeer = window.silkline.peer(); "
                                    "window.__statesBefore = window.silkline.history().length; }")
-        admin = await demo_token(silkline_server, "admin")
-        async with aiohttp.ClientSession() as http, http.post(
-                f"{silkline_server.url}/api/calls/{call_id}/move",
-                headers={"Authorization": f"Bearer {admin}"}) as resp:
-            assert resp.status == 202, await resp.text()
+        await move(silkline_server, call_id)
 
         # the shopper sees "Reconnecting…" (never an end), then is connected on a new peer connection
         await shopper.page.wait_for_function(
@@ -95,3 +100,38 @@ async def test_moved_call_reconnects_both_pages_and_the_picture_moves_again(chro
         assert "migrated" in kinds and record["state"] != "ended"
         await hang_up_and_expect_ended(shopper, agent, silkline_server)
         await expect(state_of(shopper)).to_contain_text("You ended the call")
+
+
+async def test_a_whispering_supervisor_follows_the_move(chromium_browser, silkline_server):
+    """The supervisor page monitoring a call (whispering to the agent) gets ``migrated`` too:
+    "Reconnecting…" in its mode line, a new peer connection, both sides' video again, and the
+    agent still hears the whisper in the new room."""
+    server = silkline_server
+    agent, shopper = await connect_call(chromium_browser, server)
+    async with pages_of(server, [shopper, agent]) as pages:
+        call_id = await shopper.page.evaluate("() => window.silkline.callId()")
+        sup = await browser_support.BrowserPage.open(chromium_browser, f"{server.url}/supervisor", "supervisor")
+        pages.append(sup)
+        await sup.page.get_by_test_id("name-input").fill("Sue")
+        await sup.page.get_by_test_id("sign-in").click()
+        await sup.page.get_by_test_id(f"monitor-{call_id}").click()
+        mode = sup.page.get_by_test_id("monitor-mode")
+        await expect(mode).to_have_attribute("data-mode", "silent", timeout=PAGE_TIMEOUT_MS)
+        await sup.page.get_by_test_id("whisper").click()
+        await expect(mode).to_contain_text("only the agent hears you", timeout=PAGE_TIMEOUT_MS)
+        await poll(sup.page, TRANSCEIVER_STATS_JS, lambda st: bool(st) and all(st[i]["frames"] > 0 for i in (2, 3)),
+                   what="both sides' video on the supervisor page")
+        await sup.page.evaluate("() => { window.__oldPeer = window.silkline.peer(); }")
+
+        await move(server, call_id)
+        await sup.page.wait_for_function(
+            "() => window.silkline.peer() && window.silkline.peer() !== window.__oldPeer", timeout=RESUME_TIMEOUT_MS)
+        await poll(sup.page, TRANSCEIVER_STATS_JS, lambda st: bool(st) and all(st[i]["frames"] > 10 for i in (2, 3))
+                   and st[0]["sent"] > 20, timeout_s=RESUME_TIMEOUT_MS / 1000,
+                   what="both sides' video on the supervisor's new peer connection")
+        await expect(mode).to_contain_text("only the agent hears you", timeout=RESUME_TIMEOUT_MS)
+        await expect(mode).to_have_attribute("data-mode", "whisper")
+        await expect_state(agent, "connected", timeout=RESUME_TIMEOUT_MS)
+        await poll(agent.page, TRANSCEIVER_STATS_JS, lambda st: bool(st) and len(st) == 3 and st[2]["packets"] > 25,
+                   timeout_s=RESUME_TIMEOUT_MS / 1000, what="the whisper on the agent's new peer connection")
+        await hang_up_and_expect_ended(agent, shopper, server)

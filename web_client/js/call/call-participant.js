@@ -78,6 +78,7 @@ export class CallParticipant extends Emitter {
     this._mediaGeneration = 0;
     this._endedCalls = new Set();
     this._retryTimer = null;
+    this._movedAt = 0; // when the call's media last moved to a new room (`migrated`)
   }
 
   /** The token the session joined with (REST calls of this call use it too). */
@@ -369,6 +370,7 @@ export class CallParticipant extends Emitter {
   _onMigrated(m) {
     if (!this.inCall || this._stopped || (m.call_id && this.callId && m.call_id !== this.callId)) return;
     this.log("media moved", m.reason);
+    this._movedAt = Date.now();
     clearTimeout(this._retryTimer);
     this._setState("reconnecting", "Reconnecting…", { reason: "migrated" });
     this._newPeerAndOffer().catch((err) => this._fail(err));
@@ -376,9 +378,13 @@ export class CallParticipant extends Emitter {
 
   _onParticipantState(m) {
     const other = this.otherName;
+    // after a move (`migrated`) both sides reconnect their video: the other side did not drop
+    const moving = this._movedAt && Date.now() - this._movedAt < 30_000;
     const words = {
       connected: `${capitalize(other)} is connected.`,
-      reconnecting: `${capitalize(other)} lost the connection — waiting for them to come back${m.grace_s ? ` (up to ${m.grace_s} s)` : ""}…`,
+      reconnecting: moving
+        ? `The call's video is moving to another server — ${other} is reconnecting too…`
+        : `${capitalize(other)} lost the connection — waiting for them to come back${m.grace_s ? ` (up to ${m.grace_s} s)` : ""}…`,
       left: `${capitalize(other)} left the call.`,
     }[m.state] || `${capitalize(other)}: ${m.state}`;
     this.emit("participant-state", { ...m, words });
