@@ -276,3 +276,28 @@ async def test_peer_renews_with_the_same_tracks():
     assert peer.video.clip is clip and peer.video.readyState == "live"
     assert [t.sender.track for t in peer.pc.getTransceivers()[:2]] == [peer.audio, peer.video]
     await peer.close()
+
+
+async def test_a_reconnected_client_renegotiates_on_the_resumed_join(server: Running):
+    """The socket drops (1012, as when a cluster node restarts) and the media moves meanwhile:
+    the reconnecting client re-joins, gets ``joined{resumed}``, and its follower offers a new peer
+    connection into the new room; the other side follows ``migrated``."""
+    shopper_peer, agent_peer = ClientPeer("shopper"), ClientPeer("agent", clip=agent_clip())
+    call_id, shopper_ws, agent_ws, shopper_token, agent_token = await reconnecting_call(server)
+    shopper = Side(shopper_ws, shopper_peer, shopper_token)
+    agent = Side(agent_ws, agent_peer, agent_token)
+    follows = [side.ws.follow_media(call_id, side.peer.renew) for side in (shopper, agent)]
+    await asyncio.gather(shopper_ws.negotiate(shopper_peer, call_id), agent_ws.negotiate(agent_peer, call_id))
+    await asyncio.gather(shopper_peer.wait_decoded(10), agent_peer.wait_decoded(10))
+
+    agent_ws.backoff = (1.0, 1.0)  # the move comes first, well before the agent's socket is back
+    session = server.calls.agents[agent_token["agent_id"]].session
+    await session.close(1012, "the node restarts")
+    await shopper_ws.expect("participant-state", role="agent", state="reconnecting")
+    assert (await move(server, call_id))[0] == 202
+    assert agent_ws.reconnects == 0
+    await agent_ws.expect("joined", resumed=True, timeout=10)
+    await asyncio.gather(*(f.wait() for f in follows))
+    assert await media_again(shopper, agent) < RESUME_WITHIN_S
+    assert agent_peer.renewals == 1 and shopper_peer.renewals == 1
+    await close_sides(shopper, agent)
