@@ -6,6 +6,8 @@ console comes back too."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from playwright.async_api import expect
@@ -59,6 +61,21 @@ async def move(server, call_id: str) -> None:
         assert resp.status == 202, await resp.text()
 
 
+async def poll_composite(server, call_id: str, qa_token: str, timeout_s: float = 120.0) -> dict:
+    """The QA detail of the call once its playback file is composed."""
+    async def composite() -> dict:
+        return await get_json(server, f"/api/recordings/{call_id}", qa_token)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        detail = await composite()
+        state = detail["composite"].get("state")
+        assert state != "failed", detail["composite"]
+        if state == "complete":
+            return detail
+        assert asyncio.get_running_loop().time() < deadline, f"not composed: {detail['composite']}"
+        await asyncio.sleep(0.5)
+
+
 async def moving_picture(bp: browser_support.BrowserPage, samples: int = 4) -> set[int]:
     """The distinct checksums of a few pictures of the remote video, 0.5 s apart."""
     video = await bp.page.get_by_test_id("remote-video").element_handle()
@@ -72,7 +89,7 @@ async def moving_picture(bp: browser_support.BrowserPage, samples: int = 4) -> s
 
 async def test_moved_call_reconnects_both_pages_and_the_picture_moves_again(chromium_browser, silkline_server):
     agent, shopper = await connect_call(chromium_browser, silkline_server)
-    async with pages_of(silkline_server, [shopper, agent]):
+    async with pages_of(silkline_server, [shopper, agent]) as pages:
         live = await get_json(silkline_server, "/api/live", await demo_token(silkline_server, "supervisor"))
         (call_id,) = [c["call_id"] for c in live["calls"]]
         for bp in (shopper, agent):
@@ -100,6 +117,23 @@ async def test_moved_call_reconnects_both_pages_and_the_picture_moves_again(chro
         assert "migrated" in kinds and record["state"] != "ended"
         await hang_up_and_expect_ended(shopper, agent, silkline_server)
         await expect(state_of(shopper)).to_contain_text("You ended the call")
+
+        # QA: the timeline marks the move, and every track has two parts (before and after it)
+        qa_token = await demo_token(silkline_server, "qa")
+        await poll_composite(silkline_server, call_id, qa_token)
+        qa = await browser_support.BrowserPage.open(chromium_browser, f"{silkline_server.url}/qa", "qa",
+                                                    viewport=(1440, 1000))
+        pages.append(qa)
+        await qa.page.get_by_test_id("qa-sign-in").click()
+        row = qa.page.get_by_test_id(f"call-row-{call_id}")
+        await expect(row).to_be_visible(timeout=PAGE_TIMEOUT_MS)
+        await row.click()
+        await expect(qa.page.get_by_test_id("call-detail")).to_be_visible()
+        await expect(qa.page.get_by_test_id("marker-migrated-0")).to_be_visible(timeout=PAGE_TIMEOUT_MS)
+        tracks = qa.page.get_by_test_id("tracks")
+        await expect(tracks.locator("tbody tr")).to_have_count(9)  # the playback file + 2 parts of 4 tracks
+        await expect(tracks).to_contain_text("Video · part 2")
+        await expect(tracks).to_contain_text("Audio · part 1")
 
 
 async def test_a_whispering_supervisor_follows_the_move(chromium_browser, silkline_server):
