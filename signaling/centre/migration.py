@@ -4,7 +4,8 @@ The call keeps its state, agent, chat and annotations; only the media starts aga
 recording's tracks are closed as complete segments, the old room is closed (``migrated``; a room
 on a dead node is only forgotten), the room is opened again — by the cluster's facade on another
 node — with a participant for every party, and the record says ``migrated`` before the parties
-are told (server message ``migrated``). Each conversant's media is then lost until it offers into
+are told (server message ``migrated``; with the store away they are told all the same and the
+event is written when it is back). Each conversant's media is then lost until it offers into
 the new room, with a whole grace period to do so (reconnect.py); the new publishers are recorded
 as the next segment as they appear.
 """
@@ -96,9 +97,18 @@ class Migration:
             service.negotiation.add_participant(room, call, party)
         landed = self.node_of(call_id) or to_node
         # on record before anybody is told (every field, null included: the plan's shape)
-        await service.store.append_call_event(call_id, {"type": "migrated", "at": service.clock.now(),
-                                                        "reason": reason, "from_node": from_node,
-                                                        "to_node": landed})
+        event = {"type": "migrated", "at": service.clock.now(), "reason": reason, "from_node": from_node,
+                 "to_node": landed}
+        try:
+            await service.store.append_call_event(call_id, event)
+        except SignalingError as exc:
+            if exc.code is not ErrorCode.SERVICE_UNAVAILABLE:
+                raise
+            # the store is away: the media must come back all the same (the old room is gone);
+            # the move is written as soon as the store answers
+            logger.warning("call %s moved while the store is away; recording it later", call_id,
+                           extra={"call_id": call_id})
+            service.spawn(service.ending.record_later(call_id, event))
         self._still_live(call)
         service.broadcast(call, Migrated(call_id=call_id, reason=reason))
         for party in call.parties():

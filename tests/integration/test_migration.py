@@ -6,16 +6,21 @@ recording (a new segment per track) go on. Also the client's own socket reconnec
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 
 from client import SignalingClient
 from signaling.auth import Role
-from silkline.app import RECORDER
-from tests.conftest import Running, Side, close_sides, start_call
+from signaling.errors import SignalingError
+from silkline.app import RECORDER, create_app
+from tests.conftest import Running, Side, close_sides, make_config, start_call
 from tests.integration.test_recording import wait_composite
+from tests.integration.test_redis_outage import redis_process  # noqa: F401 - a fixture
 from tests.support.eventually import eventually
 from tests.support.peers import ClientPeer, agent_clip
 
@@ -300,4 +305,51 @@ async def test_a_reconnected_client_renegotiates_on_the_resumed_join(server: Run
     await asyncio.gather(*(f.wait() for f in follows))
     assert await media_again(shopper, agent) < RESUME_WITHIN_S
     assert agent_peer.renewals == 1 and shopper_peer.renewals == 1
+    await close_sides(shopper, agent)
+
+
+async def test_a_move_while_redis_is_away_brings_the_media_back_and_is_recorded_later(
+        tmp_path, redis_process, caplog):  # noqa: F811 - the fixture
+    caplog.set_level(logging.WARNING, logger="signaling.centre.migration")
+    app = create_app(make_config(tmp_path, redis_url=redis_process.url, demo=True))
+    test_server = TestServer(app, host="127.0.0.1")
+    await test_server.start_server()
+    url = str(test_server.make_url("")).rstrip("/")
+    async with aiohttp.ClientSession() as http:
+        server = Running(url, app, http, make_config(tmp_path, redis_url=redis_process.url))
+        try:
+            call_id, shopper, agent = await start_call(server)
+            follows = [side.ws.follow_media(call_id, side.peer.renew) for side in (shopper, agent)]
+            await asyncio.gather(shopper.peer.wait_decoded(10), agent.peer.wait_decoded(10))
+            redis_process.kill()
+            status, moved = await move(server, call_id)
+            assert status == 202, moved
+            assert "moved while the store is away" in caplog.text
+            await asyncio.gather(*(f.wait() for f in follows))
+            assert await media_again(shopper, agent) < RESUME_WITHIN_S
+            redis_process.start()
+
+            async def recorded() -> bool:
+                try:
+                    return bool(await events(server, call_id, "migrated"))
+                except SignalingError:
+                    return False
+            await eventually(recorded, timeout=15, message="the move written once Redis is back")
+            await close_sides(shopper, agent)
+        finally:
+            await test_server.close()
+
+
+async def test_a_second_move_while_the_first_is_under_way_is_refused(server: Running):
+    call_id, shopper, agent = await start_call(server)
+    await asyncio.gather(shopper.peer.wait_decoded(10), agent.peer.wait_decoded(10))
+    first, second = await asyncio.gather(server.calls.migration.move(call_id, "node_drain"),
+                                         server.calls.migration.move(call_id, "node_drain"),
+                                         return_exceptions=True)
+    assert first == {"call_id": call_id, "from_node": None, "to_node": None}
+    assert isinstance(second, SignalingError) and second.code.value == "invalid_state"
+    assert [e["reason"] for e in await events(server, call_id, "migrated")] == ["node_drain"]
+    with pytest.raises(SignalingError) as refused:
+        await server.calls.migration.move(call_id, "because")
+    assert refused.value.code.value == "invalid_message"
     await close_sides(shopper, agent)
