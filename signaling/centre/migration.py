@@ -87,8 +87,11 @@ class Migration:
             room = open_room(call_id)
             if inspect.isawaitable(room):
                 room = await room
-        except AdmissionRefused as exc:
-            # the old room is gone and no node takes a new one: the call cannot go on
+        except Exception as exc:
+            # the old room is gone and no node takes a new one: the call cannot go on (left as it
+            # is, it would wait for media that has nowhere to go)
+            if not isinstance(exc, AdmissionRefused):
+                logger.exception("call %s: opening its new room failed", call_id, extra={"call_id": call_id})
             await service.ending.end_call(call, CloseReason.ERROR, by="server", detail="no_media_node")
             raise SignalingError(ErrorCode.SERVICE_UNAVAILABLE,
                                  f"no media node could take the call ({exc}); it ended") from None

@@ -353,3 +353,20 @@ async def test_a_second_move_while_the_first_is_under_way_is_refused(server: Run
         await server.calls.migration.move(call_id, "because")
     assert refused.value.code.value == "invalid_message"
     await close_sides(shopper, agent)
+
+
+async def test_a_move_no_node_can_take_ends_the_call_in_words(server: Running):
+    """A single node that drains refuses every new room: the moved call cannot go on, so it ends
+    (``error``, by the server) instead of waiting for media that has nowhere to go."""
+    call_id, shopper, agent = await start_call(server)
+    await asyncio.gather(shopper.peer.wait_decoded(10), agent.peer.wait_decoded(10))
+    server.sfu.admission.draining = True
+    status, body = await move(server, call_id)
+    assert status == 503 and body["error"]["code"] == "service_unavailable"
+    assert "no media node could take the call" in body["error"]["message"]
+    for side in (shopper, agent):
+        ended = await side.ws.expect("call-ended", call_id=call_id)
+        assert ended["reason"] == "error" and ended["by"] == "server"
+    record = await server.store.get_call(call_id)
+    assert record["state"] == "ended" and not [e for e in record["events"] if e["type"] == "migrated"]
+    await close_sides(shopper, agent)
