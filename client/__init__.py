@@ -8,11 +8,11 @@ code: the wire protocol is the contract. The integration tests and the load tool
 """
 
 from client.errors import RestError, ServerError, SignalingClosed, SignalingError, SignalingTimeout
-from client.negotiation import Negotiable, negotiate
+from client.negotiation import MediaFollower, Negotiable, Renew, negotiate
 from client.session import SignalingClient, matches
 from client.tokens import demo_token, get_json, request_json
 
 __all__ = [
-    "Negotiable", "RestError", "ServerError", "SignalingClient", "SignalingClosed", "SignalingError",
+    "MediaFollower", "Negotiable", "Renew", "RestError", "ServerError", "SignalingClient", "SignalingClosed", "SignalingError",
     "SignalingTimeout", "demo_token", "get_json", "matches", "negotiate", "request_json",
 ]

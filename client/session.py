@@ -9,6 +9,13 @@ for a load generator with hundreds of sockets.
 Heartbeat: the server pings every few seconds and closes a socket whose pong is late; aiohttp
 answers pings by itself as long as the event loop is not blocked. ``heartbeat=`` makes the
 client ping the server too, to notice a dead server.
+
+Reconnection (opt-in, ``reconnect=True``): when the socket closes without being asked to (1006:
+the network, 1012: the node restarts, 1001: it goes away), the client connects again with a
+bounded backoff — to the same base URL, then the next of ``base_urls`` — and sends the same
+``join``; the server's ``joined{resumed: true}`` arrives as any message does. Meanwhile nothing
+can be sent, and a pending ``expect`` keeps waiting. ``follow_media`` keeps a call's peer
+connection following the server (a move to a new room, a resumed join).
 """
 
 from __future__ import annotations
@@ -17,17 +24,18 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Self
 
 import aiohttp
 import msgspec
 
 from client.errors import Message, ServerError, SignalingClosed, SignalingTimeout
-from client.negotiation import Negotiable, negotiate
+from client.negotiation import MediaFollower, Negotiable, Renew, negotiate
 
 logger = logging.getLogger(__name__)
 VERSION = 1
+RECONNECT_CODES = frozenset({1001, 1006, 1012})  # going away, no close frame, service restart
 Callback = Callable[["SignalingClient", Message], None]
 
 _encode = msgspec.json.Encoder().encode
@@ -46,13 +54,26 @@ class SignalingClient:
     once (e.g. ``{"error", "call-ended"}`` for a script that should stop at the first problem);
     by default ``expect`` only waits for its own message. ``inbox_size`` bounds the messages kept
     for ``expect``; when it is full the oldest is dropped and counted in ``dropped``.
+    ``reconnect`` (off by default) follows an unexpected close: at most ``reconnect_attempts``
+    tries, waiting ``backoff[0]`` doubling up to ``backoff[1]`` seconds, over ``base_url`` then
+    ``base_urls`` in turn; ``reconnects`` counts the sockets it opened again.
     """
 
     def __init__(self, http: aiohttp.ClientSession, base_url: str, *,
                  on_message: Callback | None = None, fail_on: Collection[str] = (),
-                 inbox_size: int = 1000, heartbeat: float | None = None) -> None:
+                 inbox_size: int = 1000, heartbeat: float | None = None,
+                 reconnect: bool = False, base_urls: Sequence[str] = (), reconnect_attempts: int = 8,
+                 backoff: tuple[float, float] = (0.2, 3.0)) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
+        self.base_urls = [self.base_url, *(u.rstrip("/") for u in base_urls if u.rstrip("/") != self.base_url)]
+        self.reconnect = reconnect
+        self.reconnect_attempts = reconnect_attempts
+        self.backoff = backoff
+        self.reconnects = 0
+        self._join: dict[str, Any] | None = None  # the fields of our join, sent again on a new socket
+        self._closing = False
+        self._followers: list[MediaFollower] = []
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.inbox: deque[Message] = deque()
         self.inbox_size = inbox_size
@@ -74,7 +95,7 @@ class SignalingClient:
 
     async def connect(self) -> Self:
         self.ws = await self.http.ws_connect(self.ws_url, heartbeat=self.heartbeat, autoping=True)
-        self._reader = asyncio.create_task(self._read(self.ws), name=f"signaling reader {self.ws_url}")
+        self._reader = asyncio.create_task(self._run(self.ws), name=f"signaling reader {self.ws_url}")
         return self
 
     async def __aenter__(self) -> Self:
@@ -91,22 +112,54 @@ class SignalingClient:
         your program owns. The message still goes to the inbox."""
         self._handlers.setdefault(kind, []).append(callback)
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _run(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Read the socket; with ``reconnect``, open another after an unexpected close."""
+        current: aiohttp.ClientWebSocketResponse | None = ws
         try:
-            async for frame in ws:
-                if frame.type != aiohttp.WSMsgType.TEXT:
-                    continue
-                try:
-                    message = _decode(frame.data)
-                except msgspec.DecodeError:
-                    continue  # the server only sends JSON objects; nothing to do with garbage
-                if not isinstance(message, dict):
-                    continue
-                self._deliver(message)
+            while current is not None:
+                await self._read(current)
+                self.close_code = current.close_code
+                current = await self._reopen() if self._reopens(current.close_code) else None
         finally:
-            self.close_code = ws.close_code
             self.closed.set()
             self._arrived.set()
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for frame in ws:
+            if frame.type != aiohttp.WSMsgType.TEXT:
+                continue
+            try:
+                message = _decode(frame.data)
+            except msgspec.DecodeError:
+                continue  # the server only sends JSON objects; nothing to do with garbage
+            if not isinstance(message, dict):
+                continue
+            self._deliver(message)
+
+    def _reopens(self, code: int | None) -> bool:
+        return self.reconnect and not self._closing and self._join is not None and code in RECONNECT_CODES
+
+    async def _reopen(self) -> aiohttp.ClientWebSocketResponse | None:
+        """A new socket (and the same join) to this base URL or the next; None after the last try."""
+        start = self.base_urls.index(self.base_url) if self.base_url in self.base_urls else 0
+        delay, longest = self.backoff
+        for attempt in range(self.reconnect_attempts):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, longest)
+            url = self.base_urls[(start + attempt) % len(self.base_urls)]
+            try:
+                ws = await self.http.ws_connect(url.replace("http", "ws", 1) + "/ws",
+                                                heartbeat=self.heartbeat, autoping=True)
+                await ws.send_str(_encode({"v": VERSION, "type": "join", **(self._join or {})}).decode())
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                logger.info("signaling reconnect %d to %s failed: %s", attempt + 1, url, exc)
+                continue
+            self.ws, self.base_url = ws, url
+            self.reconnects += 1
+            logger.info("signaling socket reopened to %s (attempt %d)", url, attempt + 1)
+            return ws
+        logger.warning("signaling socket not reopened after %d attempts", self.reconnect_attempts)
+        return None
 
     def _deliver(self, message: Message) -> None:
         kind = message.get("type")
@@ -165,6 +218,8 @@ class SignalingClient:
         """Send one message of type ``kind``; ``v`` is added."""
         if self.ws is None or self.ws.closed:
             raise SignalingClosed(f"socket closed; cannot send {kind}")
+        if kind == "join":
+            self._join = fields
         await self.ws.send_str(_encode({"v": VERSION, "type": kind, **fields}).decode())
 
     async def send_raw(self, data: str | bytes) -> None:
@@ -207,15 +262,31 @@ class SignalingClient:
 
     async def leave(self) -> None:
         """Leave: the server ends this socket's call, signs an agent out and closes (1000)."""
+        self._closing = True  # no reconnect follows a goodbye
         await self.send("leave")
 
     async def negotiate(self, peer: Negotiable, call_id: str, timeout: float = 15.0) -> Message:
         """Offer ``peer``'s SDP, wait for the answer and give it to the peer."""
         return await negotiate(self, peer, call_id, timeout=timeout)
 
+    def follow_media(self, call_id: str, renew: Renew, timeout: float = 15.0) -> MediaFollower:
+        """From now on, when the call's media moves (``migrated``) or this socket came back
+        (``joined{resumed: true}``), await ``renew()`` (close the peer connection, return one
+        with the same tracks) and negotiate it. The client closes the follower with itself::
+
+            follower = ws.follow_media(call_id, peer.renew)
+            await follower.wait()  # after a move: answered, media on its way
+        """
+        follower = MediaFollower(self, call_id, renew, timeout=timeout)
+        self._followers.append(follower)
+        return follower
+
     # ------------------------------------------------------------------ closing
     async def close(self, timeout: float = 5.0) -> None:
         """Close the socket (bounded by ``timeout``) and stop the reader. Safe to call twice."""
+        self._closing = True
+        for follower in self._followers:
+            await follower.close()
         if self.ws is not None and not self.ws.closed:
             with contextlib.suppress(TimeoutError, aiohttp.ClientError, ConnectionError):
                 await asyncio.wait_for(self.ws.close(), timeout)

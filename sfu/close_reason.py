@@ -15,3 +15,4 @@ class CloseReason(str, Enum):
     CALLBACK = "callback"  # the shopper asked to be called back instead of waiting
     TRANSFERRED = "transferred"  # an agent handed the call on
     MONITOR_END = "monitor_end"  # a supervisor stopped monitoring
+    MIGRATED = "migrated"  # the call's media moved to a new room (its node died or drained, an operator)

@@ -141,6 +141,14 @@ class ParticipantState(_Out, tag="participant-state"):
     grace_s: float | None = None
 
 
+class Migrated(_Out, tag="migrated"):
+    """The call's media moved to a new room: close the peer connection, offer a new one with the
+    same tracks (the call, its chat and its agent stay)."""
+
+    call_id: str
+    reason: str  # node_lost | node_drain | operator
+
+
 class RemoteMediaState(_Out, tag="media-state"):
     """A party turned its microphone or camera off or on (its client says so)."""
 
@@ -238,7 +246,7 @@ class Error(_Out, tag="error"):
 
 
 ServerMessage = Union[Joined, CallStateChanged, QueuePosition, AgentStateChanged, CallOffered,
-                      CallWithdrawn, CallEnded, AgentJoined, Answer, ParticipantState, RemoteMediaState, RecordingState,
+                      CallWithdrawn, CallEnded, AgentJoined, Answer, ParticipantState, Migrated, RemoteMediaState, RecordingState,
                       RecordingConsentRequest, Monitoring, SupervisorPresence, Dashboard, ChatLine, Photo,
                       AnnotationMark, CallbackAccepted, CallbacksChanged, TokenRefreshed, Error]
 

@@ -44,6 +44,16 @@ class CallbackDetails(msgspec.Struct, forbid_unknown_fields=False):
         return {"name": self.name, "contact": self.contact, "question": self.question}
 
 
+class MoveRequest(msgspec.Struct, forbid_unknown_fields=False):
+    """``POST /api/calls/{id}/move`` (the body is optional)."""
+
+    to_node: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.to_node is not None and not 0 < len(self.to_node) <= 80:
+            raise ValueError("to_node is a node id (1 to 80 characters)")
+
+
 class Scorecard(msgspec.Struct, forbid_unknown_fields=False):
     """``POST /api/calls/{id}/scorecard``"""
 

@@ -53,6 +53,11 @@ def op(summary: str, tag: str, ok: tuple[int, dict[str, Any]], errors: tuple[int
     return operation
 
 
+def _optional_body(operation: dict[str, Any]) -> dict[str, Any]:
+    operation["requestBody"]["required"] = False
+    return operation
+
+
 def path_param(name: str, pattern: str | None = None) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 80}
     if pattern:
@@ -241,6 +246,14 @@ def _paths() -> dict[str, dict[str, Any]]:
             "Ask to be called back (the call's shopper), once", "calls", (201, _ok("open")),
             (400, *std, 404, 409), params=[CALL], body=obj(["name", "contact"], name=TEXT, contact=TEXT,
                                                           question=TEXT))},
+        "/api/calls/{call_id}/move": {"post": _optional_body(op(
+            "Move a live call's media to a new room, on another node in a cluster; its parties "
+            "renegotiate (admin)", "calls",
+            (202, _ok("moved", obj(["call_id", "from_node", "to_node"], call_id=TEXT,
+                                   from_node={"type": "string", "nullable": True},
+                                   to_node={"type": "string", "nullable": True}))),
+            (400, *std, 404, 409, 503), params=[CALL],
+            body=obj(to_node={"type": "string", "minLength": 1, "maxLength": 80})))},
         "/api/calls/{call_id}/customer-history": {"get": op(
             "A returning customer's past calls (only the agent the call rings for, or who serves it)",
             "calls", (200, _ok("the customer's past calls")), (*std, 404), params=[CALL])},

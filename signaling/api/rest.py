@@ -1,4 +1,5 @@
-"""REST API: call records, ratings, callbacks, live view and figures (photos: photos.py).
+"""REST API: call records, ratings, callbacks, live view, figures and moving a call's media
+(photos: photos.py).
 Every route but health carries a Bearer token."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import math
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from signaling.api.bodies import CallbackDetails, Rating, read_body
+from signaling.api.bodies import CallbackDetails, MoveRequest, Rating, read_body
 from signaling.auth import Claims, Role, TokenService
 from signaling.centre.calls import CallService
 from signaling.centre.figures import call_facts, figures
@@ -82,6 +83,7 @@ class RestApi:
             web.get("/api/calls/{call_id}", self.get_call),
             web.post("/api/calls/{call_id}/rating", self.rate),
             web.post("/api/calls/{call_id}/callback", self.callback),
+            web.post("/api/calls/{call_id}/move", self.move),
             web.get("/api/callbacks", self.list_callbacks),
             web.post("/api/callbacks/{call_id}/done", self.callback_done),
             web.get("/api/live", self.live),
@@ -171,6 +173,15 @@ class RestApi:
             # a refusal of the contact centre here is about the call's state
             return json_error(exc.code, exc.message, None if exc.code.status in (404, 409) else 409)
         return web.json_response({"call_id": call_id, "status": "open"}, status=201)
+
+    async def move(self, request: web.Request) -> web.Response:
+        """An operator moves a live call's media to a new room (another node, in a cluster)."""
+        self._auth(request, {Role.ADMIN})
+        body = MoveRequest()
+        if request.can_read_body and (await request.read()).strip():
+            body = await read_body(request, MoveRequest, '{"to_node"?: "…"}')
+        moved = await self.calls.migration.move(request.match_info["call_id"], "operator", body.to_node)
+        return web.json_response(moved, status=202)
 
     async def list_callbacks(self, request: web.Request) -> web.Response:
         self._auth(request, STAFF)

@@ -8,7 +8,6 @@ from sfu import AdmissionRefused, CloseReason
 from signaling.auth import Role
 from signaling.centre.agents import Agent, AgentState
 from signaling.centre.call import LIVE_MEDIA_STATES, CallState, Party
-from signaling.centre.negotiation import PartyObserver
 from signaling.centre.session import Session
 from signaling.errors import ErrorCode, SignalingError
 from signaling.server_messages import (
@@ -58,8 +57,7 @@ class AgentActions:
         if call.state is CallState.ENDED:
             return  # the shopper hung up meanwhile: end_call owns the room, the agent and the record
         for party in call.parties():
-            room.add_participant(party.participant_id, party.role.value,
-                                 observer=PartyObserver(service, call, party))
+            service.negotiation.add_participant(room, call, party)
         # the event and the fields in one write: a hang-up racing this accept writes its
         # "ended" after it, never under it (a record that ended must not read "connecting")
         await service.store.append_call_event(

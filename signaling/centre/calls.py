@@ -14,6 +14,7 @@ collaborators that own each facet, one module each:
 - ``call_recording.py`` consent and pause (the policy itself: ``recording.py``)
 - ``dashboard.py``    the supervisors' live view
 - ``annotations.py``  marks drawn on a party's live video
+- ``migration.py``    moving a live call's media to a new room (node lost or draining, an operator)
 
 Every step is written to the call record before the clients are told. Every timer and
 timestamp comes from the injected ``Clock``.
@@ -40,6 +41,7 @@ from signaling.centre.dashboard import Dashboard
 from signaling.centre.dispatch import Dispatch
 from signaling.centre.ending import Ending
 from signaling.centre.media_states import MediaStates
+from signaling.centre.migration import Migration
 from signaling.centre.negotiation import Negotiation
 from signaling.centre.presence import Presence
 from signaling.centre.queues import Queues
@@ -103,6 +105,7 @@ class CallService:
         self.annotations = Annotations(self)
         self.availability = Availability(self)
         self.media_states = MediaStates(self)
+        self.migration = Migration(self)
 
     @property
     def agents(self) -> dict[str, Agent]:

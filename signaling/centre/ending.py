@@ -123,7 +123,7 @@ class Ending:
                 # is gone), and its end is written as soon as the store is back
                 logger.warning("call %s ended while the store is away; recording it later", call.call_id,
                                extra={"call_id": call.call_id})
-                service.spawn(self._record_end_later(call.call_id, event, fields))
+                service.spawn(self.record_later(call.call_id, event, fields))
         finally:
             service.broadcast(call, CallEnded(call_id=call.call_id, reason=reason.value,
                                             by=by, detail=detail))
@@ -139,9 +139,10 @@ class Ending:
             service.dashboard.changed()
         await service.dispatch.dispatch()
 
-    async def _record_end_later(self, call_id: str, event: dict, fields: dict) -> None:
-        """Write a call's end once the store answers again (tried every second, for up to an
-        hour; the CallService owns this task, so a node that stops first cancels it)."""
+    async def record_later(self, call_id: str, event: dict, fields: dict | None = None) -> None:
+        """Write a call's event (its end, a move) once the store answers again (tried every
+        second, for up to an hour; the CallService owns this task, so a node that stops first
+        cancels it)."""
         for _ in range(END_RETRIES):
             await self.service.clock.sleep(1.0)
             try:
@@ -150,9 +151,11 @@ class Ending:
                 if exc.code is not ErrorCode.SERVICE_UNAVAILABLE:
                     raise
                 continue
-            logger.info("call %s: its end is recorded now the store is back", call_id, extra={"call_id": call_id})
+            logger.info("call %s: its %s is recorded now the store is back", call_id, event.get("type"),
+                        extra={"call_id": call_id})
             return
-        logger.error("call %s: its end could not be recorded within an hour", call_id, extra={"call_id": call_id})
+        logger.error("call %s: its %s could not be recorded within an hour", call_id, event.get("type"),
+                     extra={"call_id": call_id})
 
     def _release_agent(self, call: Call, previous: CallState, rung: str | None, reason: CloseReason) -> None:
         service = self.service

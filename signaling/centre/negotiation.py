@@ -1,13 +1,15 @@
 """Media negotiation: a party's SDP offer and ICE candidates go to its SFU participant, and the
-SFU's reports about that participant come back to the call (``PartyObserver``)."""
+SFU's reports about that participant come back to the call (``PartyObserver``). A party gets its
+participant in the call's room in one place (``add_participant``): on accept, on monitoring,
+and again in a new room when the call's media moves (migration.py)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sfu import BadCandidateError, BadSdpError, MediaState, Participant
+from sfu import BadCandidateError, BadSdpError, MediaState, Participant, Room
 from signaling.auth import Role
-from signaling.centre.call import LIVE_MEDIA_STATES, Call, CallState, Party
+from signaling.centre.call import LIVE_MEDIA_STATES, Call, CallState, MonitorMode, Party
 from signaling.centre.session import Session
 from signaling.errors import ErrorCode, SignalingError
 from signaling.server_messages import Answer
@@ -16,9 +18,25 @@ if TYPE_CHECKING:
     from signaling.centre.calls import CallService
 
 
+def audience_of(call: Call, party: Party) -> frozenset[str] | None:
+    """Who receives the party's media: everybody (None), but a supervisor's only as its mode
+    says (silent: nobody, whisper: the agent, barge-in: everybody)."""
+    if party.role is not Role.SUPERVISOR or party.mode is MonitorMode.BARGE:
+        return None
+    if party.mode is MonitorMode.WHISPER:
+        return frozenset({call.agent.participant_id}) if call.agent else frozenset()
+    return frozenset()
+
+
 class Negotiation:
     def __init__(self, service: CallService) -> None:
         self.service = service
+
+    def add_participant(self, room: Room, call: Call, party: Party) -> Participant:
+        """The party's participant in ``room``, heard as its role and mode say, reporting its
+        media and publishers back to the call."""
+        return room.add_participant(party.participant_id, party.role.value, audience=audience_of(call, party),
+                                    observer=PartyObserver(self.service, call, party))
 
     def _media_party(self, session: Session, call_id: str) -> tuple[Call, Party, Participant]:
         call = self.service.live_call(call_id)

@@ -72,8 +72,22 @@ class Reconnect:
             service.dashboard.changed()
         self.refresh(call, party)
 
-    def refresh(self, call: Call, party: Party) -> None:
-        """Start or stop the party's grace period from its socket and media state."""
+    def media_moved(self, call: Call, party: Party) -> None:
+        """The call's media moved to a new room (migration.py): the party's media is lost until it
+        offers there, and it has a whole grace period from now to do so."""
+        if call.state is CallState.ENDED or party.role is Role.SUPERVISOR:
+            return
+        party.media = MediaState.LOST
+        if party.grace is None:
+            self.refresh(call, party, cause="migrated")  # the others are told, the record says so
+            return
+        party.grace.cancel()  # already reconnecting (the others know): the clock starts again
+        party.grace = self.service.clock.call_later(self.service.settings.grace_period, self._grace_expired,
+                                                    call.call_id, party)
+
+    def refresh(self, call: Call, party: Party, cause: str | None = None) -> None:
+        """Start or stop the party's grace period from its socket and media state (``cause``:
+        what was lost, when the states alone do not say: ``migrated``)."""
         service = self.service
         if call.state is CallState.ENDED or party.role is Role.SUPERVISOR:
             return
@@ -82,7 +96,7 @@ class Reconnect:
             party.grace = service.clock.call_later(service.settings.grace_period, self._grace_expired,
                                                    call.call_id, party)
             self._tell_others(call, party, "reconnecting")
-            cause = "socket" if party.session is None else "media"
+            cause = "socket" if party.session is None else cause or "media"
             service.spawn(service.record(call, "reconnecting", role=party.role.value, cause=cause))
             logger.info("call %s: %s reconnecting (%s lost)", call.call_id, party.role.value, cause,
                         extra={"call_id": call.call_id})

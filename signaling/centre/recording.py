@@ -2,8 +2,9 @@
 
 The per-queue policy is ``always``, ``ask`` (the shopper is asked; the answer is stored with
 the call) or ``never``. Recording attaches the recorder's sinks to every publisher of the
-call's shopper and agent (a returning party's new publisher gets a new segment) and asks for
-a keyframe so each file starts cleanly. When the call ends the files are finalised and a
+call's shopper and agent (a returning party's new publisher gets a new segment; a call whose
+media moves to a new room closes every track as a complete segment first, ``end_segment``) and
+asks for a keyframe so each file starts cleanly. When the call ends the files are finalised and a
 composition job makes the QA playback file in the background.
 
 Signaling talks to the recorder through the small ``RecorderPort`` interface; the composition
@@ -12,6 +13,7 @@ root hands it the real ``recorder.Recorder``.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -67,6 +69,7 @@ class RecorderPort(Protocol):
 class _Active:
     recording: bool = False  # whether it is paused, the recorder knows (is_paused)
     sinks: dict[int, tuple[Publisher, EncodedSink]] = field(default_factory=dict)
+    finished: list[dict[str, Any]] = field(default_factory=list)  # segments closed before the end
 
 
 class RecordingService:
@@ -125,7 +128,31 @@ class RecordingService:
         elif not added and key in active.sinks:
             publisher, sink = active.sinks.pop(key)
             publisher.remove_sink(sink)
-            self._spawn(self.recorder.stop_track(sink))
+            self._spawn(self._stop_segment(active, sink))
+
+    async def _stop_segment(self, active: _Active, sink: EncodedSink) -> None:
+        active.finished.append(await self.recorder.stop_track(sink))
+
+    async def end_segment(self, call: Call) -> None:
+        """The call's media moves to a new room: every track recorded now is closed as a complete
+        segment before its publisher goes (the new room's publishers start the next ones)."""
+        active = self.calls.get(call.call_id)
+        if active is None:
+            return
+        taps = list(active.sinks.values())
+        active.sinks.clear()
+        for publisher, sink in taps:
+            try:
+                publisher.remove_sink(sink)
+            except Exception:  # a publisher on a node that is gone: its file is closed all the same
+                logger.warning("call %s: a publisher could not be untapped", call.call_id, exc_info=True)
+        stopped = await asyncio.gather(*(self.recorder.stop_track(sink) for _, sink in taps),
+                                       return_exceptions=True)
+        for result in stopped:
+            if isinstance(result, BaseException):
+                logger.error("call %s: closing a recorded segment failed: %s", call.call_id, result)
+            else:
+                active.finished.append(result)
 
     def attach_existing(self, call: Call, publishers: list[tuple[Party, Participant, Publisher]]) -> None:
         """Recording starts mid-call (consent came later): tap the publishers already there."""
@@ -154,7 +181,10 @@ class RecordingService:
         active.sinks.clear()
         if not active.recording:
             return
-        records = await self.recorder.finish(call.call_id)
+        earlier = list(active.finished)
+        last = await self.recorder.finish(call.call_id)
+        ids = {r.get("recording_id") for r in last}
+        records = [r for r in earlier if r.get("recording_id") not in ids] + last
         summary = [{k: r.get(k) for k in ("recording_id", "role", "kind", "state", "reason",
                                           "started_at", "duration")} for r in records]
         failed = [r for r in records if r.get("state") == "failed"]

@@ -13,7 +13,7 @@ from sfu import CloseReason
 from signaling.auth import Role
 from signaling.centre.call import LIVE_MEDIA_STATES, Call, MonitorMode, Party
 from signaling.centre.conversation import conversation_so_far
-from signaling.centre.negotiation import PartyObserver
+from signaling.centre.negotiation import audience_of
 from signaling.centre.session import Session
 from signaling.errors import ErrorCode, SignalingError
 from signaling.server_messages import CallEnded, Monitoring, SupervisorPresence
@@ -39,9 +39,7 @@ class Supervision:
         party = Party(Role.SUPERVISOR, claims.sub, f"supervisor-{claims.sub}-{uuid.uuid4().hex[:4]}",
                       session, name=claims.name, mode=MonitorMode.SILENT)
         call.monitors.append(party)
-        service.sfu.room(call_id).add_participant(party.participant_id, "supervisor",
-                                                  audience=frozenset(),
-                                                  observer=PartyObserver(service, call, party))
+        service.negotiation.add_participant(service.sfu.room(call_id), call, party)
         await service.record(call, "monitor_started", supervisor=claims.sub, name=claims.name)
         record = await service.store.get_call(call_id)
         session.send(Monitoring(call_id=call_id, mode="silent", state=call.state.value,
@@ -56,13 +54,7 @@ class Supervision:
         party = self._monitor(call, session)
         chosen = MonitorMode(mode)  # the protocol allows only the three modes
         party.mode = chosen
-        if chosen is MonitorMode.SILENT:
-            audience: frozenset[str] | None = frozenset()
-        elif chosen is MonitorMode.WHISPER:
-            audience = frozenset({call.agent.participant_id}) if call.agent else frozenset()
-        else:
-            audience = None
-        service.sfu.room(call_id).set_audience(party.participant_id, audience)
+        service.sfu.room(call_id).set_audience(party.participant_id, audience_of(call, party))
         await service.record(call, "monitor_mode", supervisor=party.identity, name=party.name,
                              mode=chosen.value)
         session.send(Monitoring(call_id=call_id, mode=chosen.value, state=call.state.value))

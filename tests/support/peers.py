@@ -68,8 +68,10 @@ class ClientPeer:
         self.keyframe_requests = 0
         self._drop_until = 0.0
         self.dropped_packets = 0
-        self.pc = RTCPeerConnection(configuration or RTCConfiguration(
-            iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.configuration = configuration
+        self.encoded = encoded
+        self.extra = extra_audio
+        self.renewals = 0
         self.sent_hashes: set[str] = set()
         self.received_hashes: list[str] = []
         self.received_counters: list[int] = []
@@ -79,22 +81,38 @@ class ClientPeer:
         self.decoded = asyncio.Event()
         self.audio_arrived = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        if encoded:
-            self.video = EncodedVideoTrack(clip or _clip(), on_send=self._sent)
-            self.audio_clip = audio_clip or _opus()
-            self.audio = EncodedAudioTrack(self.audio_clip)
+        self.video_clip = clip or _clip() if encoded else None
+        self.audio_clip = audio_clip or _opus() if encoded else None
+        self._connect()
+
+    def _connect(self) -> None:
+        """A peer connection sending this peer's sources. aiortc ends a sender's track when its
+        peer connection closes, so each connection gets fresh tracks over the same clips."""
+        if self.video_clip is not None and self.audio_clip is not None:
+            self.video: Any = EncodedVideoTrack(self.video_clip, on_send=self._sent)
+            self.audio: Any = EncodedAudioTrack(self.audio_clip)
         else:
             self.video = SyntheticVideoTrack()
             self.audio = SyntheticAudioTrack()
+        self.pc = RTCPeerConnection(self.configuration or RTCConfiguration(
+            iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.audio_transceiver = self.pc.addTransceiver(self.audio, "sendrecv")
         self.video_transceiver = self.pc.addTransceiver(self.video, "sendrecv")
-        self.extra_audio = self.pc.addTransceiver("audio", "recvonly") if extra_audio else None
+        self.extra_audio = self.pc.addTransceiver("audio", "recvonly") if self.extra else None
         for transceiver in filter(None, (self.audio_transceiver, self.extra_audio)):
             tee(transceiver.receiver, self._received_audio)
-        if encoded:
+        if self.encoded:
             on_keyframe_request(self.video_transceiver.sender, self._keyframe_requested)
         tee(self.video_transceiver.receiver, self._received)
         self.pc.on("track", self._on_track)
+
+    async def renew(self) -> ClientPeer:
+        """The call's media moved (``migrated``): close this peer connection and build a new one
+        with the same sources, ready to offer (``SignalingClient.follow_media(call_id, peer.renew)``)."""
+        await self._close_connection()
+        self.renewals += 1
+        self._connect()
+        return self
 
     def _keyframe_requested(self) -> None:
         self.keyframe_requests += 1
@@ -175,11 +193,15 @@ class ClientPeer:
                 await asyncio.sleep(0.05)
         await asyncio.wait_for(_wait(), timeout)
 
-    async def close(self) -> None:
+    async def _close_connection(self) -> None:
         await self.pc.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def close(self) -> None:
+        await self._close_connection()
 
 
 def hashes(clip: list[bytes]) -> set[str]:

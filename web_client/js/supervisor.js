@@ -32,6 +32,7 @@ function newSession(getToken) {
   s.on("dashboard", (m) => onDashboard(m));
   s.on("monitoring", (m) => state.monitor && state.monitor.onMonitoring(m));
   s.on("answer", (m) => state.monitor && state.monitor.onAnswer(m));
+  s.on("migrated", (m) => state.monitor && state.monitor.onMigrated(m));
   s.on("call-ended", (m) => state.monitor && state.monitor.onCallEnded(m));
   s.on("chat", (m) => state.monitor && state.monitor.onChat(m));
   s.on("photo", (m) => state.monitor && state.monitor.onPhoto(m));

@@ -78,6 +78,7 @@ export class CallParticipant extends Emitter {
     this._mediaGeneration = 0;
     this._endedCalls = new Set();
     this._retryTimer = null;
+    this._movedAt = 0; // when the call's media last moved to a new room (`migrated`)
   }
 
   /** The token the session joined with (REST calls of this call use it too). */
@@ -235,6 +236,7 @@ export class CallParticipant extends Emitter {
     c.on("call-state", (m) => this._onCallState(m));
     c.on("answer", (m) => this._onAnswer(m));
     c.on("participant-state", (m) => this._onParticipantState(m));
+    c.on("migrated", (m) => this._onMigrated(m));
     c.on("call-ended", (m) => this._finishCall(m));
     c.on("error", (m) => this._onServerError(m));
     c.on("message", (m) => this.emit("message", m)); // everything, for pages that want more
@@ -362,11 +364,27 @@ export class CallParticipant extends Emitter {
     });
   }
 
+  /** The call's media moved to a new room (another server): the call goes on. Like a resumed
+   *  join: "Reconnecting…", a new peer connection with the same camera and microphone, a fresh
+   *  offer; "Connected" again once its ICE connects. */
+  _onMigrated(m) {
+    if (!this.inCall || this._stopped || (m.call_id && this.callId && m.call_id !== this.callId)) return;
+    this.log("media moved", m.reason);
+    this._movedAt = Date.now();
+    clearTimeout(this._retryTimer);
+    this._setState("reconnecting", "Reconnecting…", { reason: "migrated" });
+    this._newPeerAndOffer().catch((err) => this._fail(err));
+  }
+
   _onParticipantState(m) {
     const other = this.otherName;
+    // after a move (`migrated`) both sides reconnect their video: the other side did not drop
+    const moving = this._movedAt && Date.now() - this._movedAt < 30_000;
     const words = {
       connected: `${capitalize(other)} is connected.`,
-      reconnecting: `${capitalize(other)} lost the connection — waiting for them to come back${m.grace_s ? ` (up to ${m.grace_s} s)` : ""}…`,
+      reconnecting: moving
+        ? `The call's video is moving to another server — ${other} is reconnecting too…`
+        : `${capitalize(other)} lost the connection — waiting for them to come back${m.grace_s ? ` (up to ${m.grace_s} s)` : ""}…`,
       left: `${capitalize(other)} left the call.`,
     }[m.state] || `${capitalize(other)}: ${m.state}`;
     this.emit("participant-state", { ...m, words });

@@ -102,10 +102,19 @@ export function renderTracks(detail) {
       h("td", {}, fmtDuration(comp.duration)), h("td", {}, "—"),
       h("td", {}, comp.file_url ? h("a", { href: comp.file_url, download: "", text: "Download" }) : "")));
   }
+  // a track recorded in parts (a reconnect, the call's media moved to a new room): "part 2", by start
+  const partOf = new Map(); // track -> its part number
+  const partsOf = new Map(); // "role/kind" -> how many parts
+  for (const t of [...tracks].sort((a, b) => (a.started_at || 0) - (b.started_at || 0))) {
+    const key = `${t.role}/${t.kind}`;
+    partsOf.set(key, (partsOf.get(key) || 0) + 1);
+    partOf.set(t, partsOf.get(key));
+  }
   for (const t of tracks) {
+    const kind = partsOf.get(`${t.role}/${t.kind}`) > 1 ? `${words(t.kind)} · part ${partOf.get(t)}` : words(t.kind);
     body.append(h("tr", {},
       h("td", {}, roleOf(t.role)),
-      h("td", {}, words(t.kind)),
+      h("td", {}, kind),
       h("td", { class: "mono small" }, t.codec || "—"),
       h("td", {}, chip(words(t.state), t.state === "complete" ? "ok" : t.state === "failed" ? "bad" : "warn",
         { title: t.reason || "" })),

@@ -83,6 +83,11 @@ export function timelineEvents(call) {
       case "reconnecting":
         add("reconnecting", e, `Connection trouble on the ${e.role || "?"} side${e.cause ? ` (${e.cause})` : ""}`);
         break;
+      case "migrated":
+        add("migrated", e, `The media moved to ${e.to_node ? `server ${e.to_node}` : "a new room"}${
+          { node_lost: " (its server was lost)", node_drain: " (its server was draining)", operator: " (by an operator)" }[e.reason] || ""
+        }; the recording goes on as a new segment`);
+        break;
       case "media_state": {
         const off = [e.video === false ? "camera off" : "", e.audio === false ? "muted" : ""].filter(Boolean);
         add("media", e, `The ${roleOf(e.role).toLowerCase()}: ${off.length ? off.join(", ") : "camera and microphone on"}`);

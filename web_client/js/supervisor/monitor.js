@@ -47,6 +47,7 @@ export class Monitor {
     this.closed = false;
     this.retries = 0;
     this.micMuted = false;
+    this.moving = false; // the call's media is moving to a new room (`migrated`)
   }
 
   async start() {
@@ -81,9 +82,25 @@ export class Monitor {
       layout: "monitor",
       monitorVideos: [el.videoShopper, el.videoAgent],
       onIceProblem: () => this.onIceProblem(),
+      onIceState: (ice) => {
+        if ((ice === "connected" || ice === "completed") && this.moving) {
+          this.moving = false;
+          this.renderMode(this.mode);
+        }
+      },
       log,
     });
     await this.peer.start(this.callId);
+  }
+
+  /** The call's media moved to a new room (another server): monitoring goes on over a new peer
+   *  connection with the same microphone; "Reconnecting…" until its ICE connects. */
+  onMigrated(m) {
+    if (m.call_id !== this.callId || this.closed) return;
+    this.moving = true;
+    this.retries = 0;
+    this.renderMode(this.mode, "Reconnecting…");
+    this.newPeer().catch((err) => setError(err.words || String(err)));
   }
 
   onIceProblem() {
