@@ -133,18 +133,26 @@ class NodeChannels:
     async def request(self, node_id: str, kind: str, body: dict[str, Any],
                       timeout: float = REQUEST_TIMEOUT_S) -> dict[str, Any] | None:
         """Send and await the handler's answer (or its SignalingError, raised here)."""
+        return await self.ask(node_id, kind, body, timeout)
+
+    def ask(self, node_id: str, kind: str, body: dict[str, Any],
+            timeout: float = REQUEST_TIMEOUT_S) -> asyncio.Future[dict[str, Any] | None]:
+        """:meth:`request`, queued now (in order with the posts around it, from synchronous
+        code), answered through the returned future."""
         request_id = uuid.uuid4().hex
         future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Outgoing(node_id, self._encode(
+            {"kind": kind, "from": self.node_id, "id": request_id, "body": body}), request_id))
         self._pending[request_id] = _Pending(node_id, kind, future)
         timer = self.clock.call_later(timeout, self._fail, request_id, unavailable(
             f"node {node_id} did not answer {kind} within {timeout:g} s"))
-        try:
-            self._enqueue(_Outgoing(node_id, self._encode(
-                {"kind": kind, "from": self.node_id, "id": request_id, "body": body}), request_id))
-            return await future
-        finally:
+
+        def done(_: asyncio.Future[dict[str, Any] | None]) -> None:
             timer.cancel()
             self._pending.pop(request_id, None)
+
+        future.add_done_callback(done)
+        return future
 
     def _enqueue(self, message: _Outgoing) -> None:
         if self.closed:

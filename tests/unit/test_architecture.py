@@ -75,9 +75,10 @@ def test_live_path_never_uses_a_transcoding_relay():
 # inside signaling/: the faces may ask the centre and the state; the centre never reaches back
 # up to a face, and the state knows neither.
 SIGNALING_LAYERS: dict[str, set[str]] = {
-    "api": {"centre", "state", "metrics"},
+    "api": {"centre", "state", "metrics", "cluster"},
     "metrics": {"centre", "state"},
     "centre": {"state"},
+    "cluster": {"centre", "state"},
     "state": set(),
 }
 
