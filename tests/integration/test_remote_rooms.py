@@ -1,0 +1,226 @@
+"""The centre drives rooms that live on another node, over Redis per-node channels.
+
+One test process holds two nodes: the centre (the app, its CallService's ``sfu`` the
+``RemoteRooms`` facade, its recorder a ``RemoteRecorder``) and a media node ("media-1": a real
+``SfuNode`` and ``Recorder`` behind a ``MediaAgent``, heartbeating into the Redis node
+registry, which the centre's placement reads). Real aiortc peers, a real redis-server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestServer
+
+from media.clock import SystemClock
+from recorder import Recorder
+from sfu import AdmissionLimit, CloseReason, SfuNode
+from signaling.auth import Role
+from signaling.cluster.cluster_media import ClusterMedia
+from signaling.errors import ErrorCode, SignalingError
+from signaling.state.heartbeat import NodeHeartbeat
+from signaling.state.nodes import NodeEntry, NodeState
+from signaling.state.redis_nodes import RedisNodeRegistry
+from silkline.app import CALLS, RECORDER, SFU, create_app, runner_options
+from tests.conftest import Running, close_sides, make_config, start_call
+from tests.support.eventually import eventually
+from tests.support.peers import MonitorPeer
+
+
+@dataclass
+class Cluster:
+    centre: Running
+    centre_media: ClusterMedia
+    media: ClusterMedia
+    media_sfu: SfuNode
+    media_recorder: Recorder
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path, redis_url: str) -> AsyncIterator[Cluster]:
+    flush = aioredis.from_url(redis_url)
+    await flush.flushdb()
+    await flush.aclose()
+    clock = SystemClock()
+    config = make_config(tmp_path)
+    app = create_app(config, clock=clock)
+    test_server = TestServer(app, host="127.0.0.1")
+    await test_server.start_server(**runner_options(config))
+    url = str(test_server.make_url("")).rstrip("/")
+
+    registry = RedisNodeRegistry(redis_url)
+    await registry.open()
+    media_sfu = SfuNode(media_timeout=2.0)
+    media_recorder = Recorder(config.recordings_dir, clock=clock, node_id="media-1")
+    limit = AdmissionLimit(max_calls=4, max_loop_lag_ms=0, max_cpu_pct=0)
+    media = ClusterMedia(redis_url, "media-1", media_sfu, media_recorder, registry.nodes, limit, clock)
+    started = clock.now()
+    heartbeat = NodeHeartbeat(registry, lambda: NodeEntry(
+        "media-1", 1, "here", NodeState.ACTIVE, started, clock.now(),
+        load=media_sfu.admission.load().as_dict(), rooms=sorted(media_sfu.rooms)), clock, interval=0.5)
+    await media.open()
+    heartbeat.start()
+    await eventually(lambda: registry.nodes(clock.now()), message="the media node registered")
+
+    centre_media = ClusterMedia(redis_url, "centre-1", app[SFU], app[RECORDER], registry.nodes, limit, clock,
+                                views_interval=0.5)
+    await centre_media.open()
+    calls = app[CALLS]
+    calls.sfu = centre_media.rooms
+    assert calls.recording is not None and centre_media.recorder is not None
+    calls.recording.recorder = centre_media.recorder
+    async with aiohttp.ClientSession() as http:
+        yield Cluster(Running(url, app, http, config), centre_media, media, media_sfu, media_recorder)
+    await test_server.close()  # ends the calls (the remote rooms close on their node)
+    await centre_media.close()
+    await heartbeat.close()
+    await media_sfu.close()
+    await media_recorder.close()
+    await media.close()
+    await registry.close()
+
+
+async def test_a_call_runs_through_a_room_on_another_node(cluster: Cluster):
+    server = cluster.centre
+    call_id, shopper, agent = await start_call(server)
+    await shopper.ws.expect("call-state", state="connected", timeout=20)
+    await agent.ws.expect("call-state", state="connected", timeout=20)
+    await asyncio.gather(shopper.peer.wait_decoded(30), agent.peer.wait_decoded(30))
+    # the media is on media-1, byte for byte; the centre's own SFU carries nothing
+    assert list(cluster.media_sfu.rooms) == [call_id]
+    assert server.app[SFU].rooms == {}
+    assert cluster.centre_media.rooms.node_of(call_id) == "media-1"
+    for receiver, sender in ((shopper.peer, agent.peer), (agent.peer, shopper.peer)):
+        foreign = [h for h in receiver.received_hashes if h not in sender.sent_hashes]
+        assert len(receiver.received_hashes) >= 30 and foreign == []
+    # the publishers are mirrored at the centre from the media agent's events
+    room = server.calls.sfu.rooms[call_id]
+    for participant in room.participants.values():
+        assert set(participant.publishers) == {"audio", "video"}
+        assert participant.media_state.value == "connected"
+
+    # a snapshot: the media node decodes, the centre stores the JPEG
+    await agent.ws.send("snapshot", call_id=call_id)
+    snap = await agent.ws.expect("photo", call_id=call_id, kind="snapshot", timeout=15)
+    async with server.http.get(server.url + snap["url"],
+                               headers={"Authorization": f"Bearer {agent.token['token']}"}) as resp:
+        assert resp.status == 200 and (await resp.read())[:2] == b"\xff\xd8"
+
+    # a broken offer is refused with the media node's words, code unchanged
+    await shopper.ws.send("offer", call_id=call_id, sdp="v=0 not an offer")
+    refused = await shopper.ws.expect("error", timeout=10)
+    assert refused["code"] == "bad_sdp"
+
+    await shopper.ws.send("hangup", call_id=call_id)
+    await agent.ws.expect("call-ended", call_id=call_id)
+    await eventually(lambda: cluster.media_sfu.rooms == {}, message="the remote room closed")
+    assert server.calls.sfu.rooms == {}
+    record = await server.store.get_call(call_id)
+    assert record["state"] == "ended" and record["end_reason"] == "hang_up"
+    await close_sides(shopper, agent)
+
+
+async def test_a_supervisor_monitors_a_remote_room(cluster: Cluster):
+    server = cluster.centre
+    call_id, shopper, agent = await start_call(server)
+    await asyncio.gather(shopper.peer.wait_decoded(10), agent.peer.wait_decoded(10))
+    supervisor_ws = await server.client()
+    await supervisor_ws.send("join", token=server.tokens.issue(Role.SUPERVISOR, "sue", name="Sue"))
+    await supervisor_ws.expect("joined")
+    await supervisor_ws.send("monitor", call_id=call_id)
+    await supervisor_ws.expect("monitoring", call_id=call_id, mode="silent")
+    monitor = MonitorPeer()
+    await supervisor_ws.send("offer", call_id=call_id, sdp=await monitor.offer())
+    await monitor.accept_answer((await supervisor_ws.expect("answer", timeout=15))["sdp"])
+    await eventually(lambda: min(len(h) for h in monitor.video_hashes) >= 20, timeout=20,
+                     message="both sides on the monitor")
+    senders = sorted("shopper" if set(h) <= shopper.peer.sent_hashes else
+                     "agent" if set(h) <= agent.peer.sent_hashes else "?" for h in monitor.video_hashes)
+    assert senders == ["agent", "shopper"]
+    remote = cluster.media_sfu.rooms[call_id]
+    supervisor = next(p for p in remote.participants.values() if p.role == "supervisor")
+    assert supervisor.audience == frozenset()  # silent, on the media node
+    await supervisor_ws.send("monitor-mode", call_id=call_id, mode="barge")
+    await supervisor_ws.expect("monitoring", call_id=call_id, mode="barge")
+    await eventually(lambda: supervisor.audience is None, message="barge-in reached the media node")
+    await supervisor_ws.send("unmonitor", call_id=call_id)
+    await supervisor_ws.expect("call-ended", reason="monitor_end")
+    await eventually(lambda: supervisor.participant_id not in remote.participants, message="monitor removed")
+    await monitor.close()
+    await supervisor_ws.close()
+    await close_sides(shopper, agent)
+
+
+@pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe (Debian ffmpeg) is not installed")
+async def test_a_recorded_call_is_written_on_the_media_node_and_served_by_the_centre(cluster: Cluster):
+    server = cluster.centre
+    call_id, shopper, agent = await start_call(server, context={"category": "rings", "title": "Ring"})
+    await shopper.ws.expect("recording", state="on", timeout=10)
+    await asyncio.gather(shopper.peer.wait_decoded(10), agent.peer.wait_decoded(10))
+    await eventually(lambda: len(cluster.media_recorder.tracks(call_id)) == 4, message="four tracks tapped")
+    await agent.ws.send("pause-recording", call_id=call_id)
+    await shopper.ws.expect("recording", state="paused")
+    await eventually(lambda: cluster.media_recorder.is_paused(call_id), message="paused on the media node")
+    await agent.ws.send("resume-recording", call_id=call_id)
+    await shopper.ws.expect("recording", state="on")
+    await asyncio.sleep(1.5)  # media to keep after the resume
+    await agent.ws.send("hangup", call_id=call_id)
+    await shopper.ws.expect("call-ended")
+    qa = server.tokens.issue(Role.QA, "quinn")
+
+    async def tracks() -> list[dict]:
+        async with server.http.get(f"{server.url}/api/recordings/{call_id}",
+                                   headers={"Authorization": f"Bearer {qa}"}) as resp:
+            return (await resp.json()).get("tracks") or [] if resp.status == 200 else []
+
+    listed = await eventually(tracks, timeout=20, message="the centre lists the tracks")
+    assert sorted((t["role"], t["kind"]) for t in listed) == [
+        ("agent", "audio"), ("agent", "video"), ("shopper", "audio"), ("shopper", "video")]
+    for track in listed:
+        assert track["state"] == "complete"
+        record = server.app[RECORDER].get(track["recording_id"])
+        assert record["node_id"] == "media-1" and record["pauses"]
+        path = server.app[RECORDER].root / record["file"]
+        probe = await asyncio.to_thread(lambda p=path: subprocess.run(
+            ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(p)],
+            capture_output=True, text=True, check=True).stdout)
+        assert ('"vp8"' if track["kind"] == "video" else '"opus"') in probe
+        async with server.http.get(server.url + track["url"], headers={"Range": "bytes=0-99"}) as resp:
+            assert resp.status == 206  # the centre serves a file the media node wrote
+    await close_sides(shopper, agent)
+
+
+async def test_a_node_that_is_gone_is_unavailable_and_its_room_forgotten(cluster: Cluster):
+    rooms = cluster.centre_media.rooms
+    # a node the placement may still believe in, but nobody listens on its channel
+    room = rooms.open_room("c_gone0000000001", to_node="media-gone")
+    participant = room.add_participant("shopper-x", "shopper")
+    started = time.monotonic()
+    with pytest.raises(SignalingError) as gone:
+        await participant.negotiate("v=0")
+    assert gone.value.code is ErrorCode.SERVICE_UNAVAILABLE and "media-gone" in gone.value.message
+    assert time.monotonic() - started < 5.5
+    started = time.monotonic()
+    await rooms.close_room("c_gone0000000001", CloseReason.ERROR)  # no exception: only forgotten
+    assert time.monotonic() - started < 3.0
+    assert rooms.node_of("c_gone0000000001") is None and "c_gone0000000001" not in rooms.rooms
+
+    # the real media node stops listening (its process died): the same, within the timeout
+    room = rooms.open_room("c_gone0000000002", to_node="media-1")
+    await eventually(lambda: "c_gone0000000002" in cluster.media_sfu.rooms, message="opened on media-1")
+    await cluster.media.channels.close()
+    with pytest.raises(SignalingError) as away:
+        await room.add_participant("shopper-y", "shopper").add_candidate(None)
+    assert away.value.code is ErrorCode.SERVICE_UNAVAILABLE
+    started = time.monotonic()
+    await rooms.close_room("c_gone0000000002", CloseReason.ERROR)
+    assert time.monotonic() - started < 3.0 and rooms.rooms == {}
