@@ -39,8 +39,13 @@ def audience_of(raw: Any) -> frozenset[str] | None:
 class AgentObserver:
     """A participant's observer on the media node: its reports go to the commanding node."""
 
-    def __init__(self, agent: MediaAgent, commander: str, room_id: str) -> None:
-        self.agent, self.commander, self.room_id = agent, commander, room_id
+    def __init__(self, agent: MediaAgent, room_id: str) -> None:
+        self.agent, self.room_id = agent, room_id
+
+    @property
+    def commander(self) -> str:
+        """The node that commanded the room last (a new centre that re-adds a party takes over)."""
+        return self.agent.commanders.get(self.room_id, self.agent.channels.node_id)
 
     def on_media_state(self, participant: Participant, state: MediaState) -> None:
         self.agent.channels.post(self.commander, "media_state", {
@@ -109,9 +114,10 @@ class MediaAgent:
 
     async def add_participant(self, body: Body, sender: str) -> Body:
         room = self._room(body)
+        self.commanders[room.room_id] = sender
         participant = room.add_participant(
             str(body["participant"]), str(body["role"]), audience=audience_of(body.get("audience")),
-            observer=AgentObserver(self, self.commanders.get(room.room_id, sender), room.room_id))
+            observer=AgentObserver(self, room.room_id))
         return {"participant": participant.participant_id}
 
     async def negotiate(self, body: Body, sender: str) -> Body:
@@ -140,8 +146,8 @@ class MediaAgent:
 
     async def close_room(self, body: Body, sender: str) -> None:
         room_id = str(body["room"])
-        self.commanders.pop(room_id, None)
         await self.sfu.close_room(room_id, CloseReason(body["reason"]))
+        self.commanders.pop(room_id, None)
 
     def _publisher(self, body: Body) -> Publisher:
         key = body.get("publisher")

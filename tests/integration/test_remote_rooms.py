@@ -224,3 +224,71 @@ async def test_a_node_that_is_gone_is_unavailable_and_its_room_forgotten(cluster
     started = time.monotonic()
     await rooms.close_room("c_gone0000000002", CloseReason.ERROR)
     assert time.monotonic() - started < 3.0 and rooms.rooms == {}
+
+
+async def test_when_every_node_is_full_the_next_call_waits_in_words_then_is_served(cluster: Cluster):
+    server = cluster.centre
+    cluster.centre_media.placement.limit = AdmissionLimit(max_calls=1, max_loop_lag_ms=0, max_cpu_pct=0)
+    call_id, shopper, agent = await start_call(server)
+    second_agent = await server.client()
+    await second_agent.send("join", token=(await server.token("agent", name="Bo"))["token"])
+    await second_agent.expect("joined")
+    token = await server.token("shopper")
+    waiting = await server.client()
+    await waiting.send("join", token=token["token"], context={"product_id": "p", "title": "Ring"})
+    held = await waiting.expect("call-state", state="waiting", reason="at_capacity", timeout=10)
+    assert held["message"]
+    assert not second_agent.seen("call-offered")
+    await shopper.ws.send("hangup", call_id=call_id)
+    await agent.ws.expect("call-ended", call_id=call_id)
+    # the room closes on media-1, its heartbeat says so, and the waiting call rings the other agent
+    await second_agent.expect("call-offered", call_id=token["call_id"], timeout=15)
+    await waiting.close()
+    await second_agent.close()
+    await close_sides(shopper, agent)
+
+
+async def test_a_node_that_refuses_after_all_gets_the_room_placed_on_another(tmp_path: Path, redis_url: str):
+    """media-a's view is stale (it says active, it is draining): the open is refused there with
+    at_capacity, and the room and its participant go to media-b, where media flows."""
+    clock = SystemClock()
+    limit = AdmissionLimit(max_calls=4, max_loop_lag_ms=0, max_cpu_pct=0)
+    views = [NodeEntry(n, 1, "h", NodeState.ACTIVE, 0.0, clock.now()).view(clock.now(), alive=True)
+             for n in ("media-a", "media-b")]
+
+    async def read(now: float) -> list[dict]:
+        return [dict(v, rooms=[], load={"rooms": 0}) if v["node_id"] == "media-a" else v for v in views]
+
+    sfus = {n: SfuNode(media_timeout=2.0) for n in ("media-a", "media-b")}
+    sfus["media-a"].admission.draining = True
+    nodes = {n: ClusterMedia(redis_url, n, sfu, None, read, limit, clock) for n, sfu in sfus.items()}
+    centre = ClusterMedia(redis_url, "centre-9", SfuNode(), None, read, limit, clock)
+    from tests.support.peers import ClientPeer
+
+    peer = ClientPeer("shopper", True)
+    try:
+        for media in (*nodes.values(), centre):
+            await media.open()
+        room = centre.rooms.open_room("c_refused000001")
+        assert room.node_id == "media-a"  # the tie goes to the first by name
+        participant = room.add_participant("shopper-1", "shopper")
+        await eventually(lambda: room.node_id == "media-b" and "c_refused000001" in sfus["media-b"].rooms,
+                         message="placed again on media-b")
+        remote = await eventually(lambda: sfus["media-b"].rooms["c_refused000001"].get("shopper-1"),
+                                  message="the participant re-added on media-b")
+        assert sfus["media-a"].rooms == {}
+        answer = await participant.negotiate(await peer.offer())
+        await peer.accept_answer(answer)
+        await eventually(lambda: set(participant.publishers) == {"audio", "video"}, timeout=15,
+                         message="publishers mirrored from media-b")
+        assert set(remote.publishers) == {"audio", "video"}
+        jpeg = await eventually(participant.publishers["video"].snapshot_jpeg, timeout=15, message="a snapshot")
+        assert jpeg[:2] == b"\xff\xd8"
+        await centre.rooms.close_room("c_refused000001", CloseReason.HANG_UP)
+        await eventually(lambda: sfus["media-b"].rooms == {}, message="closed on media-b")
+    finally:
+        await peer.close()
+        for media in (centre, *nodes.values()):
+            await media.close()
+        for sfu in sfus.values():
+            await sfu.close()
