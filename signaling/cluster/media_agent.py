@@ -60,7 +60,7 @@ class AgentObserver:
 
 class MediaAgent:
     COMMANDS = ("open_room", "add_participant", "negotiate", "add_candidate", "remove_participant",
-                "set_audience", "close_room", "snapshot", "request_keyframe", "stats",
+                "set_audience", "close_room", "snapshot", "request_keyframe", "stats", "room_state",
                 "tap", "untap", "stop_track", "recording_pause", "recording_resume", "finish_recording")
 
     def __init__(self, channels: NodeChannels, sfu: SfuNode, recorder: RecorderPort | None = None) -> None:
@@ -169,6 +169,20 @@ class MediaAgent:
         if body.get("room"):
             return self._room(body).stats()
         return {**self.sfu.stats(), "node": self.channels.node_id}
+
+    async def room_state(self, body: Body, sender: str) -> Body:
+        """What the room holds now, for a centre whose mirror may be stale (its events were
+        lost while Redis was away, or it is a new centre adopting the room); the asker becomes
+        the room's commander."""
+        room = self.sfu.rooms.get(str(body.get("room")))
+        if room is None or room.closed:
+            return {"open": False, "participants": []}
+        self.commanders[room.room_id] = sender
+        return {"open": True, "participants": [
+            {"participant": p.participant_id, "media_state": p.media_state.value,
+             "publishers": [{"publisher": self._keys.get(id(pub)) or self.publisher_key(pub, True),
+                             "kind": kind, "codec": pub.codec} for kind, pub in p.publishers.items()]}
+            for p in room.participants.values()]}
 
     # --- recording beside the media -------------------------------------------------------
     def _recorder(self) -> RecorderPort:

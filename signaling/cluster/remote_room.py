@@ -134,6 +134,17 @@ class RemoteParticipant:
                 del self.publishers[kind]
                 self._publisher_event(current, added=False)
 
+    def caught_up(self, state: MediaState, publishers: dict[str, tuple[str, str | None]]) -> None:
+        """Apply the node's word on what this participant has now (kind → (key, codec)):
+        observers hear only the differences, as they would have from the lost events."""
+        for kind, current in list(self.publishers.items()):
+            if publishers.get(kind, ("", None))[0] != current.key:
+                self.publisher_changed(current.key, kind, current.codec, added=False)
+        for kind, (key, codec) in publishers.items():
+            if kind not in self.publishers:
+                self.publisher_changed(key, kind, codec, added=True)
+        self.media_state_changed(state)
+
     def _publisher_event(self, publisher: RemotePublisher, added: bool) -> None:
         publisher.closed = not added
         hook = getattr(self.observer, "on_publisher", None)

@@ -26,6 +26,7 @@ from signaling.state.channels import NodeChannels
 logger = logging.getLogger(__name__)
 
 OPEN_TIMEOUT_S = 5.0
+RESYNC_RETRIES_S = (0.5, 1.0, 2.0, 4.0)  # after an outage, while the media nodes resubscribe
 
 
 class ClusterAdmission:
@@ -63,6 +64,7 @@ class RemoteRooms:
         self._tasks: set[asyncio.Task[None]] = set()
         channels.handle("media_state", self._media_state)
         channels.handle("publisher", self._publisher)
+        channels.on_resubscribed.append(lambda: self._spawn(self._resync_after_outage()))
 
     def placed(self) -> dict[str, str]:
         return {room_id: room.node_id for room_id, room in self.rooms.items()}
@@ -144,6 +146,41 @@ class RemoteRooms:
 
     async def node_stats(self, node_id: str) -> dict[str, Any]:
         return await self.channels.request(node_id, "stats", {}) or {}
+
+    async def _resync_after_outage(self) -> None:
+        """The media nodes resubscribe in their own time: ask again, a few times, those that
+        did not answer yet."""
+        pending: list[str] | None = None
+        for delay in RESYNC_RETRIES_S:
+            pending = await self.resync(pending)
+            if not pending:
+                return
+            await self.channels.clock.sleep(delay)
+        if pending:
+            logger.warning("rooms %s not caught up after the outage", ", ".join(pending))
+
+    async def resync(self, call_ids: str | list[str] | None = None) -> list[str]:
+        """Ask the rooms' nodes what they hold and bring the mirror up to date (after Redis was
+        away; or a new centre that re-added a call's parties adopts its room). Returns the rooms
+        whose node did not answer: the lead's node-death handling decides about those."""
+        wanted = [call_ids] if isinstance(call_ids, str) else call_ids
+        rooms = [r for r in self.rooms.values() if wanted is None or r.room_id in wanted]
+        unanswered: list[str] = []
+        for room in rooms:
+            try:
+                state = await room.request("room_state", {"room": room.room_id})
+            except SignalingError as exc:
+                logger.info("room %s: node %s not caught up: %s", room.room_id, room.node_id, exc.message)
+                unanswered.append(room.room_id)
+                continue
+            if room.closed or not state:
+                continue
+            for held in state.get("participants") or []:
+                participant = room.get(str(held["participant"]))
+                if participant is not None:
+                    participant.caught_up(MediaState(held["media_state"]), {
+                        str(p["kind"]): (str(p["publisher"]), p.get("codec")) for p in held["publishers"]})
+        return unanswered
 
     # --- events from the media agents ------------------------------------------------------
     def _participant(self, body: dict[str, Any], sender: str) -> RemoteParticipant | None:

@@ -10,6 +10,8 @@ router does the same with its per-node channels).
   caller's own channel). A handler's :class:`SignalingError` travels back with its code and
   words and is raised again at the caller; no reply in time, nobody subscribed to the target
   channel (the node is gone) or Redis away is ``SignalingError(service_unavailable)``.
+- ``on_resubscribed`` callbacks run when the subscription stands again after Redis was away
+  (what was published meanwhile is lost: a mirror of another node's state asks afresh).
 - ``handle(kind, fn)``: ``async fn(body, sender) -> dict | None`` runs for each message of
   that kind, each in its own task (started in arrival order, so what a handler does before
   its first ``await`` happens in the order the messages were sent).
@@ -96,6 +98,9 @@ class NodeChannels:
         self._tasks: list[asyncio.Task[None]] = []
         self.subscribed = asyncio.Event()  # set while the subscription stands
         self.resubscriptions = 0
+        # called after the subscription stands again: what was sent meanwhile is lost, so
+        # whoever mirrors another node's state asks for it afresh
+        self.on_resubscribed: list[Callable[[], None]] = []
         self.closed = False
 
     # --- lifetime -----------------------------------------------------------------------------
@@ -208,11 +213,13 @@ class NodeChannels:
             try:
                 pubsub = self._client.r.pubsub(ignore_subscribe_messages=True)
                 await pubsub.subscribe(self.channel)
-                if failures:
-                    self.resubscriptions += 1
-                    logger.info("channels %s: subscribed again", self.node_id)
+                again = failures > 0
                 failures = 0
                 self.subscribed.set()
+                if again:
+                    self.resubscriptions += 1
+                    logger.info("channels %s: subscribed again", self.node_id)
+                    self._tell_resubscribed()
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and message.get("type") == "message":
@@ -230,6 +237,13 @@ class NodeChannels:
                 if pubsub is not None:
                     with contextlib.suppress(Exception):
                         await pubsub.aclose()
+
+    def _tell_resubscribed(self) -> None:
+        for callback in list(self.on_resubscribed):
+            try:
+                callback()
+            except Exception:
+                logger.exception("channels %s: a resubscription callback failed", self.node_id)
 
     def _receive(self, data: str) -> None:
         try:

@@ -34,6 +34,7 @@ from silkline.app import CALLS, RECORDER, SFU, create_app, runner_options
 from tests.conftest import Running, close_sides, make_config, start_call
 from tests.support.eventually import eventually
 from tests.support.peers import MonitorPeer
+from tests.support.redis_processes import RedisProcess
 
 
 @dataclass
@@ -292,3 +293,68 @@ async def test_a_node_that_refuses_after_all_gets_the_room_placed_on_another(tmp
             await media.close()
         for sfu in sfus.values():
             await sfu.close()
+
+
+async def test_media_goes_on_through_a_redis_outage_and_the_mirror_catches_up_after(tmp_path: Path):
+    """Redis killed mid-call: the media node keeps the media flowing; what it reported meanwhile
+    (the peer went away: LOST) is lost with pub/sub, and is caught up once both nodes are
+    subscribed again. A new centre adopting the room learns its publishers the same way."""
+    from tests.support.peers import ClientPeer
+
+    process = RedisProcess(tmp_path / "redis")
+    clock = SystemClock()
+    limit = AdmissionLimit(max_calls=4, max_loop_lag_ms=0, max_cpu_pct=0)
+
+    async def read(now: float) -> list[dict]:
+        return [NodeEntry("media-r", 1, "h", NodeState.ACTIVE, 0.0, clock.now()).view(clock.now(), alive=True)]
+
+    sfu = SfuNode(media_timeout=1.0)
+    media = ClusterMedia(process.url, "media-r", sfu, None, read, limit, clock)
+    centre = ClusterMedia(process.url, "centre-r", SfuNode(), None, read, limit, clock)
+    adopter = ClusterMedia(process.url, "centre-s", SfuNode(), None, read, limit, clock)
+    peer = ClientPeer("shopper", True)
+    states: list[str] = []
+
+    class Observer:
+        def on_media_state(self, participant, state):
+            states.append(state.value)
+
+        def on_publisher(self, participant, publisher, added):
+            pass
+
+    try:
+        for node in (media, centre, adopter):
+            await node.open()
+        room = centre.rooms.open_room("c_outage0000001")
+        participant = room.add_participant("shopper-1", "shopper", observer=Observer())
+        await peer.accept_answer(await participant.negotiate(await peer.offer()))
+        await eventually(lambda: states == ["connected"], timeout=15, message="connected, as the centre hears it")
+
+        # a new centre adopts the room: it re-adds the party and asks what the room holds
+        adopted = adopter.rooms.open_room("c_outage0000001", to_node="media-r")
+        mirror = adopted.add_participant("shopper-1", "shopper")
+        await adopter.rooms.resync("c_outage0000001")
+        assert set(mirror.publishers) == {"audio", "video"} and mirror.media_state.value == "connected"
+        await adopter.close()
+
+        publisher = sfu.rooms["c_outage0000001"].get("shopper-1").publishers["video"]
+        port, folder = process.port, process.folder
+        process.kill()
+        before = publisher.frames
+        await eventually(lambda: publisher.frames > before + 30, timeout=10, message="media on, Redis away")
+        await peer.close()  # the shopper's peer goes: LOST on the media node, reported into the void
+        remote = sfu.rooms["c_outage0000001"].get("shopper-1")
+        await eventually(lambda: remote.media_state.value == "lost", timeout=10, message="lost on the node")
+        assert states == ["connected"]
+        process = RedisProcess(folder, port=port)
+        await eventually(lambda: states == ["connected", "lost"], timeout=20,
+                         message="the centre caught up after Redis came back")
+        assert participant.media_state.value == "lost"
+        await centre.rooms.close_room("c_outage0000001", CloseReason.PEER_GONE)
+        await eventually(lambda: sfu.rooms == {}, message="closed on the node")
+    finally:
+        await peer.close()
+        for node in (centre, adopter, media):
+            await node.close()
+        await sfu.close()
+        process.stop()
