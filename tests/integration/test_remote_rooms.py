@@ -197,6 +197,15 @@ async def test_a_recorded_call_is_written_on_the_media_node_and_served_by_the_ce
         assert ('"vp8"' if track["kind"] == "video" else '"opus"') in probe
         async with server.http.get(server.url + track["url"], headers={"Range": "bytes=0-99"}) as resp:
             assert resp.status == 206  # the centre serves a file the media node wrote
+
+    async def composite() -> dict | None:  # the centre composes from the files media-1 wrote
+        async with server.http.get(f"{server.url}/api/recordings/{call_id}",
+                                   headers={"Authorization": f"Bearer {qa}"}) as resp:
+            found = (await resp.json())["composite"]
+        return found if found.get("state") in ("complete", "failed") else None
+
+    made = await eventually(composite, timeout=120, interval=0.5, message="the QA playback file")
+    assert made["state"] == "complete", made
     await close_sides(shopper, agent)
 
 
