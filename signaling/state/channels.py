@@ -266,6 +266,8 @@ class NodeChannels:
         if len(self._handling) >= MAX_HANDLING:
             if request_id:
                 self._reply(sender, request_id, error=unavailable(f"node {self.node_id} is too busy"))
+            else:
+                logger.warning("channels %s: too busy, %s from %s dropped", self.node_id, kind, sender)
             return
         body = message.get("body") or {}
         task = asyncio.get_running_loop().create_task(self._run(handler, kind, body, sender, request_id))

@@ -65,3 +65,26 @@ def test_no_call_limit_means_any_admitting_node_has_room():
     unlimited = LeastLoaded(lambda: [view("a", rooms=400)], AdmissionLimit(max_calls=0, max_tracks=0),
                             "centre")
     assert unlimited.refusal(50) is None and unlimited() == "a"
+
+
+async def test_node_views_keep_the_last_answer_while_the_registry_is_away():
+    from media.clock import VirtualClock
+    from signaling.cluster.placement import NodeViews
+
+    answers: list[Any] = [[view("a")], RuntimeError("redis away"), [view("b")]]
+
+    async def read(now: float) -> list[dict[str, Any]]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    clock = VirtualClock()
+    views = NodeViews(read, clock, interval=1.0)
+    await views.start()
+    assert [v["node_id"] for v in views()] == ["a"]
+    await clock.advance(1.0)
+    assert [v["node_id"] for v in views()] == ["a"]  # the registry failed: what it knew stays
+    await clock.advance(1.0)
+    assert [v["node_id"] for v in views()] == ["b"]
+    await views.close()
