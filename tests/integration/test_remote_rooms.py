@@ -33,7 +33,7 @@ from signaling.state.redis_nodes import RedisNodeRegistry
 from silkline.app import CALLS, RECORDER, SFU, create_app, runner_options
 from tests.conftest import Running, close_sides, make_config, start_call
 from tests.support.eventually import eventually
-from tests.support.peers import MonitorPeer
+from tests.support.peers import ClientPeer, MonitorPeer
 from tests.support.redis_processes import RedisProcess
 
 
@@ -161,6 +161,51 @@ async def test_a_supervisor_monitors_a_remote_room(cluster: Cluster):
     await close_sides(shopper, agent)
 
 
+async def test_a_shopper_who_vanishes_comes_back_and_the_call_is_transferred_in_the_remote_room(cluster: Cluster):
+    """The media watchdog on media-1 notices the vanished peer (LOST travels to the centre), the
+    shopper returns with a new peer (publishers replaced in the mirror), then the agent hands the
+    call to another agent in the same remote room."""
+    server = cluster.centre
+    call_id, shopper, agent = await start_call(server)
+    await asyncio.gather(shopper.peer.wait_decoded(10), agent.peer.wait_decoded(10))
+    room = server.calls.sfu.rooms[call_id]
+    mirror = next(p for p in room.participants.values() if p.role == "shopper")
+    first_video = mirror.publishers["video"]
+    await shopper.peer.close()
+    await shopper.ws.close()
+    await agent.ws.expect("participant-state", role="shopper", state="reconnecting", timeout=10)
+    shopper.ws = await server.client()
+    await shopper.ws.send("join", token=shopper.token["token"])
+    assert (await shopper.ws.expect("joined", call_id=call_id))["resumed"] is True
+    shopper.peer = ClientPeer("shopper-again")
+    before = agent.peer.video_frames_decoded
+    await shopper.ws.negotiate(shopper.peer, call_id)
+    await agent.ws.expect("participant-state", role="shopper", state="connected", timeout=15)
+    await agent.peer.wait_decoded(before + 30)
+    assert mirror.publishers["video"] is not first_video and first_video.closed
+
+    second_ws = await server.client()
+    await second_ws.send("join", token=server.tokens.issue(Role.AGENT, "bob", name="Bob",
+                                                             skills={"general": 3, "jewellery": 3}))
+    await second_ws.expect("joined")
+    await agent.ws.send("transfer", call_id=call_id, to_agent="bob")
+    assert (await agent.ws.expect("call-ended", call_id=call_id))["reason"] == "transferred"
+    await second_ws.expect("call-offered", call_id=call_id)
+    await second_ws.send("accept", call_id=call_id)
+    second = ClientPeer("bob")
+    await second_ws.negotiate(second, call_id)
+    await second.wait_decoded(20)
+    remote = cluster.media_sfu.rooms[call_id]
+    assert sorted(p.role for p in remote.participants.values()) == ["agent", "shopper"]
+    assert any(pid.endswith("bob") for pid in remote.participants)
+    await second_ws.send("hangup", call_id=call_id)
+    await shopper.ws.expect("call-ended")
+    await eventually(lambda: cluster.media_sfu.rooms == {}, message="the remote room closed")
+    await second.close()
+    await second_ws.close()
+    await close_sides(shopper, agent)
+
+
 @pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe (Debian ffmpeg) is not installed")
 async def test_a_recorded_call_is_written_on_the_media_node_and_served_by_the_centre(cluster: Cluster):
     server = cluster.centre
@@ -273,8 +318,6 @@ async def test_a_node_that_refuses_after_all_gets_the_room_placed_on_another(tmp
     sfus["media-a"].admission.draining = True
     nodes = {n: ClusterMedia(redis_url, n, sfu, None, read, limit, clock) for n, sfu in sfus.items()}
     centre = ClusterMedia(redis_url, "centre-9", SfuNode(), None, read, limit, clock)
-    from tests.support.peers import ClientPeer
-
     peer = ClientPeer("shopper", True)
     try:
         for media in (*nodes.values(), centre):
@@ -308,7 +351,6 @@ async def test_media_goes_on_through_a_redis_outage_and_the_mirror_catches_up_af
     """Redis killed mid-call: the media node keeps the media flowing; what it reported meanwhile
     (the peer went away: LOST) is lost with pub/sub, and is caught up once both nodes are
     subscribed again. A new centre adopting the room learns its publishers the same way."""
-    from tests.support.peers import ClientPeer
 
     process = RedisProcess(tmp_path / "redis")
     clock = SystemClock()
