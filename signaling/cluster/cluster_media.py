@@ -44,6 +44,7 @@ class ClusterMedia:
         await self.views.start()
 
     async def close(self) -> None:
+        await self.agent.close()
         await self.rooms.close()
         await self.views.close()
         await self.channels.close()

@@ -14,6 +14,7 @@ this node is too full to open.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from typing import Any
@@ -30,6 +31,9 @@ from signaling.state.channels import NodeChannels
 logger = logging.getLogger(__name__)
 
 Body = dict[str, Any]
+# after this node was cut off from Redis, its rooms' centres are asked whether the rooms are
+# still placed here (the centres resubscribe in their own time: asked again a few times)
+OWNERSHIP_RETRIES_S = (0.5, 1.0, 2.0, 4.0)
 
 
 def audience_of(raw: Any) -> frozenset[str] | None:
@@ -72,10 +76,50 @@ class MediaAgent:
         self._keys: dict[int, str] = {}  # id(publisher) → key
         self._serial = 0
         self.tracks: dict[str, tuple[Publisher, EncodedSink]] = {}  # track key → (publisher, sink)
+        self._checks: set[asyncio.Task[Any]] = set()
 
     def install(self) -> None:
         for kind in self.COMMANDS:
             self.channels.handle(kind, getattr(self, kind))
+        self.channels.on_resubscribed.append(self._after_outage)
+
+    async def close(self) -> None:
+        tasks = list(self._checks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _after_outage(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.check_rooms(), name="media agent: rooms still ours?")
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def check_rooms(self) -> list[str]:
+        """A node cut off from Redis may have been declared dead and its calls moved: each room
+        whose centre now places it elsewhere (or nowhere) is closed here, so a node that comes
+        back never fights over calls that moved. A centre that does not answer is not taken for
+        a no: the room stays (its media goes on) until a centre says otherwise. Returns the
+        rooms closed."""
+        pending = dict(self.commanders)
+        closed: list[str] = []
+        for delay in OWNERSHIP_RETRIES_S:
+            for room_id, commander in list(pending.items()):
+                try:
+                    answer = await self.channels.request(commander, "room_placement", {"room": room_id},
+                                                         timeout=2.0)
+                except SignalingError:
+                    continue
+                del pending[room_id]
+                if (answer or {}).get("node") != self.channels.node_id and self.commanders.get(room_id) == commander:
+                    logger.warning("room %s is no longer placed on node %s (centre %s): closing it here",
+                                   room_id, self.channels.node_id, commander, extra={"call_id": room_id})
+                    await self.sfu.close_room(room_id, CloseReason.REPLACED)
+                    self.commanders.pop(room_id, None)
+                    closed.append(room_id)
+            if not pending:
+                break
+            await self.channels.clock.sleep(delay)
+        return closed
 
     def publisher_key(self, publisher: Publisher, added: bool) -> str:
         if added:

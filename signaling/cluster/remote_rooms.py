@@ -64,6 +64,7 @@ class RemoteRooms:
         self._tasks: set[asyncio.Task[None]] = set()
         channels.handle("media_state", self._media_state)
         channels.handle("publisher", self._publisher)
+        channels.handle("room_placement", self._room_placement)
         channels.on_resubscribed.append(lambda: self._spawn(self._resync_after_outage()))
 
     def placed(self) -> dict[str, str]:
@@ -188,6 +189,10 @@ class RemoteRooms:
         if room is None or room.closed or room.node_id != sender:
             return None  # a room closed or moved since: its old node's news is stale
         return room.get(str(body.get("participant")))
+
+    async def _room_placement(self, body: dict[str, Any], sender: str) -> dict[str, Any]:
+        """A media node back from an outage asks whether a room is still its own."""
+        return {"node": self.node_of(str(body.get("room")))}
 
     async def _media_state(self, body: dict[str, Any], sender: str) -> None:
         participant = self._participant(body, sender)

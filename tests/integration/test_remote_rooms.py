@@ -350,7 +350,8 @@ async def test_a_node_that_refuses_after_all_gets_the_room_placed_on_another(tmp
 async def test_media_goes_on_through_a_redis_outage_and_the_mirror_catches_up_after(tmp_path: Path):
     """Redis killed mid-call: the media node keeps the media flowing; what it reported meanwhile
     (the peer went away: LOST) is lost with pub/sub, and is caught up once both nodes are
-    subscribed again. A new centre adopting the room learns its publishers the same way."""
+    subscribed again. A new centre adopting the room learns its publishers the same way. A node
+    cut off while its room was taken from it closes the room when it is back."""
 
     process = RedisProcess(tmp_path / "redis")
     clock = SystemClock()
@@ -401,8 +402,14 @@ async def test_media_goes_on_through_a_redis_outage_and_the_mirror_catches_up_af
         await eventually(lambda: states == ["connected", "lost"], timeout=20,
                          message="the centre caught up after Redis came back")
         assert participant.media_state.value == "lost"
-        await centre.rooms.close_room("c_outage0000001", CloseReason.PEER_GONE)
-        await eventually(lambda: sfu.rooms == {}, message="closed on the node")
+
+        # cut off again, and meanwhile declared dead: the centre forgets the room (a close
+        # nobody answers). Back, the node asks its rooms' centre and closes what moved away.
+        process.kill()
+        await centre.rooms.close_room("c_outage0000001", CloseReason.ERROR)
+        assert "c_outage0000001" in sfu.rooms
+        process = RedisProcess(folder, port=port)
+        await eventually(lambda: sfu.rooms == {}, timeout=20, message="the node closed the room that moved")
     finally:
         await peer.close()
         for node in (centre, adopter, media):
