@@ -47,11 +47,13 @@ class LeastLoaded:
     """The default placement over a list of node views (see the module docstring)."""
 
     def __init__(self, views: Callable[[], Iterable[View]], limit: AdmissionLimit, own_node: str,
-                 placed: Callable[[], Mapping[str, str]] = dict) -> None:
+                 placed: Callable[[], Mapping[str, str]] = dict,
+                 avoid: Callable[[], set[str]] = set) -> None:
         self.views = views
         self.limit = limit
         self.own_node = own_node
         self.placed = placed  # room id → node id, the rooms this centre placed
+        self.avoid = avoid  # nodes that refused a room just now, whatever their last view says
 
     def rooms_of(self, view: View) -> int:
         node_id = view.get("node_id")
@@ -59,8 +61,13 @@ class LeastLoaded:
         known.update(room for room, node in self.placed().items() if node == node_id)
         return max(len(known), int((view.get("load") or {}).get("rooms") or 0))
 
+    def _refusal(self, view: View, pending: int = 0) -> Refusal | None:
+        if view.get("node_id") in self.avoid():
+            return Refusal.CALLS  # it said so itself, after its last heartbeat
+        return refusal_of(view, self.limit, self.rooms_of(view), pending)
+
     def admitting(self, pending: int = 0) -> list[View]:
-        return [v for v in self.views() if refusal_of(v, self.limit, self.rooms_of(v), pending) is None]
+        return [v for v in self.views() if self._refusal(v, pending) is None]
 
     def __call__(self, pending: int = 0) -> str | None:
         candidates = self.admitting()
@@ -81,7 +88,7 @@ class LeastLoaded:
         reasons: list[Refusal] = []
         for view in views:
             rooms = self.rooms_of(view)
-            reason = refusal_of(view, self.limit, rooms)
+            reason = self._refusal(view)
             if reason is not None:
                 reasons.append(reason)
                 continue

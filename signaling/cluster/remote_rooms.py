@@ -26,6 +26,7 @@ from signaling.state.channels import NodeChannels
 logger = logging.getLogger(__name__)
 
 OPEN_TIMEOUT_S = 5.0
+REFUSAL_KEPT_S = 3.0  # a node that refused is passed over this long (a few heartbeats)
 RESYNC_RETRIES_S = (0.5, 1.0, 2.0, 4.0)  # after an outage, while the media nodes resubscribe
 
 
@@ -53,6 +54,7 @@ class RemoteRooms:
         a caller may pass its own ``place(pending) -> node id | None`` and ``refusal``."""
         if placement is not None:
             placement.placed = self.placed
+            placement.avoid = self.refusing
         chosen_place = place or placement
         chosen_refusal = refusal or (placement.refusal if placement is not None else None)
         if chosen_place is None or chosen_refusal is None:
@@ -61,6 +63,7 @@ class RemoteRooms:
         self.place: Place = chosen_place
         self.admission = ClusterAdmission(chosen_refusal, local_admission)
         self.rooms: dict[str, RemoteRoom] = {}
+        self._refused_at: dict[str, float] = {}  # node id → when it last refused a room (monotonic)
         self._tasks: set[asyncio.Task[None]] = set()
         channels.handle("media_state", self._media_state)
         channels.handle("publisher", self._publisher)
@@ -69,6 +72,11 @@ class RemoteRooms:
 
     def placed(self) -> dict[str, str]:
         return {room_id: room.node_id for room_id, room in self.rooms.items()}
+
+    def refusing(self) -> set[str]:
+        """Nodes that refused a room within the last few seconds (their views lag behind)."""
+        now = self.channels.clock.monotonic()
+        return {node for node, at in self._refused_at.items() if now - at < REFUSAL_KEPT_S}
 
     def node_of(self, call_id: str) -> str | None:
         room = self.rooms.get(call_id)
@@ -114,6 +122,8 @@ class RemoteRooms:
             return
         except SignalingError as exc:
             refused = exc
+        if refused.code is ErrorCode.AT_CAPACITY:
+            self._refused_at[room.node_id] = self.channels.clock.monotonic()
         if room.closed or self.rooms.get(room.room_id) is not room:
             return
         node = self.place(0) if refused.code is ErrorCode.AT_CAPACITY else None

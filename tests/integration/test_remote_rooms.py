@@ -330,6 +330,9 @@ async def test_a_node_that_refuses_after_all_gets_the_room_placed_on_another(tmp
         remote = await eventually(lambda: sfus["media-b"].rooms["c_refused000001"].get("shopper-1"),
                                   message="the participant re-added on media-b")
         assert sfus["media-a"].rooms == {}
+        assert centre.rooms.refusing() == {"media-a"}  # passed over for a while, its view says what it will
+        assert centre.rooms.open_room("c_refused000002").node_id == "media-b"
+        await centre.rooms.close_room("c_refused000002", CloseReason.HANG_UP)
         answer = await participant.negotiate(await peer.offer())
         await peer.accept_answer(answer)
         await eventually(lambda: set(participant.publishers) == {"audio", "video"}, timeout=15,

@@ -88,3 +88,10 @@ async def test_node_views_keep_the_last_answer_while_the_registry_is_away():
     await clock.advance(1.0)
     assert [v["node_id"] for v in views()] == ["b"]
     await views.close()
+
+
+def test_a_node_that_just_refused_is_passed_over_whatever_its_view_says():
+    views = [view("a"), view("b", rooms=2)]
+    place = LeastLoaded(lambda: views, LIMIT, "centre", avoid=lambda: {"a"})
+    assert place() == "b"
+    assert LeastLoaded(lambda: views[:1], LIMIT, "centre", avoid=lambda: {"a"}).refusal(0) is Refusal.CALLS
