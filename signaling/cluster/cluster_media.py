@@ -36,7 +36,8 @@ class ClusterMedia:
         self.placement = LeastLoaded(self.views, limit, node_id)
         self.rooms = RemoteRooms(self.channels, place=place, placement=self.placement,
                                  local_admission=sfu.admission)
-        self.recorder = RemoteRecorder(self.channels, recorder) if recorder is not None else None
+        self.recorder = (RemoteRecorder(self.channels, recorder, self.rooms.node_of)
+                         if recorder is not None else None)
 
     async def open(self) -> None:
         self.agent.install()

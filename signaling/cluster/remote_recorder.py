@@ -60,9 +60,13 @@ class RemoteTrack:
 
 
 class RemoteRecorder:
-    def __init__(self, channels: NodeChannels, local: SharedRecorder) -> None:
+    def __init__(self, channels: NodeChannels, local: SharedRecorder,
+                 node_of: Callable[[str], str | None] = lambda call_id: None) -> None:
         self.channels = channels
         self.local = local
+        # the node carrying the call's room now: finished too, for tracks tapped there by a
+        # centre before this one (the lease moved)
+        self.node_of = node_of
         self._tracks: dict[str, list[RemoteTrack]] = {}  # call id → its tracks
         self._paused: dict[str, float] = {}  # call id → when it was paused
 
@@ -110,7 +114,8 @@ class RemoteRecorder:
 
     async def finish(self, call_id: str) -> builtins.list[dict[str, Any]]:
         """Every node that recorded the call finalises its files; the centre re-reads them."""
-        nodes = sorted(self._nodes(call_id))
+        carrying = self.node_of(call_id)
+        nodes = sorted(self._nodes(call_id) | ({carrying} if carrying else set()))
         self._tracks.pop(call_id, None)
         self._paused.pop(call_id, None)
         answers = await asyncio.gather(*(self.channels.request(node, "finish_recording", {"call_id": call_id},

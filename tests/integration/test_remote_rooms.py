@@ -419,3 +419,48 @@ async def test_media_goes_on_through_a_redis_outage_and_the_mirror_catches_up_af
             await node.close()
         await sfu.close()
         process.stop()
+
+
+async def test_a_centre_that_took_over_finishes_the_recordings_its_predecessor_started(tmp_path: Path,
+                                                                                      redis_url: str):
+    clock = SystemClock()
+    limit = AdmissionLimit(max_calls=4, max_loop_lag_ms=0, max_cpu_pct=0)
+
+    async def read(now: float) -> list[dict]:
+        return [NodeEntry("media-t", 1, "h", NodeState.ACTIVE, 0.0, clock.now()).view(clock.now(), alive=True)]
+
+    shared = tmp_path / "recordings"
+    sfu = SfuNode(media_timeout=2.0)
+    media_recorder = Recorder(shared, clock=clock, node_id="media-t")
+    media = ClusterMedia(redis_url, "media-t", sfu, media_recorder, read, limit, clock)
+    old = ClusterMedia(redis_url, "centre-old", SfuNode(), Recorder(shared, clock=clock), read, limit, clock)
+    new_recorder = Recorder(shared, clock=clock)
+    new = ClusterMedia(redis_url, "centre-new", SfuNode(), new_recorder, read, limit, clock)
+    peer = ClientPeer("shopper", True)
+    try:
+        for node in (media, old, new):
+            await node.open()
+        room = old.rooms.open_room("c_takeover00001")
+        participant = room.add_participant("shopper-1", "shopper")
+        await peer.accept_answer(await participant.negotiate(await peer.offer()))
+        await eventually(lambda: "video" in participant.publishers, timeout=15, message="publishing")
+        assert old.recorder is not None and new.recorder is not None
+        track = old.recorder.start_track("c_takeover00001", "shopper-1", "shopper", "video")
+        participant.publishers["video"].add_sink(track)
+        await eventually(lambda: media_recorder.tracks("c_takeover00001"), message="tapped on media-t")
+        await asyncio.sleep(1.0)
+        # the old centre is gone; the new one adopts the room and ends the call
+        await old.close()
+        new.rooms.open_room("c_takeover00001", to_node="media-t")
+        records = await new.recorder.finish("c_takeover00001")
+        assert [(r["kind"], r["state"], r["node_id"]) for r in records] == [("video", "complete", "media-t")]
+        assert media_recorder.tracks("c_takeover00001") == []
+        assert [r["state"] for r in new_recorder.list(call_id="c_takeover00001")] == ["complete"]
+        await new.rooms.close_room("c_takeover00001", CloseReason.HANG_UP)
+    finally:
+        await peer.close()
+        for node in (new, old, media):
+            await node.close()
+        await sfu.close()
+        await media_recorder.close()
+        await new_recorder.close()
