@@ -10,6 +10,10 @@ import pytest
 
 from signaling.errors import ErrorCode, SignalingError
 from signaling.state.channels import NodeChannels
+from tests.integration.test_redis_failover import (
+    SERVICE,
+    replicated,  # noqa: F401 - a fixture, used by name
+)
 from tests.support.eventually import eventually
 from tests.support.redis_processes import RedisProcess
 
@@ -142,3 +146,31 @@ async def test_the_subscription_comes_back_after_redis_does(tmp_path):
         await centre.close()
         await media.close()
         process.stop()
+
+
+async def test_the_channels_follow_a_sentinel_failover(replicated):  # noqa: F811 - the fixture
+    primary, _, sentinel = replicated
+    url = f"redis+sentinel://127.0.0.1:{sentinel.port}/{SERVICE}"
+    centre, media = NodeChannels(url, "centre-3"), NodeChannels(url, "media-3")
+
+    async def ping(body, sender):
+        return {"pong": body["n"]}
+
+    media.handle("ping", ping)
+    try:
+        await centre.open()
+        await media.open()
+        assert await centre.request("media-3", "ping", {"n": 1}) == {"pong": 1}
+        primary.kill()
+
+        async def answered() -> bool:
+            try:
+                return await centre.request("media-3", "ping", {"n": 2}, timeout=2.0) == {"pong": 2}
+            except SignalingError as exc:
+                assert exc.code is ErrorCode.SERVICE_UNAVAILABLE
+                return False
+
+        await eventually(answered, timeout=40, interval=0.5, message="a reply through the promoted replica")
+    finally:
+        await centre.close()
+        await media.close()
