@@ -104,6 +104,17 @@ class RecordingIndex:
             self._records[recording_id] = record
         return record.copy()
 
+    def refresh_call(self, call_id: str) -> list[AnyRecord]:
+        """Re-read every record of one call from disk (written by another node's recorder)."""
+        found: list[AnyRecord] = []
+        for path in sorted(self.call_dir(call_id).glob("*.json")):
+            if path.name.startswith("."):
+                continue
+            record = self.refresh(path.stem, call_id)
+            if record is not None:
+                found.append(record)
+        return found
+
     def put(self, record: AnyRecord | dict[str, Any]) -> None:
         """Store (create or replace) a record durably. A dict is read as its JSON form."""
         typed = record_from_json(record) if isinstance(record, dict) else record.copy()

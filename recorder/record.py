@@ -138,6 +138,7 @@ class TrackRecord(StoredRecord):
     dropped: dict[str, int] | None = None  # frames not kept, by reason
     finished_at: float | None = None
     repaired: bool | None = None  # remuxed with an index after a crash
+    node_id: str | None = None  # the cluster node whose recorder writes it (None: a single node)
 
     def _known(self, name: str, value: Any) -> bool:
         # the picture size is noted with the file (None for audio), as it always was

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,11 @@ class Recorder:
         max_compose_jobs: int = 1,
         compose_options: ComposeOptions | None = None,
         clock: Clock | None = None,
+        node_id: str | None = None,
     ) -> None:
+        # in a cluster every node records the media it carries into one shared directory; each
+        # record names its node, so one node's recovery never touches another live node's files
+        self.node_id = node_id
         self.index = RecordingIndex(recordings_dir)
         self.root = self.index.root
         self.clock: Clock = clock or SystemClock()
@@ -109,7 +113,7 @@ class Recorder:
             raise ValueError(f"unknown track kind {kind!r}")
         record = TrackRecord(recording_id=new_id("r"), call_id=call_id,
                              participant_id=str(participant_id), role=str(role), kind=kind,
-                             codec=codec, created_at=self.clock.now())
+                             codec=codec, created_at=self.clock.now(), node_id=self.node_id)
         call = self._call(call_id)
         track = TrackRecording(self.index, record, call, self.clock, wall_offset=self.wall_offset,
                                request_keyframe=request_keyframe, **self.track_options)
@@ -211,11 +215,20 @@ class Recorder:
         return self._jobs.get(job_id)
 
     # --- crash recovery, retention, erasure -------------------------------------------------
-    def recover(self, repair: bool = True) -> RecordsJson:
+    def recover(self, repair: bool = True, live_nodes: Iterable[str] = ()) -> RecordsJson:
         """At startup (before any recording; blocking I/O — use ``asyncio.to_thread``):
         mark recordings a crash cut off ``interrupted`` (remuxing them with an index when
-        ``repair``), mark unfinished compositions ``failed``, remove stale temp files."""
-        return recover(self.index, repair=repair, active=set(self._tracks))
+        ``repair``), mark unfinished compositions ``failed``, remove stale temp files.
+        Never what another live node writes: a record of a node in ``live_nodes`` is skipped;
+        with no ``live_nodes`` given, a recorder with a node id touches only its own records
+        (and those of no node), since it cannot tell whether the others are alive."""
+        return recover(self.index, repair=repair, active=set(self._tracks),
+                       writer=self.node_id, live_nodes=set(live_nodes))
+
+    def refresh_call(self, call_id: str) -> RecordsJson:
+        """Re-read a call's records from disk (another node's recorder wrote them; blocking I/O)."""
+        check_id(call_id, "call id")
+        return [r.to_json() for r in self.index.refresh_call(call_id)]
 
     def purge_expired(self, max_age_days: float, now: float | None = None) -> Ids:
         """Delete recordings older than ``max_age_days`` (blocking I/O)."""

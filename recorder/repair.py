@@ -78,19 +78,28 @@ def remux(path: Path) -> dict[str, Any]:
 
 
 def recover(index: RecordingIndex | str | os.PathLike[str], repair: bool = True,
-            active: Iterable[str] = ()) -> list[dict[str, Any]]:
+            active: Iterable[str] = (), writer: str | None = None,
+            live_nodes: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Mark what a crash cut off (``index``: a RecordingIndex or the recordings directory);
-    never the ``active`` recordings of this process. Returns the changed records (JSON)."""
+    never the ``active`` recordings of this process, nor those of another node still writing
+    (:func:`written_elsewhere`). Returns the changed records (JSON)."""
     if not isinstance(index, RecordingIndex):
         index = RecordingIndex(index)
     skip = set(active)
+    live = set(live_nodes)
+    candidates = index.records(state=(RecordingState.RECORDING, RecordingState.COMPOSING))
+    busy_calls = {r.call_id for r in candidates if written_elsewhere(r, writer, live)}
     changed: list[AnyRecord] = []
-    # temp files (atomic writes, remux copies, job specs, half-written compositions)
+    # temp files (atomic writes, remux copies, job specs, half-written compositions), except in
+    # the folders of calls another node is writing now
     for path in list(index.root.glob("*/.*")) + list(index.root.glob("*/composed/.*")):
+        call_id = path.parent.name if path.parent.name != "composed" else path.parent.parent.name
+        if call_id in busy_calls:
+            continue
         if path.is_file() and not path.is_symlink():
             path.unlink(missing_ok=True)
-    for record in index.records(state=(RecordingState.RECORDING, RecordingState.COMPOSING)):
-        if record.recording_id in skip:
+    for record in candidates:
+        if record.recording_id in skip or written_elsewhere(record, writer, live):
             continue
         if record.state == RecordingState.COMPOSING:
             record.fail("interrupted: the server stopped while composing")
@@ -99,6 +108,17 @@ def recover(index: RecordingIndex | str | os.PathLike[str], repair: bool = True,
         index.put(record)
         changed.append(record)
     return [r.to_json() for r in changed]
+
+
+def written_elsewhere(record: AnyRecord, writer: str | None, live_nodes: set[str]) -> bool:
+    """Whether another node may still be writing ``record``: its node is known alive, or
+    (nobody said which nodes are alive) it is a node other than ``writer``."""
+    node = getattr(record, "node_id", None) or record.extra.get("node_id")
+    if node is None or node == writer:
+        return False
+    if node in live_nodes:
+        return True
+    return writer is not None and not live_nodes
 
 
 def _interrupt_track(index: RecordingIndex, record: TrackRecord, repair: bool) -> None:

@@ -70,6 +70,7 @@ class ErrorCode(str, Enum):
     TOO_MANY_QUICK_REPLIES = ("too_many_quick_replies", 409)
     # us
     SERVICE_UNAVAILABLE = ("service_unavailable", 503)
+    AT_CAPACITY = ("at_capacity", 503)  # a media node refuses a new room (its admission limit)
     INTERNAL_ERROR = ("internal_error", 500)
 
 

@@ -76,9 +76,9 @@ def test_live_path_never_uses_a_transcoding_relay():
 # up to a face, and the state knows neither.
 SIGNALING_LAYERS: dict[str, set[str]] = {
     "api": {"centre", "state", "metrics", "cluster"},
-    "cluster": {"centre", "state"},
     "metrics": {"centre", "state"},
     "centre": {"state"},
+    "cluster": {"centre", "state"},
     "state": set(),
 }
 
