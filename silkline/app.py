@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiortc import RTCIceServer
@@ -53,10 +53,11 @@ from signaling.centre.recording import RecordingService
 from signaling.centre.store_events import ObservedStore
 from signaling.centre.webhooks import Webhooks, WebhookSettings
 from signaling.cluster.centre_role import CentreRole
+from signaling.cluster.cluster_media import ClusterMedia
 from signaling.cluster.cluster_node import ClusterNode
 from signaling.cluster.forward import Forwarder, HopSigner
 from signaling.cluster.lease import CentreLease
-from signaling.errors import CloseCode
+from signaling.errors import CloseCode, SignalingError
 from signaling.images import ImageGuard, ImageLimits
 from signaling.metrics.sampler import CallSampler
 from signaling.metrics.series import Metrics
@@ -119,6 +120,14 @@ def node_description(config: Config, sfu: SfuNode, clock: Clock) -> Callable[[],
     return describe
 
 
+async def live_nodes(nodes: NodeRegistry, clock: Clock) -> list[str]:
+    """The ids of the nodes alive now (empty when the registry cannot say)."""
+    try:
+        return [v["node_id"] for v in await nodes.nodes(clock.now()) if v["state"] != NodeState.DEAD]
+    except SignalingError:
+        return []
+
+
 def runner_options(config: Config) -> dict[str, Any]:
     """What the HTTP server itself is told (``AppRunner`` → aiohttp's ``RequestHandler``).
 
@@ -164,8 +173,18 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
                   forwarding=config.forwarding, admission=admission, media_ports=config.media_ports,
                   public_address=config.media_public_address or None)
     app[SFU] = sfu
+    nodes = make_node_registry(config)
+    app[NODES] = nodes
+    # in a cluster each record names the node writing it (one node's recovery spares another's)
+    recorder = Recorder(config.recordings_dir, clock=clock,
+                        node_id=config.resolved_node_id() if config.redis_url else None)
+    app[RECORDER] = recorder
+    # cluster mode: the centre reaches rooms on every node through the per-node channels
+    media = (ClusterMedia(config.redis_url, config.resolved_node_id(), sfu, recorder, nodes.nodes, admission.limit,
+                          clock, views_interval=config.heartbeat_s) if config.redis_url else None)
     calls = CallService(
-        sfu, store,
+        # RemoteRooms answers the SfuNode methods the centre uses (tests/integration/test_remote_rooms.py)
+        cast(SfuNode, media.rooms) if media is not None else sfu, store,
         CallSettings(grace_period=config.grace_period, ring_timeout=config.ring_timeout,
                      wrap_up_s=config.wrap_up_s),
         queues=Queues.from_config(config.queues),
@@ -173,9 +192,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
         clock=clock,
     )
     app[CALLS] = calls
-    recorder = Recorder(config.recordings_dir, clock=clock)
-    app[RECORDER] = recorder
-    recording = RecordingService(recorder, store, clock.now, layout=config.layout)
+    recording = RecordingService(media.recorder if media is not None and media.recorder is not None else recorder,
+                                 store, clock.now, layout=config.layout)
     calls.recording = recording
     photos = PhotoStore(config.data_dir / "photos", ImageGuard(
         ImageLimits(max_pixels=config.max_image_pixels, max_side=config.max_image_side)))
@@ -184,9 +202,9 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     turn = (TurnCredentials(config.turn_urls, config.turn_secret, config.turn_ttl)
             if config.turn_urls or config.turn_secret else None)
     client_ice = IceServers(config.ice_servers, turn) if turn is not None else None
-    metrics = Metrics(calls, recorder)
+    metrics = Metrics(calls, recorder, node=sfu)
     app[METRICS] = metrics
-    sampler = CallSampler(calls, metrics, clock)
+    sampler = CallSampler(calls, metrics, clock, node=sfu)
     metrics_api = MetricsApi(metrics, config.metrics_token)
     app.middlewares.insert(0, metrics_api.middleware())
     app.middlewares.insert(1, OriginPolicy(config.allowed_origins).middleware())
@@ -198,18 +216,16 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app[SIGNALING] = signaling
     health = Health(store, admission=admission, node_id=config.resolved_node_id())
     app[HEALTH] = health
-    nodes = make_node_registry(config)
-    app[NODES] = nodes
     heartbeat = NodeHeartbeat(nodes, node_description(config, sfu, clock), clock,
                               interval=config.heartbeat_s, ttl=config.heartbeat_ttl_s)
     app[HEARTBEAT] = heartbeat
-    cluster = (join_cluster(app, config, clock, calls, nodes, inner_store, signaling, edge, hop)
-               if config.redis_url and hop is not None else None)
+    cluster = (join_cluster(app, config, clock, calls, media, inner_store, signaling, edge, hop)
+               if media is not None and hop is not None else None)
 
     app.router.add_get("/ws", signaling.handle)
     app.router.add_routes(health.routes())
     app.router.add_routes(metrics_api.routes())
-    app.router.add_routes(RestApi(calls, store, tokens).routes())
+    app.router.add_routes(RestApi(calls, store, tokens, node=sfu).routes())
     app.router.add_routes(AvailabilityApi(calls).routes())
     app.router.add_routes(NodesApi(nodes, tokens, clock, centre=lambda: (
         cluster.role.current.node_id if cluster is not None and cluster.role.current else
@@ -253,11 +269,14 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await store.open()
+        await nodes.open()
         for kept in registries.values():
             await kept.open()
         webhooks.start()
-        # recordings left "recording" by a crash become "interrupted" (and stay playable)
-        recovered = await asyncio.to_thread(recorder.recover)
+        # recordings left "recording" by a crash become "interrupted" (and stay playable); in a
+        # cluster, also those of nodes that are dead now (never a live node's)
+        alive = await live_nodes(nodes, clock) if config.redis_url else []
+        recovered = await asyncio.to_thread(recorder.recover, live_nodes=alive)
         if recovered:
             logger.warning("recovered %d recordings interrupted by a crash", len(recovered))
         retention = recorder.retention_task(config.retention_days)
@@ -265,14 +284,15 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
         if cluster is None:
             await calls.start()  # in a cluster, the node that takes the lease starts it
         sampler.start()
-        await nodes.open()
         heartbeat.start()
-        if cluster is not None:
+        if cluster is not None and media is not None:
             await heartbeat.beat()
+            await media.open()
             await cluster.open()
         yield
-        if cluster is not None:
+        if cluster is not None and media is not None:
             await cluster.close()
+            await media.close()
         await heartbeat.close()
         await nodes.close()
         await sampler.close()
@@ -302,7 +322,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     return app
 
 
-def join_cluster(app: web.Application, config: Config, clock: Clock, calls: CallService, nodes: NodeRegistry,
+def join_cluster(app: web.Application, config: Config, clock: Clock, calls: CallService, media: ClusterMedia,
                  store: StateStore, signaling: SignalingEndpoint, edge: EdgeLimits, hop: HopSigner) -> ClusterNode:
     """Cluster mode (``--redis``): the centre lease, forwarding to its holder, the watch on the
     other nodes (signaling/cluster/, docs/design.md § Scale-out)."""
@@ -321,7 +341,7 @@ def join_cluster(app: web.Application, config: Config, clock: Clock, calls: Call
                       elected=lambda holding: cluster.elected(holding),
                       deposed=lambda why: cluster.deposed(why),
                       refenced=lambda holding: fence(holding.epoch))
-    cluster = ClusterNode(node_id, calls, nodes, role, clock, interval=config.heartbeat_s,
+    cluster = ClusterNode(node_id, calls, media.views, role, clock, interval=config.heartbeat_s,
                           close_sessions=close_sessions, fence=fence)
     app[CLUSTER] = cluster
     forwarder = Forwarder(hop, cluster.is_centre, cluster.centre_url, lambda request: edge.addresses.of(request).ip,

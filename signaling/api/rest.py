@@ -10,6 +10,7 @@ import math
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from sfu import SfuNode
 from signaling.api.bodies import CallbackDetails, MoveRequest, Rating, read_body
 from signaling.auth import Claims, Role, TokenService
 from signaling.centre.calls import CallService
@@ -71,8 +72,9 @@ def query_number(request: web.Request, name: str) -> float | None:
 
 
 class RestApi:
-    def __init__(self, calls: CallService, store: StateStore, tokens: TokenService) -> None:
+    def __init__(self, calls: CallService, store: StateStore, tokens: TokenService, node: SfuNode | None = None) -> None:
         self.calls = calls
+        self.node = node or calls.sfu  # this process's media: /api/sfu/stats is answered by each node
         self.store = store
         self.tokens = tokens
 
@@ -101,7 +103,7 @@ class RestApi:
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({
             "status": "ok", "live_calls": len(self.calls.calls),
-            "agents": len(self.calls.agents), "rooms": len(self.calls.sfu.rooms),
+            "agents": len(self.calls.agents), "rooms": len(self.node.rooms),
         })
 
     async def list_calls(self, request: web.Request) -> web.Response:
@@ -208,7 +210,7 @@ class RestApi:
 
     async def sfu_stats(self, request: web.Request) -> web.Response:
         self._auth(request, {Role.SUPERVISOR, Role.ADMIN})
-        return web.json_response(self.calls.sfu.stats())
+        return web.json_response(self.node.stats())
 
 
 @web.middleware

@@ -21,47 +21,31 @@ from signaling.centre.calls import CallService
 from signaling.cluster.centre_role import CentreRole
 from signaling.cluster.forward import Forwarder
 from signaling.cluster.lease import Holder
+from signaling.cluster.placement import NodeViews
 from signaling.cluster.rebuild import rebuild
 from signaling.errors import SignalingError
-from signaling.state.nodes import NodeRegistry, NodeState
+from signaling.state.nodes import NodeState
 
 logger = logging.getLogger(__name__)
 
 HOLDER_WAIT_S = 3.0  # a forwarded request waits this long for an election before it is refused
-
-
-def least_loaded(views: dict[str, dict[str, Any]], own: str, pending: dict[str, int] | None = None) -> str | None:
-    """The active, accepting node with the fewest rooms (rooms promised to it count); the
-    centre's own node only when no other can take the room."""
-    pending = pending or {}
-    candidates = [v for v in views.values()
-                  if v.get("state") == NodeState.ACTIVE and v.get("accepting", True) and v.get("url")]
-    others = [v for v in candidates if v["node_id"] != own]
-    pool = others or candidates
-    if not pool:
-        return None
-
-    def load(view: dict[str, Any]) -> tuple[float, float, str]:
-        rooms = len(view.get("rooms") or []) + pending.get(view["node_id"], 0)
-        return (rooms, float((view.get("load") or {}).get("cpu_pct") or 0.0), view["node_id"])
-
-    return min(pool, key=load)["node_id"]
+FENCE_AGAIN_S = 3.0  # a stale room is closed again if the node still lists it after this long
 
 
 class ClusterNode:
-    def __init__(self, node_id: str, calls: CallService, registry: NodeRegistry, role: CentreRole,
+    def __init__(self, node_id: str, calls: CallService, node_views: NodeViews, role: CentreRole,
                  clock: Clock, *, interval: float, close_sessions: Callable[[], Awaitable[None]],
                  fence: Callable[[int | None], None] | None = None) -> None:
         self.node_id = node_id
         self.calls = calls
-        self.registry = registry
+        self.node_views = node_views  # the registry as last read (placement reads the same)
         self.role = role
         self.clock = clock
         self.interval = interval
         self.close_sessions = close_sessions
         self.fence = fence
-        self.views: dict[str, dict[str, Any]] = {}
         self.forwarder: Forwarder | None = None
+        self._fenced: dict[tuple[str, str], float] = {}  # (node, room) → when we last closed it there
         self.moving: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -100,18 +84,12 @@ class ClusterNode:
             view = self.views.get(holder.node_id)
         return str(view["url"]).rstrip("/") if view and view.get("url") else None
 
-    def place(self, pending: dict[str, int] | None = None) -> str | None:
-        return least_loaded(self.views, self.node_id, pending)
-
     # ---- the task --------------------------------------------------------------------
     async def open(self) -> None:
         """Join: read the registry and try the lease once now (a lone node decides from its
         first request on), then keep both going."""
         await self.role.lease.open()
-        try:
-            await self.refresh()
-        except SignalingError:
-            pass
+        await self.refresh()
         await self.role.tick()
         self.role.start()
         if self._task is None:
@@ -131,7 +109,6 @@ class ClusterNode:
     async def _run(self) -> None:
         while True:
             try:
-                await self.refresh()
                 if self.role.is_centre:
                     await self.watch()
             except SignalingError:
@@ -140,8 +117,12 @@ class ClusterNode:
                 logger.exception("cluster watch failed")
             await self.clock.sleep(self.interval)
 
+    @property
+    def views(self) -> dict[str, dict[str, Any]]:
+        return {str(v["node_id"]): v for v in self.node_views()}
+
     async def refresh(self) -> None:
-        self.views = {v["node_id"]: v for v in await self.registry.nodes(self.clock.now())}
+        await self.node_views.refresh()
 
     async def watch(self) -> None:
         """Move the calls of dead and drained nodes; fence rooms left on nodes that came back."""
@@ -168,9 +149,15 @@ class ClusterNode:
             if view.get("state") == NodeState.DEAD:
                 continue
             for room in view.get("rooms") or []:
-                if room not in self.moving and node_of(room) != node_id:
-                    logger.warning("node %s still carries room %s, placed elsewhere: closing it there", node_id, room)
-                    fence_room(node_id, room)
+                if room in self.moving or node_of(room) == node_id:
+                    continue
+                if self.clock.monotonic() - self._fenced.get((node_id, room), -FENCE_AGAIN_S) < FENCE_AGAIN_S:
+                    continue  # asked already; its next heartbeat will say
+                self._fenced[(node_id, room)] = self.clock.monotonic()
+                logger.warning("node %s still carries room %s, placed elsewhere: closing it there", node_id, room)
+                fence_room(node_id, room)
+        horizon = self.clock.monotonic() - 10 * FENCE_AGAIN_S
+        self._fenced = {key: at for key, at in self._fenced.items() if at > horizon}
 
     def move(self, call_id: str, reason: str) -> None:
         """Move a call's media (once at a time per call), as a task the CallService owns."""

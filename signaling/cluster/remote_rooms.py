@@ -78,6 +78,22 @@ class RemoteRooms:
         now = self.channels.clock.monotonic()
         return {node for node, at in self._refused_at.items() if now - at < REFUSAL_KEPT_S}
 
+    # --- the cluster's own bookkeeping (cluster_node.py) ------------------------------------
+    def adopt(self, room_id: str, node_id: str) -> None:
+        """A room an earlier centre placed: known here now, so that moving it closes it there
+        before it opens anew (perhaps on the same node)."""
+        if room_id not in self.rooms:
+            self.rooms[room_id] = RemoteRoom(room_id, node_id, self.channels)
+
+    def forget_all(self) -> None:
+        """Another node decides now: the rooms stay on their nodes, this centre forgets them."""
+        self.rooms.clear()
+
+    def fence_room(self, node_id: str, room_id: str) -> None:
+        """``node_id`` still carries a room placed elsewhere (it came back after being declared
+        dead): close it there, so that it never competes with the call's new room."""
+        self.channels.post(node_id, "close_room", {"room": room_id, "reason": CloseReason.MIGRATED.value})
+
     def node_of(self, call_id: str) -> str | None:
         room = self.rooms.get(call_id)
         return room.node_id if room is not None and not room.closed else None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from media.clock import Clock
+from sfu import SfuNode
 from signaling.centre.call import Call
 from signaling.centre.calls import CallService
 from signaling.metrics.loop_lag import LoopLagProbe
@@ -38,8 +39,10 @@ class _Seen:
 
 
 class CallSampler:
-    def __init__(self, calls: CallService, metrics: Metrics, clock: Clock, interval: float = TICK_S) -> None:
+    def __init__(self, calls: CallService, metrics: Metrics, clock: Clock, interval: float = TICK_S,
+                 node: SfuNode | None = None) -> None:
         self.calls = calls
+        self.node = node or calls.sfu  # this process's media (in a cluster the centre's sfu is remote)
         self.metrics = metrics
         self._seen: dict[str, _Seen] = {}
         self._counted: weakref.WeakKeyDictionary[Any, tuple[int, ...]] = weakref.WeakKeyDictionary()
@@ -55,7 +58,7 @@ class CallSampler:
     def tick(self, lag: float) -> None:
         self.metrics.loop_lag_seconds.observe(lag)
         self.metrics.loop_lag_last.set(lag)
-        self.calls.sfu.admission.observe(lag)  # the node's limit watches the same loop
+        self.node.admission.observe(lag)  # the node's limit watches the same loop
         self.sample_calls()
         self.sample_sfu()
         self.sample_recordings()
@@ -106,7 +109,7 @@ class CallSampler:
     def sample_sfu(self) -> None:
         frames, received, plis = (self.metrics.sfu_frames, self.metrics.sfu_received_bytes,
                                   self.metrics.sfu_keyframe_requests)
-        for room in list(self.calls.sfu.rooms.values()):
+        for room in list(self.node.rooms.values()):
             for participant in list(room.participants.values()):
                 for publisher in list(participant.publishers.values()):
                     published = (publisher.frames, publisher.bytes, publisher.keyframes.sent)

@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from sfu import Refusal
+from sfu import Refusal, SfuNode
 from signaling.centre.calls import CallService
 
 CALL_STATES = ("waiting", "ringing", "connecting", "connected")
@@ -38,9 +38,10 @@ class LiveRecordings(Protocol):
 class LiveFigures(Collector):
     """Gauges computed from the live objects at scrape time (nothing to keep in step)."""
 
-    def __init__(self, calls: CallService, recordings: LiveRecordings | None) -> None:
+    def __init__(self, calls: CallService, recordings: LiveRecordings | None, node: SfuNode | None = None) -> None:
         self.calls = calls
         self.recordings = recordings
+        self.node = node or calls.sfu  # this process's media (in a cluster the centre's sfu is remote)
 
     def collect(self) -> Iterator[Metric]:
         by_state = Tally(call.state.value for call in self.calls.calls.values())
@@ -50,8 +51,8 @@ class LiveFigures(Collector):
             active.add_metric([state], by_state.get(state, 0))
         yield active
         yield GaugeMetricFamily("silkline_rooms_active", "SFU rooms on this node",
-                                value=len(self.calls.sfu.rooms))
-        participants = sum(len(room.participants) for room in self.calls.sfu.rooms.values())
+                                value=len(self.node.rooms))
+        participants = sum(len(room.participants) for room in self.node.rooms.values())
         yield GaugeMetricFamily("silkline_participants_active", "SFU participants on this node",
                                 value=participants)
         agents = GaugeMetricFamily("silkline_agents", "Signed-in agents, by state", labels=["state"])
@@ -68,7 +69,7 @@ class LiveFigures(Collector):
             longest.add_metric([figure.queue], figure.longest_wait_s)
         yield waiting
         yield longest
-        admission = self.calls.sfu.admission
+        admission = self.node.admission
         refusal = admission.refusal()
         yield GaugeMetricFamily("silkline_node_admitting",
                                 "1 while the node opens new rooms, 0 above its admission limit or draining",
@@ -92,7 +93,8 @@ class LiveFigures(Collector):
 class Metrics:
     """The registry and every series the node keeps between scrapes."""
 
-    def __init__(self, calls: CallService, recordings: LiveRecordings | None = None) -> None:
+    def __init__(self, calls: CallService, recordings: LiveRecordings | None = None,
+                 node: SfuNode | None = None) -> None:
         self.recordings = recordings
         self.registry = CollectorRegistry()
         registry = self.registry
@@ -134,7 +136,7 @@ class Metrics:
         self.recording_failures = Counter(
             "silkline_recording_failures", "Track recordings that failed (disk full or too slow, I/O error)",
             registry=registry)
-        registry.register(LiveFigures(calls, recordings))
+        registry.register(LiveFigures(calls, recordings, node))
 
     def rejected(self, face: str, code: str) -> None:
         self.rejected_inputs.labels(face=face, code=code[:64]).inc()
