@@ -146,7 +146,7 @@ class Migrated(_Out, tag="migrated"):
     same tracks (the call, its chat and its agent stay)."""
 
     call_id: str
-    reason: str  # node_lost | node_drain | operator
+    reason: str  # node_lost | node_drain | centre_lost | operator
 
 
 class RemoteMediaState(_Out, tag="media-state"):

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-REASONS = ("node_lost", "node_drain", "operator")
+REASONS = ("node_lost", "node_drain", "centre_lost", "operator")
 
 
 class Migration:
