@@ -373,7 +373,8 @@ export class CallParticipant extends Emitter {
     this._movedAt = Date.now();
     clearTimeout(this._retryTimer);
     this._setState("reconnecting", "Reconnecting…", { reason: "migrated" });
-    this._newPeerAndOffer().catch((err) => this._fail(err));
+    // no peer connection yet (the camera is still starting): the one on its way offers into the new room
+    if (this.peerObj) this._newPeerAndOffer().catch((err) => this._fail(err));
   }
 
   _onParticipantState(m) {
