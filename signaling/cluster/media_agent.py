@@ -71,7 +71,7 @@ class MediaAgent:
         self.channels = channels
         self.sfu = sfu
         self.recorder = recorder
-        self.commanders: dict[str, str] = {}  # room id → the node that opened it
+        self.commanders: dict[str, str] = {}  # room id → the centre that commanded it last
         self.publishers: dict[str, Publisher] = {}  # publisher key → publisher
         self._keys: dict[int, str] = {}  # id(publisher) → key
         self._serial = 0
