@@ -35,7 +35,8 @@ from client.negotiation import MediaFollower, Negotiable, Renew, negotiate
 
 logger = logging.getLogger(__name__)
 VERSION = 1
-RECONNECT_CODES = frozenset({1001, 1006, 1012})  # going away, no close frame, service restart
+RECONNECT_CODES = frozenset({1001, 1006, 1012})
+REOPEN_TIMEOUT_S = 3.0  # one reconnection attempt's upgrade  # going away, no close frame, service restart
 Callback = Callable[["SignalingClient", Message], None]
 
 _encode = msgspec.json.Encoder().encode
@@ -148,8 +149,10 @@ class SignalingClient:
             delay = min(delay * 2, longest)
             url = self.base_urls[(start + attempt) % len(self.base_urls)]
             try:
-                ws = await self.http.ws_connect(url.replace("http", "ws", 1) + "/ws",
-                                                heartbeat=self.heartbeat, autoping=True)
+                # bounded: a node that accepts connections but never answers (frozen) is passed over
+                ws = await asyncio.wait_for(self.http.ws_connect(url.replace("http", "ws", 1) + "/ws",
+                                                                 heartbeat=self.heartbeat, autoping=True),
+                                            REOPEN_TIMEOUT_S)
                 await ws.send_str(_encode({"v": VERSION, "type": "join", **(self._join or {})}).decode())
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 logger.info("signaling reconnect %d to %s failed: %s", attempt + 1, url, exc)

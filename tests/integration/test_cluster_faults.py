@@ -56,7 +56,8 @@ class LiveCall:
 
 def following(http: aiohttp.ClientSession, cluster: Cluster, first: ClusterNode) -> SignalingClient:
     """A client on ``first`` that comes back on any node of the cluster with the same token."""
-    return SignalingClient(http, first.url, reconnect=True, reconnect_attempts=20, backoff=(0.2, 1.0),
+    # heartbeat: a socket relayed through a frozen node is noticed and opened again elsewhere
+    return SignalingClient(http, first.url, reconnect=True, reconnect_attempts=20, backoff=(0.2, 1.0), heartbeat=1.0,
                            base_urls=[n.url for n in cluster.nodes if n is not first])
 
 
@@ -82,9 +83,9 @@ async def live_call(http: aiohttp.ClientSession, cluster: Cluster, shopper_on: C
     return LiveCall(call_id, shopper, agent, shopper_peer, agent_peer, agent_token["agent_id"])
 
 
-async def carrier(cluster: Cluster, call_id: str) -> str:
+async def carrier(cluster: Cluster, call_id: str, via: ClusterNode | None = None) -> str:
     async def placed() -> str | None:
-        return next((n for n, v in (await cluster.listed()).items()
+        return next((n for n, v in (await cluster.listed(via)).items()
                      if v["state"] != "dead" and call_id in v["rooms"]), None)
     return await eventually(placed, timeout=15, message=f"a node carrying {call_id}")
 
@@ -195,19 +196,20 @@ async def test_a_frozen_node_is_declared_dead_its_call_moves_and_when_it_wakes_i
         call = await live_call(http, cluster, shopper_on=others[0], agent_on=others[1])
         frozen = by_id(cluster, await carrier(cluster, call.call_id))
         frozen.kill(signal.SIGSTOP)  # no heartbeat, no media: as if cut off from everything
+        watcher = by_id(cluster, holder)  # a node that answers while the frozen one cannot
         try:
             await call.media_again()
-            new_home = await carrier(cluster, call.call_id)
+            new_home = await carrier(cluster, call.call_id, watcher)
             assert new_home != frozen.node_id
         finally:
             frozen.kill(signal.SIGCONT)
 
         async def fenced() -> bool:
-            listed = await cluster.listed()
+            listed = await cluster.listed(watcher)
             entry = listed.get(frozen.node_id)
             return entry is not None and entry["state"] == "active" and call.call_id not in entry["rooms"]
         await eventually(fenced, timeout=20, message="the woken node is back without the moved room")
-        assert await carrier(cluster, call.call_id) == new_home
+        assert await carrier(cluster, call.call_id, watcher) == new_home
         await call.media_again()  # the call is undisturbed by the node that came back
         await call.agent.hangup(call.call_id)
         await call.shopper.expect("call-ended", call_id=call.call_id, timeout=15)
