@@ -189,6 +189,23 @@ async def test_sigterm_drains_a_media_node_its_call_moves_and_it_exits_0(tmp_pat
         await call.close()
 
 
+async def test_sigterm_on_the_centre_holder_hands_the_centre_over_and_it_exits_0(tmp_path, redis_url):
+    """One step of a rolling restart: the holder drains, another node decides, nothing is dropped."""
+    async with three_nodes(tmp_path, redis_url) as (cluster, http):
+        holder = by_id(cluster, await centre(cluster))
+        others = [n for n in cluster.nodes if n is not holder]
+        call = await live_call(http, cluster, shopper_on=others[0], agent_on=others[1])
+        holder.kill(signal.SIGTERM)
+        assert await holder.wait() == 0
+        assert await centre(cluster) in {n.node_id for n in others}
+        await call.media_again()
+        await call.shopper.send("chat", call_id=call.call_id, text="still with me?")
+        await call.agent.expect("chat", text="still with me?", timeout=15)
+        await call.agent.hangup(call.call_id)
+        await call.shopper.expect("call-ended", call_id=call.call_id, timeout=15)
+        await call.close()
+
+
 async def test_a_frozen_node_is_declared_dead_its_call_moves_and_when_it_wakes_it_is_fenced(tmp_path, redis_url):
     async with three_nodes(tmp_path, redis_url) as (cluster, http):
         holder = await centre(cluster)
