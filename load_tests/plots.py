@@ -74,6 +74,37 @@ def timeline(rep: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def kill_timeline(rep: dict[str, Any], path: Path) -> None:
+    """Fault mode: per call side, a bar where video arrived, broken by its gaps, and the kills."""
+    rows = []
+    for call in rep["per_call"]:
+        for role, line in sorted((call.get("timeline") or {}).items()):
+            if line and line.get("first_s") is not None and line.get("last_s") is not None:
+                rows.append((f"#{call['index']} {role}", line))
+    fig, ax = plt.subplots(figsize=(8, 1.5 + 0.3 * max(1, len(rows))))
+    for y, (_, line) in enumerate(rows):
+        start, spans = line["first_s"], []
+        for before, after in line.get("gaps_s") or []:
+            spans.append((start, max(0.0, before - start)))
+            start = after
+        spans.append((start, max(0.0, line["last_s"] - start)))
+        ax.broken_barh(spans, (y - 0.35, 0.7), color="tab:green")
+    for n, kill in enumerate(k for k in rep["faults"]["events"] if k.get("pid")):
+        ax.axvline(kill["at_s"], color="red", linewidth=1, label="kill -9 of a node" if n == 0 else None)
+    ax.set_yticks(range(len(rows)), [label for label, _ in rows], fontsize=7)
+    ax.invert_yaxis()  # the first call on top
+    ax.set_xlabel("seconds since the first call started (green: video arriving; gaps ≥ 0.1 s are blank)")
+    s = rep["faults"]["summary"]
+    ax.set_title(f"Node kills: {s['calls_survived']}/{s['calls_affected']} affected calls survived, "
+                 f"media back p95 {s['resume_s']['p95'] if s['resume_s']['p95'] is not None else '–'} s", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    if rep["faults"]["events"]:
+        ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def sweep(steps: list[dict[str, Any]], out: Path, thresholds: dict[str, float]) -> None:
     """CPU, loss and join time against the number of calls."""
     steps = sorted(steps, key=lambda s: s["calls"])

@@ -13,7 +13,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from load_tests import cluster_report
 from load_tests import report as report_mod
+from load_tests.cluster import SpawnedCluster
+from load_tests.cluster_watch import ClusterWatch, NodeKiller
+from load_tests.faults import KillPlan
 from load_tests.server import ROOT, Sampler, SpawnedServer, env_with_root, niceness
 
 START_DELAY = 2.0  # seconds between launching the generators and the first call
@@ -44,6 +48,11 @@ class RunOptions:
     quiet: bool = False
     generator: str = "rtp"  # "rtp": raw pre-packetized RTP; "aiortc": aiortc's own media path
     record: bool = False  # shoppers consent to recording: what a recorded call costs
+    urls: list[str] | None = None  # several nodes of one cluster (``--url A,B``); url is the first
+    spawn_cluster: int = 0  # start redis-server and this many nodes (load_tests/cluster.py)
+    cluster_mode: str = "workers"  # workers: one `serve --workers N`; separate: N `serve --node-id`
+    spread: str = "parties"  # parties: a call's agent and shopper on different URLs; calls: the same
+    kill: KillPlan | None = None  # fault mode: kill -9 the node carrying the most calls
 
 
 def log(opts: RunOptions, text: str) -> None:
@@ -170,8 +179,10 @@ def run(opts: RunOptions, server: Server | None = None,
         raise ValueError("--calls must be at least 1")
     if opts.workers < 1:
         raise ValueError("--workers must be at least 1")
-    if opts.url and not opts.url.startswith(("http://127.0.0.1", "http://localhost")):
-        raise ValueError("load tests only run against a node on 127.0.0.1")
+    if any(not u.startswith(("http://127.0.0.1", "http://localhost")) for u in [*(opts.urls or []), opts.url or ""] if u):
+        raise ValueError("load tests only run against nodes on 127.0.0.1")
+    if opts.kill is not None and not opts.spawn_cluster:
+        raise ValueError("--kill-node-at kills only a node of a cluster the tool started: use --spawn-cluster N")
     out = opts.out
     (out / "workers").mkdir(parents=True, exist_ok=True)
     loop = choose_loop(opts.loop)
@@ -180,10 +191,19 @@ def run(opts: RunOptions, server: Server | None = None,
     silkline = server is None  # only a Silkline node has /api/sfu/stats
     server_pid = opts.server_pid
     url = opts.url
-    if server is None and opts.spawn_server:
+    urls = list(opts.urls or ([opts.url] if opts.url else []))
+    cluster: SpawnedCluster | None = None
+    if server is None and opts.spawn_cluster:
+        silkline = False  # /api/sfu/stats would be one node's: the cluster section has them all
+        cluster = SpawnedCluster(opts.spawn_cluster, opts.cluster_mode, out / "cluster", nice=opts.nice)
+        urls = cluster.start()
+        url = urls[0]
+        log(opts, f"load_tests: cluster of {opts.spawn_cluster} node(s) ({opts.cluster_mode}) at {', '.join(urls)}")
+    elif server is None and opts.spawn_server:
         server = SpawnedServer(out / "server.log", opts.forwarding, nice=opts.nice)
     if server is not None:
         url = server.start()
+        urls = [url]
         server_pid = server.pid
         log(opts, f"load_tests: server pid {server_pid} at {url}"
                   + (f" (forwarding {opts.forwarding})" if silkline else ""))
@@ -194,16 +214,24 @@ def run(opts: RunOptions, server: Server | None = None,
     sfu_stats: dict[str, Any] | None = None
     load_average: list[float] | None = None
     sampler: Sampler | None = None
+    watch: ClusterWatch | None = None
+    killer: NodeKiller | None = None
     try:
         t0 = time.monotonic() + START_DELAY
         stop_at = t0 + opts.ramp + opts.duration
-        sampler = Sampler(server_pid, t0)
+        if cluster is not None:
+            watch = ClusterWatch(cluster, t0)
+            watch.start()
+            if opts.kill is not None:
+                killer = NodeKiller(cluster, opts.kill, t0, stop_at)
+                killer.start()
+        sampler = Sampler(server_pid, t0, server_load=watch.server_load if watch is not None else None)
         sampler.start()
         step = opts.ramp / opts.calls if opts.calls > 1 else 0.0
         for k in range(workers):
             indices = list(range(k, opts.calls, workers))
             cfg = {
-                "worker": k, "url": url, "t0": t0, "stop_at": stop_at, "indices": indices,
+                "worker": k, "url": url, "urls": urls, "spread": opts.spread, "t0": t0, "stop_at": stop_at, "indices": indices,
                 "offsets": [i * step for i in indices], "clip_path": str(out / "workers" / "clips.pkl"),
                 "out_path": str(out / "workers" / f"worker-{k}.json"),
                 "lock_path": str(out / "workers" / "setup.lock") if workers > 1 else None,
@@ -231,10 +259,14 @@ def run(opts: RunOptions, server: Server | None = None,
         for p in procs:
             p.stop()
     finally:
-        if sampler is not None:
-            sampler.stop()
+        for thread in (killer, watch, sampler):
+            if thread is not None:
+                thread.stop()
         for p in procs:
             p.stop()
+        if cluster is not None:
+            codes = cluster.stop()
+            log(opts, f"load_tests: cluster stopped (exits {codes})")
         if server is not None:
             code = server.stop()
             log(opts, f"load_tests: server stopped (exit {code})")
@@ -245,12 +277,17 @@ def run(opts: RunOptions, server: Server | None = None,
         else:
             results.append({"worker": p.index, "missing": True, "exit_code": p.proc.returncode,
                             "calls": []})
-    params = {**asdict(opts), "out": str(opts.out), "url": url, "workers": workers, "loop": loop,
+    params = {**asdict(opts), "out": str(opts.out), "url": url, "urls": urls, "workers": workers, "loop": loop,
               "clip": clip_info, "idle_before": idle}
     rep = report_mod.build(params, results, sampler.as_dicts() if sampler else [], t0, stop_at,
                            server_pid=server_pid, progress=progress)
     rep["server_sfu_stats"] = sfu_stats
     rep["load_average"] = load_average
+    if cluster is not None and watch is not None:
+        rep["cluster"] = cluster_report.cluster_section(cluster, watch, rep, opts)
+        if opts.kill is not None and killer is not None:
+            calls = sorted((c for w in results for c in w.get("calls", [])), key=lambda c: c["index"])
+            rep["faults"] = cluster_report.fault_section(opts.kill, killer.events, calls)
     report_mod.write(rep, out)
     return rep
 
