@@ -11,6 +11,7 @@ started by this module and stopped by its own PID; a node is killed only through
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -80,7 +81,10 @@ class SpawnedCluster:
         self.redis: subprocess.Popen[bytes] | None = None
         self.redis_url = ""
         self.procs: list[subprocess.Popen[bytes]] = []  # nodes (separate) or the supervisor (workers)
+        self.ports: list[int] = []  # separate: node i listens on ports[i]
         self.killed: list[int] = []
+        self._dead: list[subprocess.Popen[bytes]] = []  # killed nodes, reaped at stop
+        self._generation: list[int] = []
         self._token = mint_admin_token(self.secret)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
@@ -99,6 +103,8 @@ class SpawnedCluster:
             else:
                 for i in range(self.size):
                     port = free_port()
+                    self.ports.append(port)
+                    self._generation.append(1)
                     self.urls.append(f"http://127.0.0.1:{port}")
                     self._spawn(f"n{i + 1}", tmp / f"n{i + 1}", ["--port", str(port), "--node-id", f"n{i + 1}"])
             self._wait_ready()
@@ -129,7 +135,23 @@ class SpawnedCluster:
                 raise ClusterError(f"redis-server did not start; see {self.log_dir / 'redis.log'}")
             time.sleep(0.05)
 
-    def _spawn(self, name: str, folder: Path, extra: list[str]) -> None:
+    def replace(self, pid: int) -> str | None:
+        """Separate mode: start a fresh node in place of the killed ``pid`` (same port, so the
+        cluster's URLs stay; a new node id, so it never claims the calls that moved), as a process
+        supervisor would. Workers mode: None (the supervisor replaces its workers itself)."""
+        if self.mode != "separate" or self._tmp is None:
+            return None
+        index = next((i for i, p in enumerate(self.procs) if p.pid == pid), None)
+        if index is None:
+            return None
+        self._dead.append(self.procs[index])
+        self._generation[index] += 1
+        node_id = f"n{index + 1}-{self._generation[index]}"
+        self._spawn(node_id, Path(self._tmp.name) / node_id,
+                    ["--port", str(self.ports[index]), "--node-id", node_id], at=index)
+        return node_id
+
+    def _spawn(self, name: str, folder: Path, extra: list[str], at: int | None = None) -> None:
         cmd = [sys.executable, "-m", "silkline", "serve", "--host", "127.0.0.1", "--redis", self.redis_url,
                "--data-dir", str(folder / "data"), "--recordings-dir", str(folder / "recordings"),
                # rating a cluster pushes it past any admission limit; stop() should not wait a drain
@@ -139,8 +161,12 @@ class SpawnedCluster:
         # --redis unless asked for
         env = env_with_root() | {"SILKLINE_SECRET": self.secret, "SILKLINE_DEMO": "1"}
         log = open(self.log_dir / f"{name}.log", "wb")
-        self.procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                           preexec_fn=niceness(self.nice)))
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=niceness(self.nice))
+        if at is None:
+            self.procs.append(proc)
+        else:
+            self.procs[at] = proc
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout
@@ -220,6 +246,9 @@ class SpawnedCluster:
                 proc.kill()  # this PID only
                 proc.wait(5)
             codes.append(proc.returncode)
+        for proc in self._dead:  # killed by us: reap
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
         if self.redis is not None and self.redis.poll() is None:
             self.redis.terminate()
             try:

@@ -131,7 +131,7 @@ class NodeKiller:
     def kill_once(self, index: int) -> dict[str, Any]:
         event: dict[str, Any] = {"index": index, "planned_s": self.plan.times()[index]}
         try:
-            victim = choose_victim(self.cluster.nodes(), socket.gethostname())
+            victim = choose_victim(self.cluster.nodes(), socket.gethostname(), killed=self.cluster.killed)
             pid = int(victim["pid"])
             self.cluster.kill_node(pid)  # refuses a pid that is not one of our nodes
         except (KillRefused, ClusterError) as exc:
@@ -143,6 +143,9 @@ class NodeKiller:
         while time.monotonic() < deadline and not pid_gone(pid):
             time.sleep(0.05)
         event["pid_gone"] = pid_gone(pid)
+        replacement = self.cluster.replace(pid)  # separate mode: a fresh node on the same port
+        if replacement is not None:
+            event["replacement"] = replacement
         return event
 
 

@@ -8,6 +8,7 @@ side's video timeline (first and last frame, and every silence of at least
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,12 +42,16 @@ class KillPlan:
         return [self.first_at + k * self.every for k in range(self.kills)]
 
 
-def choose_victim(nodes: list[dict[str, Any]], hostname: str) -> dict[str, Any]:
+def choose_victim(nodes: list[dict[str, Any]], hostname: str, killed: Collection[int] = ()) -> dict[str, Any]:
     """The alive node carrying the most rooms (ties: the smaller node id), if it runs on this
-    machine (``hostname``). Raises :class:`KillRefused` otherwise."""
-    alive = [n for n in nodes if n.get("state") != "dead"]
+    machine (``hostname``). A node whose pid is in ``killed`` is dead whatever the registry says
+    (its heartbeat has not expired yet). Raises :class:`KillRefused` otherwise."""
+    alive = [n for n in nodes if n.get("state") != "dead" and n.get("pid") not in killed]
     if not alive:
         raise KillRefused("no alive node in /api/nodes: nothing to kill")
+    if len(alive) < 2:
+        raise KillRefused(f"only one alive node ({alive[0].get('node_id')}): its calls would have nowhere "
+                          "to go, not killing it")
     victim = min(alive, key=lambda n: (-len(n.get("rooms") or []), str(n.get("node_id"))))
     if victim.get("host") != hostname:
         raise KillRefused(f"node {victim.get('node_id')} carries the most calls but runs on host "

@@ -25,15 +25,21 @@ def test_the_victim_is_the_alive_node_carrying_the_most_calls() -> None:
     assert choose_victim(body, "here")["pid"] == 12  # n3 carries more but is dead already
     # a tie goes to the smaller node id, so a run is repeatable
     assert choose_victim([node("n2", ["a"], pid=22), node("n1", ["b"], pid=21)], "here")["node_id"] == "n1"
+    # a node this run killed already is dead, even while its heartbeat has not expired yet
+    assert choose_victim([*body, node("n4", [], pid=14)], "here", killed={12})["pid"] == 11
     # draining is still alive
     assert choose_victim([node("n1", [], pid=21), node("n2", ["a"], state="draining", pid=22)], "here")["pid"] == 22
 
 
-def test_the_tool_refuses_a_node_of_another_machine_a_bad_pid_or_no_node() -> None:
+def test_the_tool_refuses_a_node_of_another_machine_a_bad_pid_the_last_node_or_none() -> None:
+    spare = node("n9", [], pid=99)
     with pytest.raises(KillRefused, match="not on this machine"):
-        choose_victim([node("n1", ["c1"], host="elsewhere")], "here")
+        choose_victim([node("n1", ["c1"], host="elsewhere"), spare], "here")
     with pytest.raises(KillRefused, match="no usable pid"):
-        choose_victim([node("n1", ["c1"], pid=1)], "here")
+        choose_victim([node("n1", ["c1"], pid=1), spare], "here")
+    # the last alive node: its calls would have nowhere to go
+    with pytest.raises(KillRefused, match="only one alive node"):
+        choose_victim([node("n1", ["c1"]), node("n2", ["c2"], state="dead")], "here")
     with pytest.raises(KillRefused, match="no alive node"):
         choose_victim([node("n1", ["c1"], state="dead")], "here")
     with pytest.raises(KillRefused, match="no alive node"):
