@@ -176,6 +176,16 @@ def _stop_on_signals() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from load_tests.cluster import ClusterError
+
+    try:
+        return _main(argv)
+    except ClusterError as exc:  # a cluster that did not start, or a refusal: in words, no traceback
+        print(f"load_tests: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command != "_worker":
         _stop_on_signals()

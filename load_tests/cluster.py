@@ -172,10 +172,11 @@ class SpawnedCluster:
         deadline = time.monotonic() + self.ready_timeout
         last = "no answer yet"
         while time.monotonic() < deadline:
-            for proc in self.procs:
+            for n, proc in enumerate(self.procs):
                 if proc.poll() is not None:
-                    raise ClusterError(f"a node process ({proc.pid}) exited with {proc.returncode} "
-                                       f"while starting; see the logs in {self.log_dir}")
+                    name = "supervisor" if self.mode == "workers" else f"n{n + 1}"
+                    raise ClusterError(f"the {name} process ({proc.pid}) exited with {proc.returncode} while "
+                                       f"starting: {self._last_line(name)!r}; see {self.log_dir / name}.log")
             try:
                 active = [n for n in self.nodes() if n.get("state") == "active"]
                 if len(active) >= self.size and self._all_urls_answer():
@@ -186,6 +187,13 @@ class SpawnedCluster:
             time.sleep(0.3)
         raise ClusterError(f"the cluster was not ready within {self.ready_timeout:.0f} s ({last}); "
                            f"see the logs in {self.log_dir}")
+
+    def _last_line(self, name: str) -> str:
+        try:
+            lines = (self.log_dir / f"{name}.log").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1][:300] if lines else ""
 
     def _all_urls_answer(self) -> bool:
         try:

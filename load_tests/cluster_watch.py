@@ -80,8 +80,10 @@ class ClusterWatch:
                     self.errors.append(str(exc)[:300])
                 continue
             sample: dict[str, Any] = {"t": round(time.monotonic() - self.t0, 2), "nodes": [], "others": {}}
+            here = socket.gethostname()
             for node in nodes:
-                alive = node.get("state") != "dead"
+                # a pid means something only on its own machine
+                alive = node.get("state") != "dead" and node.get("host") == here
                 cpu, rss = self._cpu(int(node["pid"])) if alive else (None, None)
                 sample["nodes"].append({"node_id": node.get("node_id"), "pid": node.get("pid"),
                                         "state": node.get("state"), "rooms": len(node.get("rooms") or []),

@@ -88,11 +88,12 @@ def call_outcomes(calls: list[dict[str, Any]], kills: list[dict[str, Any]]) -> l
         for kill in kills:
             if call.get("call_id") not in (kill.get("rooms") or []):
                 continue
-            sides = {role: resume_after(side.get("timeline") or {}, kill["at_s"])
-                     for role, side in (call.get("sides") or {}).items()}
-            resumed = None if len(sides) < 2 or any(v is None for v in sides.values()) else max(sides.values())
+            per_side = {role: resume_after(side.get("timeline") or {}, kill["at_s"])
+                        for role, side in (call.get("sides") or {}).items()}
+            known = [v for v in per_side.values() if v is not None]
+            resumed = max(known) if len(known) == len(per_side) == 2 else None
             events.append({"kill": kill["index"], "node_id": kill.get("node_id"), "resume_s": resumed,
-                           "sides": sides})
+                           "sides": per_side})
         sides = call.get("sides") or {}
         expected = sum(s.get(k, {}).get("expected", 0) for s in sides.values() for k in ("video", "audio"))
         lost = sum(s.get(k, {}).get("lost", 0) for s in sides.values() for k in ("video", "audio"))

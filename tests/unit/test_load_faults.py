@@ -153,3 +153,30 @@ def test_cpu_and_memory_come_from_proc_stat() -> None:
     with open(f"/proc/{os.getpid()}/stat") as f:
         mine = parse_stat(f.read())
     assert mine[0] > 0 and mine[1] > 10
+
+
+@pytest.fixture
+def signal_handlers():  # type: ignore[no-untyped-def]
+    """The command installs SIGTERM/SIGINT handlers; give the test process its own back."""
+    import signal
+
+    kept = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for number, handler in kept.items():
+        signal.signal(number, handler)
+
+
+def test_the_command_line_refuses_kills_outside_a_cluster_it_started(tmp_path: Path, signal_handlers) -> None:
+    from load_tests.cli import main
+
+    with pytest.raises(SystemExit, match="--spawn-cluster"):
+        main(["run", "--calls", "1", "--spawn-server", "--kill-node-at", "3", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--spawn-cluster"):
+        main(["run", "--calls", "1", "--url", "http://127.0.0.1:1", "--kill-node-at", "3", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="one size"):
+        main(["run", "--calls", "1", "--spawn-cluster", "1,2", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--kill-every"):
+        main(["run", "--calls", "1", "--spawn-cluster", "2", "--kill-node-at", "3", "--kills", "2",
+              "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="loopback"):
+        main(["run", "--calls", "1", "--url", "http://127.0.0.1:1,http://10.0.0.1:2", "--out", str(tmp_path)])
