@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from load_tests.cluster import ClusterError, SpawnedCluster
@@ -92,6 +93,13 @@ class ClusterWatch:
                 sample["others"][name] = self._cpu(pid)[0]
             self.samples.append(sample)
 
+    def alive(self) -> tuple[int, int] | None:
+        """(alive nodes, nodes listed) in the latest sample."""
+        if not self.samples:
+            return None
+        nodes = self.samples[-1]["nodes"]
+        return sum(1 for n in nodes if n["state"] != "dead"), len(nodes)
+
     def server_load(self) -> tuple[float | None, float | None]:
         """The alive nodes' CPU (100 % = one core) and RSS summed, from the latest sample."""
         if not self.samples:
@@ -105,7 +113,9 @@ class ClusterWatch:
 class NodeKiller:
     """Kills on schedule (see the module docstring); ``events`` says what it did or refused."""
 
-    def __init__(self, cluster: SpawnedCluster, plan: KillPlan, t0: float, stop_at: float) -> None:
+    def __init__(self, cluster: SpawnedCluster, plan: KillPlan, t0: float, stop_at: float,
+                 on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.on_event = on_event
         self.cluster = cluster
         self.plan = plan
         self.t0 = t0
@@ -128,7 +138,10 @@ class NodeKiller:
             when = self.t0 + at
             if when >= self.stop_at or self._stop.wait(max(0.0, when - time.monotonic())):
                 return
-            self.events.append(self.kill_once(index))
+            event = self.kill_once(index)
+            self.events.append(event)
+            if self.on_event is not None:
+                self.on_event(event)
 
     def kill_once(self, index: int) -> dict[str, Any]:
         event: dict[str, Any] = {"index": index, "planned_s": self.plan.times()[index]}

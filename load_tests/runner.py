@@ -223,7 +223,7 @@ def run(opts: RunOptions, server: Server | None = None,
             watch = ClusterWatch(cluster, t0)
             watch.start()
             if opts.kill is not None:
-                killer = NodeKiller(cluster, opts.kill, t0, stop_at)
+                killer = NodeKiller(cluster, opts.kill, t0, stop_at, on_event=lambda e: log(opts, _kill_line(e)))
                 killer.start()
         sampler = Sampler(server_pid, t0, server_load=watch.server_load if watch is not None else None)
         sampler.start()
@@ -255,7 +255,9 @@ def run(opts: RunOptions, server: Server | None = None,
                 sfu_stats = fetch_sfu_stats(url)
             if time.monotonic() - last >= PROGRESS_EVERY:
                 last = time.monotonic()
-                log(opts, _progress_line(procs, sampler, t0, stop_at, progress))
+                line = _progress_line(procs, sampler, t0, stop_at, progress)
+                alive = watch.alive() if watch is not None else None
+                log(opts, line + (f" | nodes alive {alive[0]}/{alive[1]}" if alive else ""))
         for p in procs:
             p.stop()
     finally:
@@ -314,3 +316,11 @@ def _progress_line(procs: list[WorkerProc], sampler: Sampler, t0: float, stop_at
     loss = f"{100 * lost / window:.2f}%" if window else "-"
     return (f"[{now - t0:6.1f}s {phase}] calls up {up} setting-up {setup} failed {failed} errors {errors}"
             f" | video loss (last s) {loss}{cpu} | loop lag {lag:.0f}ms")
+
+
+def _kill_line(event: dict[str, Any]) -> str:
+    if event.get("refused"):
+        return f"load_tests: kill #{event['index']} at {event['at_s']:.1f}s refused: {event['refused']}"
+    return (f"load_tests: kill #{event['index']} at {event['at_s']:.1f}s: kill -9 node {event['node_id']} "
+            f"(pid {event['pid']}, {len(event['rooms'])} call(s)); gone: {event.get('pid_gone')}"
+            + (f"; replaced by {event['replacement']}" if event.get("replacement") else ""))

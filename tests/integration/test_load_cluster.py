@@ -33,11 +33,12 @@ def test_a_two_node_cluster_run_kills_the_busiest_node_and_reports_every_call(tm
     cluster = rep["cluster"]
     assert cluster["mode"] == "separate" and len(cluster["urls"]) == 2
     listed_pids = {n["pid"] for s in cluster["timeline"] for n in s["nodes"]}
-    assert {n["node_id"] for n in cluster["per_node"]} == {"n1", "n2"}
-    assert all(n["cpu_pct_max"] is not None and n["cpu_pct_max"] > 0 for n in cluster["per_node"])
+    nodes = {n["node_id"]: n for n in cluster["per_node"]}
+    assert {"n1", "n2"} <= set(nodes)
+    assert all(nodes[n]["cpu_pct_max"] is not None and nodes[n]["cpu_pct_max"] > 0 for n in ("n1", "n2"))
     assert rep["server_cpu_pct"] is not None  # the nodes' CPU summed
     # the calls were spread over both nodes (one room each before the kill)
-    assert {n["node_id"]: n["rooms_max"] for n in cluster["per_node"]} == {"n1": 1, "n2": 1}
+    assert (nodes["n1"]["rooms_max"], nodes["n2"]["rooms_max"]) == (1, 1)
 
     # one kill, of a node of this cluster, by the pid /api/nodes gave; the process is gone
     faults = rep["faults"]
@@ -45,6 +46,9 @@ def test_a_two_node_cluster_run_kills_the_busiest_node_and_reports_every_call(tm
     assert kill.get("refused") is None and kill["pid"] in listed_pids
     assert 4.0 <= kill["at_s"] < 6.0 and kill["pid_gone"] is True and pid_gone(kill["pid"])
     assert cluster["killed_pids"] == [kill["pid"]]
+    # a fresh node took the killed one's port, under a new id, and joined the registry
+    assert kill["replacement"] in ("n1-2", "n2-2") and kill["replacement"] in nodes
+    assert set(nodes) == {"n1", "n2", kill["replacement"]}
     call_ids = {c["call_id"] for c in rep["per_call"]}
     assert len(kill["rooms"]) == 1 and set(kill["rooms"]) <= call_ids  # it carried one of our calls
 
