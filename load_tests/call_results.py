@@ -19,8 +19,10 @@ def call_result(call: CallRun, stop_at: float, t0: float) -> dict[str, Any]:
     out: dict[str, Any] = {
         "index": call.index, "call_id": call.call_id, "ok": call.state == "up" and not call.ended_early,
         "state": call.state, "error": call.error or (f"ended early: {call.ended_early}" if call.ended_early else None),
-        "marks_ms": marks, "sides": {}, "urls": call.urls, "recovery_errors": call.recovery_errors[:10],
+        "marks_ms": marks, "sides": {}, "urls": call.urls,
     }
+    reconnects, errors = call.recovery()
+    out["recovery_errors"] = errors[:10]
     accepted = call.marks.get("accepted")
     window_end = stop_at - 1.0
     for role, peer in (("shopper", call.shopper), ("agent", call.agent)):
@@ -43,7 +45,7 @@ def call_result(call: CallRun, stop_at: float, t0: float) -> dict[str, Any]:
         side["audio_latency_ms"] = [round(x, 2) for x in peer.audio_in.latency_ms]
         side["timeline"] = _timeline(peer.video_in, t0)
         side["renegotiations"] = peer.renegotiations
-        side["reconnects"] = call.reconnects[role]
+        side["reconnects"] = reconnects[role]
         out["sides"][role] = side
     return out
 

@@ -215,8 +215,8 @@ class SpawnedCluster:
         """Is ``pid`` one of this cluster's node processes (a node we started, or a worker of the
         supervisor we started)? A registry entry alone is not enough: a PID can be reused."""
         ours = {p.pid for p in self.procs if p.poll() is None}
-        if pid in ours:
-            return self.mode == "separate"  # in workers mode the supervisor itself is no node
+        if pid in ours:  # in workers mode the supervisor is no node, unless it is the only one (--workers 1)
+            return self.mode == "separate" or self.size == 1
         if self.mode != "workers":
             return False
         try:
@@ -235,7 +235,7 @@ class SpawnedCluster:
     def pids(self) -> dict[str, int]:
         """Every process of the cluster that is not a node (the nodes come from /api/nodes)."""
         out = {"redis": self.redis.pid} if self.redis is not None else {}
-        if self.mode == "workers" and self.procs:
+        if self.mode == "workers" and self.size > 1 and self.procs:
             out["supervisor"] = self.procs[0].pid
         return out
 

@@ -26,7 +26,7 @@ import psutil
 
 from client import SignalingClient, SignalingError, demo_token, negotiate
 from load_tests.call_results import call_result
-from load_tests.migration import reconnect, renegotiate
+from load_tests.migration import follow_media, open_socket, reconnect, renegotiate
 from load_tests.pacer import PacedSender
 from load_tests.peer import Clips, LoadPeer
 from load_tests.rtp_peer import RtpClips, RtpLoadPeer
@@ -74,6 +74,17 @@ class CallRun:
                                                                     "agent": asyncio.Lock()})
     reconnects: dict[str, int] = field(default_factory=lambda: {"shopper": 0, "agent": 0})
     recovery_errors: list[str] = field(default_factory=list)
+    followers: dict[str, Any] = field(default_factory=dict)  # role → the client package's MediaFollower
+
+    def recovery(self) -> tuple[dict[str, int], list[str]]:
+        """Sockets opened again per side, and what went wrong following the media."""
+        reconnects = dict(self.reconnects)
+        errors = list(self.recovery_errors)
+        for role, follower in self.followers.items():
+            ws = self.ws(role)
+            reconnects[role] += getattr(ws, "reconnects", 0)
+            errors += [f"{role}: {exc!r}"[:300] for exc in follower.errors]
+        return reconnects, errors
 
     def ws(self, role: str) -> SignalingClient | None:
         return self.shopper_ws if role == "shopper" else self.agent_ws
@@ -177,7 +188,7 @@ class Worker:
     # ------------------------------------------------------------------ a call that moves
     def _migrated(self, msg: dict[str, Any], role: str) -> None:
         call = self.registry.get(msg.get("call_id", ""))
-        if call is not None:
+        if call is not None and role not in call.followers:  # else the client package renegotiates
             self._spawn(self._renegotiate(call, role, f"migrated ({msg.get('reason')})"))
 
     async def _renegotiate(self, call: CallRun, role: str, why: str) -> None:
@@ -240,7 +251,7 @@ class Worker:
     async def _connect(self, on_message: Any, url: str, token: str) -> SignalingClient:
         assert self.http is not None
         # a set-up stops at the first server error or end of call instead of waiting it out
-        ws = SignalingClient(self.http, url, on_message=on_message, fail_on=("error", "call-ended"))
+        ws = open_socket(self.http, url, self.urls, on_message=on_message, fail_on=("error", "call-ended"))
         self.socket_tokens[ws] = token
         self.sockets.append(ws)
         return await ws.connect()
@@ -256,12 +267,23 @@ class Worker:
             await asyncio.wait_for(self._setup(call), self.setup_timeout)
             call.state = "up"
             call.marks["up"] = time.monotonic()
-            for role in ("shopper", "agent"):
-                self._spawn(self._watch_socket(call, role))
+            self._follow(call)
         except Exception as exc:
             call.state = "failed"
             call.error = f"{type(exc).__name__}: {exc}"[:300] if str(exc) else type(exc).__name__
             await self._teardown(call)
+
+    def _follow(self, call: CallRun) -> None:
+        """From now on each side follows the call's media: through the client package when it can
+        (load_tests.migration.follow_media), else by this worker's own watchers."""
+        for role in ("shopper", "agent"):
+            ws, peer = call.ws(role), call.peer(role)
+            assert ws is not None and peer is not None and call.call_id is not None
+            follower = follow_media(ws, peer, call.call_id, timeout=EXPECT_TIMEOUT)
+            if follower is not None:
+                call.followers[role] = follower
+            else:
+                self._spawn(self._watch_socket(call, role))
 
     async def _setup(self, call: CallRun) -> None:
         assert self.http is not None
