@@ -33,8 +33,8 @@ def call_result(call: CallRun, stop_at: float, t0: float) -> dict[str, Any]:
             side["join_ms"] = _ms(peer.first_decoded_at, accepted)
             side["first_frame_ms"] = _ms(peer.video_in.first_at, accepted)
             side["first_keyframe_ms"] = _ms(getattr(peer, "first_keyframe_at", None), accepted)
-        side["video"] = _video_accounting(peer, window_end)
-        side["audio"] = _audio_accounting(peer)
+        side["video"] = video_accounting(peer, window_end)
+        side["audio"] = audio_accounting(peer)
         side["rtp"] = call.stats.get(role)
         side["picture_checks"] = {"decoded": peer.samples_decoded, "verified": peer.samples_verified,
                                   "mismatched": peer.samples_mismatched, "unreadable": peer.samples_unreadable,
@@ -64,7 +64,7 @@ def _ms(t: float | None, since: float) -> float | None:
     return None if t is None else round((t - since) * 1000, 1)
 
 
-def _video_accounting(peer: LoadPeer, window_end: float) -> dict[str, Any]:
+def video_accounting(peer: LoadPeer, window_end: float) -> dict[str, Any]:
     """Frames the other side sent from the first one that arrived until ``window_end``,
     and how many of exactly those frames arrived (matched by payload hash)."""
     got = peer.video_in
@@ -91,7 +91,7 @@ def _video_accounting(peer: LoadPeer, window_end: float) -> dict[str, Any]:
     return base
 
 
-def _audio_accounting(peer: LoadPeer) -> dict[str, Any]:
+def audio_accounting(peer: LoadPeer) -> dict[str, Any]:
     """Audio: the RTP timestamps span tells how many 20 ms packets should have arrived."""
     got = peer.audio_in
     assert peer.remote is not None

@@ -20,7 +20,8 @@ from load_tests.cluster_watch import ClusterWatch, NodeKiller
 from load_tests.faults import KillPlan
 from load_tests.server import ROOT, Sampler, SpawnedServer, env_with_root, niceness
 
-START_DELAY = 2.0  # seconds between launching the generators and the first call
+START_DELAY = 0.5  # seconds between the last generator saying it is ready and the first call
+READY_TIMEOUT = 120.0  # seconds the generators may take to start (imports, on a busy machine)
 PROGRESS_EVERY = 2.0
 
 
@@ -138,9 +139,10 @@ class WorkerProc:
         self.out_path = out_path
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "load_tests", "_worker", str(cfg_path)],
-                                     cwd=ROOT, env=env_with_root(), stdout=subprocess.PIPE,
+                                     cwd=ROOT, env=env_with_root(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log, text=True, bufsize=1, preexec_fn=niceness(nice))
         self.latest: dict[str, Any] = {}
+        self.ready = threading.Event()  # it said {"ready": true} (load_tests/start_line.py)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -148,9 +150,23 @@ class WorkerProc:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             try:
-                self.latest = json.loads(line)
+                message = json.loads(line)
             except ValueError:
                 self.log.write(line)
+                continue
+            if message == {"ready": True}:
+                self.ready.set()
+            else:
+                self.latest = message
+
+    def start(self, t0: float, stop_at: float) -> None:
+        """Tell a ready generator the run's clock (load_tests/start_line.py)."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps({"t0": t0, "stop_at": stop_at}) + "\n")
+            self.proc.stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass  # it died meanwhile: its results are missing, and the report says so
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -217,8 +233,30 @@ def run(opts: RunOptions, server: Server | None = None,
     watch: ClusterWatch | None = None
     killer: NodeKiller | None = None
     try:
+        step = opts.ramp / opts.calls if opts.calls > 1 else 0.0
+        for k in range(workers):
+            indices = list(range(k, opts.calls, workers))
+            cfg = {
+                "worker": k, "url": url, "urls": urls, "spread": opts.spread, "indices": indices,
+                "offsets": [i * step for i in indices], "clip_path": str(out / "workers" / "clips.pkl"),
+                "out_path": str(out / "workers" / f"worker-{k}.json"),
+                "lock_path": str(out / "workers" / "setup.lock") if workers > 1 else None,
+                "verify_interval": opts.verify_interval, "setup_timeout": opts.setup_timeout, "loop": loop,
+                **(worker_extra or {}),
+                "generator": opts.generator, "record": opts.record,
+            }  # t0 and stop_at follow on stdin, once every generator is ready
+            cfg_path = out / "workers" / f"worker-{k}.config.json"
+            cfg_path.write_text(json.dumps(cfg))
+            procs.append(WorkerProc(k, cfg_path, Path(cfg["out_path"]), out / "workers" / f"worker-{k}.log",
+                                    opts.nice))
+        ready_by = time.monotonic() + READY_TIMEOUT
+        while (not all(p.ready.is_set() or p.proc.poll() is not None for p in procs)
+               and time.monotonic() < ready_by):
+            time.sleep(0.05)
         t0 = time.monotonic() + START_DELAY
         stop_at = t0 + opts.ramp + opts.duration
+        for p in procs:
+            p.start(t0, stop_at)
         if cluster is not None:
             watch = ClusterWatch(cluster, t0)
             watch.start()
@@ -227,23 +265,8 @@ def run(opts: RunOptions, server: Server | None = None,
                 killer.start()
         sampler = Sampler(server_pid, t0, server_load=watch.server_load if watch is not None else None)
         sampler.start()
-        step = opts.ramp / opts.calls if opts.calls > 1 else 0.0
-        for k in range(workers):
-            indices = list(range(k, opts.calls, workers))
-            cfg = {
-                "worker": k, "url": url, "urls": urls, "spread": opts.spread, "t0": t0, "stop_at": stop_at, "indices": indices,
-                "offsets": [i * step for i in indices], "clip_path": str(out / "workers" / "clips.pkl"),
-                "out_path": str(out / "workers" / f"worker-{k}.json"),
-                "lock_path": str(out / "workers" / "setup.lock") if workers > 1 else None,
-                "verify_interval": opts.verify_interval, "setup_timeout": opts.setup_timeout, "loop": loop,
-                **(worker_extra or {}),
-                "generator": opts.generator, "record": opts.record,
-            }
-            cfg_path = out / "workers" / f"worker-{k}.config.json"
-            cfg_path.write_text(json.dumps(cfg))
-            proc = WorkerProc(k, cfg_path, Path(cfg["out_path"]), out / "workers" / f"worker-{k}.log", opts.nice)
-            procs.append(proc)
-            sampler.add_generator(proc.proc.pid)
+        for p in procs:
+            sampler.add_generator(p.proc.pid)
         log(opts, f"load_tests: {opts.calls} calls, ramp {opts.ramp:g}s, hold {opts.duration:g}s, "
                   f"{workers} generator process(es) ({loop})")
         deadline = stop_at + 60.0

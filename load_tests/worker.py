@@ -30,6 +30,7 @@ from load_tests.migration import follow_media, open_socket, reconnect, renegotia
 from load_tests.pacer import PacedSender
 from load_tests.peer import Clips, LoadPeer
 from load_tests.rtp_peer import RtpClips, RtpLoadPeer
+from load_tests.start_line import await_start
 from media.aiortc_hooks import restrict_host_addresses
 
 PROGRESS_EVERY = 1.0
@@ -459,6 +460,7 @@ def _pct(values: list[float], p: float) -> float | None:
 def main(config_path: str) -> int:
     with open(config_path) as f:
         cfg = json.load(f)
+    await_start(cfg)  # ready: the parent answers with the run's t0 and stop_at
     restrict_host_addresses(["127.0.0.1"])  # media never leaves loopback
     import logging
 

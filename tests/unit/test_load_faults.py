@@ -180,3 +180,20 @@ def test_the_command_line_refuses_kills_outside_a_cluster_it_started(tmp_path: P
               "--out", str(tmp_path)])
     with pytest.raises(SystemExit, match="loopback"):
         main(["run", "--calls", "1", "--url", "http://127.0.0.1:1,http://10.0.0.1:2", "--out", str(tmp_path)])
+
+
+def test_a_generator_takes_the_run_clock_from_its_parent_once_ready(capsys: pytest.CaptureFixture[str]) -> None:
+    from load_tests.start_line import await_start
+
+    read, write = os.pipe()
+    with os.fdopen(read) as stdin, os.fdopen(write, "w") as parent:
+        parent.write('{"t0": 12.5, "stop_at": 40.0}\n')
+        parent.flush()
+        cfg: dict = {"worker": 0}
+        await_start(cfg, stdin=stdin, wait_s=5)
+    assert cfg == {"worker": 0, "t0": 12.5, "stop_at": 40.0}
+    assert capsys.readouterr().out.strip() == '{"ready": true}'
+    read, write = os.pipe()
+    with os.fdopen(read) as stdin, os.fdopen(write, "w"):
+        with pytest.raises(SystemExit, match="no start line"):
+            await_start({}, stdin=stdin, wait_s=0.1)  # the parent never answered
