@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from load_tests.faults import resume_after  # noqa: E402
+
 
 def _cdf(ax: Any, values: list[float], label: str) -> None:
     if not values:
@@ -80,18 +82,23 @@ def kill_timeline(rep: dict[str, Any], path: Path) -> None:
     for call in rep["per_call"]:
         for role, line in sorted((call.get("timeline") or {}).items()):
             if line and line.get("first_s") is not None and line.get("last_s") is not None:
-                rows.append((f"#{call['index']} {role}", line))
+                rows.append((f"#{call['index']} {role}", line, call.get("call_id")))
     fig, ax = plt.subplots(figsize=(8, 1.5 + 0.3 * max(1, len(rows))))
-    for y, (_, line) in enumerate(rows):
+    for y, (_, line, _) in enumerate(rows):
         start, spans = line["first_s"], []
         for before, after in line.get("gaps_s") or []:
             spans.append((start, max(0.0, before - start)))
             start = after
         spans.append((start, max(0.0, line["last_s"] - start)))
         ax.broken_barh(spans, (y - 0.35, 0.7), color="tab:green")
-    for n, kill in enumerate(k for k in rep["faults"]["events"] if k.get("pid")):
+    kills = [k for k in rep["faults"]["events"] if k.get("pid")]
+    for n, kill in enumerate(kills):
         ax.axvline(kill["at_s"], color="red", linewidth=1, label="kill -9 of a node" if n == 0 else None)
-    ax.set_yticks(range(len(rows)), [label for label, _ in rows], fontsize=7)
+        for y, (_, line, call_id) in enumerate(rows):  # how long a side of a call it carried waited
+            waited = resume_after(line, kill["at_s"]) if call_id in (kill.get("rooms") or []) else None
+            if waited:
+                ax.text(kill["at_s"] + waited, y, f" {waited:.1f} s", fontsize=6, va="center")
+    ax.set_yticks(range(len(rows)), [label for label, _, _ in rows], fontsize=7)
     ax.invert_yaxis()  # the first call on top
     ax.set_xlabel("seconds since the first call started (green: video arriving; gaps ≥ 0.1 s are blank)")
     s = rep["faults"]["summary"]
