@@ -49,17 +49,21 @@ def mint_admin_token(secret: str, ttl: float = 3600.0) -> str:
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def fetch_nodes(urls: list[str], token: str, timeout: float = 2.0) -> list[dict[str, Any]]:
-    """``GET /api/nodes`` from the first of ``urls`` that answers (a node may just have died)."""
+def fetch_json(urls: list[str], path: str, token: str, timeout: float = 2.0) -> Any:
+    """``GET path`` from the first of ``urls`` that answers (a node may just have died)."""
     errors = []
     for url in urls:
-        request = urllib.request.Request(url + "/api/nodes", headers={"Authorization": f"Bearer {token}"})
+        request = urllib.request.Request(url + path, headers={"Authorization": f"Bearer {token}"})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as resp:
-                return list(json.load(resp)["nodes"])
+                return json.load(resp)
         except Exception as exc:  # noqa: BLE001  (try the next node)
             errors.append(f"{url}: {exc!r}"[:200])
-    raise ClusterError("no node answered GET /api/nodes: " + "; ".join(errors))
+    raise ClusterError(f"no node answered GET {path}: " + "; ".join(errors))
+
+
+def fetch_nodes(urls: list[str], token: str, timeout: float = 2.0) -> list[dict[str, Any]]:
+    return list(fetch_json(urls, "/api/nodes", token, timeout)["nodes"])
 
 
 class SpawnedCluster:
@@ -210,6 +214,21 @@ class SpawnedCluster:
 
     def nodes(self) -> list[dict[str, Any]]:
         return fetch_nodes(self.urls, self._token)
+
+    def call_states(self, call_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """What the cluster's records say of these calls now: ``{state, migrated}`` (the number
+        of ``migrated`` events) per call id, or ``{error}``."""
+        out: dict[str, dict[str, Any]] = {}
+        for call_id in call_ids:
+            try:
+                record = fetch_json(self.urls, f"/api/calls/{call_id}", self._token)
+            except ClusterError as exc:
+                out[call_id] = {"error": str(exc)[:200]}
+                continue
+            events = record.get("events") or []
+            out[call_id] = {"state": record.get("state"),
+                            "migrated": sum(1 for e in events if isinstance(e, dict) and e.get("type") == "migrated")}
+        return out
 
     def owns(self, pid: int) -> bool:
         """Is ``pid`` one of this cluster's node processes (a node we started, or a worker of the

@@ -61,10 +61,12 @@ def cluster_section(cluster: SpawnedCluster, watch: ClusterWatch, rep: dict[str,
             "killed_pids": list(cluster.killed), "watch_errors": watch.errors[:5], "timeline": watch.samples}
 
 
-def fault_section(plan: KillPlan, events: list[dict[str, Any]], calls: list[dict[str, Any]]) -> dict[str, Any]:
+def fault_section(plan: KillPlan, events: list[dict[str, Any]], calls: list[dict[str, Any]],
+                  records: dict[str, dict[str, Any]]) -> dict[str, Any]:
     kills = [e for e in events if e.get("pid")]
-    outcomes = call_outcomes(calls, kills)
-    return {"plan": asdict(plan), "events": events, "per_call": outcomes, "summary": summary(outcomes, events)}
+    outcomes = call_outcomes(calls, kills, records)
+    return {"plan": asdict(plan), "events": events, "per_call": outcomes, "summary": summary(outcomes, events),
+            "records_before_hangup": records}
 
 
 def markdown_lines(rep: dict[str, Any]) -> list[str]:
@@ -87,7 +89,8 @@ def markdown_lines(rep: dict[str, Any]) -> list[str]:
         r = s["resume_s"]
         lines += ["## Node kills", "",
                   f"{s['kills']} kill(s) ({s['kills_refused']} refused); calls on a killed node: "
-                  f"{s['calls_affected']}, survived {s['calls_survived']}/{s['calls_affected']} "
+                  f"{s['calls_affected']}, survived (did not end) {s['calls_survived']}/{s['calls_affected']}, "
+                  f"media back after every kill {s['calls_resumed']}/{s['calls_affected']} "
                   f"(all calls ok at the end: {s['calls_survived_all']}/{s['calls']}); time from kill to "
                   f"media back on both sides p50 / p95 / max: {r['p50']} / {r['p95']} / {r['max']} s over "
                   f"{r['n']} resumed interruption(s) of {s['interruptions']}; {s['not_resumed']} never resumed.", "",
@@ -95,11 +98,11 @@ def markdown_lines(rep: dict[str, Any]) -> list[str]:
         for e in faults["events"]:
             lines.append(f"| {e['index']} | {e.get('at_s')} | {e.get('node_id', '–')} | {e.get('pid', '–')} | "
                          f"{len(e.get('rooms') or [])} | {e.get('pid_gone', '–')} | {e.get('refused') or ''} |")
-        lines += ["", "| call | survived | resume s per kill | loss % | renegotiations | reconnects | error |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += ["", "| call | survived | media back | resume s per kill | loss % | renegotiations | reconnects | error |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for c in faults["per_call"]:
             resumes = ", ".join(f"#{k['kill']}: {k['resume_s']}" for k in c["kills"]) or "not on a killed node"
-            lines.append(f"| {c['index']} | {c['survived']} | {resumes} | {c['loss_pct']} | "
+            lines.append(f"| {c['index']} | {c['survived']} | {c['resumed'] if c['affected'] else '–'} | {resumes} | {c['loss_pct']} | "
                          f"{sum(c['renegotiations'].values())} | {sum(c['reconnects'].values())} | {c['error'] or ''} |")
         lines += ["", "Plot: `kills.png` (each call side's received video, with the gaps, and the kills).", ""]
     return lines

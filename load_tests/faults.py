@@ -79,9 +79,17 @@ def resume_after(timeline: dict[str, Any], kill_at: float) -> float | None:
     return 0.0
 
 
-def call_outcomes(calls: list[dict[str, Any]], kills: list[dict[str, Any]]) -> list[dict[str, Any]]:
+ENDED_STATES = {"ended"}  # signaling.centre.call.CallState.ENDED, as the record says it
+
+
+def call_outcomes(calls: list[dict[str, Any]], kills: list[dict[str, Any]],
+                  records: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Per call: every kill of the node that carried it, with the time to resume (the later of
-    its two sides), and whether it survived (ok to the end, the same call id)."""
+    its two sides); whether media came back on both sides after every kill (``resumed``), and
+    whether the call survived: it did not end (no failure, no ``call-ended`` before the hang-up,
+    its record not ended just before the hang-up, when ``records`` has it) and the same call id
+    carried media again after every kill."""
+    records = records or {}
     out = []
     for call in calls:
         events = []
@@ -97,9 +105,13 @@ def call_outcomes(calls: list[dict[str, Any]], kills: list[dict[str, Any]]) -> l
         sides = call.get("sides") or {}
         expected = sum(s.get(k, {}).get("expected", 0) for s in sides.values() for k in ("video", "audio"))
         lost = sum(s.get(k, {}).get("lost", 0) for s in sides.values() for k in ("video", "audio"))
+        resumed = all(e["resume_s"] is not None for e in events)
+        record = records.get(str(call.get("call_id")), {})
         out.append({
             "index": call.get("index"), "call_id": call.get("call_id"), "affected": bool(events),
-            "survived": bool(call.get("ok")) and all(e["resume_s"] is not None for e in events),
+            "survived": bool(call.get("ok")) and resumed and record.get("state") not in ENDED_STATES,
+            "resumed": bool(events) and resumed,
+            "record": record or None,
             "error": call.get("error"), "kills": events,
             "loss_pct": round(100 * lost / expected, 3) if expected else None,
             "renegotiations": {r: s.get("renegotiations", 0) for r, s in sides.items()},
@@ -117,6 +129,7 @@ def summary(outcomes: list[dict[str, Any]], kills: list[dict[str, Any]]) -> dict
         "kills": len([k for k in kills if k.get("pid")]), "kills_refused": len([k for k in kills if k.get("refused")]),
         "calls": len(outcomes), "calls_affected": len(affected),
         "calls_survived": sum(1 for c in affected if c["survived"]),
+        "calls_resumed": sum(1 for c in affected if c["resumed"]),
         "calls_survived_all": sum(1 for c in outcomes if c["survived"]),
         "interruptions": events, "not_resumed": events - len(resumes),
         "resume_s": dist(resumes),

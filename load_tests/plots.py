@@ -102,7 +102,8 @@ def kill_timeline(rep: dict[str, Any], path: Path) -> None:
     ax.invert_yaxis()  # the first call on top
     ax.set_xlabel("seconds since the first call started (green: video arriving; gaps ≥ 0.1 s are blank)")
     s = rep["faults"]["summary"]
-    ax.set_title(f"Node kills: {s['calls_survived']}/{s['calls_affected']} affected calls survived, "
+    ax.set_title(f"Node kills: of {s['calls_affected']} calls on a killed node {s['calls_survived']} survived, "
+                 f"{s['calls_resumed']} got media back, "
                  f"media back p95 {s['resume_s']['p95'] if s['resume_s']['p95'] is not None else '–'} s", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     if rep["faults"]["events"]:

@@ -232,6 +232,7 @@ def run(opts: RunOptions, server: Server | None = None,
     sampler: Sampler | None = None
     watch: ClusterWatch | None = None
     killer: NodeKiller | None = None
+    records: dict[str, dict[str, Any]] | None = None
     try:
         step = opts.ramp / opts.calls if opts.calls > 1 else 0.0
         for k in range(workers):
@@ -273,6 +274,9 @@ def run(opts: RunOptions, server: Server | None = None,
         last = 0.0
         while any(p.proc.poll() is None for p in procs) and time.monotonic() < deadline:
             time.sleep(0.2)
+            if killer is not None and records is None and time.monotonic() >= stop_at - 1.0:
+                assert cluster is not None  # what the records say of the calls on killed nodes, before hang-up
+                records = cluster.call_states(sorted({c for e in killer.events for c in e.get("rooms") or []}))
             if silkline and sfu_stats is None and time.monotonic() >= stop_at - 0.8:
                 load_average = [round(x, 2) for x in os.getloadavg()]  # the end of the steady window
                 sfu_stats = fetch_sfu_stats(url)
@@ -312,7 +316,7 @@ def run(opts: RunOptions, server: Server | None = None,
         rep["cluster"] = cluster_report.cluster_section(cluster, watch, rep, opts)
         if opts.kill is not None and killer is not None:
             calls = sorted((c for w in results for c in w.get("calls", [])), key=lambda c: c["index"])
-            rep["faults"] = cluster_report.fault_section(opts.kill, killer.events, calls)
+            rep["faults"] = cluster_report.fault_section(opts.kill, killer.events, calls, records or {})
     report_mod.write(rep, out)
     return rep
 

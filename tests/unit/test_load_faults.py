@@ -110,18 +110,29 @@ def test_per_call_outcome_and_the_summary() -> None:
         call(1, False, timeline(1, 30, (10.0, 11.0)), timeline(1, 10.0)),
         # not on a killed node
         call(2, True, timeline(1, 30), timeline(1, 30)),
+        # on the first killed node, media back on both sides, but its record says it ended
+        call(3, True, timeline(1, 30, (10.0, 10.5)), timeline(1, 30, (10.0, 10.6))),
+        # no call-ended reached it and nothing failed, but its agent never got video back
+        call(4, True, timeline(1, 30, (10.0, 11.0)), timeline(1, 10.0)),
     ]
-    outcomes = call_outcomes(calls, kills)
-    assert [o["affected"] for o in outcomes] == [True, True, False]
-    assert [o["survived"] for o in outcomes] == [True, False, True]
+    kills[0]["rooms"] += ["c3", "c4"]
+    records = {"c0": {"state": "connected", "migrated": 2}, "c3": {"state": "ended", "migrated": 1}}
+    outcomes = call_outcomes(calls, kills, records)
+    assert [o["affected"] for o in outcomes] == [True, True, False, True, True]
+    assert [o["resumed"] for o in outcomes] == [True, False, False, True, False]
+    # survived: did not end, the record is not ended, and media came back after every kill
+    assert [o["survived"] for o in outcomes] == [True, False, True, False, False]
+    assert outcomes[0]["record"] == {"state": "connected", "migrated": 2} and outcomes[1]["record"] is None
     assert [k["resume_s"] for k in outcomes[0]["kills"]] == [2.0, 4.0]
     assert outcomes[1]["kills"][0]["sides"] == {"shopper": 1.0, "agent": None}
     assert outcomes[0]["loss_pct"] == 5.0  # 20 lost of 400 expected over both sides and kinds
     figures = summary(outcomes, kills + [{"index": 2, "at_s": 25.0, "refused": "no alive node"}])
     assert (figures["kills"], figures["kills_refused"]) == (2, 1)
-    assert (figures["calls_affected"], figures["calls_survived"], figures["calls_survived_all"]) == (2, 1, 2)
-    assert (figures["interruptions"], figures["not_resumed"]) == (3, 1)
-    assert figures["resume_s"]["n"] == 2 and figures["resume_s"]["p50"] == 2.0
+    assert (figures["calls_affected"], figures["calls_survived"], figures["calls_resumed"]) == (4, 1, 2)
+    assert figures["calls_survived_all"] == 2
+    assert (figures["interruptions"], figures["not_resumed"]) == (5, 2)
+    # resumes: call 0 after 2.0 and 4.0 s, call 3 after 0.6 s
+    assert figures["resume_s"]["n"] == 3 and figures["resume_s"]["p50"] == 2.0
     assert figures["resume_s"]["p95"] == 4.0 and figures["resume_s"]["max"] == 4.0
 
 
