@@ -10,14 +10,31 @@ from pathlib import Path
 def _common(p: argparse.ArgumentParser, target: bool = True) -> None:
     if target:
         group = p.add_mutually_exclusive_group(required=True)
-        group.add_argument("--url", help="a running node, http://127.0.0.1:PORT (loopback only)")
+        group.add_argument("--url", help="a running node, http://127.0.0.1:PORT (loopback only); several "
+                                         "nodes of one cluster comma-separated (calls spread over them)")
         group.add_argument("--spawn-server", action="store_true",
                            help="start `python -m silkline serve` on a free loopback port for the run, stop it after")
+        group.add_argument("--spawn-cluster", type=_sizes, metavar="N",
+                           help="start redis-server and a cluster of N node processes for each run, stop them "
+                                "after (sweep: a list, e.g. 1,2,4: one sweep per size)")
+        p.add_argument("--cluster-mode", choices=["workers", "separate"], default="workers",
+                       help="with --spawn-cluster: one `silkline serve --redis … --workers N` (default), or N "
+                            "separate `silkline serve --redis … --node-id nI --port P_I`")
+        p.add_argument("--spread", choices=["parties", "calls"], default="parties",
+                       help="several URLs: a call's agent and shopper on different nodes (parties, default), or "
+                            "both on the same one (calls: for nodes that do not share one contact centre yet)")
+        p.add_argument("--kill-node-at", type=float, metavar="SECONDS",
+                       help="fault mode (with --spawn-cluster): SECONDS after the first call starts, kill -9 the "
+                            "node carrying the most calls (by its pid in /api/nodes)")
+        p.add_argument("--kills", type=int, default=1, help="with --kill-node-at: how many kills (default 1)")
+        p.add_argument("--kill-every", type=float, default=0.0, metavar="SECONDS",
+                       help="with --kills K > 1: seconds between kills")
         p.add_argument("--server-pid", type=int, help="with --url: the node's PID, to sample its CPU and memory")
         p.add_argument("--forwarding", choices=["encoded", "transcode"], default="encoded",
                        help="with --spawn-server: the node's forwarding mode (transcode = comparison only)")
     else:  # the command starts its own servers
-        p.set_defaults(url=None, spawn_server=True, server_pid=None, forwarding="encoded")
+        p.set_defaults(url=None, spawn_server=True, server_pid=None, forwarding="encoded", spawn_cluster=None,
+                       cluster_mode="workers", spread="parties", kill_node_at=None, kills=1, kill_every=0.0)
     p.add_argument("--ramp", type=float, default=10.0, help="seconds over which calls start, evenly (default 10)")
     p.add_argument("--duration", type=float, default=30.0,
                    help="seconds every call is held after the ramp (default 30)")
@@ -91,6 +108,16 @@ def _loads(text: str) -> list[int]:
     return loads
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(x) for x in text.replace(" ", ",").split(",") if x]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of node counts: {text!r}") from None
+    if not sizes or not all(1 <= n <= 16 for n in sizes):
+        raise argparse.ArgumentTypeError("node counts between 1 and 16, e.g. 2 or (sweep) 1,2,4")
+    return sizes
+
+
 def _servers(text: str) -> tuple[str, ...]:
     names = tuple(x for x in text.split(",") if x)
     if not names or any(n not in ("silkline", "janus") for n in names) or len(set(names)) != len(names):
@@ -98,20 +125,37 @@ def _servers(text: str) -> tuple[str, ...]:
     return names
 
 
-def _options(args: argparse.Namespace, calls: int):  # type: ignore[no-untyped-def]
+def _options(args: argparse.Namespace, calls: int, nodes: int = 0):  # type: ignore[no-untyped-def]
+    from load_tests.faults import KillPlan
     from load_tests.runner import RunOptions
 
     if args.forwarding != "encoded" and not args.spawn_server:
         raise SystemExit("--forwarding applies to --spawn-server only (a running node has its own mode)")
-    if args.url and not args.url.startswith(("http://127.0.0.1", "http://localhost")):
-        raise SystemExit("--url must be a node on loopback (http://127.0.0.1:PORT)")
+    urls = [u.strip().rstrip("/") for u in (args.url or "").split(",") if u.strip()]
+    if any(not u.startswith(("http://127.0.0.1", "http://localhost")) for u in urls):
+        raise SystemExit("--url must be nodes on loopback (http://127.0.0.1:PORT[,http://127.0.0.1:PORT2…])")
+    kill = None
+    if args.kill_node_at is not None:
+        if not args.spawn_cluster:
+            raise SystemExit("--kill-node-at kills only a node of a cluster this tool started: use --spawn-cluster N")
+        try:
+            kill = KillPlan(args.kill_node_at, args.kills, args.kill_every)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
+    if args.spawn_cluster and not nodes:
+        if len(args.spawn_cluster) != 1:
+            raise SystemExit("--spawn-cluster takes one size here (a list only with sweep)")
+        nodes = args.spawn_cluster[0]
+    if nodes and not 1 <= nodes <= 16:
+        raise SystemExit("--spawn-cluster takes 1 to 16 nodes")
     for name in ("ramp", "duration"):
         if getattr(args, name) < 0 or getattr(args, name) > 600:
             raise SystemExit(f"--{name} must be between 0 and 600 seconds")
     if args.duration < 1:
         raise SystemExit("--duration must be at least 1 second")
     return RunOptions(calls=calls, ramp=args.ramp, duration=args.duration, out=args.out,
-                      url=args.url.rstrip("/") if args.url else None, spawn_server=args.spawn_server,
+                      url=urls[0] if urls else None, urls=urls or None, spawn_server=args.spawn_server,
+                      spawn_cluster=nodes, cluster_mode=args.cluster_mode, spread=args.spread, kill=kill,
                       forwarding=args.forwarding, server_pid=args.server_pid, workers=args.workers,
                       loop=args.loop, video_bitrate=args.video_bitrate,
                       verify_interval=args.verify_interval, setup_timeout=args.setup_timeout,
@@ -132,6 +176,16 @@ def _stop_on_signals() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from load_tests.cluster import ClusterError
+
+    try:
+        return _main(argv)
+    except ClusterError as exc:  # a cluster that did not start, or a refusal: in words, no traceback
+        print(f"load_tests: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command != "_worker":
         _stop_on_signals()
@@ -172,13 +226,19 @@ def main(argv: list[str] | None = None) -> int:
         print(compare_md(result))
         return 0
     if args.command == "sweep":
-        from load_tests.sweep import markdown, sweep
+        from load_tests.sweep import cluster_sweeps, markdown, sweep
 
         if not (1 <= args.start <= args.max <= 500 and args.step >= 1):
             raise SystemExit("need 1 ≤ --start ≤ --max ≤ 500 and --step ≥ 1")
-        result = sweep(_options(args, args.start), args.start, args.step, args.max,
-                       {"join_p95_ms": args.join_p95_ms, "loss_pct": args.loss_pct,
-                        "latency_p99_ms": args.latency_p99_ms, "freezes": args.freezes}, args.retries)
+        thresholds = {"join_p95_ms": args.join_p95_ms, "loss_pct": args.loss_pct,
+                      "latency_p99_ms": args.latency_p99_ms, "freezes": args.freezes}
+        if args.spawn_cluster:  # one sweep per cluster size, side by side
+            sizes = args.spawn_cluster
+            text = cluster_sweeps(_options(args, args.start, nodes=sizes[0]), sizes, args.start, args.step,
+                                  args.max, thresholds, args.retries)
+            print(text)
+            return 0
+        result = sweep(_options(args, args.start), args.start, args.step, args.max, thresholds, args.retries)
         print(markdown(result))
         return 0
     return 2

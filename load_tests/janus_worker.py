@@ -32,10 +32,12 @@ import aiohttp
 import psutil
 from aiortc import RTCSessionDescription
 
+from load_tests.call_results import audio_accounting, video_accounting
 from load_tests.janus_api import JanusHandle, JanusSession
 from load_tests.netns import enter
 from load_tests.peer import Clips, LoadPeer
-from load_tests.worker import _audio_accounting, _video_accounting, print_progress, watch_loop_lag
+from load_tests.start_line import await_start
+from load_tests.worker import print_progress, watch_loop_lag
 from media.aiortc_hooks import restrict_host_addresses
 
 ROLES = ("agent", "shopper")
@@ -266,8 +268,8 @@ class JanusWorker:
             if accepted is not None:
                 info["join_ms"] = _ms(peer.first_decoded_at, accepted)
                 info["first_frame_ms"] = _ms(peer.video_in.first_at, accepted)
-            info["video"] = _video_accounting(peer, window_end)
-            info["audio"] = _audio_accounting(peer)
+            info["video"] = video_accounting(peer, window_end)
+            info["audio"] = audio_accounting(peer)
             info["rtp"] = call.stats.get(role)
             info["picture_checks"] = {"decoded": peer.samples_decoded, "verified": peer.samples_verified,
                                       "mismatched": peer.samples_mismatched, "unreadable": peer.samples_unreadable,
@@ -298,6 +300,7 @@ def offer_only(address: str) -> None:
 def main(config_path: str) -> int:
     with open(config_path) as f:
         cfg = json.load(f)
+    await_start(cfg)  # ready: the parent answers with the run's t0 and stop_at
     enter(cfg["netns"])  # before any socket: the namespace is per thread
     offer_only(cfg["client_address"])
     import logging

@@ -44,6 +44,8 @@ from media.aiortc_hooks import (  # the same completion rule as the node's frame
 from media.synthetic import AUDIO_SAMPLES, EncodedAudioTrack, EncodedVideoTrack
 
 FREEZE_GAP = 0.200  # seconds between received video frames that count as a freeze
+TIMELINE_GAP = 0.100  # a silence between received video frames this long is kept (fault mode)
+MAX_GAPS = 2000
 STARTUP_PLI_INTERVAL = 0.1  # seconds between PLIs while delta frames arrive before any keyframe
 VIDEO_STEP = 3000  # RTP ticks per frame at 30 fps / 90 kHz
 AUDIO_STEP = AUDIO_SAMPLES  # 960 ticks per 20 ms at 48 kHz
@@ -72,6 +74,28 @@ class Received:
     freezes: int = 0
     freeze_ms: float = 0.0
     max_gap_ms: float = 0.0
+    gaps: list[tuple[float, float]] = field(default_factory=list)  # (last frame before, first after)
+    epochs: list[tuple[int, int]] = field(default_factory=list)  # earlier peer connections: (span, distinct)
+
+    def note_gap(self, before: float, after: float) -> None:
+        """Keep a silence of at least TIMELINE_GAP (video): the fault mode's time to resume."""
+        if after - before >= TIMELINE_GAP and len(self.gaps) < MAX_GAPS:
+            self.gaps.append((before, after))
+
+    def close_epoch(self, step: int) -> None:
+        """A new peer connection follows (a migration): its RTP timestamps start elsewhere, so the
+        timestamp span of this one is counted on its own."""
+        if self.timestamps:
+            span = (max(self.timestamps) - min(self.timestamps)) // step + 1
+            self.epochs.append((span, len(self.timestamps)))
+            self.timestamps = set()
+
+    def timestamp_count(self, step: int) -> tuple[int, int]:
+        """(expected, received) by RTP timestamps over every peer connection of this side."""
+        spans = list(self.epochs)
+        if self.timestamps:
+            spans.append(((max(self.timestamps) - min(self.timestamps)) // step + 1, len(self.timestamps)))
+        return sum(s for s, _ in spans), sum(n for _, n in spans)
 
 
 class Clips:
@@ -152,9 +176,13 @@ class LoadPeer:
         self._pending_checks: collections.deque[int | None] = collections.deque()
         self._last_sample_at = 0.0
         self._tasks: list[asyncio.Task] = []
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.renegotiations = 0
         self.video = EncodedVideoTrack(clips.video, fps=fps, on_send=self._sent_video)
         self.audio = _AudioTrack(clips, self)
+        self._make_pc()
+
+    def _make_pc(self) -> None:
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.audio_transceiver = self.pc.addTransceiver(self.audio, "sendrecv")
         self.video_transceiver = self.pc.addTransceiver(self.video, "sendrecv")
         on_keyframe_request(self.video_transceiver.sender, self._keyframe_requested)
@@ -164,6 +192,18 @@ class LoadPeer:
             replace_jitter_buffer(receiver, MarkerJitterBuffer(
                 capacity=512 if kind == "video" else 16, is_video=kind == "video"))
         self.pc.on("track", self._on_track)
+
+    async def renew(self) -> None:
+        """A new peer connection with the same tracks (the server moved the call, or the socket
+        came back ``resumed``); what was sent and received so far stays counted."""
+        try:
+            await asyncio.wait_for(self.pc.close(), 10)
+        except (TimeoutError, Exception) as exc:  # bounded: the old connection may be half dead
+            self.errors.append(f"close before renew: {exc!r}")
+        self.video_in.close_epoch(VIDEO_STEP)
+        self.audio_in.close_epoch(AUDIO_STEP)
+        self.renegotiations += 1
+        self._make_pc()
 
     # sending --------------------------------------------------------------------
     def _keyframe_requested(self) -> None:
@@ -192,6 +232,8 @@ class LoadPeer:
             gap = now - got.last_at
             if gap > got.max_gap_ms / 1000:
                 got.max_gap_ms = gap * 1000
+            if got is self.video_in:
+                got.note_gap(got.last_at, now)
         got.last_at = now
         if sent is None:
             return None

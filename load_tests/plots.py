@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from load_tests.faults import resume_after  # noqa: E402
+
 
 def _cdf(ax: Any, values: list[float], label: str) -> None:
     if not values:
@@ -69,6 +71,43 @@ def timeline(rep: dict[str, Any], path: Path) -> None:
     ax3.set_ylabel("loss %")
     lines = ax2.get_lines() + ax3.get_lines()
     ax2.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def kill_timeline(rep: dict[str, Any], path: Path) -> None:
+    """Fault mode: per call side, a bar where video arrived, broken by its gaps, and the kills."""
+    rows = []
+    for call in rep["per_call"]:
+        for role, line in sorted((call.get("timeline") or {}).items()):
+            if line and line.get("first_s") is not None and line.get("last_s") is not None:
+                rows.append((f"#{call['index']} {role}", line, call.get("call_id")))
+    fig, ax = plt.subplots(figsize=(8, 1.5 + 0.3 * max(1, len(rows))))
+    for y, (_, line, _) in enumerate(rows):
+        start, spans = line["first_s"], []
+        for before, after in line.get("gaps_s") or []:
+            spans.append((start, max(0.0, before - start)))
+            start = after
+        spans.append((start, max(0.0, line["last_s"] - start)))
+        ax.broken_barh(spans, (y - 0.35, 0.7), color="tab:green")
+    kills = [k for k in rep["faults"]["events"] if k.get("pid")]
+    for n, kill in enumerate(kills):
+        ax.axvline(kill["at_s"], color="red", linewidth=1, label="kill -9 of a node" if n == 0 else None)
+        for y, (_, line, call_id) in enumerate(rows):  # how long a side of a call it carried waited
+            waited = resume_after(line, kill["at_s"]) if call_id in (kill.get("rooms") or []) else None
+            if waited:
+                ax.text(kill["at_s"] + waited, y, f" {waited:.1f} s", fontsize=6, va="center")
+    ax.set_yticks(range(len(rows)), [label for label, _, _ in rows], fontsize=7)
+    ax.invert_yaxis()  # the first call on top
+    ax.set_xlabel("seconds since the first call started (green: video arriving; gaps ≥ 0.1 s are blank)")
+    s = rep["faults"]["summary"]
+    ax.set_title(f"Node kills: of {s['calls_affected']} calls on a killed node {s['calls_survived']} survived, "
+                 f"{s['calls_resumed']} got media back, "
+                 f"media back p95 {s['resume_s']['p95'] if s['resume_s']['p95'] is not None else '–'} s", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    if rep["faults"]["events"]:
+        ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

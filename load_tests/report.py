@@ -164,7 +164,8 @@ def build(params: dict[str, Any], workers: list[dict[str, Any]], samples: list[d
         "per_call": [{k: c.get(k) for k in ("index", "call_id", "ok", "error", "marks_ms")}
                      | {"join_ms": {r: s.get("join_ms") for r, s in c.get("sides", {}).items()},
                         "video_lost": {r: s["video"]["lost"] for r, s in c.get("sides", {}).items()},
-                        "freezes": {r: s["video"]["freezes"] for r, s in c.get("sides", {}).items()}}
+                        "freezes": {r: s["video"]["freezes"] for r, s in c.get("sides", {}).items()},
+                        "timeline": {r: s.get("timeline") for r, s in c.get("sides", {}).items()}}
                      for c in calls],
     }
     return report
@@ -240,6 +241,9 @@ def markdown(rep: dict[str, Any]) -> str:
         lines += ["**Caveats:**", ""] + [f"- {s}" for s in rep["saturation"]] + [""]
     if rep["failure_examples"]:
         lines += ["**Failures:**", ""] + [f"- {s}" for s in rep["failure_examples"]] + [""]
+    from load_tests.cluster_report import markdown_lines
+
+    lines += markdown_lines(rep)
     lines += ["Plots: `join_cdf.png`, `timeline.png`. Raw figures: `report.json` (schema in "
               "load_tests/README.md).", ""]
     return "\n".join(lines)
@@ -255,3 +259,5 @@ def write(rep: dict[str, Any], out: Path) -> None:
 
     plots.join_cdf(rep, out / "join_cdf.png")
     plots.timeline(rep, out / "timeline.png")
+    if rep.get("faults"):
+        plots.kill_timeline(rep, out / "kills.png")

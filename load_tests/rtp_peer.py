@@ -120,10 +120,40 @@ class RtpLoadPeer:
         self._video_ssrc: int | None = None  # the server's video SSRC towards us
         self._outlets: list[Outlet] = []
         self._unhook: Callable[[], None] | None = None
+        self._keyframe_seen = False  # on this peer connection (a renewed one waits for its own)
+        self.renegotiations = 0
+        self._make_pc()
+
+    def _make_pc(self) -> None:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.audio_transceiver = self.pc.addTransceiver(SilentTrack("audio"), "sendrecv")
         self.video_transceiver = self.pc.addTransceiver(SilentTrack("video"), "sendrecv")
         on_keyframe_request(self.video_transceiver.sender, self._keyframe_requested)
+
+    async def renew(self) -> None:
+        """A new peer connection with the same media (the server moved the call, or the socket
+        came back ``resumed``): stop sending on the old one, close it, make a fresh one to offer.
+        What was sent and received so far stays counted; the clips carry on."""
+        self._unwire()
+        try:
+            await asyncio.wait_for(self.pc.close(), 10)
+        except Exception as exc:  # noqa: BLE001  (bounded: the old connection may be half dead)
+            self._error(f"close before renew: {exc!r}")
+        self.video_in.close_epoch(90000 // self.fps)
+        self.audio_in.close_epoch(AUDIO_SAMPLES)
+        self._assembler = Vp8FrameAssembler()
+        self._video_ssrc = None
+        self._keyframe_seen = False
+        self.renegotiations += 1
+        self._make_pc()
+
+    def _unwire(self) -> None:
+        for outlet in self._outlets:
+            self.pacer.remove(outlet)
+        self._outlets = []
+        if self._unhook is not None:
+            self._unhook()
+            self._unhook = None
 
     # negotiation and wiring ---------------------------------------------------------
     async def offer(self) -> str:
@@ -203,9 +233,11 @@ class RtpLoadPeer:
             gap = now - got.last_at
             if gap > got.max_gap_ms / 1000:
                 got.max_gap_ms = gap * 1000
-            if gap > FREEZE_GAP and got is self.video_in:
-                got.freezes += 1
-                got.freeze_ms += gap * 1000
+            if got is self.video_in:
+                got.note_gap(got.last_at, now)
+                if gap > FREEZE_GAP:
+                    got.freezes += 1
+                    got.freeze_ms += gap * 1000
         got.last_at = now
 
     def _received_video(self, data: bytes, timestamp: int, now: float) -> None:
@@ -221,11 +253,12 @@ class RtpLoadPeer:
                 got.seqs.add(seq)
                 got.latency_ms.append((now - self.remote.sent_video.times[seq]) * 1000)
         if data[0] & 0x01:  # not a keyframe (RFC 6386 9.1)
-            if self.first_keyframe_at is None and now - self._startup_pli_at >= STARTUP_PLI_INTERVAL:
+            if not self._keyframe_seen and now - self._startup_pli_at >= STARTUP_PLI_INTERVAL:
                 self._startup_pli_at = now
                 if self._request_keyframe():
                     self.startup_plis += 1
             return
+        self._keyframe_seen = True
         if self.first_keyframe_at is None:
             self.first_keyframe_at = now
         if self._checking:  # busy decoding
@@ -328,10 +361,7 @@ class RtpLoadPeer:
         return self._assembler.incomplete
 
     async def close(self) -> None:
-        for outlet in self._outlets:
-            self.pacer.remove(outlet)
-        if self._unhook is not None:
-            self._unhook()
+        self._unwire()
         try:
             await asyncio.wait_for(self.pc.close(), 10)
         except Exception as exc:  # noqa: BLE001  (bounded teardown: record, go on)

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,8 @@ class Sampler:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _procs: dict[int, psutil.Process] = field(default_factory=dict)
+    # a cluster: its nodes' CPU and RSS summed (load_tests.cluster_watch), in place of one pid's
+    server_load: Callable[[], tuple[float | None, float | None]] | None = None
 
     def start(self) -> None:
         self._proc(os.getpid())
@@ -164,7 +167,9 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.wait(self.period):
             server_cpu = rss = None
-            if self.server_pid:
+            if self.server_load is not None:
+                server_cpu, rss = self.server_load()
+            elif self.server_pid:
                 server_cpu = self._cpu(self.server_pid)
                 try:
                     rss = self._procs[self.server_pid].memory_info().rss / 2**20

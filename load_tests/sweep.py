@@ -25,6 +25,9 @@ def summarise(rep: dict[str, Any]) -> dict[str, Any]:
         "server_cpu_pct_per_call": rep["server_cpu_pct_per_call"], "server_rss_mb": rep["server_rss_mb"],
         "generator_cpu_pct": rep["generator"]["cpu_pct"], "system_cpu_pct": rep["system_cpu_pct"],
         "other_cpu_pct": rep["other_cpu_pct"], "saturation": rep["saturation"],
+        # a cluster: each node's steady CPU and how many calls (rooms) it carried
+        "nodes": [{k: n[k] for k in ("node_id", "cpu_pct", "rooms_mean", "rooms_max")}
+                  for n in (rep.get("cluster") or {}).get("per_node", [])],
     }
 
 
@@ -83,6 +86,7 @@ def sweep(base: RunOptions, start: int, step: int, maximum: int, thresholds: dic
         "thresholds": thresholds, "start": start, "step": step, "max": maximum, "retries": retries,
         "rated_capacity_calls": rated, "broke_at": broke, "reached_max_without_breaking": broke is None,
         "forwarding": base.forwarding, "workers": base.workers, "ramp": base.ramp, "duration": base.duration,
+        "cluster_nodes": base.spawn_cluster or None, "cluster_mode": base.cluster_mode if base.spawn_cluster else None,
         "steps": steps,
     }
     (out / "sweep.json").write_text(json.dumps(result, indent=1))
@@ -97,8 +101,9 @@ def sweep(base: RunOptions, start: int, step: int, maximum: int, thresholds: dic
 def markdown(result: dict[str, Any]) -> str:
     t = result["thresholds"]
     rated = result["rated_capacity_calls"]
+    nodes = result.get("cluster_nodes")
     lines = [
-        "# Capacity sweep",
+        "# Capacity sweep" + (f": a cluster of {nodes} node process(es) ({result['cluster_mode']})" if nodes else ""),
         "",
         f"Calls from {result['start']} in steps of {result['step']} (max {result['max']}), ramp "
         f"{result['ramp']:g} s, hold {result['duration']:g} s each, {result['forwarding']} forwarding, "
@@ -123,6 +128,42 @@ def markdown(result: dict[str, Any]) -> str:
             f"{s['latency_p50_ms']} / {s['latency_p99_ms']} | {s['freezes']} | {s['server_cpu_pct']} | "
             f"{s['server_cpu_pct_per_call']} | {s['generator_cpu_pct']} | {s['system_cpu_pct']} ({s.get('other_cpu_pct')}) | "
             f"{'held' if not s['broken'] else '; '.join(s['broken'])} |")
+    if nodes:
+        lines += ["", "Per node, each step: CPU % (steady mean) and calls carried (rooms, steady mean):", ""]
+        lines += [f"- {s['calls']} calls: " + "; ".join(f"{n['node_id']} {n['cpu_pct']} % / {n['rooms_mean']} rooms"
+                                                    for n in s.get("nodes", [])) for s in result["steps"]]
     lines += ["", "Plots: `cpu_vs_calls.png`, `loss_vs_calls.png`; each step's full report is in its "
               "`calls-NNN/` folder.", ""]
     return "\n".join(lines)
+
+
+def cluster_sweeps(base: RunOptions, sizes: list[int], start: int, step: int, maximum: int,
+                   thresholds: dict[str, float], retries: int = 1) -> str:
+    """One sweep per cluster size (``--spawn-cluster 1,2,4``), each in ``DIR/nodes-N/``; the rated
+    capacity of each side by side in ``DIR/cluster-sweep.json`` / ``.md``. Returns the markdown."""
+    rows = []
+    for nodes in sizes:
+        print(f"sweep: a cluster of {nodes} node process(es)", file=sys.stderr, flush=True)
+        result = sweep(dataclasses.replace(base, spawn_cluster=nodes, out=base.out / f"nodes-{nodes}"),
+                       start, step, maximum, thresholds, retries)
+        held = [s for s in result["steps"] if s["calls"] == result["rated_capacity_calls"]]
+        rows.append({"nodes": nodes, "dir": f"nodes-{nodes}", "rated_capacity_calls": result["rated_capacity_calls"],
+                     "reached_max_without_breaking": result["reached_max_without_breaking"],
+                     "broke_at": (result["broke_at"] or {}).get("calls"),
+                     "at_rated": held[-1] if held else None})
+    summary = {"cluster_mode": base.cluster_mode, "sizes": sizes, "thresholds": thresholds, "by_size": rows}
+    base.out.mkdir(parents=True, exist_ok=True)
+    (base.out / "cluster-sweep.json").write_text(json.dumps(summary, indent=1))
+    lines = [f"# Rated capacity by cluster size ({base.cluster_mode} mode)", "",
+             "| node processes | rated calls | broke at | node CPU % at the rated load | calls per node |",
+             "| --- | --- | --- | --- | --- |"]
+    for row in rows:
+        nodes_at = (row["at_rated"] or {}).get("nodes", [])
+        lines.append(f"| {row['nodes']} | {row['rated_capacity_calls']}"
+                     f"{' (max reached)' if row['reached_max_without_breaking'] else ''} | {row['broke_at']} | "
+                     + ", ".join(f"{n['node_id']} {n['cpu_pct']}" for n in nodes_at) + " | "
+                     + ", ".join(f"{n['node_id']} {n['rooms_mean']}" for n in nodes_at) + " |")
+    lines += ["", "Each size's steps are in `nodes-N/sweep.md`.", ""]
+    text = "\n".join(lines)
+    (base.out / "cluster-sweep.md").write_text(text)
+    return text

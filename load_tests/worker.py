@@ -25,14 +25,19 @@ import aiohttp
 import psutil
 
 from client import SignalingClient, SignalingError, demo_token, negotiate
+from load_tests.call_results import call_result
+from load_tests.migration import follow_media, open_socket, reconnect, renegotiate
 from load_tests.pacer import PacedSender
-from load_tests.peer import AUDIO_STEP, VIDEO_STEP, Clips, LoadPeer
+from load_tests.peer import Clips, LoadPeer
 from load_tests.rtp_peer import RtpClips, RtpLoadPeer
+from load_tests.start_line import await_start
 from media.aiortc_hooks import restrict_host_addresses
 
 PROGRESS_EVERY = 1.0
 EXPECT_TIMEOUT = 15.0  # one signaling answer; the whole set-up has its own deadline
 LAG_PERIOD = 0.1
+RECOVERY_DEADLINE = 30.0  # seconds a dropped socket may take to be taken back by a node
+MAX_RECONNECTS = 20  # per call side and run
 
 
 async def print_progress(progress: Callable[[float], dict[str, Any]]) -> None:
@@ -65,6 +70,28 @@ class CallRun:
     marks: dict[str, float] = field(default_factory=dict)  # phase → monotonic time
     stats: dict[str, Any] = field(default_factory=dict)
     ended_early: str | None = None
+    urls: dict[str, str] = field(default_factory=dict)  # role → the base URL its socket went to first
+    locks: dict[str, asyncio.Lock] = field(default_factory=lambda: {"shopper": asyncio.Lock(),
+                                                                    "agent": asyncio.Lock()})
+    reconnects: dict[str, int] = field(default_factory=lambda: {"shopper": 0, "agent": 0})
+    recovery_errors: list[str] = field(default_factory=list)
+    followers: dict[str, Any] = field(default_factory=dict)  # role → the client package's MediaFollower
+
+    def recovery(self) -> tuple[dict[str, int], list[str]]:
+        """Sockets opened again per side, and what went wrong following the media."""
+        reconnects = dict(self.reconnects)
+        errors = list(self.recovery_errors)
+        for role, follower in self.followers.items():
+            ws = self.ws(role)
+            reconnects[role] += getattr(ws, "reconnects", 0)
+            errors += [f"{role}: {exc!r}"[:300] for exc in follower.errors]
+        return reconnects, errors
+
+    def ws(self, role: str) -> SignalingClient | None:
+        return self.shopper_ws if role == "shopper" else self.agent_ws
+
+    def peer(self, role: str) -> LoadPeer | RtpLoadPeer | None:
+        return self.shopper if role == "shopper" else self.agent
 
 
 class FileLock:
@@ -101,6 +128,10 @@ class Worker:
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
         self.url: str = cfg["url"]
+        # a cluster: shoppers and agents spread over its URLs (see call_urls)
+        self.urls: list[str] = list(cfg.get("urls") or [cfg["url"]])
+        self.spread: str = cfg.get("spread", "parties")
+        self.t0: float = cfg["t0"]
         self.stop_at: float = cfg["stop_at"]
         self.setup_timeout: float = cfg.get("setup_timeout", 30.0)
         with open(cfg["clip_path"], "rb") as f:
@@ -114,6 +145,7 @@ class Worker:
         self.registry: dict[str, CallRun] = {}
         self.sockets: list[SignalingClient] = []
         self.agent_calls: dict[SignalingClient, str] = {}  # agent socket → the call it took
+        self.socket_tokens: dict[SignalingClient, str] = {}  # to join again after a drop
         self.lock = FileLock(cfg.get("lock_path"))
         self.lags: list[float] = []
         self.http: aiohttp.ClientSession | None = None
@@ -137,10 +169,14 @@ class Worker:
                 self._spawn(ws.send("decline", call_id=msg.get("call_id")))
         elif kind == "call-ended":
             self._ended(msg)
+        elif kind == "migrated":
+            self._migrated(msg, "agent")
 
     def _shopper_message(self, ws: SignalingClient, msg: dict[str, Any]) -> None:
         if msg.get("type") == "call-ended":
             self._ended(msg)
+        elif msg.get("type") == "migrated":
+            self._migrated(msg, "shopper")
         elif msg.get("type") == "recording-consent-request" and self.record:
             self._spawn(ws.send("recording-consent", call_id=msg["call_id"], granted=True))
 
@@ -150,16 +186,74 @@ class Worker:
             if time.monotonic() < self.stop_at - 0.05:
                 call.ended_early = f"{msg.get('reason')} by {msg.get('by')}"
 
+    # ------------------------------------------------------------------ a call that moves
+    def _migrated(self, msg: dict[str, Any], role: str) -> None:
+        call = self.registry.get(msg.get("call_id", ""))
+        if call is not None and role not in call.followers:  # else the client package renegotiates
+            self._spawn(self._renegotiate(call, role, f"migrated ({msg.get('reason')})"))
+
+    async def _renegotiate(self, call: CallRun, role: str, why: str) -> None:
+        """A new peer connection for this side (load_tests.migration.renegotiate); one at a time."""
+        async with call.locks[role]:
+            ws, peer = call.ws(role), call.peer(role)
+            if ws is None or peer is None or call.call_id is None or call.state != "up":
+                return
+            try:
+                await renegotiate(ws, peer, call.call_id, timeout=EXPECT_TIMEOUT)
+            except Exception as exc:  # noqa: BLE001  (recorded: the call's outcome tells)
+                call.recovery_errors.append(f"{role} after {why}: {type(exc).__name__}: {exc}"[:300])
+
+    async def _watch_socket(self, call: CallRun, role: str) -> None:
+        """When this side's socket drops before the end, join again with the same token on any of
+        the cluster's URLs (load_tests.migration.reconnect), then offer a new peer connection."""
+        for _ in range(MAX_RECONNECTS):
+            ws = call.ws(role)
+            if ws is None:
+                return
+            await ws.closed.wait()
+            if time.monotonic() >= self.stop_at - 0.5 or call.state != "up":
+                return
+            assert self.http is not None
+            token = self.socket_tokens[ws]
+            first = (self.urls.index(ws.base_url) + 1) if ws.base_url in self.urls else 0
+            handler = self._shopper_message if role == "shopper" else self._agent_message
+            try:
+                new, joined = await reconnect(self.http, self.urls, token, first=first,
+                                              deadline=min(self.stop_at, time.monotonic() + RECOVERY_DEADLINE),
+                                              on_message=handler, fail_on=("error", "call-ended"))
+            except Exception as exc:  # noqa: BLE001
+                call.recovery_errors.append(f"{role} reconnect: {exc}"[:300])
+                return
+            self.sockets.append(new)
+            self.socket_tokens[new] = token
+            call.reconnects[role] += 1
+            if role == "shopper":
+                call.shopper_ws = new
+            else:
+                call.agent_ws = new
+                self.agent_calls[new] = call.call_id or ""
+            if not joined.get("resumed"):
+                call.recovery_errors.append(f"{role} joined again but not resumed: {joined}"[:300])
+            await self._renegotiate(call, role, "reconnect")
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
 
     # ------------------------------------------------------------------ one call
-    async def _connect(self, on_message: Any) -> SignalingClient:
+    def call_urls(self, index: int) -> tuple[str, str]:
+        """(agent URL, shopper URL) of call ``index``: round-robin over the cluster's URLs, the
+        shopper one step after the agent (``parties``: the two sides on different nodes), or both
+        on the same node (``calls``: for a cluster whose nodes do not share one contact centre)."""
+        n = len(self.urls)
+        return self.urls[index % n], self.urls[(index + (1 if self.spread == "parties" else 0)) % n]
+
+    async def _connect(self, on_message: Any, url: str, token: str) -> SignalingClient:
         assert self.http is not None
         # a set-up stops at the first server error or end of call instead of waiting it out
-        ws = SignalingClient(self.http, self.url, on_message=on_message, fail_on=("error", "call-ended"))
+        ws = open_socket(self.http, url, self.urls, on_message=on_message, fail_on=("error", "call-ended"))
+        self.socket_tokens[ws] = token
         self.sockets.append(ws)
         return await ws.connect()
 
@@ -174,25 +268,41 @@ class Worker:
             await asyncio.wait_for(self._setup(call), self.setup_timeout)
             call.state = "up"
             call.marks["up"] = time.monotonic()
+            self._follow(call)
         except Exception as exc:
             call.state = "failed"
             call.error = f"{type(exc).__name__}: {exc}"[:300] if str(exc) else type(exc).__name__
             await self._teardown(call)
 
+    def _follow(self, call: CallRun) -> None:
+        """From now on each side follows the call's media: through the client package when it can
+        (load_tests.migration.follow_media), else by this worker's own watchers."""
+        for role in ("shopper", "agent"):
+            ws, peer = call.ws(role), call.peer(role)
+            assert ws is not None and peer is not None and call.call_id is not None
+            follower = follow_media(ws, peer, call.call_id, timeout=EXPECT_TIMEOUT)
+            if follower is not None:
+                call.followers[role] = follower
+            else:
+                self._spawn(self._watch_socket(call, role))
+
     async def _setup(self, call: CallRun) -> None:
         assert self.http is not None
+        agent_url, shopper_url = self.call_urls(call.index)
+        call.urls = {"agent": agent_url, "shopper": shopper_url}
         agent_token, shopper_token = await asyncio.gather(
-            demo_token(self.http, self.url, "agent", name=f"Load agent {call.index}"),
-            demo_token(self.http, self.url, "shopper"),
+            demo_token(self.http, agent_url, "agent", name=f"Load agent {call.index}"),
+            demo_token(self.http, shopper_url, "shopper"),
         )
         call.call_id = call_id = shopper_token["call_id"]
         self.registry[call_id] = call
         call.marks["tokens"] = time.monotonic()
         async with self.lock.held(self.setup_timeout):
-            signed_in = await self._connect(self._agent_message)  # takes whichever call it is offered
+            # takes whichever call it is offered
+            signed_in = await self._connect(self._agent_message, agent_url, agent_token["token"])
             await signed_in.send("join", token=agent_token["token"])
             await signed_in.expect("joined", timeout=EXPECT_TIMEOUT)
-            shopper_ws = await self._connect(self._shopper_message)
+            shopper_ws = await self._connect(self._shopper_message, shopper_url, shopper_token["token"])
             call.shopper_ws = shopper_ws
             await shopper_ws.send("join", token=shopper_token["token"],
                                   context={"product_id": f"load-{call.index}", "title": "Load test"})
@@ -297,10 +407,9 @@ class Worker:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            stopped_at = time.monotonic()
             up = [c for c in self.calls if c.state == "up"]
             await asyncio.gather(*(self._collect(c) for c in up))
-            results = [self._result(c, stopped_at) for c in self.calls]
+            results = [call_result(c, self.stop_at, self.t0) for c in self.calls]
             cpu1, wall1 = me.cpu_times(), time.monotonic()
             main_tid = threading.main_thread().native_id
             threads_s = sum(t.user_time + t.system_time for t in me.threads() if t.id != main_tid)
@@ -340,82 +449,6 @@ class Worker:
             "loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
         }
 
-    # ------------------------------------------------------------------ results
-    def _result(self, call: CallRun, stopped_at: float) -> dict[str, Any]:
-        marks = {k: round((v - call.marks.get("start", v)) * 1000, 1) for k, v in call.marks.items()}
-        out: dict[str, Any] = {
-            "index": call.index, "call_id": call.call_id, "ok": call.state == "up" and not call.ended_early,
-            "state": call.state, "error": call.error or (f"ended early: {call.ended_early}" if call.ended_early else None),
-            "marks_ms": marks, "sides": {},
-        }
-        accepted = call.marks.get("accepted")
-        window_end = self.stop_at - 1.0
-        for role, peer in (("shopper", call.shopper), ("agent", call.agent)):
-            if peer is None or peer.remote is None:
-                continue
-            side: dict[str, Any] = {"errors": peer.errors[:5]}
-            if accepted is not None:
-                side["join_ms"] = _ms(peer.first_decoded_at, accepted)
-                side["first_frame_ms"] = _ms(peer.video_in.first_at, accepted)
-                side["first_keyframe_ms"] = _ms(getattr(peer, "first_keyframe_at", None), accepted)
-            side["video"] = _video_accounting(peer, window_end)
-            side["audio"] = _audio_accounting(peer)
-            side["rtp"] = call.stats.get(role)
-            side["picture_checks"] = {"decoded": peer.samples_decoded, "verified": peer.samples_verified,
-                                      "mismatched": peer.samples_mismatched, "unreadable": peer.samples_unreadable,
-                                      "reencoded_readable": peer.samples_reencoded}
-            side["keyframe_requests_received"] = peer.keyframe_requests
-            side["startup_plis"] = getattr(peer, "startup_plis", None)  # rtp generator: no keyframe yet
-            side["video_latency_ms"] = [round(x, 2) for x in peer.video_in.latency_ms]
-            side["audio_latency_ms"] = [round(x, 2) for x in peer.audio_in.latency_ms]
-            out["sides"][role] = side
-        return out
-
-
-def _ms(t: float | None, since: float) -> float | None:
-    return None if t is None else round((t - since) * 1000, 1)
-
-
-def _video_accounting(peer: LoadPeer, window_end: float) -> dict[str, Any]:
-    """Frames the other side sent from the first one that arrived until ``window_end``,
-    and how many of exactly those frames arrived (matched by payload hash)."""
-    got = peer.video_in
-    assert peer.remote is not None
-    sent = peer.remote.sent_video
-    base = {"frames_received": got.frames, "frames_sent": len(sent.times), "unmatched": got.unmatched,
-            "freezes": got.freezes, "freeze_ms": round(got.freeze_ms, 1), "max_gap_ms": round(got.max_gap_ms, 1),
-            "bytes_received": got.bytes}
-    if got.unmatched > got.frames / 2 and got.timestamps:
-        # the bytes were changed on the way (a transcoding relay): count by RTP timestamps,
-        # as for audio; frames a re-encoder skipped count as lost
-        span = (max(got.timestamps) - min(got.timestamps)) // VIDEO_STEP + 1
-        base.update(expected=span, matched=len(got.timestamps), lost=max(0, span - len(got.timestamps)),
-                    method="rtp_timestamps")
-        return base
-    if not got.seqs:
-        base.update(expected=len(sent.times), matched=0, lost=len(sent.times), method="payload_hash")
-        return base
-    base["method"] = "payload_hash"
-    lo = min(got.seqs)
-    hi = bisect.bisect_right(sent.times, window_end)
-    expected = max(0, hi - lo)
-    matched = sum(1 for s in got.seqs if lo <= s < hi)
-    base.update(expected=expected, matched=matched, lost=expected - matched)
-    return base
-
-
-def _audio_accounting(peer: LoadPeer) -> dict[str, Any]:
-    """Audio: the RTP timestamps span tells how many 20 ms packets should have arrived."""
-    got = peer.audio_in
-    assert peer.remote is not None
-    base = {"frames_received": got.frames, "frames_sent": len(peer.remote.sent_audio.times)}
-    if not got.timestamps:
-        base.update(expected=base["frames_sent"], matched=0, lost=base["frames_sent"])
-        return base
-    span = (max(got.timestamps) - min(got.timestamps)) // AUDIO_STEP + 1
-    base.update(expected=span, matched=len(got.timestamps), lost=max(0, span - len(got.timestamps)))
-    return base
-
 
 def _pct(values: list[float], p: float) -> float | None:
     if not values:
@@ -427,6 +460,7 @@ def _pct(values: list[float], p: float) -> float | None:
 def main(config_path: str) -> int:
     with open(config_path) as f:
         cfg = json.load(f)
+    await_start(cfg)  # ready: the parent answers with the run's t0 and stop_at
     restrict_host_addresses(["127.0.0.1"])  # media never leaves loopback
     import logging
 

@@ -1,0 +1,137 @@
+"""The load tool against a cluster it starts itself (real redis-server, two real node processes),
+with its fault mode: a kill -9 of the node carrying a call, by the pid /api/nodes gave."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from load_tests.cluster_watch import pid_gone
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.timeout(90)
+def test_a_two_node_cluster_run_kills_the_busiest_node_and_reports_every_call(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    proc = subprocess.run(
+        [sys.executable, "-m", "load_tests", "run", "--spawn-cluster", "2", "--cluster-mode", "separate",
+         "--calls", "2", "--ramp", "1", "--duration", "8", "--kill-node-at", "4", "--out", str(out),
+         # LEAD: drop `--spread calls` once the nodes share one contact centre (the centre lease):
+         # then each call's agent and shopper sit on different nodes, as by default
+         "--spread", "calls", "--verify-interval", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=75, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rep = json.loads((out / "report.json").read_text())
+
+    # the cluster: two nodes, each seen in /api/nodes with its pid, CPU sampled per pid
+    cluster = rep["cluster"]
+    assert cluster["mode"] == "separate" and len(cluster["urls"]) == 2
+    listed_pids = {n["pid"] for s in cluster["timeline"] for n in s["nodes"]}
+    nodes = {n["node_id"]: n for n in cluster["per_node"]}
+    assert {"n1", "n2"} <= set(nodes)
+    assert all(nodes[n]["cpu_pct_max"] is not None and nodes[n]["cpu_pct_max"] > 0 for n in ("n1", "n2"))
+    assert rep["server_cpu_pct"] is not None  # the nodes' CPU summed
+    # the calls were spread over both nodes (one room each before the kill)
+    assert (nodes["n1"]["rooms_max"], nodes["n2"]["rooms_max"]) == (1, 1)
+
+    # one kill, of a node of this cluster, by the pid /api/nodes gave; the process is gone
+    faults = rep["faults"]
+    [kill] = faults["events"]
+    assert kill.get("refused") is None and kill["pid"] in listed_pids
+    assert 4.0 <= kill["at_s"] < 6.0 and kill["pid_gone"] is True and pid_gone(kill["pid"])
+    assert cluster["killed_pids"] == [kill["pid"]]
+    # a fresh node took the killed one's port, under a new id, and joined the registry
+    assert kill["replacement"] in ("n1-2", "n2-2") and kill["replacement"] in nodes
+    assert set(nodes) == {"n1", "n2", kill["replacement"]}
+    call_ids = {c["call_id"] for c in rep["per_call"]}
+    assert len(kill["rooms"]) == 1 and set(kill["rooms"]) <= call_ids  # it carried one of our calls
+
+    # a result for every call, in the shape the figures need
+    per_call = faults["per_call"]
+    assert sorted(c["index"] for c in per_call) == [0, 1]
+    for c in per_call:
+        assert set(c) >= {"call_id", "affected", "survived", "resumed", "record", "kills", "loss_pct",
+                          "renegotiations", "reconnects"}
+        assert c["affected"] == (c["call_id"] in kill["rooms"])
+    [hit] = [c for c in per_call if c["affected"]]
+    [spared] = [c for c in per_call if not c["affected"]]
+    assert spared["survived"] is True and spared["loss_pct"] is not None and spared["loss_pct"] < 5
+    assert [k["kill"] for k in hit["kills"]] == [0] and set(hit["kills"][0]["sides"]) == {"shopper", "agent"}
+    # the peers of the hit call noticed: at least one side reconnected or renegotiated
+    assert sum(hit["reconnects"].values()) + sum(hit["renegotiations"].values()) >= 1
+    # the record of the hit call was read from the cluster just before the hang-up
+    assert set(faults["records_before_hangup"]) == set(kill["rooms"]) and hit["record"] is not None
+    s = faults["summary"]
+    assert (s["kills"], s["calls"], s["calls_affected"]) == (1, 2, 1)
+    # LEAD: once migration (branch migrate) and the centre lease are merged, tighten to:
+    #   assert hit["survived"] and hit["resumed"] and hit["record"]["migrated"] >= 1
+    #   assert s["calls_survived"] == 1 and s["resume_s"]["max"] < 10
+    assert s["calls_survived"] in (0, 1) and s["calls_resumed"] in (0, 1)
+
+    for name in ("report.md", "kills.png", "timeline.png"):
+        assert (out / name).stat().st_size > 0
+    assert "Node kills" in (out / "report.md").read_text()
+
+
+async def test_the_load_peers_take_a_new_peer_connection_and_a_new_socket_with_the_same_token(server) -> None:
+    """The seam the load tool follows a moving call with (load_tests/migration.py), on one real
+    node: ``renegotiate`` (a new peer connection with the same media) and ``reconnect`` (a new
+    socket joined with the same token, ``resumed``) both bring media back on both sides."""
+    import asyncio
+    import time
+
+    from client import negotiate
+    from load_tests.migration import reconnect, renegotiate
+    from load_tests.pacer import PacedSender
+    from load_tests.rtp_peer import RtpClips, RtpLoadPeer
+    from media.aiortc_hooks import restrict_host_addresses
+    from media.synthetic import encode_opus_clip, encode_vp8_clip
+    from tests.conftest import answered_call
+    from tests.support.eventually import eventually
+
+    restrict_host_addresses(["127.0.0.1"])
+    clips = RtpClips(encode_vp8_clip(frames=30, width=320, height=240, fps=30, keyframe_interval=10,
+                                     bitrate=300_000), encode_opus_clip(50))
+    pacer = PacedSender()
+    pacer.start()
+    shopper, agent = RtpLoadPeer("shopper", clips, pacer), RtpLoadPeer("agent", clips, pacer)
+    shopper.remote, agent.remote = agent, shopper
+    new_ws = None
+    try:
+        call = await answered_call(server)
+        await asyncio.gather(negotiate(call.shopper_ws, shopper, call.call_id),
+                             negotiate(call.agent_ws, agent, call.call_id))
+
+        def both_receive_since(t: float) -> bool:
+            return all(p.video_in.last_at is not None and p.video_in.last_at > t + 0.3 for p in (shopper, agent))
+
+        started_at = time.monotonic()
+        await eventually(lambda: both_receive_since(started_at), timeout=15, message="first media")
+        renewed_at = time.monotonic()
+        await renegotiate(call.shopper_ws, shopper, call.call_id)
+        assert shopper.renegotiations == 1
+        await eventually(lambda: both_receive_since(renewed_at), timeout=15, message="media after renegotiate")
+
+        await call.agent_ws.close()  # the socket drops (its node died, or close 1012)
+        new_ws, joined = await reconnect(server.http, [server.url], call.agent_token["token"], first=0,
+                                         deadline=time.monotonic() + 15)
+        assert joined["resumed"] is True and joined["call_id"] == call.call_id
+        rejoined_at = time.monotonic()
+        await renegotiate(new_ws, agent, call.call_id)
+        await eventually(lambda: both_receive_since(rejoined_at), timeout=15, message="media after reconnect")
+        # the side's received-video accounting runs on across its peer connections
+        assert agent.renegotiations == 1 and shopper.video_in.frames > 20
+        assert shopper.video_in.epochs and agent.video_in.epochs
+    finally:
+        for peer in (shopper, agent):
+            await peer.close()
+        await pacer.close()
+        if new_ws is not None:
+            await new_ws.close()
+        restrict_host_addresses(None)
