@@ -219,7 +219,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     heartbeat = NodeHeartbeat(nodes, node_description(config, sfu, clock), clock,
                               interval=config.heartbeat_s, ttl=config.heartbeat_ttl_s)
     app[HEARTBEAT] = heartbeat
-    cluster = (join_cluster(app, config, clock, calls, media, inner_store, signaling, edge, hop)
+    cluster = (join_cluster(app, config, clock, calls, media, inner_store, signaling, edge, hop, recorder)
                if media is not None and hop is not None else None)
 
     app.router.add_get("/ws", signaling.handle)
@@ -323,7 +323,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
 
 
 def join_cluster(app: web.Application, config: Config, clock: Clock, calls: CallService, media: ClusterMedia,
-                 store: StateStore, signaling: SignalingEndpoint, edge: EdgeLimits, hop: HopSigner) -> ClusterNode:
+                 store: StateStore, signaling: SignalingEndpoint, edge: EdgeLimits, hop: HopSigner,
+                 recorder: Recorder) -> ClusterNode:
     """Cluster mode (``--redis``): the centre lease, forwarding to its holder, the watch on the
     other nodes (signaling/cluster/, docs/design.md § Scale-out)."""
     assert config.redis_url is not None
@@ -341,8 +342,11 @@ def join_cluster(app: web.Application, config: Config, clock: Clock, calls: Call
                       elected=lambda holding: cluster.elected(holding),
                       deposed=lambda why: cluster.deposed(why),
                       refenced=lambda holding: fence(holding.epoch))
+    async def recover(alive: list[str]) -> object:
+        return await asyncio.to_thread(recorder.recover, live_nodes=alive)
+
     cluster = ClusterNode(node_id, calls, media.views, role, clock, interval=config.heartbeat_s,
-                          close_sessions=close_sessions, fence=fence)
+                          close_sessions=close_sessions, fence=fence, recover=recover)
     app[CLUSTER] = cluster
     forwarder = Forwarder(hop, cluster.is_centre, cluster.centre_url, lambda request: edge.addresses.of(request).ip,
                           heartbeat=config.ws_heartbeat)

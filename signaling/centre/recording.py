@@ -95,6 +95,11 @@ class RecordingService:
             if call.shopper.session is not None:
                 call.shopper.session.send(RecordingConsentRequest(call_id=call.call_id))
 
+    def carry_on(self, call: Call, recorded: bool) -> None:
+        """A call rebuilt by a new centre (the lease moved): recording as its record says, so
+        the publishers of its next room are tapped as the next segment."""
+        self.calls.setdefault(call.call_id, _Active(recording=recorded))
+
     async def consent(self, call: Call, granted: bool) -> None:
         active = self.calls.get(call.call_id)
         if active is None:

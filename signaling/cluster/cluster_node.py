@@ -29,13 +29,15 @@ from signaling.state.nodes import NodeState
 logger = logging.getLogger(__name__)
 
 HOLDER_WAIT_S = 3.0  # a forwarded request waits this long for an election before it is refused
+DEAD_RECOVER_S = 30.0  # a dead node's open recordings are repaired after this long
 FENCE_AGAIN_S = 3.0  # a stale room is closed again if the node still lists it after this long
 
 
 class ClusterNode:
     def __init__(self, node_id: str, calls: CallService, node_views: NodeViews, role: CentreRole,
                  clock: Clock, *, interval: float, close_sessions: Callable[[], Awaitable[None]],
-                 fence: Callable[[int | None], None] | None = None) -> None:
+                 fence: Callable[[int | None], None] | None = None,
+                 recover: Callable[[list[str]], Awaitable[object]] | None = None) -> None:
         self.node_id = node_id
         self.calls = calls
         self.node_views = node_views  # the registry as last read (placement reads the same)
@@ -44,6 +46,8 @@ class ClusterNode:
         self.interval = interval
         self.close_sessions = close_sessions
         self.fence = fence
+        self.recover = recover  # repairs the recordings a dead node left open (given the live ids)
+        self._recovered: set[str] = set()  # dead nodes whose recordings were repaired
         self.forwarder: Forwarder | None = None
         self._fenced: dict[tuple[str, str], float] = {}  # (node, room) → when we last closed it there
         self.moving: set[str] = set()
@@ -61,6 +65,9 @@ class ClusterNode:
                             if v.get("state") != NodeState.DEAD and call.call_id in (v.get("rooms") or [])), None)
             if carrier is not None and adopt is not None:
                 adopt(call.call_id, carrier)  # so that the move closes it there before it opens anew
+                adopt_tracks = getattr(getattr(self.calls.recording, "recorder", None), "adopt", None)
+                if adopt_tracks is not None:
+                    adopt_tracks(call.call_id, carrier)  # its tracks there are finished at the end
             self.move(call.call_id, "centre_lost")
 
     async def deposed(self, why: str) -> None:
@@ -142,6 +149,7 @@ class ClusterNode:
                 self.move(call.call_id, "node_lost")
             elif view.get("state") == NodeState.DRAINING and view.get("drain_until") and now >= view["drain_until"]:
                 self.move(call.call_id, "node_drain")
+        self._recover_dead()
         fence_room = getattr(sfu, "fence_room", None)
         if fence_room is None:
             return
@@ -158,6 +166,19 @@ class ClusterNode:
                 fence_room(node_id, room)
         horizon = self.clock.monotonic() - 10 * FENCE_AGAIN_S
         self._fenced = {key: at for key, at in self._fenced.items() if at > horizon}
+
+    def _recover_dead(self) -> None:
+        """The recordings a node was writing when it died are marked interrupted (and stay
+        playable) once it has been dead for ``DEAD_RECOVER_S``: long enough that a node which
+        was only frozen has come back — or been fenced — rather than be repaired under its feet."""
+        dead = {node for node, view in self.views.items() if view.get("state") == NodeState.DEAD
+                and float(view.get("heartbeat_age_s") or 0.0) >= DEAD_RECOVER_S}
+        if self.recover is None or not dead - self._recovered:
+            return
+        self._recovered |= dead
+        alive = [node for node, view in self.views.items() if view.get("state") != NodeState.DEAD]
+        logger.info("repairing the recordings left open by dead nodes %s", ", ".join(sorted(dead)))
+        self.calls.spawn(self.recover(alive))
 
     def move(self, call_id: str, reason: str) -> None:
         """Move a call's media (once at a time per call), as a task the CallService owns."""

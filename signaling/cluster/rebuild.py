@@ -60,6 +60,8 @@ async def rebuild(service: CallService) -> list[Call]:
                               call_of=service.call_of_agent)
                 service.agents[agent.agent_id] = agent
             agent.set_state(AgentState.BUSY, now)
+            if service.recording is not None:
+                service.recording.carry_on(call, recorded=bool(record.get("recorded")))
             accepted.append(call)
         else:
             service.calls[call.call_id] = call

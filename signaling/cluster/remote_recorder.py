@@ -68,10 +68,16 @@ class RemoteRecorder:
         # centre before this one (the lease moved)
         self.node_of = node_of
         self._tracks: dict[str, list[RemoteTrack]] = {}  # call id → its tracks
+        self._adopted: dict[str, set[str]] = {}  # call id → nodes an earlier centre recorded it on
         self._paused: dict[str, float] = {}  # call id → when it was paused
 
     def _nodes(self, call_id: str) -> set[str]:
-        return {t.node_id for t in self._tracks.get(call_id, []) if t.node_id is not None}
+        return ({t.node_id for t in self._tracks.get(call_id, []) if t.node_id is not None}
+                | self._adopted.get(call_id, set()))
+
+    def adopt(self, call_id: str, node_id: str) -> None:
+        """An earlier centre recorded this call on ``node_id``: finish it there too at the end."""
+        self._adopted.setdefault(call_id, set()).add(node_id)
 
     # --- live recording -----------------------------------------------------------------------
     def start_track(self, call_id: str, participant_id: str, role: str, kind: str,
@@ -117,6 +123,7 @@ class RemoteRecorder:
         carrying = self.node_of(call_id)
         nodes = sorted(self._nodes(call_id) | ({carrying} if carrying else set()))
         self._tracks.pop(call_id, None)
+        self._adopted.pop(call_id, None)
         self._paused.pop(call_id, None)
         answers = await asyncio.gather(*(self.channels.request(node, "finish_recording", {"call_id": call_id},
                                                                timeout=FINISH_TIMEOUT_S) for node in nodes),

@@ -62,7 +62,7 @@ def following(http: aiohttp.ClientSession, cluster: Cluster, first: ClusterNode)
 
 
 async def live_call(http: aiohttp.ClientSession, cluster: Cluster, shopper_on: ClusterNode,
-                    agent_on: ClusterNode, name: str = "Ann") -> LiveCall:
+                    agent_on: ClusterNode, name: str = "Ann", context: dict[str, Any] | None = None) -> LiveCall:
     shopper_peer, agent_peer = ClientPeer("shopper"), ClientPeer("agent", clip=agent_clip())
     agent_token = await demo_token(http, agent_on.url, "agent", name=name)
     agent = await following(http, cluster, agent_on).connect()
@@ -71,7 +71,7 @@ async def live_call(http: aiohttp.ClientSession, cluster: Cluster, shopper_on: C
     shopper_token = await demo_token(http, shopper_on.url, "shopper", name="Sam")
     call_id = shopper_token["call_id"]
     shopper = await following(http, cluster, shopper_on).connect()
-    await shopper.send("join", token=shopper_token["token"], context={"title": "Sapphire ring"})
+    await shopper.send("join", token=shopper_token["token"], context={"title": "Sapphire ring", **(context or {})})
     await shopper.expect("joined", call_id=call_id)
     await agent.expect("call-offered", call_id=call_id, timeout=15)
     await agent.send("accept", call_id=call_id)
@@ -153,7 +153,9 @@ async def test_kill_9_of_the_centre_holder_another_takes_over_and_the_call_goes_
     async with three_nodes(tmp_path, redis_url) as (cluster, http):
         holder = await centre(cluster)
         others = [n for n in cluster.nodes if n.node_id != holder]
-        call = await live_call(http, cluster, shopper_on=others[0], agent_on=others[1])
+        # the rings queue records every call: the recording must go on across the hand-over
+        call = await live_call(http, cluster, shopper_on=others[0], agent_on=others[1], context={"category": "rings"})
+        await call.shopper.expect("recording", state="on", timeout=15)
         by_id(cluster, holder).kill()
         await by_id(cluster, holder).wait()
 
@@ -170,6 +172,17 @@ async def test_kill_9_of_the_centre_holder_another_takes_over_and_the_call_goes_
         await call.agent.hangup(call.call_id)
         ended = await call.shopper.expect("call-ended", call_id=call.call_id, timeout=15)
         assert ended["reason"] == "hang_up"
+        successor_node = by_id(cluster, successor)
+
+        async def finished() -> dict[str, Any] | None:
+            done = await record(cluster, call.call_id, successor_node)
+            return done if done.get("recordings") else None
+        done = await eventually(finished, timeout=30, message="the recording finished")
+        # a segment per track before the hand-over (finished on the node that carried it) and after
+        parts = sorted((r["role"], r["kind"]) for r in done["recordings"] if r["kind"] in ("audio", "video"))
+        assert {p: parts.count(p) for p in set(parts)} == {(role, kind): 2 for role in ("agent", "shopper")
+                                                          for kind in ("audio", "video")}, done["recordings"]
+        assert {r["state"] for r in done["recordings"]} == {"complete"}, done["recordings"]
         await call.close()
 
 
