@@ -103,8 +103,12 @@ class AgentActions:
         call.state = CallState.WAITING
         if to_queue:
             call.queue = to_queue
-        await service.record(call, "transferred", from_agent=agent.agent_id, to_agent=to_agent,
-                             to_queue=to_queue)
+        # the fields with the event: a centre that rebuilds the call from its record must see it
+        # waiting (in its new queue), not with the agent who handed it on
+        await service.store.append_call_event(call_id, {
+            "type": "transferred", "at": service.clock.now(), "from_agent": agent.agent_id,
+            **({"to_agent": to_agent} if to_agent else {}), **({"to_queue": to_queue} if to_queue else {})},
+            fields={"state": CallState.WAITING.value, "agent_id": None, "agent_name": None, "queue": call.queue})
         await service.sfu.room(call_id).remove_participant(old.participant_id, CloseReason.TRANSFERRED)
         session.send(CallEnded(call_id=call_id, reason=CloseReason.TRANSFERRED.value,
                              by="agent"))

@@ -90,6 +90,7 @@ class CallService:
         self.clock: Clock = clock or SystemClock()
         self.calls: dict[str, Call] = {}
         self.closing = False
+        self._learned = False
         self.recording: Any = None  # RecordingService, set by the composition root
         self._tasks = TaskSet("call service")
         self.presence = Presence(self)
@@ -112,8 +113,11 @@ class CallService:
         return self.presence.agents
 
     async def start(self) -> None:
-        """Learn ratings and returning customers from the records; start the queue ticker."""
-        self.dispatch.learn(await self.store.list_calls(limit=2000))
+        """Learn ratings and returning customers from the records (once per process: in a
+        cluster a node may take the centre more than once); start the queue ticker."""
+        if not self._learned:
+            self.dispatch.learn(await self.store.list_calls(limit=2000))
+            self._learned = True
         self.dispatch.start()
 
     def call_of_agent(self, agent_id: str) -> str | None:

@@ -148,7 +148,7 @@ class Ending:
             try:
                 await self.service.store.append_call_event(call_id, event, fields=fields)
             except SignalingError as exc:
-                if exc.code is not ErrorCode.SERVICE_UNAVAILABLE:
+                if exc.code is not ErrorCode.SERVICE_UNAVAILABLE or getattr(exc, "fenced", False):
                     raise
                 continue
             logger.info("call %s: its %s is recorded now the store is back", call_id, event.get("type"),

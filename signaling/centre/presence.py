@@ -42,6 +42,9 @@ class Presence:
             self.agents[agent.agent_id] = agent
         else:
             old, agent.session = agent.session, session
+            # the token says who the agent is now (a centre that rebuilt the agent guessed)
+            agent.skills = claims.skills or agent.skills
+            agent.name = claims.name or agent.name
             if old is not None and old is not session:
                 old.send(error(ErrorCode.REPLACED, "signed in from another window"))
                 service.spawn(old.close(CloseCode.REPLACED, "signed in elsewhere"))

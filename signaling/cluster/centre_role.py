@@ -36,7 +36,6 @@ class CentreRole:
         self.holding: Holder | None = None
         self.current: Holder | None = None  # who holds it, as last read
         self.eligible = True  # a draining node takes no lease
-        self._renewed_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
 
@@ -59,32 +58,48 @@ class CentreRole:
     async def tick(self) -> None:
         try:
             if self.holding is not None:
-                if await self.lease.renew(self.holding):
-                    self._renewed_at = self.clock.monotonic()
-                else:
+                if not await self.lease.renew(self.holding):
                     await self._renew_lost()
             elif self.eligible:
                 won = await self.lease.acquire()
                 if won is not None:
-                    self.holding, self._renewed_at = won, self.clock.monotonic()
-                    logger.info("this node now decides for the contact centre (epoch %d)", won.epoch)
-                    await self._elected(won)
+                    await self._take(won)
             self._set_current(await self.lease.holder())
         except SignalingError:
             # Redis away: nobody can take the lease meanwhile (every write goes through Redis,
             # so a holder cut off from it can change nothing shared); decide again on return
             pass
 
+    async def _take(self, won: Holder) -> None:
+        """Decide from now on — once the live calls are rebuilt: until ``elected`` returns this
+        node is not the centre (relayed requests meet a 503 and try again), and if it fails the
+        lease is given back so that a later tick (here or elsewhere) tries again."""
+        try:
+            await self._elected(won)
+        except BaseException:
+            logger.exception("taking over the contact centre failed; giving the lease back")
+            try:
+                await self.lease.release(won)
+            finally:
+                await self._deposed("taking over failed")
+            raise
+        self.holding = won
+        logger.info("this node now decides for the contact centre (epoch %d)", won.epoch)
+
     async def _renew_lost(self) -> None:
         """The lease expired under us (a Redis outage outlasted it) or another node holds it."""
+        holding = self.holding
+        assert holding is not None
         won = await self.lease.acquire()
-        if won is not None:  # nobody took it meanwhile: ours again, under a new epoch
+        if won is not None and won.epoch == holding.epoch + 1:  # nobody held it meanwhile
             logger.info("the centre lease is ours again after an interruption (epoch %d)", won.epoch)
-            self.holding, self._renewed_at = won, self.clock.monotonic()
+            self.holding = won
             if self._refenced is not None:
                 self._refenced(won)
             return
         await self._step_down("the lease went to another node")
+        if won is not None:  # another node decided in between: what it did is in the records
+            await self._take(won)
 
     def _set_current(self, holder: Holder | None) -> None:
         if holder != self.current:

@@ -71,8 +71,7 @@ class ClusterNode:
             self.move(call.call_id, "centre_lost")
 
     async def deposed(self, why: str) -> None:
-        if self.fence is not None:
-            self.fence(None)
+        # the fence keeps the old epoch: whatever this node still writes for the centre is refused
         await self.calls.step_down()
         self.moving.clear()
         await self.close_sessions()  # the clients come back, through any node, to the new holder

@@ -36,6 +36,7 @@ _DROP = {"host", "connection", "keep-alive", "transfer-encoding", "upgrade", "te
          "proxy-authorization", "proxy-authenticate", "content-length", HOP.lower(),
          "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-accept"}
 _DROP_BACK = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"}
+REST_READ_S = 30.0  # a relayed request whose holder is silent this long (frozen) is refused in words
 WS_SLACK = 1024  # the relay carries frames a little over the protocol's limit so the holder says why
 
 
@@ -136,8 +137,9 @@ class Forwarder:
         body = await request.read()
         try:
             upstream = await self.http().request(request.method, target + request.path_qs, data=body,
-                                                 headers=self._headers(request), allow_redirects=False)
-        except (aiohttp.ClientError, OSError) as exc:
+                                                 headers=self._headers(request), allow_redirects=False,
+                                                 timeout=aiohttp.ClientTimeout(sock_connect=3, sock_read=REST_READ_S))
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             logger.warning("relaying %s %s to %s failed: %s", request.method, request.path, target, exc)
             return _refuse(request, "the contact centre did not answer; try again in a second")
         async with upstream:
@@ -164,16 +166,16 @@ class Forwarder:
         client = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=self.max_frame + WS_SLACK)
         await client.prepare(request)
         self._sockets.add(client)
+        pumps = [asyncio.ensure_future(_pump(upstream, client)), asyncio.ensure_future(_pump(client, upstream))]
         try:
-            down = asyncio.ensure_future(_pump(upstream, client))
-            up = asyncio.ensure_future(_pump(client, upstream))
-            done, pending = await asyncio.wait({down, up}, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            # the holder's close code reaches the client; a holder that vanished: 1012, come back
-            code = upstream.close_code if upstream.closed and upstream.close_code not in (None, 1006) else 1012
+            for task in pumps:  # owned here: cancelled and awaited whatever ended the relay
+                task.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+            # the holder's close code reaches the client (4401, 4409…); a holder that vanished
+            # without a close frame: 1012, come back through any node
+            code = upstream.close_code if upstream.close_code not in (None, 1006) else 1012
             if not client.closed:
                 await client.close(code=code, message=b"the contact centre moved" if code == 1012 else b"")
             if not upstream.closed:

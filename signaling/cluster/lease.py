@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from signaling.state.redis_client import PREFIX, RedisClient, while_reachable
+from signaling.state.redis_store import EPOCH_KEY
 
 LEASE_KEY = f"{PREFIX}:centre"
-EPOCH_KEY = f"{PREFIX}:centre:epoch"
 
 _ACQUIRE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end

@@ -12,12 +12,29 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from redis.exceptions import WatchError
+
+from signaling.errors import ErrorCode, SignalingError
 from signaling.state.redis_client import PREFIX, RedisClient, while_reachable
 from signaling.state.redis_client import encode_fields as _encode
 
 logger = logging.getLogger(__name__)
+
+EPOCH_KEY = f"{PREFIX}:centre:epoch"  # the centre lease's fencing number (signaling/cluster/lease.py)
+
+
+class Fenced(SignalingError):
+    """This node wrote under a centre epoch that is no longer the current one."""
+
+    fenced = True  # a retry here can never succeed (ending.record_later stops)
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.SERVICE_UNAVAILABLE,
+                         "this node no longer decides for the contact centre; reconnect and try again",
+                         retry_after=1.0)
 
 _ADD_ORDER = """
 if redis.call('hsetnx', KEYS[1], ARGV[1], ARGV[2]) == 1 then
@@ -68,26 +85,50 @@ class RedisStateStore(RedisClient):
     def _key(self, call_id: str) -> str:
         return f"{PREFIX}:call:{call_id}"
 
+    async def _fenced(self, pipe: Any) -> None:
+        """In a cluster, a call record is written only under the current centre epoch: WATCH
+        the epoch, check it, then MULTI (a change in between fails the EXEC). A deposed or
+        partitioned centre's late write is refused, never applied."""
+        if self.fence is None:
+            pipe.multi()
+            return
+        await pipe.watch(EPOCH_KEY)
+        current = await pipe.get(EPOCH_KEY)
+        if current is None or int(current) != self.fence:
+            await pipe.reset()
+            raise Fenced()
+        pipe.multi()
+
+    async def _write(self, build: Callable[[Any], None]) -> None:
+        async with self.r.pipeline(transaction=True) as pipe:
+            await self._fenced(pipe)
+            build(pipe)
+            try:
+                await pipe.execute()
+            except WatchError:
+                raise Fenced() from None
+
     @while_reachable
     async def create_call(self, record: dict[str, Any]) -> None:
         fields = {k: v for k, v in record.items() if k != "events"}
-        async with self.r.pipeline(transaction=True) as pipe:
+
+        def build(pipe: Any) -> None:
             pipe.hset(self._key(record["call_id"]), mapping=_encode(fields))
             pipe.zadd(f"{PREFIX}:calls", {record["call_id"]: float(record.get("created_at", 0))})
-            await pipe.execute()
+        await self._write(build)
 
     @while_reachable
     async def append_call_event(self, call_id: str, event: dict[str, Any],
                                 fields: dict[str, Any] | None = None) -> None:
-        async with self.r.pipeline(transaction=True) as pipe:
+        def build(pipe: Any) -> None:
             pipe.rpush(self._key(call_id) + ":events", json.dumps(event, default=str))
             if fields:
                 pipe.hset(self._key(call_id), mapping=_encode(fields))
-            await pipe.execute()
+        await self._write(build)
 
     @while_reachable
     async def update_call(self, call_id: str, fields: dict[str, Any]) -> None:
-        await self.r.hset(self._key(call_id), mapping=_encode(fields))
+        await self._write(lambda pipe: pipe.hset(self._key(call_id), mapping=_encode(fields)))
 
     @while_reachable
     async def get_call(self, call_id: str) -> dict[str, Any] | None:
@@ -153,7 +194,7 @@ class RedisStateStore(RedisClient):
     @while_reachable
     async def reserve_agent(self, agent_id: str, call_id: str, ttl: float) -> bool:
         key = f"{PREFIX}:agent:{agent_id}:reservation"
-        won = await self._reserve(keys=[key, f"{PREFIX}:centre:epoch"],
+        won = await self._reserve(keys=[key, EPOCH_KEY],
                                   args=[call_id, max(1, int(ttl * 1000)), "" if self.fence is None else self.fence])
         if won == -1:
             logger.warning("reserving agent %s refused: this node no longer holds the centre lease", agent_id)
