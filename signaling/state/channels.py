@@ -177,11 +177,20 @@ class NodeChannels:
             pending.future.set_exception(error)
 
     async def _drain(self) -> None:
-        """The one publisher: the outbox in order, a batch per pipeline."""
+        """The one publisher: the outbox in order, a batch per pipeline (this node's own
+        messages delivered in place)."""
         while not self.closed:
             batch = [await self._outbox.get()]
             while len(batch) < BATCH and not self._outbox.empty():
                 batch.append(self._outbox.get_nowait())
+            # to this node itself (the centre's own rooms, their events, replies): delivered here,
+            # in order, without Redis — so they also work while Redis is away
+            for message in batch:
+                if message.target == self.node_id:
+                    self._receive(message.data)
+            batch = [message for message in batch if message.target != self.node_id]
+            if not batch:
+                continue
             try:
                 pipe = self._client.r.pipeline(transaction=False)
                 for message in batch:

@@ -35,9 +35,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
+from media.throttled_log import ThrottledLog
 from signaling.errors import ErrorCode, SignalingError
 
 logger = logging.getLogger(__name__)
+_unanswered = ThrottledLog(logger, interval=10.0)  # an outage is one line per 10 s, not one per call
 
 PREFIX = "silkline"
 RedisMapping = Mapping[FieldT, EncodableT]
@@ -69,7 +71,7 @@ def while_reachable(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, 
         try:
             return await method(*args, **kwargs)
         except (RedisConnectionError, RedisTimeoutError) as exc:
-            logger.warning("redis did not answer %s: %s: %s", method.__qualname__, type(exc).__name__, exc)
+            _unanswered("redis did not answer %s: %s: %s", method.__qualname__, type(exc).__name__, exc)
             raise StoreUnavailable(exc) from exc
 
     return guarded
