@@ -51,7 +51,7 @@ from signaling.centre.session import Session
 from signaling.centre.supervision import Supervision
 from signaling.centre.wrap_up import WrapUps
 from signaling.errors import ErrorCode, SignalingError
-from signaling.server_messages import CallEnded, CallStateChanged, Joined, ServerMessage
+from signaling.server_messages import CallStateChanged, Joined, ServerMessage
 from signaling.state.store import StateStore
 
 logger = logging.getLogger(__name__)
@@ -149,11 +149,7 @@ class CallService:
                 self.dispatch.tell_held(call)
                 self.dispatch.send_position(call)
             return
-        ended = await self.store.get_call(call_id)
-        if ended is not None:
-            if ended.get("state") == CallState.ENDED.value:
-                # it ended while this shopper was away (a socket coming back after a node died)
-                session.send(CallEnded(call_id=call_id, reason=str(ended.get("end_reason") or "ended")))
+        if await self.store.get_call(call_id) is not None:
             raise SignalingError(ErrorCode.INVALID_STATE, "this call has already ended; start a new one")
         if self.closing:
             raise SignalingError(ErrorCode.INVALID_STATE, "the server is shutting down")
