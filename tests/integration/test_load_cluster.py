@@ -79,20 +79,21 @@ def test_a_two_node_cluster_run_kills_the_busiest_node_and_reports_every_call(tm
     assert "Node kills" in (out / "report.md").read_text()
 
 
-async def test_the_load_peers_take_a_new_peer_connection_and_a_new_socket_with_the_same_token(server) -> None:
+async def test_the_load_peers_follow_a_moved_call_and_a_dropped_socket_through_the_client(server) -> None:
     """The seam the load tool follows a moving call with (load_tests/migration.py), on one real
-    node: ``renegotiate`` (a new peer connection with the same media) and ``reconnect`` (a new
-    socket joined with the same token, ``resumed``) both bring media back on both sides."""
+    node: the sides' clients (``open_socket``) and followers (``follow_media``) bring media back
+    on both sides after a move (``migrated``: both renew their peer connection) and after a
+    dropped socket (reconnected with the same join, ``resumed``, then renewed)."""
     import asyncio
     import time
 
     from client import negotiate
-    from load_tests.migration import reconnect, renegotiate
+    from load_tests.migration import follow_media, open_socket
     from load_tests.pacer import PacedSender
     from load_tests.rtp_peer import RtpClips, RtpLoadPeer
     from media.aiortc_hooks import restrict_host_addresses
     from media.synthetic import encode_opus_clip, encode_vp8_clip
-    from tests.conftest import answered_call
+    from signaling.auth import Role
     from tests.support.eventually import eventually
 
     restrict_host_addresses(["127.0.0.1"])
@@ -102,36 +103,49 @@ async def test_the_load_peers_take_a_new_peer_connection_and_a_new_socket_with_t
     pacer.start()
     shopper, agent = RtpLoadPeer("shopper", clips, pacer), RtpLoadPeer("agent", clips, pacer)
     shopper.remote, agent.remote = agent, shopper
-    new_ws = None
+    agent_ws = open_socket(server.http, server.url, [server.url], on_message=None)
+    shopper_ws = open_socket(server.http, server.url, [server.url], on_message=None)
     try:
-        call = await answered_call(server)
-        await asyncio.gather(negotiate(call.shopper_ws, shopper, call.call_id),
-                             negotiate(call.agent_ws, agent, call.call_id))
+        agent_token = await server.token("agent", name="Ann")
+        await agent_ws.connect()
+        await agent_ws.join(agent_token["token"])
+        shopper_token = await server.token("shopper")
+        call_id = shopper_token["call_id"]
+        await shopper_ws.connect()
+        await shopper_ws.join(shopper_token["token"], context={"title": "Ring"})
+        await agent_ws.expect("call-offered", call_id=call_id)
+        await agent_ws.accept(call_id)
+        await asyncio.gather(negotiate(shopper_ws, shopper, call_id), negotiate(agent_ws, agent, call_id))
+        follows = {"shopper": follow_media(shopper_ws, shopper, call_id),
+                   "agent": follow_media(agent_ws, agent, call_id)}
 
         def both_receive_since(t: float) -> bool:
             return all(p.video_in.last_at is not None and p.video_in.last_at > t + 0.3 for p in (shopper, agent))
 
         started_at = time.monotonic()
         await eventually(lambda: both_receive_since(started_at), timeout=15, message="first media")
-        renewed_at = time.monotonic()
-        await renegotiate(call.shopper_ws, shopper, call.call_id)
-        assert shopper.renegotiations == 1
-        await eventually(lambda: both_receive_since(renewed_at), timeout=15, message="media after renegotiate")
 
-        await call.agent_ws.close()  # the socket drops (its node died, or close 1012)
-        new_ws, joined = await reconnect(server.http, [server.url], call.agent_token["token"], first=0,
-                                         deadline=time.monotonic() + 15)
-        assert joined["resumed"] is True and joined["call_id"] == call.call_id
-        rejoined_at = time.monotonic()
-        await renegotiate(new_ws, agent, call.call_id)
-        await eventually(lambda: both_receive_since(rejoined_at), timeout=15, message="media after reconnect")
+        moved_at = time.monotonic()
+        admin = server.tokens.issue(Role.ADMIN, "ops")
+        async with server.http.post(f"{server.url}/api/calls/{call_id}/move",
+                                    headers={"Authorization": f"Bearer {admin}"}) as resp:
+            assert resp.status == 202, await resp.text()
+        await asyncio.gather(*(f.wait(1, timeout=15) for f in follows.values()))
+        assert (shopper.renegotiations, agent.renegotiations) == (1, 1)
+        await eventually(lambda: both_receive_since(moved_at), timeout=15, message="media after the move")
+
+        dropped_at = time.monotonic()
+        await server.calls.agents[agent_token["agent_id"]].session.close(1012, "the node restarts")
+        await follows["agent"].wait(2, timeout=15)  # reconnected, joined resumed, renegotiated
+        assert agent_ws.reconnects == 1 and shopper_ws.reconnects == 0 and agent.renegotiations == 2
+        await eventually(lambda: both_receive_since(dropped_at), timeout=15, message="media after the drop")
         # the side's received-video accounting runs on across its peer connections
-        assert agent.renegotiations == 1 and shopper.video_in.frames > 20
-        assert shopper.video_in.epochs and agent.video_in.epochs
+        assert shopper.video_in.epochs and agent.video_in.epochs and shopper.video_in.frames > 20
+        assert not any(f.errors for f in follows.values())
     finally:
+        for ws in (agent_ws, shopper_ws):
+            await ws.close()
         for peer in (shopper, agent):
             await peer.close()
         await pacer.close()
-        if new_ws is not None:
-            await new_ws.close()
         restrict_host_addresses(None)
