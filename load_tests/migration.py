@@ -42,7 +42,14 @@ def open_socket(http: aiohttp.ClientSession, url: str, urls: Sequence[str], *, o
 
 def follow_media(ws: SignalingClient, peer: Renewable, call_id: str, *, timeout: float = 15.0) -> MediaFollower:
     """From now on ``ws`` renegotiates ``peer`` on ``migrated`` and after a resumed join; the
-    follower counts its renegotiations and keeps its errors."""
+    follower counts its renegotiations and keeps its errors.
+
+    An ``error`` stops failing ``ws``'s expects from now on: the client leaves the ``error`` that
+    failed an expect in its inbox, so with ``error`` in ``fail_on`` the first refused offer (one
+    sent to a room whose node just died: ``service_unavailable``) would fail every later
+    renegotiation at once, the one after ``migrated`` too. A refused offer now waits out its
+    timeout, or the next ``migrated`` replaces it."""
+    ws.fail_on = ws.fail_on - {"error"}
 
     async def renew() -> Renewable:
         await peer.renew()
