@@ -19,16 +19,21 @@ def _common(p: argparse.ArgumentParser, target: bool = True) -> None:
                                 "after (sweep: a list, e.g. 1,2,4: one sweep per size)")
         p.add_argument("--cluster-mode", choices=["workers", "separate"], default="workers",
                        help="with --spawn-cluster: one `silkline serve --redis … --workers N` (default), or N "
-                            "separate `silkline serve --redis … --node-id nI --port P_I`")
+                            "separate `silkline serve --redis … --node-id nI --port P_I --workers 1` (a killed one "
+                            "is replaced by a fresh node nI-2 on its port; in workers mode the supervisor respawns it)")
         p.add_argument("--spread", choices=["parties", "calls"], default="parties",
-                       help="several URLs: a call's agent and shopper on different nodes (parties, default), or "
-                            "both on the same one (calls: for nodes that do not share one contact centre yet)")
+                       help="several URLs (--url A,B or --cluster-mode separate): a call's agent and shopper on different nodes "
+                            "(parties, default: every call crosses nodes), or both on the same one (calls)")
         p.add_argument("--kill-node-at", type=float, metavar="SECONDS",
                        help="fault mode (with --spawn-cluster): SECONDS after the first call starts, kill -9 the "
-                            "node carrying the most calls (by its pid in /api/nodes)")
-        p.add_argument("--kills", type=int, default=1, help="with --kill-node-at: how many kills (default 1)")
+                            "alive node carrying the most calls (rooms), by its pid in /api/nodes; never the last "
+                            "alive node, a node of another machine or a pid this tool did not start. Reports per "
+                            "call whether it survived, its time to media resumed per side, and its loss")
+        p.add_argument("--kills", type=int, default=1,
+                       help="with --kill-node-at: how many kills (default 1, at most 50)")
         p.add_argument("--kill-every", type=float, default=0.0, metavar="SECONDS",
-                       help="with --kills K > 1: seconds between kills")
+                       help="with --kills K > 1 (required then): seconds between kills; leave each kill ≥ 15 s "
+                            "(the heartbeat's 5 s TTL, the move, the renegotiation, a replacement node's start)")
         p.add_argument("--server-pid", type=int, help="with --url: the node's PID, to sample its CPU and memory")
         p.add_argument("--forwarding", choices=["encoded", "transcode"], default="encoded",
                        help="with --spawn-server: the node's forwarding mode (transcode = comparison only)")

@@ -4,7 +4,7 @@ loopback, all signing tokens with one secret the tool chose (so it can mint the 
 
 Two shapes (``--cluster-mode``): ``workers`` is ``silkline serve --redis URL --workers N`` (one
 supervisor, N node processes sharing the port: one URL); ``separate`` is N plain
-``silkline serve --redis URL --node-id nI --port P_I`` processes (N URLs). Every process is
+``silkline serve --redis URL --node-id nI --port P_I --workers 1`` processes (N URLs). Every process is
 started by this module and stopped by its own PID; a node is killed only through
 :meth:`SpawnedCluster.kill_node`, which refuses any PID that is not one of this cluster's nodes.
 """
@@ -110,7 +110,7 @@ class SpawnedCluster:
                     self.ports.append(port)
                     self._generation.append(1)
                     self.urls.append(f"http://127.0.0.1:{port}")
-                    self._spawn(f"n{i + 1}", tmp / f"n{i + 1}", ["--port", str(port), "--node-id", f"n{i + 1}"])
+                    self._spawn(f"n{i + 1}", tmp / f"n{i + 1}", self._node_args(port, f"n{i + 1}"))
             self._wait_ready()
         except BaseException:
             self.stop()
@@ -151,9 +151,14 @@ class SpawnedCluster:
         self._dead.append(self.procs[index])
         self._generation[index] += 1
         node_id = f"n{index + 1}-{self._generation[index]}"
-        self._spawn(node_id, Path(self._tmp.name) / node_id,
-                    ["--port", str(self.ports[index]), "--node-id", node_id], at=index)
+        self._spawn(node_id, Path(self._tmp.name) / node_id, self._node_args(self.ports[index], node_id), at=index)
         return node_id
+
+    @staticmethod
+    def _node_args(port: int, node_id: str) -> list[str]:
+        """Separate mode: one node process (``--workers 1``: with ``--redis`` a serve would otherwise
+        supervise one worker per core)."""
+        return ["--port", str(port), "--node-id", node_id, "--workers", "1"]
 
     def _spawn(self, name: str, folder: Path, extra: list[str], at: int | None = None) -> None:
         cmd = [sys.executable, "-m", "silkline", "serve", "--host", "127.0.0.1", "--redis", self.redis_url,

@@ -24,9 +24,9 @@ from typing import Any
 import aiohttp
 import psutil
 
-from client import SignalingClient, SignalingError, demo_token, negotiate
+from client import MediaFollower, SignalingClient, SignalingError, demo_token, negotiate
 from load_tests.call_results import call_result
-from load_tests.migration import follow_media, open_socket, reconnect, renegotiate
+from load_tests.migration import follow_media, open_socket
 from load_tests.pacer import PacedSender
 from load_tests.peer import Clips, LoadPeer
 from load_tests.rtp_peer import RtpClips, RtpLoadPeer
@@ -36,8 +36,6 @@ from media.aiortc_hooks import restrict_host_addresses
 PROGRESS_EVERY = 1.0
 EXPECT_TIMEOUT = 15.0  # one signaling answer; the whole set-up has its own deadline
 LAG_PERIOD = 0.1
-RECOVERY_DEADLINE = 30.0  # seconds a dropped socket may take to be taken back by a node
-MAX_RECONNECTS = 20  # per call side and run
 
 
 async def print_progress(progress: Callable[[float], dict[str, Any]]) -> None:
@@ -71,20 +69,18 @@ class CallRun:
     stats: dict[str, Any] = field(default_factory=dict)
     ended_early: str | None = None
     urls: dict[str, str] = field(default_factory=dict)  # role → the base URL its socket went to first
-    locks: dict[str, asyncio.Lock] = field(default_factory=lambda: {"shopper": asyncio.Lock(),
-                                                                    "agent": asyncio.Lock()})
-    reconnects: dict[str, int] = field(default_factory=lambda: {"shopper": 0, "agent": 0})
     recovery_errors: list[str] = field(default_factory=list)
-    followers: dict[str, Any] = field(default_factory=dict)  # role → the client package's MediaFollower
+    followers: dict[str, MediaFollower] = field(default_factory=dict)  # role → its client's follower
 
     def recovery(self) -> tuple[dict[str, int], list[str]]:
-        """Sockets opened again per side, and what went wrong following the media."""
-        reconnects = dict(self.reconnects)
+        """Sockets the client opened again per side, and what went wrong following the media."""
+        reconnects = {}
+        for role in ("shopper", "agent"):
+            ws = self.ws(role)
+            reconnects[role] = ws.reconnects if ws is not None else 0
         errors = list(self.recovery_errors)
         for role, follower in self.followers.items():
-            ws = self.ws(role)
-            reconnects[role] += getattr(ws, "reconnects", 0)
-            errors += [f"{role}: {exc!r}"[:300] for exc in follower.errors]
+            errors += [f"{role}: {type(exc).__name__}: {exc}"[:300] for exc in follower.errors]
         return reconnects, errors
 
     def ws(self, role: str) -> SignalingClient | None:
@@ -145,7 +141,6 @@ class Worker:
         self.registry: dict[str, CallRun] = {}
         self.sockets: list[SignalingClient] = []
         self.agent_calls: dict[SignalingClient, str] = {}  # agent socket → the call it took
-        self.socket_tokens: dict[SignalingClient, str] = {}  # to join again after a drop
         self.lock = FileLock(cfg.get("lock_path"))
         self.lags: list[float] = []
         self.http: aiohttp.ClientSession | None = None
@@ -169,14 +164,14 @@ class Worker:
                 self._spawn(ws.send("decline", call_id=msg.get("call_id")))
         elif kind == "call-ended":
             self._ended(msg)
-        elif kind == "migrated":
-            self._migrated(msg, "agent")
+        elif kind == "joined":
+            self._rejoined(ws, msg, "agent")
 
     def _shopper_message(self, ws: SignalingClient, msg: dict[str, Any]) -> None:
         if msg.get("type") == "call-ended":
             self._ended(msg)
-        elif msg.get("type") == "migrated":
-            self._migrated(msg, "shopper")
+        elif msg.get("type") == "joined":
+            self._rejoined(ws, msg, "shopper")
         elif msg.get("type") == "recording-consent-request" and self.record:
             self._spawn(ws.send("recording-consent", call_id=msg["call_id"], granted=True))
 
@@ -187,54 +182,12 @@ class Worker:
                 call.ended_early = f"{msg.get('reason')} by {msg.get('by')}"
 
     # ------------------------------------------------------------------ a call that moves
-    def _migrated(self, msg: dict[str, Any], role: str) -> None:
-        call = self.registry.get(msg.get("call_id", ""))
-        if call is not None and role not in call.followers:  # else the client package renegotiates
-            self._spawn(self._renegotiate(call, role, f"migrated ({msg.get('reason')})"))
-
-    async def _renegotiate(self, call: CallRun, role: str, why: str) -> None:
-        """A new peer connection for this side (load_tests.migration.renegotiate); one at a time."""
-        async with call.locks[role]:
-            ws, peer = call.ws(role), call.peer(role)
-            if ws is None or peer is None or call.call_id is None or call.state != "up":
-                return
-            try:
-                await renegotiate(ws, peer, call.call_id, timeout=EXPECT_TIMEOUT)
-            except Exception as exc:  # noqa: BLE001  (recorded: the call's outcome tells)
-                call.recovery_errors.append(f"{role} after {why}: {type(exc).__name__}: {exc}"[:300])
-
-    async def _watch_socket(self, call: CallRun, role: str) -> None:
-        """When this side's socket drops before the end, join again with the same token on any of
-        the cluster's URLs (load_tests.migration.reconnect), then offer a new peer connection."""
-        for _ in range(MAX_RECONNECTS):
-            ws = call.ws(role)
-            if ws is None:
-                return
-            await ws.closed.wait()
-            if time.monotonic() >= self.stop_at - 0.5 or call.state != "up":
-                return
-            assert self.http is not None
-            token = self.socket_tokens[ws]
-            first = (self.urls.index(ws.base_url) + 1) if ws.base_url in self.urls else 0
-            handler = self._shopper_message if role == "shopper" else self._agent_message
-            try:
-                new, joined = await reconnect(self.http, self.urls, token, first=first,
-                                              deadline=min(self.stop_at, time.monotonic() + RECOVERY_DEADLINE),
-                                              on_message=handler, fail_on=("error", "call-ended"))
-            except Exception as exc:  # noqa: BLE001
-                call.recovery_errors.append(f"{role} reconnect: {exc}"[:300])
-                return
-            self.sockets.append(new)
-            self.socket_tokens[new] = token
-            call.reconnects[role] += 1
-            if role == "shopper":
-                call.shopper_ws = new
-            else:
-                call.agent_ws = new
-                self.agent_calls[new] = call.call_id or ""
-            if not joined.get("resumed"):
-                call.recovery_errors.append(f"{role} joined again but not resumed: {joined}"[:300])
-            await self._renegotiate(call, role, "reconnect")
+    def _rejoined(self, ws: SignalingClient, msg: dict[str, Any], role: str) -> None:
+        """A socket the client opened again must be taken back into the same call (``resumed``);
+        its follower then renegotiates (load_tests.migration)."""
+        call = self.registry.get(msg.get("call_id") or self.agent_calls.get(ws, ""))
+        if call is not None and ws.reconnects and not msg.get("resumed") and call.state == "up":
+            call.recovery_errors.append(f"{role} joined again but not resumed: {msg}"[:300])
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -249,11 +202,10 @@ class Worker:
         n = len(self.urls)
         return self.urls[index % n], self.urls[(index + (1 if self.spread == "parties" else 0)) % n]
 
-    async def _connect(self, on_message: Any, url: str, token: str) -> SignalingClient:
+    async def _connect(self, on_message: Any, url: str) -> SignalingClient:
         assert self.http is not None
         # a set-up stops at the first server error or end of call instead of waiting it out
         ws = open_socket(self.http, url, self.urls, on_message=on_message, fail_on=("error", "call-ended"))
-        self.socket_tokens[ws] = token
         self.sockets.append(ws)
         return await ws.connect()
 
@@ -275,16 +227,11 @@ class Worker:
             await self._teardown(call)
 
     def _follow(self, call: CallRun) -> None:
-        """From now on each side follows the call's media: through the client package when it can
-        (load_tests.migration.follow_media), else by this worker's own watchers."""
+        """From now on each side's client follows the call's media (load_tests.migration)."""
         for role in ("shopper", "agent"):
             ws, peer = call.ws(role), call.peer(role)
             assert ws is not None and peer is not None and call.call_id is not None
-            follower = follow_media(ws, peer, call.call_id, timeout=EXPECT_TIMEOUT)
-            if follower is not None:
-                call.followers[role] = follower
-            else:
-                self._spawn(self._watch_socket(call, role))
+            call.followers[role] = follow_media(ws, peer, call.call_id, timeout=EXPECT_TIMEOUT)
 
     async def _setup(self, call: CallRun) -> None:
         assert self.http is not None
@@ -299,10 +246,10 @@ class Worker:
         call.marks["tokens"] = time.monotonic()
         async with self.lock.held(self.setup_timeout):
             # takes whichever call it is offered
-            signed_in = await self._connect(self._agent_message, agent_url, agent_token["token"])
+            signed_in = await self._connect(self._agent_message, agent_url)
             await signed_in.send("join", token=agent_token["token"])
             await signed_in.expect("joined", timeout=EXPECT_TIMEOUT)
-            shopper_ws = await self._connect(self._shopper_message, shopper_url, shopper_token["token"])
+            shopper_ws = await self._connect(self._shopper_message, shopper_url)
             call.shopper_ws = shopper_ws
             await shopper_ws.send("join", token=shopper_token["token"],
                                   context={"product_id": f"load-{call.index}", "title": "Load test"})
@@ -358,7 +305,7 @@ class Worker:
         for ws in (call.shopper_ws, call.agent_ws):
             if ws is not None:
                 with contextlib.suppress(Exception):
-                    await ws.send("leave")
+                    await ws.leave()  # a goodbye: the client does not reconnect after it
                 await ws.close()
 
     # ------------------------------------------------------------------ progress

@@ -208,3 +208,30 @@ def test_a_generator_takes_the_run_clock_from_its_parent_once_ready(capsys: pyte
     with os.fdopen(read) as stdin, os.fdopen(write, "w"):
         with pytest.raises(SystemExit, match="no start line"):
             await_start({}, stdin=stdin, wait_s=0.1)  # the parent never answered
+
+
+async def test_the_load_tools_sockets_ping_reconnect_over_the_cluster_and_let_an_error_pass_once_following() -> None:
+    import aiohttp
+
+    from load_tests.migration import HEARTBEAT_S, follow_media, open_socket
+
+    class Peer:
+        async def offer(self) -> str:
+            return "v=0"
+
+        async def accept_answer(self, sdp: str) -> None:
+            pass
+
+        async def renew(self) -> None:
+            pass
+
+    urls = ["http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"]
+    async with aiohttp.ClientSession() as http:
+        ws = open_socket(http, urls[1], urls, on_message=None, fail_on=("error", "call-ended"))
+        # a dropped socket comes back on its own URL first, then the others in turn; it pings
+        assert ws.reconnect and ws.base_urls == [urls[1], urls[0], urls[2]] and ws.heartbeat == HEARTBEAT_S
+        assert ws.fail_on == {"error", "call-ended"}  # a set-up stops at the first error
+        follower = follow_media(ws, Peer(), "c1")
+        # following: a refused offer must not fail the renegotiation after the next `migrated`
+        assert ws.fail_on == {"call-ended"} and follower.call_id == "c1"
+        await ws.close()
