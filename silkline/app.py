@@ -207,8 +207,9 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     sampler = CallSampler(calls, metrics, clock, node=sfu)
     metrics_api = MetricsApi(metrics, config.metrics_token)
     app.middlewares.insert(0, metrics_api.middleware())
-    app.middlewares.insert(1, OriginPolicy(config.allowed_origins).middleware())
     hop = HopSigner(config.resolved_secret(), config.resolved_node_id(), clock) if config.redis_url else None
+    app.middlewares.insert(1, OriginPolicy(config.allowed_origins, relayed=(
+        (lambda request: hop.client_of(request) is not None) if hop is not None else None)).middleware())
     edge = edge_limits(config, clock, hop)
     app.middlewares.insert(2, edge.limits.middleware())
     signaling = SignalingEndpoint(calls, conversation, tokens, heartbeat=config.ws_heartbeat,

@@ -80,7 +80,23 @@ async def live_call(http: aiohttp.ClientSession, cluster: Cluster, shopper_on: C
     shopper.follow_media(call_id, shopper_peer.renew)
     agent.follow_media(call_id, agent_peer.renew)
     await asyncio.gather(shopper_peer.wait_decoded(10, timeout=30), agent_peer.wait_decoded(10, timeout=30))
-    return LiveCall(call_id, shopper, agent, shopper_peer, agent_peer, agent_token["agent_id"])
+    call = LiveCall(call_id, shopper, agent, shopper_peer, agent_peer, agent_token["agent_id"])
+    await off_the_holder(http, cluster, call)
+    return call
+
+
+async def off_the_holder(http: aiohttp.ClientSession, cluster: Cluster, call: LiveCall) -> None:
+    """The holder carries media only when no other node can; on a machine so loaded that the
+    others' heartbeats lapsed it may have taken the room: an operator's move puts it where the
+    test needs it (its own node's death is another test)."""
+    holder, home = await centre(cluster), await carrier(cluster, call.call_id)
+    if home != holder:
+        return
+    to_node = next(n.node_id for n in cluster.nodes if n.node_id != holder and n.running)
+    async with http.post(f"{by_id(cluster, holder).url}/api/calls/{call.call_id}/move", json={"to_node": to_node},
+                         headers={"Authorization": f"Bearer {cluster.token()}"}) as resp:
+        assert resp.status == 202, await resp.text()
+    await call.media_again()
 
 
 async def carrier(cluster: Cluster, call_id: str, via: ClusterNode | None = None) -> str:
@@ -147,7 +163,7 @@ async def test_kill_9_of_the_node_carrying_a_call_moves_it_and_media_resumes(tmp
         await call.shopper.expect("chat", text="after", timeout=15)
         survivor = by_id(cluster, holder)
         moved = await record(cluster, call.call_id, survivor)
-        migrated = [e for e in moved["events"] if e["type"] == "migrated"]
+        migrated = [e for e in moved["events"] if e["type"] == "migrated" and e["reason"] != "operator"]
         assert [(e["reason"], e["from_node"], e["to_node"]) for e in migrated] == [("node_lost", victim, new_home)]
         assert moved["agent_id"] == call.agent_id and moved["state"] != "ended"
         assert [e["text"] for e in moved["events"] if e["type"] == "chat"] == ["before", "after"]
@@ -204,7 +220,8 @@ async def test_sigterm_drains_a_media_node_its_call_moves_and_it_exits_0(tmp_pat
         await call.media_again()
         assert await victim.wait() == 0
         after = await record(cluster, call.call_id, by_id(cluster, holder))
-        assert [e["reason"] for e in after["events"] if e["type"] == "migrated"] == ["node_drain"]
+        assert [e["reason"] for e in after["events"]
+                if e["type"] == "migrated" and e["reason"] != "operator"] == ["node_drain"]
         await call.agent.hangup(call.call_id)
         await ended(call.shopper, call.call_id)
         await call.close()
