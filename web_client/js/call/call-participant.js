@@ -405,9 +405,11 @@ export class CallParticipant extends Emitter {
       this.log("candidate refused", m.message);
       return;
     }
-    if (this.connection.reconnecting && this.connection.joining
+    const overDuringRejoin = this.callId && this._endedCalls.has(this.callId);
+    if (this.connection.joining && (this.connection.reconnecting || overDuringRejoin)
         && (m.code === "invalid_state" || m.code === "call_not_found")) {
-      // a refused re-join: `rejoin-refused` decides what it means (the call ended meanwhile…)
+      // a refused re-join: `rejoin-refused` decides what it means (the call ended meanwhile…);
+      // a server that says `call-ended` first has already ended the call here: nothing to show
       this.log("re-join refused", m.code, m.message);
       return;
     }
