@@ -56,6 +56,13 @@ export class AgentPresence extends CallParticipant {
     }
   }
 
+  /** An agent's `joined` carries the agent's state, not the call's: resumed into a call it is
+   *  `busy` with that call's id (a new centre holder that rebuilt the call says the same). */
+  _resumesCall(m) {
+    if (m.resumed && m.call_id && m.state === "busy") return true;
+    return super._resumesCall(m);
+  }
+
   _onJoinedIdle(m, callState) {
     if (callState === "ringing" && m.call_id) {
       this._setState("ringing", "Incoming call", { callId: m.call_id });

@@ -156,6 +156,13 @@ export class CallParticipant extends Emitter {
     else this._fail(err);
   }
 
+  /** Whether a `joined` takes us back into our call (a resumed join within the grace period):
+   *  the call's state says so (a shopper's `joined` carries it). */
+  _resumesCall(m) {
+    const callState = m.state || null;
+    return !!m.resumed && (callState === "connecting" || callState === "connected" || (!callState && this.inCall));
+  }
+
   /** Whether a lost socket is worth a reconnect in the current state. */
   _reconnectsAfterLoss() {
     return true;
@@ -262,7 +269,7 @@ export class CallParticipant extends Emitter {
       this._finishCall({ call_id: this.callId, reason: m.reason || "hang_up" });
       return;
     }
-    if (m.resumed && (callState === "connecting" || callState === "connected" || (!callState && this.inCall))) {
+    if (this._resumesCall(m)) {
       // Back within the grace period: a fresh offer on a new peer connection.
       this.inCall = true;
       this._setState("reconnecting", "Reconnecting…");
@@ -398,9 +405,11 @@ export class CallParticipant extends Emitter {
       this.log("candidate refused", m.message);
       return;
     }
-    if (this.connection.reconnecting && this.connection.joining
+    const overDuringRejoin = this.callId && this._endedCalls.has(this.callId);
+    if (this.connection.joining && (this.connection.reconnecting || overDuringRejoin)
         && (m.code === "invalid_state" || m.code === "call_not_found")) {
-      // a refused re-join: `rejoin-refused` decides what it means (the call ended meanwhile…)
+      // a refused re-join: `rejoin-refused` decides what it means (the call ended meanwhile…);
+      // a server that says `call-ended` first has already ended the call here: nothing to show
       this.log("re-join refused", m.code, m.message);
       return;
     }

@@ -9,6 +9,7 @@ export const CLOSE = Object.freeze({
   NORMAL: 1000,
   POLICY: 1008, // flooding
   TOO_LARGE: 1009,
+  MOVED: 1012, // cluster: another node decides now, or the node relaying us went away; come back at once
   UNAUTHORIZED: 4401,
   TOO_MANY: 4429, // this address has its cap of open connections
 });

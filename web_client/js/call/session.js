@@ -11,13 +11,21 @@
 // {attempt, max} before each attempt; `give-up` when the attempts are used up; `rejoin-refused`
 // (the error) when a re-join was refused (unauthorized, forbidden, call_not_found: for good;
 // invalid_state: the call is over, or the server is shutting down — the owner asks which).
+//
+// A cluster closes a socket with 1012 when the node deciding for the contact centre changes
+// hands or the node relaying the socket goes away: the call goes on, and the page comes back at
+// once through the same origin (any live node). Until a join succeeds, the attempts then come
+// quickly (at most HANDOVER_MAX_MS apart) and more of them are allowed, since the handover
+// answers 503 for a few seconds (the lease's time to live).
 
 import { Emitter } from "./emitter.js";
-import { websocketUrl } from "./protocol.js";
+import { CLOSE, websocketUrl } from "./protocol.js";
 import { SignalingClient } from "./signaling-client.js";
 
 const REFUSALS = new Set(["unauthorized", "forbidden", "call_not_found", "invalid_state"]);
 const FORWARDED_EXCEPT = new Set(["open", "close"]);
+const HANDOVER_MAX_MS = 1000;
+const HANDOVER_EXTRA_ATTEMPTS = 14;
 
 export class ReconnectingSession extends Emitter {
   constructor({
@@ -45,6 +53,7 @@ export class ReconnectingSession extends Emitter {
     this.reconnecting = false;
     this.joining = false;
     this.stopped = false;
+    this.handover = false; // a 1012 close: the cluster moved us; quick attempts until a join
     this._timer = null;
   }
 
@@ -67,6 +76,7 @@ export class ReconnectingSession extends Emitter {
     });
     sig.on("close", (info) => {
       if (this.signaling !== sig || info.intentional || this.stopped) return;
+      if (info.code === CLOSE.MOVED) this.handover = true;
       this.emit("lost", info);
     });
     await sig.open();
@@ -82,6 +92,7 @@ export class ReconnectingSession extends Emitter {
     }
     const rejoined = this.reconnecting;
     this.reconnecting = false;
+    this.handover = false;
     this.attempt = 0;
     this.onJoined(joined, { rejoined });
     return joined;
@@ -108,13 +119,19 @@ export class ReconnectingSession extends Emitter {
   }
 
   backoff(n) {
-    const base = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** n);
+    const cap = this.handover ? Math.min(HANDOVER_MAX_MS, this.backoffMaxMs) : this.backoffMaxMs;
+    const base = Math.min(cap, this.backoffBaseMs * 2 ** n);
     return Math.round(base * (0.75 + Math.random() * 0.5));
+  }
+
+  /** How many attempts a loss gets: more while the cluster hands over (a 1012 close). */
+  get attemptsAllowed() {
+    return this.maxAttempts + (this.handover ? HANDOVER_EXTRA_ATTEMPTS : 0);
   }
 
   /** Counts one more attempt and returns its delay, or null when the attempts are used up. */
   nextDelay() {
-    if (this.attempt >= this.maxAttempts) return null;
+    if (this.attempt >= this.attemptsAllowed) return null;
     this.attempt += 1;
     return this.backoff(this.attempt - 1);
   }
@@ -128,7 +145,7 @@ export class ReconnectingSession extends Emitter {
       return;
     }
     this.reconnecting = true;
-    this.emit("reconnecting", { attempt: this.attempt, max: this.maxAttempts });
+    this.emit("reconnecting", { attempt: this.attempt, max: this.attemptsAllowed });
     clearTimeout(this._timer);
     this._timer = setTimeout(async () => {
       if (this.stopped) return;
@@ -148,6 +165,7 @@ export class ReconnectingSession extends Emitter {
   stop({ leave = true, lingerMs = 0 } = {}) {
     this.stopped = true;
     this.reconnecting = false;
+    this.handover = false;
     clearTimeout(this._timer);
     const sig = this.signaling;
     if (!sig) return;

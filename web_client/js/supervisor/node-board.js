@@ -1,12 +1,17 @@
 // The nodes of the cluster (GET /api/nodes with the bearer token, every few seconds while
-// signed in): each node's state, heartbeat age, load and how many calls it carries.
+// signed in): each node's state in words, heartbeat age, load and how many calls it carries,
+// and which node decides for the contact centre (queues, dispatch) just now.
 
 import { h } from "../dom.js";
 import { api } from "../rest.js";
 import { el, state } from "./page.js";
 
 const POLL_MS = 3000;
-const STATE_WORDS = { active: "Active", draining: "Draining", dead: "Not answering" };
+const STATE_WORDS = {
+  active: "Active",
+  draining: "Draining: takes no new calls",
+  dead: "Not answering: its calls move to other nodes",
+};
 
 function load(node) {
   const l = node.load || {};
@@ -25,8 +30,12 @@ export function renderNodes(nodes, problem) {
     el.nodesBody.replaceChildren(h("tr", { class: "empty" }, h("td", { colspan: 5 }, "No node has reported yet.")));
     return;
   }
-  el.nodesBody.replaceChildren(...nodes.map((n) => h("tr", { "data-node": n.node_id, "data-state": n.state },
-    h("th", { scope: "row" }, `${n.node_id}`, h("span", { class: "hint" }, ` ${n.host} · pid ${n.pid}`)),
+  el.nodesBody.replaceChildren(...nodes.map((n) => h("tr", {
+    "data-testid": `node-${n.node_id}`, "data-node": n.node_id, "data-state": n.state,
+    "data-centre": n.centre ? "true" : "false",
+  },
+    h("th", { scope: "row" }, `${n.node_id}`, h("span", { class: "hint" }, ` ${n.host} · pid ${n.pid}`),
+      n.centre ? h("span", { class: "centre-badge", "data-testid": "centre-node" }, "Decides for the contact centre") : null),
     h("td", { class: `state ${n.state}` }, STATE_WORDS[n.state] || n.state),
     h("td", { class: "num" }, `${Math.round(n.heartbeat_age_s)} s`),
     h("td", { class: "num" }, String((n.rooms || []).length)),
