@@ -52,6 +52,8 @@ class ClusterNode:
         self._fenced: dict[tuple[str, str], float] = {}  # (node, room) → when we last closed it there
         self.moving: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        if hasattr(calls.sfu, "lost"):
+            calls.sfu.lost = lambda call_id: self.move(call_id, "node_lost")
 
     # ---- the lease's callbacks -----------------------------------------------------
     async def elected(self, holding: Holder) -> None:

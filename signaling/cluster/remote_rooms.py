@@ -63,6 +63,7 @@ class RemoteRooms:
         self.place: Place = chosen_place
         self.admission = ClusterAdmission(chosen_refusal, local_admission)
         self.rooms: dict[str, RemoteRoom] = {}
+        self.lost: Callable[[str], None] | None = None  # a room that could open nowhere (cluster_node.py)
         self._refused_at: dict[str, float] = {}  # node id → when it last refused a room (monotonic)
         self._tasks: set[asyncio.Task[None]] = set()
         channels.handle("media_state", self._media_state)
@@ -146,6 +147,8 @@ class RemoteRooms:
         if node is None or node in tried:
             logger.error("room %s could not open on node %s: %s %s", room.room_id, room.node_id,
                          refused.code, refused.message, extra={"call_id": room.room_id})
+            if self.lost is not None:
+                self.lost(room.room_id)  # the centre moves the call (or ends it in words)
             return
         logger.warning("room %s refused by node %s (%s); placed on node %s", room.room_id, room.node_id,
                        refused.message, node, extra={"call_id": room.room_id})

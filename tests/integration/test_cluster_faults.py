@@ -47,6 +47,12 @@ class LiveCall:
                          timeout=RESUME_S, message=f"media flowing again in {self.call_id}")
         return time.monotonic() - started
 
+    async def hang_up(self) -> None:
+        """The agent hangs up; the call is over for the shopper too; both sides close."""
+        await self.agent.hangup(self.call_id)
+        await ended(self.shopper, self.call_id)
+        await self.close()
+
     async def close(self) -> None:
         for peer in (self.shopper_peer, self.agent_peer):
             await peer.close()
@@ -83,6 +89,15 @@ async def live_call(http: aiohttp.ClientSession, cluster: Cluster, shopper_on: C
     call = LiveCall(call_id, shopper, agent, shopper_peer, agent_peer, agent_token["agent_id"])
     await off_the_holder(http, cluster, call)
     return call
+
+
+async def call_across(http: aiohttp.ClientSession, cluster: Cluster,
+                      context: dict[str, Any] | None = None) -> tuple[str, list[ClusterNode], LiveCall]:
+    """The holder's id, the other two nodes, and a live call whose shopper is on one of them and
+    whose agent is on the other (every message of it crosses nodes)."""
+    holder = await centre(cluster)
+    others = [n for n in cluster.nodes if n.node_id != holder]
+    return holder, others, await live_call(http, cluster, shopper_on=others[0], agent_on=others[1], context=context)
 
 
 async def off_the_holder(http: aiohttp.ClientSession, cluster: Cluster, call: LiveCall) -> None:
@@ -145,9 +160,7 @@ async def three_nodes(tmp_path: Path, redis_url: str, **kwargs: Any) -> AsyncIte
 
 async def test_kill_9_of_the_node_carrying_a_call_moves_it_and_media_resumes(tmp_path, redis_url):
     async with three_nodes(tmp_path, redis_url) as (cluster, http):
-        holder = await centre(cluster)
-        others = [n for n in cluster.nodes if n.node_id != holder]
-        call = await live_call(http, cluster, shopper_on=others[0], agent_on=others[1])
+        holder, others, call = await call_across(http, cluster)
         await call.shopper.send("chat", call_id=call.call_id, text="before")
         await call.agent.expect("chat", text="before")
         victim = await carrier(cluster, call.call_id)
@@ -168,17 +181,13 @@ async def test_kill_9_of_the_node_carrying_a_call_moves_it_and_media_resumes(tmp
         assert moved["agent_id"] == call.agent_id and moved["state"] != "ended"
         assert [e["text"] for e in moved["events"] if e["type"] == "chat"] == ["before", "after"]
         print(f"kill -9 of {victim}: media back after {resumed_after:.1f} s")
-        await call.agent.hangup(call.call_id)
-        await ended(call.shopper, call.call_id)
-        await call.close()
+        await call.hang_up()
 
 
 async def test_kill_9_of_the_centre_holder_another_takes_over_and_the_call_goes_on(tmp_path, redis_url):
     async with three_nodes(tmp_path, redis_url) as (cluster, http):
-        holder = await centre(cluster)
-        others = [n for n in cluster.nodes if n.node_id != holder]
         # the rings queue records every call: the recording must go on across the hand-over
-        call = await live_call(http, cluster, shopper_on=others[0], agent_on=others[1], context={"category": "rings"})
+        holder, others, call = await call_across(http, cluster, context={"category": "rings"})
         await call.shopper.expect("recording", state="on", timeout=15)
         by_id(cluster, holder).kill()
         await by_id(cluster, holder).wait()
@@ -212,9 +221,7 @@ async def test_kill_9_of_the_centre_holder_another_takes_over_and_the_call_goes_
 
 async def test_sigterm_drains_a_media_node_its_call_moves_and_it_exits_0(tmp_path, redis_url):
     async with three_nodes(tmp_path, redis_url) as (cluster, http):
-        holder = await centre(cluster)
-        others = [n for n in cluster.nodes if n.node_id != holder]
-        call = await live_call(http, cluster, shopper_on=others[0], agent_on=others[1])
+        holder, others, call = await call_across(http, cluster)
         victim = by_id(cluster, await carrier(cluster, call.call_id))
         victim.kill(signal.SIGTERM)  # --drain-timeout 2 (the fixture): then the call moves
         await call.media_again()
@@ -222,33 +229,26 @@ async def test_sigterm_drains_a_media_node_its_call_moves_and_it_exits_0(tmp_pat
         after = await record(cluster, call.call_id, by_id(cluster, holder))
         assert [e["reason"] for e in after["events"]
                 if e["type"] == "migrated" and e["reason"] != "operator"] == ["node_drain"]
-        await call.agent.hangup(call.call_id)
-        await ended(call.shopper, call.call_id)
-        await call.close()
+        await call.hang_up()
 
 
 async def test_sigterm_on_the_centre_holder_hands_the_centre_over_and_it_exits_0(tmp_path, redis_url):
     """One step of a rolling restart: the holder drains, another node decides, nothing is dropped."""
     async with three_nodes(tmp_path, redis_url) as (cluster, http):
-        holder = by_id(cluster, await centre(cluster))
-        others = [n for n in cluster.nodes if n is not holder]
-        call = await live_call(http, cluster, shopper_on=others[0], agent_on=others[1])
+        holder_id, others, call = await call_across(http, cluster)
+        holder = by_id(cluster, holder_id)
         holder.kill(signal.SIGTERM)
         assert await holder.wait() == 0
         assert await centre(cluster) in {n.node_id for n in others}
         await call.media_again()
         await call.shopper.send("chat", call_id=call.call_id, text="still with me?")
         await call.agent.expect("chat", text="still with me?", timeout=15)
-        await call.agent.hangup(call.call_id)
-        await ended(call.shopper, call.call_id)
-        await call.close()
+        await call.hang_up()
 
 
 async def test_a_frozen_node_is_declared_dead_its_call_moves_and_when_it_wakes_it_is_fenced(tmp_path, redis_url):
     async with three_nodes(tmp_path, redis_url) as (cluster, http):
-        holder = await centre(cluster)
-        others = [n for n in cluster.nodes if n.node_id != holder]
-        call = await live_call(http, cluster, shopper_on=others[0], agent_on=others[1])
+        holder, others, call = await call_across(http, cluster)
         frozen = by_id(cluster, await carrier(cluster, call.call_id))
         frozen.kill(signal.SIGSTOP)  # no heartbeat, no media: as if cut off from everything
         watcher = by_id(cluster, holder)  # a node that answers while the frozen one cannot
@@ -266,18 +266,14 @@ async def test_a_frozen_node_is_declared_dead_its_call_moves_and_when_it_wakes_i
         await eventually(fenced, timeout=20, message="the woken node is back without the moved room")
         assert await carrier(cluster, call.call_id, watcher) == new_home
         await call.media_again()  # the call is undisturbed by the node that came back
-        await call.agent.hangup(call.call_id)
-        await ended(call.shopper, call.call_id)
-        await call.close()
+        await call.hang_up()
 
 
 async def test_redis_killed_and_restarted_mid_call_media_flows_and_the_cluster_converges(tmp_path):
     redis = RedisProcess(tmp_path / "redis")
     try:
         async with three_nodes(tmp_path, redis.url) as (cluster, http):
-            holder = await centre(cluster)
-            others = [n for n in cluster.nodes if n.node_id != holder]
-            call = await live_call(http, cluster, shopper_on=others[0], agent_on=others[1])
+            holder, others, call = await call_across(http, cluster)
             redis.kill()
             await call.media_again()  # media never needed Redis
             await call.shopper.send("chat", call_id=call.call_id, text="hello?")
