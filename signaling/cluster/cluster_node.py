@@ -62,9 +62,13 @@ class ClusterNode:
         await self.refresh()
         await self.calls.start()
         adopt = getattr(self.calls.sfu, "adopt", None)
+        carriers: dict[str, str] = {}  # room → the first live node listing it
+        for view in self.node_views():
+            if view.get("state") != NodeState.DEAD:
+                for room in view.get("rooms") or []:
+                    carriers.setdefault(room, view["node_id"])
         for call in await rebuild(self.calls):
-            carrier = next((v["node_id"] for v in self.views.values()
-                            if v.get("state") != NodeState.DEAD and call.call_id in (v.get("rooms") or [])), None)
+            carrier = carriers.get(call.call_id)
             if carrier is not None and adopt is not None:
                 adopt(call.call_id, carrier)  # so that the move closes it there before it opens anew
                 adopt_tracks = getattr(getattr(self.calls.recording, "recorder", None), "adopt", None)
@@ -94,10 +98,9 @@ class ClusterNode:
 
     # ---- the task --------------------------------------------------------------------
     async def open(self) -> None:
-        """Join: read the registry and try the lease once now (a lone node decides from its
-        first request on), then keep both going."""
+        """Join: try the lease once now (a lone node decides from its first request on), then
+        keep both going. The node views are read already (``ClusterMedia.open`` starts them)."""
         await self.role.lease.open()
-        await self.refresh()
         await self.role.tick()
         self.role.start()
         if self._task is None:
@@ -139,22 +142,23 @@ class ClusterNode:
         if node_of is None:
             return
         now = self.clock.now()
+        views = self.views  # one snapshot per tick (the property builds the dict)
         for call in list(self.calls.calls.values()):
             if call.state not in (CallState.CONNECTING, CallState.CONNECTED):
                 continue
             node = node_of(call.call_id)
             if node is None or node == self.node_id:
                 continue
-            view = self.views.get(node)
+            view = views.get(node)
             if view is None or view.get("state") == NodeState.DEAD:
                 self.move(call.call_id, "node_lost")
             elif view.get("state") == NodeState.DRAINING and view.get("drain_until") and now >= view["drain_until"]:
                 self.move(call.call_id, "node_drain")
-        self._recover_dead()
+        self._recover_dead(views)
         fence_room = getattr(sfu, "fence_room", None)
         if fence_room is None:
             return
-        for node_id, view in self.views.items():
+        for node_id, view in views.items():
             if view.get("state") == NodeState.DEAD:
                 continue
             for room in view.get("rooms") or []:
@@ -168,16 +172,16 @@ class ClusterNode:
         horizon = self.clock.monotonic() - 10 * FENCE_AGAIN_S
         self._fenced = {key: at for key, at in self._fenced.items() if at > horizon}
 
-    def _recover_dead(self) -> None:
+    def _recover_dead(self, views: dict[str, dict[str, Any]]) -> None:
         """The recordings a node was writing when it died are marked interrupted (and stay
         playable) once it has been dead for ``DEAD_RECOVER_S``: long enough that a node which
         was only frozen has come back — or been fenced — rather than be repaired under its feet."""
-        dead = {node for node, view in self.views.items() if view.get("state") == NodeState.DEAD
+        dead = {node for node, view in views.items() if view.get("state") == NodeState.DEAD
                 and float(view.get("heartbeat_age_s") or 0.0) >= DEAD_RECOVER_S}
         if self.recover is None or not dead - self._recovered:
             return
         self._recovered |= dead
-        alive = [node for node, view in self.views.items() if view.get("state") != NodeState.DEAD]
+        alive = [node for node, view in views.items() if view.get("state") != NodeState.DEAD]
         logger.info("repairing the recordings left open by dead nodes %s", ", ".join(sorted(dead)))
         self.calls.spawn(self.recover(alive))
 
