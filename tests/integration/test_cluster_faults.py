@@ -124,10 +124,8 @@ async def carrier(cluster: Cluster, call_id: str, via: ClusterNode | None = None
 async def centre(cluster: Cluster) -> str:
     """The node holding the centre lease, as a running node reads it."""
     async def holder() -> str | None:
-        via = next(n for n in cluster.nodes if n.running)
-        async with cluster._session().get(via.url + "/api/nodes",
-                                          headers={"Authorization": f"Bearer {cluster.token()}"}) as resp:
-            return (await resp.json()).get("centre") if resp.status == 200 else None
+        status, body = await cluster.nodes_view()
+        return body.get("centre") if status == 200 else None
     return await eventually(holder, timeout=15, message="a centre holder")
 
 

@@ -217,17 +217,23 @@ class Cluster:
     def token(self, role: str = Role.ADMIN, subject: str = "root", **claims: Any) -> str:
         return TokenService(self.secret).issue(role, subject, **claims)
 
-    async def listed(self, via: ClusterNode | None = None) -> dict[str, dict[str, Any]]:
+    async def nodes_view(self, via: ClusterNode | None = None) -> tuple[int, Any]:
         """``GET /api/nodes`` as an admin, through ``via``'s public URL, else the shared port
-        (supervised) or the first separate node still running."""
+        (supervised) or the first separate node still running: its status and its JSON body
+        (its text when it is not 200)."""
         http = self._session()
         if via is None and not self.workers:
             via = next((n for n in self.nodes if n.running), None)
             assert via is not None, "no node of this cluster is running"
         async with http.get(f"{(via.url if via else self.url)}/api/nodes",
                             headers={"Authorization": f"Bearer {self.token()}"}) as resp:
-            assert resp.status == 200, await resp.text()
-            return {entry["node_id"]: entry for entry in (await resp.json())["nodes"]}
+            return resp.status, (await resp.json() if resp.status == 200 else await resp.text())
+
+    async def listed(self, via: ClusterNode | None = None) -> dict[str, dict[str, Any]]:
+        """Every node's entry in ``GET /api/nodes`` (``nodes_view``), by node id."""
+        status, body = await self.nodes_view(via)
+        assert status == 200, body
+        return {entry["node_id"]: entry for entry in body["nodes"]}
 
     def logs(self) -> str:
         parts = [f"----- {p.name} -----\n{p.read_text(errors='replace')}"
