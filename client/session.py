@@ -13,8 +13,9 @@ client ping the server too, to notice a dead server.
 Reconnection (opt-in, ``reconnect=True``): when the socket closes without being asked to (1006:
 the network, 1012: the node restarts, 1001: it goes away), the client connects again with a
 bounded backoff — to the same base URL, then the next of ``base_urls`` — and sends the same
-``join``; the server's ``joined{resumed: true}`` arrives as any message does. Meanwhile nothing
-can be sent, and a pending ``expect`` keeps waiting. ``follow_media`` keeps a call's peer
+``join``; the server's ``joined{resumed: true}`` arrives as any message does. Meanwhile ``send``
+waits for the new socket (at most ``send_wait`` seconds; the join goes first on it, so the server
+reads the message as from the same participant), and a pending ``expect`` keeps waiting. ``follow_media`` keeps a call's peer
 connection following the server (a move to a new room, a resumed join).
 """
 
@@ -35,8 +36,8 @@ from client.negotiation import MediaFollower, Negotiable, Renew, negotiate
 
 logger = logging.getLogger(__name__)
 VERSION = 1
-RECONNECT_CODES = frozenset({1001, 1006, 1012})
-REOPEN_TIMEOUT_S = 3.0  # one reconnection attempt's upgrade  # going away, no close frame, service restart
+RECONNECT_CODES = frozenset({1001, 1006, 1012})  # going away, no close frame, service restart
+REOPEN_TIMEOUT_S = 3.0  # one reconnection attempt's upgrade
 Callback = Callable[["SignalingClient", Message], None]
 
 _encode = msgspec.json.Encoder().encode
@@ -64,7 +65,7 @@ class SignalingClient:
                  on_message: Callback | None = None, fail_on: Collection[str] = (),
                  inbox_size: int = 1000, heartbeat: float | None = None,
                  reconnect: bool = False, base_urls: Sequence[str] = (), reconnect_attempts: int = 8,
-                 backoff: tuple[float, float] = (0.2, 3.0)) -> None:
+                 backoff: tuple[float, float] = (0.2, 3.0), send_wait: float = 15.0) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
         self.base_urls = [self.base_url, *(u.rstrip("/") for u in base_urls if u.rstrip("/") != self.base_url)]
@@ -72,6 +73,8 @@ class SignalingClient:
         self.reconnect_attempts = reconnect_attempts
         self.backoff = backoff
         self.reconnects = 0
+        self.send_wait = send_wait
+        self._socket_changed = asyncio.Event()  # a socket reopened, or the client closed for good
         self._join: dict[str, Any] | None = None  # the fields of our join, sent again on a new socket
         self._closing = False
         self._followers: list[MediaFollower] = []
@@ -124,6 +127,7 @@ class SignalingClient:
         finally:
             self.closed.set()
             self._arrived.set()
+            self._socket_changed.set()
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for frame in ws:
@@ -138,7 +142,7 @@ class SignalingClient:
             self._deliver(message)
 
     def _reopens(self, code: int | None) -> bool:
-        return self.reconnect and not self._closing and self._join is not None and code in RECONNECT_CODES
+        return self._may_reopen() and code in RECONNECT_CODES
 
     async def _reopen(self) -> aiohttp.ClientWebSocketResponse | None:
         """A new socket (and the same join) to this base URL or the next; None after the last try."""
@@ -159,6 +163,7 @@ class SignalingClient:
                 continue
             self.ws, self.base_url = ws, url
             self.reconnects += 1
+            self._socket_changed.set()
             logger.info("signaling socket reopened to %s (attempt %d)", url, attempt + 1)
             return ws
         logger.warning("signaling socket not reopened after %d attempts", self.reconnect_attempts)
@@ -218,12 +223,30 @@ class SignalingClient:
 
     # ------------------------------------------------------------------ sending
     async def send(self, kind: str, /, **fields: Any) -> None:
-        """Send one message of type ``kind``; ``v`` is added."""
-        if self.ws is None or self.ws.closed:
-            raise SignalingClosed(f"socket closed; cannot send {kind}")
+        """Send one message of type ``kind``; ``v`` is added. While a reconnecting client has no
+        socket, wait for the next one (at most ``send_wait``); raises :class:`SignalingClosed`."""
         if kind == "join":
             self._join = fields
-        await self.ws.send_str(_encode({"v": VERSION, "type": kind, **fields}).decode())
+        data = _encode({"v": VERSION, "type": kind, **fields}).decode()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.send_wait
+        while True:
+            ws = self.ws
+            if ws is not None and not ws.closed:
+                try:
+                    await ws.send_str(data)
+                    return
+                except ConnectionError:  # closed under us: the reader reopens it, or not
+                    pass
+            if not self._may_reopen() or loop.time() >= deadline:
+                raise SignalingClosed(f"socket closed; cannot send {kind}")
+            self._socket_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._socket_changed.wait(), min(0.5, deadline - loop.time()))
+
+    def _may_reopen(self) -> bool:
+        """Could a new socket still come (reconnecting, not closed, not saying goodbye)?"""
+        return self.reconnect and not self._closing and self._join is not None and not self.closed.is_set()
 
     async def send_raw(self, data: str | bytes) -> None:
         """Send a frame exactly as given (to test how the server takes bad input)."""

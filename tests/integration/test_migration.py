@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from client import SignalingClient
+from client import SignalingClient, SignalingClosed
 from signaling.auth import Role
 from signaling.errors import SignalingError
 from silkline.app import RECORDER, create_app
@@ -223,6 +223,26 @@ async def test_client_reconnects_rejoins_and_resumes_when_the_server_drops_its_s
     await shopper_ws.expect("call-ended")
     await asyncio.wait_for(agent_ws.closed.wait(), 5)
     assert agent_ws.reconnects == 1 and agent_ws.close_code == 1000
+    await asyncio.gather(agent_ws.close(), shopper_ws.close())
+
+
+async def test_a_message_sent_while_the_client_reconnects_waits_for_the_new_socket(server: Running):
+    """The hang-up a person clicks in the gap between a lost socket and its return is not lost:
+    ``send`` waits for the new socket, where the join goes first."""
+    call_id, shopper_ws, agent_ws, _, agent_token = await reconnecting_call(server)
+    agent_ws.backoff = (0.5, 1.0)  # a gap wide enough to send into
+    old = agent_ws.ws
+    assert old is not None and agent_ws.reconnects == 0
+    await server.calls.agents[agent_token["agent_id"]].session.close(1012, "the node restarts")
+    await eventually(lambda: old.closed, timeout=5, message="the old socket closed")
+    await agent_ws.hangup(call_id)  # the old socket is gone; this goes on the next one
+    assert agent_ws.reconnects == 1 and agent_ws.ws is not old
+    await shopper_ws.expect("call-ended", call_id=call_id, timeout=10)
+    # a client that said goodbye does not wait: it fails at once
+    await agent_ws.leave()
+    await asyncio.wait_for(agent_ws.closed.wait(), 5)
+    with pytest.raises(SignalingClosed):
+        await agent_ws.send("chat", call_id=call_id, text="anyone?")
     await asyncio.gather(agent_ws.close(), shopper_ws.close())
 
 
