@@ -52,14 +52,20 @@ class AgentObserver:
         return self.agent.commanders.get(self.room_id, self.agent.channels.node_id)
 
     def on_media_state(self, participant: Participant, state: MediaState) -> None:
-        self.agent.channels.post(self.commander, "media_state", {
+        self._report("media_state", {
             "room": self.room_id, "participant": participant.participant_id, "state": state.value})
 
     def on_publisher(self, participant: Participant, publisher: Publisher, added: bool) -> None:
         key = self.agent.publisher_key(publisher, added)
-        self.agent.channels.post(self.commander, "publisher", {
+        self._report("publisher", {
             "room": self.room_id, "participant": participant.participant_id, "publisher": key,
             "kind": publisher.kind, "codec": publisher.codec, "added": added})
+
+    def _report(self, kind: str, body: dict[str, Any]) -> None:
+        try:
+            self.agent.channels.post(self.commander, kind, body)
+        except SignalingError as exc:  # this node shuts down, or its outbox is full: the centre resyncs
+            logger.info("room %s: %s not reported: %s", self.room_id, kind, exc.message)
 
 
 class MediaAgent:

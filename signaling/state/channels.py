@@ -10,8 +10,9 @@ router does the same with its per-node channels).
   caller's own channel). A handler's :class:`SignalingError` travels back with its code and
   words and is raised again at the caller; no reply in time, nobody subscribed to the target
   channel (the node is gone) or Redis away is ``SignalingError(service_unavailable)``.
-- ``on_resubscribed`` callbacks run when the subscription stands again after Redis was away
-  (what was published meanwhile is lost: a mirror of another node's state asks afresh).
+- ``on_resubscribed`` callbacks run when the subscription stands again after Redis was away,
+  whether the listener saw the outage or redis-py's own retries reconnected under it (what was
+  published meanwhile is lost: a mirror of another node's state asks afresh).
 - ``handle(kind, fn)``: ``async fn(body, sender) -> dict | None`` runs for each message of
   that kind, each in its own task (started in arrival order, so what a handler does before
   its first ``await`` happens in the order the messages were sent).
@@ -222,6 +223,8 @@ class NodeChannels:
             try:
                 pubsub = self._client.r.pubsub(ignore_subscribe_messages=True)
                 await pubsub.subscribe(self.channel)
+                if pubsub.connection is not None:  # redis-py's retry may reconnect it by itself
+                    pubsub.connection.register_connect_callback(self._reconnected)
                 again = failures > 0
                 failures = 0
                 self.subscribed.set()
@@ -244,8 +247,18 @@ class NodeChannels:
             finally:
                 self.subscribed.clear()
                 if pubsub is not None:
+                    if pubsub.connection is not None:  # the pool's next user must not call us
+                        pubsub.connection.deregister_connect_callback(self._reconnected)
                     with contextlib.suppress(Exception):
                         await pubsub.aclose()
+
+    def _reconnected(self, connection: object) -> None:
+        """redis-py reconnected the subscription within its retries (a blip shorter than
+        them) and subscribed again before calling this: what was sent meanwhile is lost all the
+        same, so the mirrors are told as after an outage we saw."""
+        self.resubscriptions += 1
+        logger.info("channels %s: subscribed again after a short Redis blip", self.node_id)
+        self._tell_resubscribed()
 
     def _tell_resubscribed(self) -> None:
         for callback in list(self.on_resubscribed):

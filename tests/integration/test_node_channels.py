@@ -148,6 +148,27 @@ async def test_the_subscription_comes_back_after_redis_does(tmp_path):
         process.stop()
 
 
+async def test_a_blip_shorter_than_redis_pys_retries_is_told_to_the_mirrors_too(redis_url):
+    """redis-py reconnects a dropped subscription by itself when Redis answers within its
+    retries: what was published in the gap is lost all the same, so ``on_resubscribed`` runs."""
+    import redis.asyncio as redis
+
+    media = NodeChannels(redis_url, "media-blip")
+    told: list[int] = []
+    media.on_resubscribed.append(lambda: told.append(1))
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        await media.open()
+        # Redis itself drops the subscriber's connection (as a restart or a network cut would)
+        await admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        await eventually(lambda: told == [1], timeout=10, message="the mirrors told of the gap")
+        assert media.resubscriptions == 1
+        assert await admin.publish(media.channel, '{"kind":"x","from":"y"}') == 1  # subscribed again
+    finally:
+        await media.close()
+        await admin.aclose()
+
+
 async def test_the_channels_follow_a_sentinel_failover(replicated):  # noqa: F811 - the fixture
     primary, _, sentinel = replicated
     url = f"redis+sentinel://127.0.0.1:{sentinel.port}/{SERVICE}"
