@@ -10,6 +10,7 @@ knows a media library: to follow a call whose media moves (``migrated``), the pe
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -38,9 +39,12 @@ async def negotiate(client: SignalingClient, peer: Negotiable, call_id: str, *, 
     A new offer replaces the participant's peer connection on the server, so this is also how
     a client recovers (after ``joined{resumed: true}`` or an ICE failure). ``on_answer`` is
     called the moment the answer arrives, before the peer applies it (to time set-up phases).
+    The offer carries an ``id`` and the answer taken is the one whose ``ref`` names it: an answer
+    to an earlier offer (overtaken by a move, still on its way) is never applied to this peer.
     Returns the ``answer`` message."""
-    await client.send("offer", call_id=call_id, sdp=await peer.offer())
-    answer = await client.expect("answer", call_id=call_id, timeout=timeout)
+    offer_id = uuid.uuid4().hex
+    await client.send("offer", call_id=call_id, sdp=await peer.offer(), id=offer_id)
+    answer = await client.expect("answer", call_id=call_id, ref=offer_id, timeout=timeout)
     if on_answer is not None:
         on_answer(answer)
     await peer.accept_answer(answer["sdp"])

@@ -132,6 +132,7 @@ class AgentJoined(_Out, tag="agent-joined"):
 class Answer(_Out, tag="answer"):
     call_id: str
     sdp: str
+    ref: str | None = None  # the id of the offer this answers: a client that offered again takes its latest
 
 
 class ParticipantState(_Out, tag="participant-state"):

@@ -326,7 +326,7 @@ class SignalingEndpoint:
             raise SignalingError(ErrorCode.UNAUTHORIZED, "token_expired: the token has expired")
         if isinstance(msg, Offer):
             self._check_call(session, msg.call_id)
-            await self.calls.negotiation.offer(session, msg.call_id, msg.sdp)
+            await self.calls.negotiation.offer(session, msg.call_id, msg.sdp, msg.id)
         elif isinstance(msg, Candidate):
             self._check_call(session, msg.call_id)
             candidate = None

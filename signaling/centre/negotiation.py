@@ -50,14 +50,14 @@ class Negotiation:
             raise SignalingError(ErrorCode.INVALID_STATE, "this call has no media session yet")
         return call, party, participant
 
-    async def offer(self, session: Session, call_id: str, sdp: str) -> None:
+    async def offer(self, session: Session, call_id: str, sdp: str, ref: str | None = None) -> None:
         call, _, participant = self._media_party(session, call_id)
         try:
             answer = await participant.negotiate(sdp)
         except BadSdpError as exc:
             raise SignalingError(ErrorCode.BAD_SDP, str(exc)) from None
         if call.state is not CallState.ENDED:
-            session.send(Answer(call_id=call_id, sdp=answer))
+            session.send(Answer(call_id=call_id, sdp=answer, ref=ref))
 
     async def candidate(self, session: Session, call_id: str, candidate: dict | None) -> None:
         _, _, participant = self._media_party(session, call_id)

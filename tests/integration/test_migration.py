@@ -246,6 +246,24 @@ async def test_a_message_sent_while_the_client_reconnects_waits_for_the_new_sock
     await asyncio.gather(agent_ws.close(), shopper_ws.close())
 
 
+async def test_an_answer_to_an_overtaken_offer_is_not_applied_to_the_next_peer(server: Running):
+    """A move right after a resumed join makes a client offer twice: the first answer, still on
+    its way, must not land on the second peer connection (its ICE and DTLS would never match)."""
+    call_id, shopper, agent = await start_call(server)
+    await agent.peer.wait_decoded(5)
+    stale = ClientPeer("agent", clip=agent_clip())
+    try:
+        await agent.ws.send("offer", call_id=call_id, sdp=await stale.offer(), id="overtaken")
+        peer = await agent.peer.renew()
+        answer = await agent.ws.negotiate(peer, call_id)  # the overtaken answer arrives first
+        assert answer["ref"] != "overtaken"
+        assert agent.ws.seen("answer", call_id=call_id, ref="overtaken")
+        await asyncio.gather(peer.wait_decoded(5), shopper.peer.wait_decoded(5))
+    finally:
+        await stale.close()
+        await close_sides(shopper, agent)
+
+
 async def test_client_reconnects_to_the_next_base_url(server: Running):
     agent_token = await server.token("agent", name="Ann")
     # the first address goes nowhere once the socket is lost: the next one is tried

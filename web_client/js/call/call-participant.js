@@ -364,7 +364,7 @@ export class CallParticipant extends Emitter {
 
   _onAnswer(m) {
     if (!this.peerObj) return;
-    this.peerObj.applyAnswer(m.sdp).catch((err) => {
+    this.peerObj.applyAnswer(m.sdp, m.ref).catch((err) => {
       this.log("answer failed", err);
       this.emit("error", { code: "bad_answer", words: "The server's media answer could not be used." });
       this._onIceProblem("answer-failed");

@@ -67,6 +67,7 @@ export class CallPeer {
     this.transceivers = { audio: null, video: null, extraAudio: null, list: [] };
     this._queued = []; // candidates gathered before the offer went out
     this._sentOffer = false;
+    this._offerId = null; // the id of the offer sent last: only its answer is applied
     this._prepared = null;
     this._iceTimer = null;
     this._closed = false;
@@ -159,7 +160,7 @@ export class CallPeer {
     this.callId = callId;
     await this.prepare();
     if (this._closed) return;
-    this.signaling.send("offer", { call_id: callId, sdp: this.pc.localDescription.sdp });
+    this._offerId = this.signaling.send("offer", { call_id: callId, sdp: this.pc.localDescription.sdp });
     this._sentOffer = true;
     const queued = this._queued;
     this._queued = [];
@@ -175,8 +176,14 @@ export class CallPeer {
     }
   }
 
-  async applyAnswer(sdp) {
+  /** `ref` (protocol: the offer's id) tells an answer to this peer's offer from a late one to an
+   *  offer an earlier peer connection made before a move replaced it. */
+  async applyAnswer(sdp, ref) {
     if (this._closed || !this.pc) return;
+    if (ref && this._offerId && ref !== this._offerId) {
+      this.log("answer to an earlier offer ignored", ref);
+      return;
+    }
     if (this.pc.signalingState !== "have-local-offer") {
       this.log("answer ignored in state", this.pc.signalingState);
       return;

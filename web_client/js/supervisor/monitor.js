@@ -116,7 +116,7 @@ export class Monitor {
 
   onAnswer(m) {
     if (m.call_id !== this.callId || !this.peer) return;
-    this.peer.applyAnswer(m.sdp).catch((err) => {
+    this.peer.applyAnswer(m.sdp, m.ref).catch((err) => {
       log("answer failed", err);
       setError("The server's media answer could not be used.");
     });
