@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sfu import AdmissionRefused, CloseReason
 from signaling.auth import Role
 from signaling.centre.agents import Agent, AgentState
-from signaling.centre.call import LIVE_MEDIA_STATES, CallState, Party
+from signaling.centre.call import LIVE_MEDIA_STATES, CallState, Party, participant_id
 from signaling.centre.session import Session
 from signaling.errors import ErrorCode, SignalingError
 from signaling.server_messages import (
@@ -44,7 +44,7 @@ class AgentActions:
         if call.answered_at is None:
             service.availability.answered(call.queue, now - call.created_at)
         call.answered_at = call.answered_at or now
-        call.agent = Party(Role.AGENT, agent.agent_id, f"agent-{agent.agent_id}", session, name=agent.name)
+        call.agent = Party(Role.AGENT, agent.agent_id, participant_id(Role.AGENT, agent.agent_id), session, name=agent.name)
         call.stop_ringing()  # the agent party now holds the call for this agent
         call.agents_served.append(agent.agent_id)
         agent.set_state(AgentState.BUSY, now)

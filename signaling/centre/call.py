@@ -34,6 +34,12 @@ class MonitorMode(str, Enum):
     BARGE = "barge"  # both hear the supervisor
 
 
+def participant_id(role: Role, identity: str) -> str:
+    """The SFU participant of a shopper or an agent in the call's room: the same id on every
+    node and after a rebuild, so a new centre re-adds the party a media node still carries."""
+    return f"{role.value}-{identity}"
+
+
 @dataclass(eq=False)
 class Party:
     """One side of the call as signaling sees it (the SFU has the matching Participant)."""

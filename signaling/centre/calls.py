@@ -35,7 +35,7 @@ from signaling.centre.agent_actions import AgentActions
 from signaling.centre.agents import Agent
 from signaling.centre.annotations import Annotations
 from signaling.centre.availability import Availability
-from signaling.centre.call import Call, CallState, Party
+from signaling.centre.call import Call, CallState, Party, participant_id
 from signaling.centre.call_recording import CallRecording
 from signaling.centre.dashboard import Dashboard
 from signaling.centre.dispatch import Dispatch
@@ -155,7 +155,7 @@ class CallService:
             raise SignalingError(ErrorCode.INVALID_STATE, "the server is shutting down")
         now = self.clock.now()
         customer = claims.customer_id or (str(context["customer_id"]) if context.get("customer_id") else None)
-        party = Party(Role.SHOPPER, claims.sub, f"shopper-{claims.sub}", session, name=claims.name)
+        party = Party(Role.SHOPPER, claims.sub, participant_id(Role.SHOPPER, claims.sub), session, name=claims.name)
         call = Call(call_id, now, party, queue=self.queues.queue_for(context.get("category")),
                     context=context, priority=claims.priority, customer_id=customer,
                     audio_only=context.get("media") == "audio")

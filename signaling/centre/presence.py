@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from signaling.auth import Claims, Role
 from signaling.centre.agents import Agent, AgentState
-from signaling.centre.call import CallState
+from signaling.centre.call import CallState, participant_id
 from signaling.centre.session import Session
 from signaling.errors import CloseCode, ErrorCode, SignalingError
 from signaling.server_messages import AgentStateChanged, Joined, error
@@ -54,7 +54,7 @@ class Presence:
                 await service.reconnect.resume(call, call.agent, session)
             elif agent.state is AgentState.OFFLINE:
                 agent.set_state(AgentState.AVAILABLE, now)
-        session.send(Joined(role="agent", participant_id=f"agent-{agent.agent_id}",
+        session.send(Joined(role="agent", participant_id=participant_id(Role.AGENT, agent.agent_id),
                              agent_id=agent.agent_id, name=agent.name, state=agent.state.value,
                              skills=agent.skills, call_id=resumed.call_id if resumed else None,
                              queues=service.dashboard.queue_figures(), ice_servers=service.ice_servers,

@@ -17,7 +17,7 @@ from typing import Any
 
 from signaling.auth import Role
 from signaling.centre.agents import Agent, AgentState
-from signaling.centre.call import Call, CallState, Party
+from signaling.centre.call import Call, CallState, Party, participant_id
 from signaling.centre.calls import CallService
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ MAX_CALLS = 5000
 
 
 def _call(record: dict[str, Any]) -> Call:
-    shopper = Party(Role.SHOPPER, str(record["shopper_id"]), f"shopper-{record['shopper_id']}", None,
+    shopper = Party(Role.SHOPPER, str(record["shopper_id"]), participant_id(Role.SHOPPER, str(record["shopper_id"])), None,
                     name=record.get("shopper_name"))
     return Call(str(record["call_id"]), float(record["created_at"]), shopper, queue=str(record.get("queue") or "general"),
                 context=dict(record.get("context") or {}), priority=int(record.get("priority") or 0),
@@ -48,7 +48,7 @@ async def rebuild(service: CallService) -> list[Call]:
         if record["state"] in (CallState.CONNECTING.value, CallState.CONNECTED.value) and agent_id:
             name = record.get("agent_name")
             call.state = CallState.CONNECTED if record["state"] == CallState.CONNECTED.value else CallState.CONNECTING
-            call.agent = Party(Role.AGENT, str(agent_id), f"agent-{agent_id}", None, name=name)
+            call.agent = Party(Role.AGENT, str(agent_id), participant_id(Role.AGENT, str(agent_id)), None, name=name)
             call.connected_at = record.get("connected_at") or record.get("answered_at") or call.created_at
             call.answered_at = record.get("answered_at") or call.connected_at
             call.agents_served.append(str(agent_id))

@@ -41,7 +41,8 @@ async def scripted(request: web.Request) -> web.WebSocketResponse:
             for out in msg["messages"]:
                 await ws.send_json(out)
         elif kind == "offer":
-            await ws.send_json({"v": 1, "type": "answer", "call_id": msg["call_id"], "sdp": "answer to " + msg["sdp"]})
+            await ws.send_json({"v": 1, "type": "answer", "call_id": msg["call_id"], "sdp": "answer to " + msg["sdp"],
+                                "ref": msg.get("id")})
         elif kind == "join":
             if msg["token"] == "forged":
                 await ws.send_json({"v": 1, "type": "error", "code": "unauthorized", "message": "forged token"})
