@@ -342,7 +342,8 @@ def join_cluster(app: web.Application, config: Config, clock: Clock, calls: Call
     role = CentreRole(lease, clock, interval=min(config.heartbeat_s, config.lease_ttl_s / 4),
                       elected=lambda holding: cluster.elected(holding),
                       deposed=lambda why: cluster.deposed(why),
-                      refenced=lambda holding: fence(holding.epoch))
+                      refenced=lambda holding: fence(holding.epoch),
+                      handing_over=calls.hand_over)
     async def recover(alive: list[str]) -> object:
         return await asyncio.to_thread(recorder.recover, live_nodes=alive)
 

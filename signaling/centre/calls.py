@@ -210,6 +210,12 @@ class CallService:
         """Wait until the tasks this service started (timers' work, cleanups) are done."""
         await self._tasks.drain()
 
+    async def hand_over(self) -> None:
+        """This holder resigns (SIGTERM): while its writes still count, it files what only its
+        memory holds — the wrap-up drafts of agents still wrapping up (``timed_out``, as if the
+        time ran out; the agent's ``wrap-up`` on the next holder replaces it)."""
+        await self.wrap_ups.file_all()
+
     async def step_down(self) -> None:
         """In a cluster, another node now decides: forget the live calls without ending them
         (the new holder rebuilds them from the records) and stop every timer of theirs."""

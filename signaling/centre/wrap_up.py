@@ -7,6 +7,8 @@ typed so far is filed in the call record with the disposition ``timed_out``.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING
 
 from signaling.centre.agents import Agent, AgentState, WrapUp
@@ -19,6 +21,7 @@ from signaling.server_messages import AgentStateChanged
 if TYPE_CHECKING:
     from signaling.centre.calls import CallService
 
+logger = logging.getLogger(__name__)
 TIMED_OUT = "timed_out"
 
 
@@ -113,6 +116,19 @@ class WrapUps:
         if wrap is not None and agent.state is AgentState.WRAP_UP:
             agent.end_wrap_up()
             self.service.spawn(self._file_timed_out(agent.agent_id, wrap))
+
+    async def file_all(self) -> None:
+        """Every wrap-up under way is filed now with its draft (the centre changes hands)."""
+        filing = []
+        for agent in list(self.service.agents.values()):
+            wrap = agent.wrap_up
+            if wrap is not None and agent.state is AgentState.WRAP_UP:
+                agent.end_wrap_up()
+                filing.append(self._file_timed_out(agent.agent_id, wrap))
+        results = await asyncio.gather(*filing, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                logger.warning("a wrap-up draft was not filed: %s", result)
 
     async def _file_timed_out(self, agent_id: str, wrap: WrapUp) -> None:
         store, now = self.service.store, self.service.clock.now()

@@ -25,7 +25,8 @@ class CentreRole:
     def __init__(self, lease: CentreLease, clock: Clock, *, interval: float,
                  elected: Callable[[Holder], Awaitable[None]],
                  deposed: Callable[[str], Awaitable[None]],
-                 refenced: Callable[[Holder], None] | None = None) -> None:
+                 refenced: Callable[[Holder], None] | None = None,
+                 handing_over: Callable[[], Awaitable[None]] | None = None) -> None:
         self.lease = lease
         self.clock = clock
         self.interval = interval
@@ -33,6 +34,7 @@ class CentreRole:
         self._elected = elected
         self._deposed = deposed
         self._refenced = refenced
+        self._handing_over = handing_over  # what only the holder can still write, before it resigns
         self.holding: Holder | None = None
         self.current: Holder | None = None  # who holds it, as last read
         self.eligible = True  # a draining node takes no lease
@@ -130,6 +132,11 @@ class CentreRole:
         holding = self.holding
         if holding is None:
             return
+        if self._handing_over is not None:
+            try:
+                await self._handing_over()
+            except Exception:  # noqa: BLE001 - the lease is given up all the same
+                logger.exception("handing the centre over failed")
         try:
             await self.lease.release(holding)
         except SignalingError:

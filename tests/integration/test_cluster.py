@@ -97,6 +97,41 @@ async def test_a_call_through_three_nodes_is_one_call(tmp_path, redis_url):
             await ws.close()
 
 
+async def test_a_holder_that_resigns_files_the_wrap_up_drafts_only_it_knew(tmp_path, redis_url):
+    """A rolling restart reaches the holder while an agent types wrap-up notes: the draft is
+    filed (timed_out) before the lease goes, and the agent's wrap-up on the next holder wins."""
+    async with cluster_of(tmp_path, redis_url, 2, wrap_up_s=60.0) as (a, b):
+        agent_token = await demo_token(b.http, b.url, "agent", name="Ann")
+        agent = await SignalingClient(b.http, b.url, reconnect=True, backoff=(0.1, 0.5)).connect()
+        await agent.join(agent_token["token"])
+        shopper_token = await demo_token(b.http, b.url, "shopper", name="Sam")
+        call_id = shopper_token["call_id"]
+        shopper = await client(b)
+        await shopper.join(shopper_token["token"])
+        await agent.expect("call-offered", call_id=call_id)
+        await agent.accept(call_id)
+        await shopper.expect("call-state", state="connecting")
+        await agent.hangup(call_id)
+        await agent.expect("agent-state", state="wrap_up", call_id=call_id)
+        await agent.send("wrap-up-draft", call_id=call_id, notes="wants the ring in size 54", disposition="sale")
+        await agent.expect("agent-state", state="wrap_up", wrap_up_paused=True)
+        await a.app[CLUSTER].role.resign()
+        record = await b.store.get_call(call_id)
+        assert (record["disposition"], record["notes"], record["draft_disposition"]) == \
+            ("timed_out", "wants the ring in size 54", "sale")
+        await eventually(lambda: b.app[CLUSTER].is_centre(), timeout=10, message="node-2 decides")
+        await agent.expect("joined", role="agent", timeout=15)  # its socket came back (no live call to resume)
+        assert agent.reconnects >= 1
+        await agent.send("wrap-up", call_id=call_id, disposition="sale", notes="size 54, ordered")
+
+        async def filed() -> bool:
+            record = await b.store.get_call(call_id)
+            return record is not None and record["disposition"] == "sale"
+        await eventually(filed, timeout=10, message="the agent's own wrap-up replaces the draft")
+        for ws in (agent, shopper):
+            await ws.close()
+
+
 SHOPPERS = int(os.environ.get("BURST_SHOPPERS", "200"))
 AGENTS = 12
 CATEGORIES = ("rings", "phones", "")  # three queues (jewellery, electronics, general): 100 may wait in each
