@@ -142,10 +142,9 @@ async def ended(ws: SignalingClient, call_id: str) -> None:
 
 
 async def record(cluster: Cluster, call_id: str, via: ClusterNode) -> dict[str, Any]:
-    async with cluster._session().get(f"{via.url}/api/calls/{call_id}",
-                                      headers={"Authorization": f"Bearer {cluster.token()}"}) as resp:
-        assert resp.status == 200, await resp.text()
-        return await resp.json()
+    status, body = await cluster.get_json(f"/api/calls/{call_id}", via)
+    assert status == 200, body
+    return body
 
 
 @contextlib.asynccontextmanager

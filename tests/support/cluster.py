@@ -214,20 +214,24 @@ class Cluster:
         """Supervised: every worker node id the supervisor has started so far, in order."""
         return list(self._workers_seen())
 
-    def token(self, role: str = Role.ADMIN, subject: str = "root", **claims: Any) -> str:
+    def token(self, role: Role = Role.ADMIN, subject: str = "root", **claims: Any) -> str:
         return TokenService(self.secret).issue(role, subject, **claims)
 
-    async def nodes_view(self, via: ClusterNode | None = None) -> tuple[int, Any]:
-        """``GET /api/nodes`` as an admin, through ``via``'s public URL, else the shared port
+    async def get_json(self, path: str, via: ClusterNode | None = None) -> tuple[int, Any]:
+        """``GET path`` as an admin, through ``via``'s public URL, else the shared port
         (supervised) or the first separate node still running: its status and its JSON body
         (its text when it is not 200)."""
         http = self._session()
         if via is None and not self.workers:
             via = next((n for n in self.nodes if n.running), None)
             assert via is not None, "no node of this cluster is running"
-        async with http.get(f"{(via.url if via else self.url)}/api/nodes",
+        async with http.get(f"{(via.url if via else self.url)}{path}",
                             headers={"Authorization": f"Bearer {self.token()}"}) as resp:
             return resp.status, (await resp.json() if resp.status == 200 else await resp.text())
+
+    async def nodes_view(self, via: ClusterNode | None = None) -> tuple[int, Any]:
+        """``GET /api/nodes`` (``get_json``)."""
+        return await self.get_json("/api/nodes", via)
 
     async def listed(self, via: ClusterNode | None = None) -> dict[str, dict[str, Any]]:
         """Every node's entry in ``GET /api/nodes`` (``nodes_view``), by node id."""
