@@ -15,8 +15,9 @@ the network, 1012: the node restarts, 1001: it goes away), the client connects a
 bounded backoff — to the same base URL, then the next of ``base_urls`` — and sends the same
 ``join``; the server's ``joined{resumed: true}`` arrives as any message does. Meanwhile ``send``
 waits for the new socket (at most ``send_wait`` seconds; the join goes first on it, so the server
-reads the message as from the same participant), and a pending ``expect`` keeps waiting. ``follow_media`` keeps a call's peer
-connection following the server (a move to a new room, a resumed join).
+reads the message as from the same participant), and a pending ``expect`` keeps waiting.
+``follow_media`` keeps a call's peer connection following the server (a move to a new room, a
+resumed join).
 """
 
 from __future__ import annotations
