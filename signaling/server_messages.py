@@ -89,6 +89,12 @@ class QueuePosition(_Out, tag="queue-position"):
     callback_offered: bool = False  # nobody can answer now: offer a callback, not "you're next"
 
 
+class Pong(_Out, tag="pong"):
+    """The answer to ``ping``, with the ping's ``id`` as ``ref``."""
+
+    ref: str | None = None
+
+
 class TokenRefreshed(_Out, tag="token-refreshed"):
     expires_at: float  # unix seconds: the socket now lives on the new token
 
@@ -249,7 +255,7 @@ class Error(_Out, tag="error"):
 ServerMessage = Union[Joined, CallStateChanged, QueuePosition, AgentStateChanged, CallOffered,
                       CallWithdrawn, CallEnded, AgentJoined, Answer, ParticipantState, Migrated, RemoteMediaState, RecordingState,
                       RecordingConsentRequest, Monitoring, SupervisorPresence, Dashboard, ChatLine, Photo,
-                      AnnotationMark, CallbackAccepted, CallbacksChanged, TokenRefreshed, Error]
+                      AnnotationMark, CallbackAccepted, CallbacksChanged, TokenRefreshed, Pong, Error]
 
 _encoder = msgspec.json.Encoder()
 _VERSIONED = b'{"v":%d,' % VERSION

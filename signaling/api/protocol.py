@@ -44,6 +44,11 @@ class RefreshToken(_Message, tag="refresh-token"):
     token: str
 
 
+class Ping(_Message, tag="ping"):
+    """A page's own liveness check: browsers cannot send WebSocket pings, and a socket relayed
+    through a frozen cluster node stays open at their end, silent."""
+
+
 class Accept(_Message, tag="accept"):
     call_id: str
 
@@ -202,7 +207,7 @@ class Annotate(_Message, tag="annotate"):
 
 ClientMessage = Union[Join, Accept, Decline, Offer, Candidate, Hangup, Leave, SetState, Chat,
                       Snapshot, Transfer, WrapUp, WrapUpTyping, WrapUpDraft, MediaStateChange, CallbackRequest, Monitor, MonitorModeChange,
-                      Unmonitor, RecordingConsent, PauseRecording, ResumeRecording, Annotate, RefreshToken]
+                      Unmonitor, RecordingConsent, PauseRecording, ResumeRecording, Annotate, RefreshToken, Ping]
 TYPES = {cls.__struct_config__.tag: cls for cls in ClientMessage.__args__}  # type: ignore[attr-defined]
 _decoder = msgspec.json.Decoder()
 

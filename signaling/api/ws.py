@@ -36,6 +36,7 @@ from signaling.api.protocol import (
     MonitorModeChange,
     Offer,
     PauseRecording,
+    Ping,
     RecordingConsent,
     RefreshToken,
     ResumeRecording,
@@ -53,7 +54,7 @@ from signaling.centre.call import CallState
 from signaling.centre.calls import CallService
 from signaling.centre.conversation import Conversation
 from signaling.errors import CloseCode, ErrorCode, SignalingError
-from signaling.server_messages import Error, Joined, ServerMessage, TokenRefreshed, encode, error
+from signaling.server_messages import Error, Joined, Pong, ServerMessage, TokenRefreshed, encode, error
 from signaling.turn import IceServers
 
 logger = logging.getLogger(__name__)
@@ -295,6 +296,9 @@ class SignalingEndpoint:
         session.send(TokenRefreshed(expires_at=claims.expires_at))
 
     async def _dispatch(self, session: SignalingSession, msg: Any) -> None:
+        if isinstance(msg, Ping):  # before or after join: it says only that this path is alive
+            session.send(Pong(ref=msg.id))
+            return
         if isinstance(msg, Join):
             if session.claims is not None:
                 raise SignalingError(ErrorCode.ALREADY_JOINED, "this connection has already joined")

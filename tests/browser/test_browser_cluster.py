@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -231,3 +232,35 @@ async def test_kill_9_of_the_centre_holder_the_pages_come_back_through_another_n
         moved = await record(cluster, call_id, new_holder)
         assert moved["state"] != "ended" and "migrated" in [e["type"] for e in moved["events"]]
         await hang_up(agent, shopper)
+
+
+async def test_a_frozen_node_relaying_the_shop_page_the_page_notices_and_the_call_goes_on(
+        chromium_browser, tmp_path, redis_url):
+    """SIGSTOP of the node the shop's page reached: the page's socket stays open at its end,
+    silent (a browser cannot ping it). The page's own ``ping`` goes unanswered, it gives the
+    socket up and comes back through its origin (the balancer took the frozen node out) within
+    the grace period: the same call, a new peer connection, never "ended"."""
+    async with three_nodes(tmp_path, redis_url) as (cluster, owner, shop_front, agent_front):
+        holder = by_id(cluster, await centre(cluster))
+        relay = next(n for n in cluster.nodes if n is not holder)  # the shop front's first choice
+        shopper, agent = await video_call(chromium_browser, owner, shop_front.url, agent_front.url)
+        call_id = await shopper.page.evaluate("() => window.silkline.callId()")
+        await mark(shopper)
+        shop_front.route([n.url for n in cluster.nodes if n is not relay])  # its health check takes the node out
+        frozen_at = time.monotonic()
+        relay.kill(signal.SIGSTOP)
+        try:
+            await shopper.page.wait_for_function(
+                "() => window.silkline.history().slice(window.__statesBefore).includes('reconnecting')",
+                timeout=RESUME_S * 1000)
+            shopper_s = await followed(shopper, frozen_at)
+        finally:
+            relay.kill(signal.SIGCONT)
+        print(f"\nRESUMED_S shopper={shopper_s:.1f} (SIGSTOP of {relay.node_id}, the node relaying the shop page)",
+              flush=True)
+        after = await states_since_mark(shopper)
+        assert "ended" not in after and "error" not in after, after
+        await chat_both_ways(shopper, agent)
+        await hang_up(agent, shopper)
+        ended = await record(cluster, call_id, holder)
+        assert ended["end_reason"] == "hang_up", ended

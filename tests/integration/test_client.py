@@ -51,3 +51,14 @@ async def test_rest_helpers_carry_the_token_and_report_http_errors(server):
     with pytest.raises(RestError) as unknown:
         await demo_token(server.http, server.url, "emperor")
     assert unknown.value.status == 400
+
+
+async def test_ping_is_answered_by_pong_before_and_after_join(server):
+    """The pages' liveness check (browsers cannot send WebSocket pings): ``pong`` names the ping."""
+    async with SignalingClient(server.http, server.url) as ws:
+        await ws.send("ping", id="p1")
+        assert (await ws.expect("pong"))["ref"] == "p1"
+        await ws.join((await server.token("agent", name="Ann"))["token"])
+        await ws.send("ping", id="p2")
+        assert (await ws.expect("pong"))["ref"] == "p2"
+        assert ws.error_count == 0

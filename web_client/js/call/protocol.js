@@ -7,6 +7,7 @@ export const PROTOCOL_VERSION = 1;
 /** Close codes the server uses (protocol.md). */
 export const CLOSE = Object.freeze({
   NORMAL: 1000,
+  ABNORMAL: 1006, // no close frame: the network cut it, or the page gave up a silent socket
   POLICY: 1008, // flooding
   TOO_LARGE: 1009,
   MOVED: 1012, // cluster: another node decides now, or the node relaying us went away; come back at once

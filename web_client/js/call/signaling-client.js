@@ -1,22 +1,32 @@
 // One WebSocket to the server speaking the signaling protocol (docs/protocol.md, v1): JSON
 // messages with v:1, replies matched to requests, errors in words. Reconnection lives in
 // session.js; this object is one socket's life.
+//
+// Liveness: browsers cannot send WebSocket pings, and a socket relayed through a cluster node
+// that froze stays open at this end, silent, while the server counts the person as gone. So
+// the socket sends `ping` every `pingEveryMs` and, without a `pong` within `pingTimeoutMs`,
+// gives the socket up: `close` {code: 1006, reason: "no answer"} as if the network had cut it,
+// and the session reconnects.
 
 import { Emitter } from "./emitter.js";
 import { CLOSE, PROTOCOL_VERSION, SilklineError, describeError } from "./protocol.js";
 
 let messageCounter = 0;
+const QUIET = new Set(["candidate", "ping", "pong"]); // not worth a line each in the debug log
 
 /**
  * One WebSocket to the server. Emits each incoming message under its `type`, plus
  * `open`, `close` ({code, reason, intentional}) and `protocol-error` for bad frames.
  */
 export class SignalingClient extends Emitter {
-  constructor(url, { log = () => {} } = {}) {
+  constructor(url, { log = () => {}, pingEveryMs = 10000, pingTimeoutMs = 5000 } = {}) {
     super();
     this.url = url;
     this.ws = null;
     this.log = log;
+    this.pingEveryMs = pingEveryMs;
+    this.pingTimeoutMs = pingTimeoutMs;
+    this._pinger = null;
     this._intentionalClose = false;
     this._pending = new Map(); // id -> {resolve, reject, expect}
   }
@@ -42,6 +52,7 @@ export class SignalingClient extends Emitter {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        this._watch(ws);
         this.emit("open", {});
         resolve();
       };
@@ -52,11 +63,11 @@ export class SignalingClient extends Emitter {
         clearTimeout(timer);
         const info = { code: ev.code, reason: ev.reason, intentional: this._intentionalClose };
         this.log("socket closed", info);
-        for (const { reject: rej } of this._pending.values()) {
-          rej(new SilklineError("network", "socket closed", "The connection to the server was lost."));
+        this._failPending();
+        if (this.ws === ws) {
+          this.ws = null;
+          clearInterval(this._pinger);
         }
-        this._pending.clear();
-        if (this.ws === ws) this.ws = null;
         if (!settled) {
           settled = true;
           reject(new SilklineError("network", `closed ${ev.code}`, "Could not reach the server."));
@@ -66,6 +77,39 @@ export class SignalingClient extends Emitter {
       };
       ws.onmessage = (ev) => this._onFrame(ev.data);
     });
+  }
+
+  _failPending() {
+    for (const { reject: rej } of this._pending.values()) {
+      rej(new SilklineError("network", "socket closed", "The connection to the server was lost."));
+    }
+    this._pending.clear();
+  }
+
+  /** Pings the open socket `ws` (see the top of this file) until it is replaced or closed. */
+  _watch(ws) {
+    clearInterval(this._pinger);
+    if (!this.pingEveryMs) return;
+    this._pinger = setInterval(() => {
+      if (this.ws !== ws || ws.readyState !== WebSocket.OPEN) return;
+      this.request("ping", {}, "pong", { timeoutMs: this.pingTimeoutMs }).catch((err) => {
+        if (err && err.code === "timeout") this._giveUp(ws);
+      });
+    }, this.pingEveryMs);
+  }
+
+  /** The socket stays silent: stop listening to it, close it without waiting, say it closed. */
+  _giveUp(ws) {
+    if (this.ws !== ws) return;
+    clearInterval(this._pinger);
+    ws.onclose = null;
+    ws.onmessage = null;
+    try { ws.close(); } catch (_) { /* ignore */ }
+    this.ws = null;
+    this._failPending();
+    const info = { code: CLOSE.ABNORMAL, reason: "no answer", intentional: false };
+    this.log("socket silent: given up", info);
+    this.emit("close", info);
   }
 
   _onFrame(data) {
@@ -80,7 +124,7 @@ export class SignalingClient extends Emitter {
       this.emit("protocol-error", { words: "The server sent a message without a type." });
       return;
     }
-    if (msg.type !== "candidate") this.log("recv", msg.type, summarize(msg));
+    if (!QUIET.has(msg.type)) this.log("recv", msg.type, summarize(msg));
     if (msg.type === "error") {
       msg.words = describeError(msg.code, msg.message);
       if (msg.ref && this._pending.has(msg.ref)) {
@@ -109,7 +153,7 @@ export class SignalingClient extends Emitter {
     }
     const id = `m${++messageCounter}`;
     const msg = { v: PROTOCOL_VERSION, type, id, ...fields };
-    if (type !== "candidate") this.log("send", type, summarize(msg));
+    if (!QUIET.has(type)) this.log("send", type, summarize(msg));
     this.ws.send(JSON.stringify(msg));
     return id;
   }
@@ -150,6 +194,7 @@ export class SignalingClient extends Emitter {
   /** Closes the socket on purpose (no reconnect follows). */
   close(code = CLOSE.NORMAL, reason = "") {
     this._intentionalClose = true;
+    clearInterval(this._pinger);
     if (this.ws) {
       try { this.ws.close(code, reason); } catch (_) { /* ignore */ }
     }
