@@ -28,26 +28,35 @@ def call_result(call: CallRun, stop_at: float, t0: float) -> dict[str, Any]:
     for role, peer in (("shopper", call.shopper), ("agent", call.agent)):
         if peer is None or peer.remote is None:
             continue
-        side: dict[str, Any] = {"errors": peer.errors[:5]}
+        side: dict[str, Any] = {"errors": peer.errors[:5], **received_media(peer, accepted, window_end)}
         if accepted is not None:
-            side["join_ms"] = _ms(peer.first_decoded_at, accepted)
-            side["first_frame_ms"] = _ms(peer.video_in.first_at, accepted)
             side["first_keyframe_ms"] = _ms(getattr(peer, "first_keyframe_at", None), accepted)
-        side["video"] = video_accounting(peer, window_end)
-        side["audio"] = audio_accounting(peer)
         side["rtp"] = call.stats.get(role)
-        side["picture_checks"] = {"decoded": peer.samples_decoded, "verified": peer.samples_verified,
-                                  "mismatched": peer.samples_mismatched, "unreadable": peer.samples_unreadable,
-                                  "reencoded_readable": peer.samples_reencoded}
         side["keyframe_requests_received"] = peer.keyframe_requests
         side["startup_plis"] = getattr(peer, "startup_plis", None)  # rtp generator: no keyframe yet
-        side["video_latency_ms"] = [round(x, 2) for x in peer.video_in.latency_ms]
-        side["audio_latency_ms"] = [round(x, 2) for x in peer.audio_in.latency_ms]
         side["timeline"] = _timeline(peer.video_in, t0)
         side["renegotiations"] = peer.renegotiations
         side["reconnects"] = reconnects[role]
         out["sides"][role] = side
     return out
+
+
+def received_media(peer: LoadPeer, accepted: float | None, window_end: float) -> dict[str, Any]:
+    """What one receiving peer saw — set-up times since the accept, video and audio accounting,
+    picture checks, latency samples: the same figures for a Silkline call and a Janus one, so
+    the comparison reads one shape."""
+    seen: dict[str, Any] = {}
+    if accepted is not None:
+        seen["join_ms"] = _ms(peer.first_decoded_at, accepted)
+        seen["first_frame_ms"] = _ms(peer.video_in.first_at, accepted)
+    seen["video"] = video_accounting(peer, window_end)
+    seen["audio"] = audio_accounting(peer)
+    seen["picture_checks"] = {"decoded": peer.samples_decoded, "verified": peer.samples_verified,
+                              "mismatched": peer.samples_mismatched, "unreadable": peer.samples_unreadable,
+                              "reencoded_readable": peer.samples_reencoded}
+    seen["video_latency_ms"] = [round(x, 2) for x in peer.video_in.latency_ms]
+    seen["audio_latency_ms"] = [round(x, 2) for x in peer.audio_in.latency_ms]
+    return seen
 
 
 def _timeline(got: Received, t0: float) -> dict[str, Any]:

@@ -1,58 +1,37 @@
 """Watching a spawned cluster during a run, and killing one of its nodes on schedule.
 
 :class:`ClusterWatch` samples, every second, ``GET /api/nodes`` (which node is alive, how many
-rooms it carries) and each node's CPU and memory from ``/proc/<pid>/stat`` for every node pid
-the registry names (plus redis-server and a supervisor). :class:`NodeKiller` kills, at each time
+rooms it carries) and each node's CPU and memory (psutil, as the single server's sampler in
+load_tests/server.py) for every node pid the registry names (plus redis-server and a supervisor). :class:`NodeKiller` kills, at each time
 of a :class:`~load_tests.faults.KillPlan`, the alive node carrying the most calls — by the pid
 ``/api/nodes`` gives, and only a node of the cluster this tool started.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+import psutil
+
 from load_tests.cluster import ClusterError, SpawnedCluster
 from load_tests.faults import KillPlan, KillRefused, choose_victim
 
-TICKS = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
+class _OwnThread:
+    """A daemon thread running ``_run`` until ``stop`` (bounded join)."""
 
-def parse_stat(stat: str) -> tuple[float, float]:
-    """(CPU seconds user + system, resident MB) from the text of ``/proc/<pid>/stat``
-    (proc(5): the fields after the command name's closing parenthesis; utime 14, stime 15, rss 24)."""
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS, int(fields[21]) * PAGE / 2**20
+    name = "cluster"
 
-
-def read_stat(pid: int) -> tuple[float, float] | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return parse_stat(f.read())
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-class ClusterWatch:
-    """One thread; ``samples``: ``{t, nodes: [{node_id, pid, state, rooms, cpu_pct, rss_mb}], others}``."""
-
-    def __init__(self, cluster: SpawnedCluster, t0: float, period: float = 1.0) -> None:
-        self.cluster = cluster
-        self.t0 = t0
-        self.period = period
-        self.samples: list[dict[str, Any]] = []
-        self.errors: list[str] = []
-        self._last: dict[int, tuple[float, float]] = {}  # pid → (monotonic, cpu seconds)
+    def __init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True, name="cluster-watch")
+        self._thread = threading.Thread(target=self._run, daemon=True, name=self.name)
         self._thread.start()
 
     def stop(self) -> None:
@@ -60,17 +39,38 @@ class ClusterWatch:
         if self._thread is not None:
             self._thread.join(10)
 
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class ClusterWatch(_OwnThread):
+    """One thread; ``samples``: ``{t, nodes: [{node_id, pid, state, rooms, cpu_pct, rss_mb}], others}``."""
+
+    name = "cluster-watch"
+
+    def __init__(self, cluster: SpawnedCluster, t0: float, period: float = 1.0) -> None:
+        super().__init__()
+        self.cluster = cluster
+        self.t0 = t0
+        self.period = period
+        self.samples: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+        self._procs: dict[int, psutil.Process] = {}  # pid → its process, CPU measured since the last look
+
     def _cpu(self, pid: int) -> tuple[float | None, float | None]:
-        now, stat = time.monotonic(), read_stat(pid)
-        if stat is None:
-            self._last.pop(pid, None)
+        """(CPU %, 100 = one core, since the last look; RSS MB). The first look has no CPU yet."""
+        proc = self._procs.get(pid)
+        try:
+            if proc is None:
+                proc = self._procs[pid] = psutil.Process(pid)
+                proc.cpu_percent(None)
+                cpu = None
+            else:
+                cpu = round(proc.cpu_percent(None), 1)
+            return cpu, round(proc.memory_info().rss / 2**20, 1)
+        except psutil.Error:
+            self._procs.pop(pid, None)
             return None, None
-        cpu_s, rss = stat
-        before = self._last.get(pid)
-        self._last[pid] = (now, cpu_s)
-        if before is None or now <= before[0]:
-            return None, round(rss, 1)
-        return round(100 * (cpu_s - before[1]) / (now - before[0]), 1), round(rss, 1)
 
     def _run(self) -> None:
         while not self._stop.wait(self.period):
@@ -110,28 +110,20 @@ class ClusterWatch:
         return (round(sum(cpus), 1) if cpus else None), (round(sum(rss), 1) if rss else None)
 
 
-class NodeKiller:
+class NodeKiller(_OwnThread):
     """Kills on schedule (see the module docstring); ``events`` says what it did or refused."""
+
+    name = "node-killer"
 
     def __init__(self, cluster: SpawnedCluster, plan: KillPlan, t0: float, stop_at: float,
                  on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+        super().__init__()
         self.on_event = on_event
         self.cluster = cluster
         self.plan = plan
         self.t0 = t0
         self.stop_at = stop_at
         self.events: list[dict[str, Any]] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True, name="node-killer")
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
 
     def _run(self) -> None:
         for index, at in enumerate(self.plan.times()):
@@ -167,8 +159,6 @@ class NodeKiller:
 def pid_gone(pid: int) -> bool:
     """The process no longer runs (gone, or a zombie waiting for its parent to reap it)."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
+        return psutil.Process(pid).status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
         return True
-    return stat[stat.rindex(")") + 2:].split()[0] in ("Z", "X")

@@ -32,7 +32,7 @@ import aiohttp
 import psutil
 from aiortc import RTCSessionDescription
 
-from load_tests.call_results import audio_accounting, video_accounting
+from load_tests.call_results import received_media
 from load_tests.janus_api import JanusHandle, JanusSession
 from load_tests.netns import enter
 from load_tests.peer import Clips, LoadPeer
@@ -264,25 +264,12 @@ class JanusWorker:
             peer = side.receiving
             if peer is None or peer.remote is None or side.sending is None:
                 continue
-            info: dict[str, Any] = {"errors": (side.sending.errors + peer.errors)[:5]}
-            if accepted is not None:
-                info["join_ms"] = _ms(peer.first_decoded_at, accepted)
-                info["first_frame_ms"] = _ms(peer.video_in.first_at, accepted)
-            info["video"] = video_accounting(peer, window_end)
-            info["audio"] = audio_accounting(peer)
+            info: dict[str, Any] = {"errors": (side.sending.errors + peer.errors)[:5],
+                                    **received_media(peer, accepted, window_end)}
             info["rtp"] = call.stats.get(role)
-            info["picture_checks"] = {"decoded": peer.samples_decoded, "verified": peer.samples_verified,
-                                      "mismatched": peer.samples_mismatched, "unreadable": peer.samples_unreadable,
-                                      "reencoded_readable": peer.samples_reencoded}
             info["keyframe_requests_received"] = side.sending.keyframe_requests
-            info["video_latency_ms"] = [round(x, 2) for x in peer.video_in.latency_ms]
-            info["audio_latency_ms"] = [round(x, 2) for x in peer.audio_in.latency_ms]
             out["sides"][role] = info
         return out
-
-
-def _ms(t: float | None, since: float) -> float | None:
-    return None if t is None else round((t - since) * 1000, 1)
 
 
 def _pct(values: list[float], p: float) -> float | None:

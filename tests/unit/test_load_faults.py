@@ -4,12 +4,15 @@ call's time to resume (from the received-video timelines), the summary, and the 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from load_tests.cluster import ClusterError, SpawnedCluster, mint_admin_token
-from load_tests.cluster_watch import parse_stat, pid_gone
+from load_tests.cluster_watch import ClusterWatch, pid_gone
 from load_tests.faults import KillPlan, KillRefused, call_outcomes, choose_victim, resume_after, summary
 from load_tests.peer import Received
 
@@ -155,15 +158,21 @@ def test_a_kill_plan_is_bounded_and_says_what_is_wrong() -> None:
         KillPlan(-1.0)
 
 
-def test_cpu_and_memory_come_from_proc_stat() -> None:
-    ticks, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
-    # a command name with spaces and a parenthesis, as proc(5) allows
-    fields = ["S", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", str(3 * ticks), str(ticks)] + ["0"] * 8 + ["2048"]
-    cpu_s, rss_mb = parse_stat(f"4242 (python -m (x)) {' '.join(fields)} 0 0")
-    assert cpu_s == pytest.approx(4.0) and rss_mb == pytest.approx(2048 * page / 2**20)
-    with open(f"/proc/{os.getpid()}/stat") as f:
-        mine = parse_stat(f.read())
-    assert mine[0] > 0 and mine[1] > 10
+def test_cpu_and_memory_of_a_pid_and_whether_it_is_gone() -> None:
+    watch = ClusterWatch(None, 0.0)  # type: ignore[arg-type] - _cpu needs no cluster
+    cpu, rss = watch._cpu(os.getpid())
+    assert cpu is None and rss is not None and rss > 10  # the first look has no CPU yet
+    busy_until = time.process_time() + 0.2
+    while time.process_time() < busy_until:
+        pass
+    cpu, rss = watch._cpu(os.getpid())
+    assert cpu is not None and cpu > 0 and rss is not None and rss > 10
+    assert not pid_gone(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
+    assert pid_gone(child.pid)
+    child.wait()
+    assert pid_gone(child.pid) and watch._cpu(child.pid) == (None, None)
 
 
 @pytest.fixture
