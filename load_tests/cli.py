@@ -103,24 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _loads(text: str) -> list[int]:
+def _counts(text: str, what: str, high: int, example: str) -> list[int]:
+    """A comma- or space-separated list of counts, each from 1 to ``high``."""
     try:
-        loads = [int(x) for x in text.replace(" ", ",").split(",") if x]
+        counts = [int(x) for x in text.replace(" ", ",").split(",") if x]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of call counts: {text!r}") from None
-    if not loads or not all(1 <= n <= 500 for n in loads):
-        raise argparse.ArgumentTypeError("call counts between 1 and 500, e.g. 2,4,8,16")
-    return loads
+        raise argparse.ArgumentTypeError(f"not a list of {what}: {text!r}") from None
+    if not counts or not all(1 <= n <= high for n in counts):
+        raise argparse.ArgumentTypeError(f"{what} between 1 and {high}, e.g. {example}")
+    return counts
+
+
+def _loads(text: str) -> list[int]:
+    return _counts(text, "call counts", 500, "2,4,8,16")
 
 
 def _sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(x) for x in text.replace(" ", ",").split(",") if x]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of node counts: {text!r}") from None
-    if not sizes or not all(1 <= n <= 16 for n in sizes):
-        raise argparse.ArgumentTypeError("node counts between 1 and 16, e.g. 2 or (sweep) 1,2,4")
-    return sizes
+    return _counts(text, "node counts", 16, "2 or (sweep) 1,2,4")
 
 
 def _servers(text: str) -> tuple[str, ...]:

@@ -36,6 +36,7 @@ from tests.support.browser import (
     assert_no_page_errors,
     expect_state,
     state_of,
+    video_call_accepted,
 )
 from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
@@ -108,13 +109,7 @@ async def video_call(browser: Any, owner: ClusterPages, shopper_url: str, agent_
     await expect_state(agent, "available")
     shopper = await BrowserPage.open(browser, f"{shopper_url}/demo/shop", "shopper")
     owner.pages.append(shopper)
-    call_button = shopper.page.get_by_test_id("call-button")
-    await expect(call_button).to_be_visible(timeout=PAGE_TIMEOUT_MS)
-    await call_button.click()
-    await shopper.page.get_by_test_id("mode-video").click()
-    accept = agent.page.get_by_test_id("accept-call")
-    await expect(accept).to_be_visible(timeout=PAGE_TIMEOUT_MS)
-    await accept.click()
+    await video_call_accepted(shopper, agent)
     await asyncio.gather(expect_state(shopper, "connected"), expect_state(agent, "connected"))
     await asyncio.gather(picture_changing(shopper), picture_changing(agent))
     return shopper, agent

@@ -26,6 +26,7 @@ from tests.support.browser import (
     expect_state,
     start_server,
     state_of,
+    video_call_accepted,
 )
 from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, FakeProvider
 
@@ -93,11 +94,7 @@ async def test_an_agent_signs_in_with_a_password_takes_a_call_and_signs_out(chro
         # The account's token takes a real call from the demo shop.
         shopper = await BrowserPage.open(chromium_browser, f"{server.url}/demo/shop", "shopper")
         pages.append(shopper)
-        await shopper.page.get_by_test_id("call-button").click(timeout=PAGE_TIMEOUT_MS)
-        await shopper.page.get_by_test_id("mode-video").click()
-        accept = agent.page.get_by_test_id("accept-call")
-        await expect(accept).to_be_visible(timeout=PAGE_TIMEOUT_MS)
-        await accept.click()
+        await video_call_accepted(shopper, agent)
         for bp in (shopper, agent):
             video = await bp.page.get_by_test_id("remote-video").element_handle(timeout=PAGE_TIMEOUT_MS)
             await bp.page.wait_for_function(MEDIA_FLOWING_JS, arg=video, timeout=PAGE_TIMEOUT_MS, polling=100)

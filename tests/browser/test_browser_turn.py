@@ -23,6 +23,7 @@ from tests.support.browser import (
     poll,
     start_server,
     state_of,
+    video_call_accepted,
 )
 from tests.support.coturn import Coturn
 
@@ -96,13 +97,7 @@ async def test_chromium_call_through_the_turn_relay(chromium_browser, turn_serve
         shopper = await BrowserPage.open(chromium_browser, f"{turn_server.url}/demo/shop", "shopper",
                                          init_scripts=(RELAY_ONLY_INIT_JS,))
         pages.append(shopper)
-        call_button = shopper.page.get_by_test_id("call-button")
-        await expect(call_button).to_be_visible(timeout=PAGE_TIMEOUT_MS)
-        await call_button.click()
-        await shopper.page.get_by_test_id("mode-video").click()
-        accept = agent.page.get_by_test_id("accept-call")
-        await expect(accept).to_be_visible(timeout=PAGE_TIMEOUT_MS)
-        await accept.click()
+        await video_call_accepted(shopper, agent)
 
         for bp in (shopper, agent):
             video = await bp.page.get_by_test_id("remote-video").element_handle(timeout=PAGE_TIMEOUT_MS)

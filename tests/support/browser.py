@@ -465,6 +465,19 @@ async def expect_state(bp: BrowserPage, state, timeout: int = PAGE_TIMEOUT_MS) -
     await expect(state_of(bp)).to_have_attribute("data-state", state, timeout=timeout)
 
 
+async def video_call_accepted(shopper: BrowserPage, agent: BrowserPage) -> None:
+    """The shopper asks for a video call on the shop page; the agent accepts it when it rings."""
+    from playwright.async_api import expect
+
+    call_button = shopper.page.get_by_test_id("call-button")
+    await expect(call_button).to_be_visible(timeout=PAGE_TIMEOUT_MS)
+    await call_button.click()
+    await shopper.page.get_by_test_id("mode-video").click()
+    accept = agent.page.get_by_test_id("accept-call")
+    await expect(accept).to_be_visible(timeout=PAGE_TIMEOUT_MS)
+    await accept.click()
+
+
 async def screenshot(bp: BrowserPage, name: str, *, full_page: bool = False, scroll_to_top: bool = False) -> None:
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a test helper
     path = SCREENSHOT_DIR / f"{name}.png"
