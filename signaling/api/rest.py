@@ -5,7 +5,6 @@ Every route but health carries a Bearer token."""
 from __future__ import annotations
 
 import logging
-import math
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -17,6 +16,7 @@ from signaling.centre.calls import CallService
 from signaling.centre.figures import call_facts, figures
 from signaling.centre.shopper_view import shopper_view
 from signaling.errors import ErrorCode, SignalingError
+from signaling.http_errors import json_error, refused
 from signaling.server_messages import encode
 from signaling.state.store import StateStore
 
@@ -24,21 +24,6 @@ logger = logging.getLogger(__name__)
 
 STAFF = {Role.AGENT, Role.SUPERVISOR, Role.QA, Role.ADMIN}
 MANAGERS = {Role.SUPERVISOR, Role.QA, Role.ADMIN}
-
-
-
-def json_error(code: ErrorCode, message: str, status: int | None = None,
-               retry_after: float | None = None) -> web.Response:
-    """An HTTP refusal: the code's own status unless ``status`` says otherwise; with
-    ``retry_after`` (seconds) when asking again later can succeed."""
-    headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else None
-    return web.json_response({"error": {"code": code.value, "message": message}},
-                             status=status or code.status, headers=headers)
-
-
-def refused(exc: SignalingError) -> web.Response:
-    """A SignalingError's HTTP answer, with Retry-After when trying later can succeed."""
-    return json_error(exc.code, exc.message, retry_after=exc.retry_after)
 
 
 def bearer_claims(request: web.Request, tokens: TokenService, allow_query: bool = False) -> Claims:

@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 
 from media.clock import Clock
 from signaling.errors import ErrorCode
+from signaling.http_errors import json_error
 
 logger = logging.getLogger(__name__)
 
@@ -198,5 +199,4 @@ async def _pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
 
 def _refuse(request: web.Request, message: str) -> web.Response:
     """Not relayed: 503 in words with Retry-After (a socket reads it before it opens)."""
-    return web.json_response({"error": {"code": ErrorCode.SERVICE_UNAVAILABLE.value, "message": message}},
-                             status=503, headers={"Retry-After": "1"})
+    return json_error(ErrorCode.SERVICE_UNAVAILABLE, message, retry_after=1.0)
