@@ -221,11 +221,19 @@ async def test_sigterm_drains_a_media_node_its_call_moves_and_it_exits_0(tmp_pat
         holder, others, call = await call_across(http, cluster)
         victim = by_id(cluster, await carrier(cluster, call.call_id))
         victim.kill(signal.SIGTERM)  # --drain-timeout 2 (the fixture): then the call moves
+        holder_node = by_id(cluster, holder)
+
+        async def drained_moves() -> list[tuple[str, str]] | None:
+            # media keeps flowing on the draining node until its deadline, so the move is read
+            # from the record (written by the holder once the room is placed elsewhere)
+            after = await record(cluster, call.call_id, holder_node)
+            moves = [(e["reason"], e["from_node"]) for e in after["events"]
+                     if e["type"] == "migrated" and e["reason"] != "operator"]
+            return moves or None
+        moves = await eventually(drained_moves, timeout=30, message="the drained call moved")
+        assert moves == [("node_drain", victim.node_id)]
         await call.media_again()
         assert await victim.wait() == 0
-        after = await record(cluster, call.call_id, by_id(cluster, holder))
-        assert [e["reason"] for e in after["events"]
-                if e["type"] == "migrated" and e["reason"] != "operator"] == ["node_drain"]
         await call.hang_up()
 
 
