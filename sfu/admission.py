@@ -113,11 +113,15 @@ class Admission:
         tracks = sum(len(p.publishers) for room in rooms for p in room.participants.values())
         return Load(len(rooms), tracks, self.loop_lag_ms, self.cpu_pct)
 
-    def refusal(self, pending: int = 0) -> Refusal | None:
+    def refusal(self, pending: int = 0, replacing: bool = False) -> Refusal | None:
         """None when a new room may open here; else the first limit that says no.
-        ``pending`` rooms are promised but not open yet (calls ringing an agent)."""
+        ``pending`` rooms are promised but not open yet (calls ringing an agent). A room
+        ``replacing`` one this node closed a moment ago to move its call adds no load that
+        the figures had not counted: only a drain refuses it (refused, the call would end)."""
         if self.draining:
             return Refusal.DRAINING
+        if replacing:
+            return None
         load, limit = self.load(), self.limit
         if limit.max_calls and load.rooms + pending >= limit.max_calls:
             return Refusal.CALLS

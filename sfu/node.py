@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 # transcode: decode/re-encode, for load-test comparison only.
 FORWARDING_MODES = ("encoded", "rtp", "frames", "transcode")
 DEFAULT_ENCODED = "rtp"
+# A room reopened this soon after it was closed here for a move replaces it (sfu.admission).
+REPLACE_WITHIN_S = 30.0
 
 
 class SfuNode:
@@ -41,6 +43,7 @@ class SfuNode:
         self.rooms: dict[str, Room] = {}
         self.admission = admission or Admission()
         self.admission.node = self
+        self._moved_out: dict[str, float] = {}  # room id -> when it was closed for a move
         restrict_host_addresses(host_addresses)
         restrict_port_range(media_ports)
         announce_host_address(public_address or None)
@@ -63,7 +66,7 @@ class SfuNode:
         """Like :meth:`room`, but a new room above the node's limit raises :class:`AdmissionRefused`."""
         room = self.rooms.get(room_id)
         if room is None or room.closed:
-            refusal = self.admission.refusal()
+            refusal = self.admission.refusal(replacing=self._moved_out_just_now(room_id))
             if refusal is not None:
                 raise AdmissionRefused(refusal)
         return self.room(room_id)
@@ -71,7 +74,18 @@ class SfuNode:
     async def close_room(self, room_id: str, reason: CloseReason) -> None:
         room = self.rooms.pop(room_id, None)
         if room is not None:
+            if reason is CloseReason.MIGRATED:
+                self._moved_out[room_id] = self.admission.clock.monotonic()
             await room.close(reason)
+
+    def _moved_out_just_now(self, room_id: str) -> bool:
+        """Whether ``room_id`` was closed here for a move within :data:`REPLACE_WITHIN_S`: its
+        new room here carries what the old one did (a move within one node)."""
+        now = self.admission.clock.monotonic()
+        for moved, at in list(self._moved_out.items()):
+            if now - at > REPLACE_WITHIN_S:
+                del self._moved_out[moved]
+        return self._moved_out.pop(room_id, None) is not None
 
     async def close(self, reason: CloseReason = CloseReason.NODE_DRAIN) -> None:
         for room_id in list(self.rooms):

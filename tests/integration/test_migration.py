@@ -6,6 +6,7 @@ recording (a new segment per track) go on. Also the client's own socket reconnec
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -15,6 +16,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from client import SignalingClient, SignalingClosed
+from sfu import Refusal
+from sfu.admission import LAG_SAMPLES
 from signaling.auth import Role
 from signaling.errors import SignalingError
 from silkline.app import RECORDER, create_app
@@ -123,6 +126,28 @@ async def test_moving_twice_in_a_row(server: Running):
     assert [e["reason"] for e in await events(server, call_id, "migrated")] == ["operator", "operator"]
     assert server.calls.calls[call_id].state.value == "connected"
     assert len(server.sfu.rooms) == 1 and len(server.sfu.rooms[call_id].participants) == 2
+    await close_sides(shopper, agent)
+
+
+async def test_a_move_on_a_node_past_its_loop_lag_limit_keeps_the_call(server: Running):
+    """A busy loop refuses new calls, but the room of a call moved within the node replaces one
+    it carried: the move goes on (on a loaded machine it used to end the call with ``error``)."""
+    call_id, shopper, agent = await start_call(server)
+    follows = [side.ws.follow_media(call_id, side.peer.renew) for side in (shopper, agent)]
+    await asyncio.gather(shopper.peer.wait_decoded(10), agent.peer.wait_decoded(10))
+    admission = server.sfu.admission
+    admission.limit = dataclasses.replace(admission.limit, max_loop_lag_ms=50.0)  # as a served node's
+    for _ in range(LAG_SAMPLES):
+        admission.observe(0.5)  # what the loop-lag probe reads on a machine too busy for new calls
+    assert admission.refusal() is Refusal.LOOP_LAG
+    status, body = await move(server, call_id)
+    assert status == 202, body
+    await asyncio.gather(*(f.wait() for f in follows))
+    assert await media_again(shopper, agent) < RESUME_WITHIN_S
+    assert server.calls.calls[call_id].state.value == "connected"
+    for _ in range(LAG_SAMPLES):
+        admission.observe(0.5)
+    assert not server.sfu.admits("c_another")
     await close_sides(shopper, agent)
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from media.clock import VirtualClock
 from sfu import Admission, AdmissionLimit, AdmissionRefused, Refusal, SfuNode
+from sfu.close_reason import CloseReason
 
 
 def node_with(limit: AdmissionLimit, cpu: list[float] | None = None) -> tuple[SfuNode, Admission, VirtualClock]:
@@ -68,3 +69,39 @@ async def test_cpu_is_process_time_over_the_clock_window():
     assert admission.cpu_pct == pytest.approx(95.0, abs=1.0)
     assert admission.refusal() is Refusal.CPU
     assert admission.load().as_dict()["cpu_pct"] == pytest.approx(95.0, abs=1.0)
+
+
+async def test_a_room_closed_here_for_a_move_reopens_past_the_load_limits_but_not_a_drain():
+    """A move within one node replaces a room it carried: a busy loop must not end the call
+    (it did on a loaded CI machine), though a new call is refused and a drain refuses both."""
+    node, admission, _ = node_with(AdmissionLimit(max_calls=0, max_tracks=0, max_loop_lag_ms=50, max_cpu_pct=0))
+    node.open_room("c_1")
+    for _ in range(8):
+        admission.observe(0.200)
+    await node.close_room("c_1", CloseReason.MIGRATED)
+    assert node.open_room("c_1") is node.rooms["c_1"]
+    with pytest.raises(AdmissionRefused):
+        node.open_room("c_2")
+    await node.close_room("c_1", CloseReason.HANG_UP)  # closed for good: a new room is a new call
+    with pytest.raises(AdmissionRefused):
+        node.open_room("c_1")
+    for _ in range(8):
+        admission.observe(0.0)
+    node.open_room("c_3")
+    admission.draining = True
+    await node.close_room("c_3", CloseReason.MIGRATED)
+    with pytest.raises(AdmissionRefused) as refused:
+        node.open_room("c_3")
+    assert refused.value.refusal is Refusal.DRAINING
+
+
+async def test_a_room_moved_out_long_ago_is_a_new_room():
+    node, admission, clock = node_with(AdmissionLimit(max_calls=0, max_tracks=0, max_loop_lag_ms=50, max_cpu_pct=0))
+    node.open_room("c_1")
+    await node.close_room("c_1", CloseReason.MIGRATED)
+    await clock.advance(31.0)
+    for _ in range(8):
+        admission.observe(0.200)
+    with pytest.raises(AdmissionRefused) as refused:
+        node.open_room("c_1")
+    assert refused.value.refusal is Refusal.LOOP_LAG
