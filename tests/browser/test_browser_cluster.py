@@ -104,8 +104,7 @@ async def video_call(browser: Any, owner: ClusterPages, shopper_url: str, agent_
     """Ann signs in on the agent console, Sam calls from the demo shop, Ann accepts: both see each other."""
     agent = await BrowserPage.open(browser, f"{agent_url}/agent?name=Ann&debug", "agent")
     owner.pages.append(agent)
-    # on a failure the diagnostics show the console's protocol log (?debug) and refused requests
-    agent.page.on("response", lambda r: agent.console.append(f"[http] {r.status} {r.url}") if r.status >= 400 else None)
+    # on a failure the diagnostics show the console's protocol log (?debug); refused requests are kept by every page
     await expect_state(agent, "available")
     shopper = await BrowserPage.open(browser, f"{shopper_url}/demo/shop", "shopper")
     owner.pages.append(shopper)

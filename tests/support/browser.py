@@ -201,6 +201,9 @@ class BrowserPage:
         self.csp_violations: list[str] = []
         page.on("console", self._on_console)
         page.on("pageerror", lambda err: self.console.append(f"[pageerror] {err}"))
+        # the console says only "Failed to load resource: 403": keep which request it was
+        page.on("response", lambda resp: self.console.append(f"[http {resp.status}] {resp.request.method} {resp.url}")
+                if resp.status >= 400 else None)
 
     def _on_console(self, msg) -> None:
         self.console.append(f"[{msg.type}] {msg.text}")
